@@ -1,0 +1,168 @@
+"""Guards and effects of the lifecycle's transitions (see lifecycle.py for the table)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from konsil.core.errors import Conflict, ValidationFailed
+
+from .choices import MessageKind, OfferStatus, Urgency
+from .models import Message, Offer
+
+
+def _text(params: dict, name: str, *, required: bool = True, max_length: int = 5000) -> str:
+    value = params.get(name)
+    value = "" if value is None else str(value).strip()
+    if required and not value:
+        raise ValidationFailed(_("This field is required."), field=name)
+    if len(value) > max_length:
+        raise ValidationFailed(_("Keep this under %(n)d characters.") % {"n": max_length}, field=name)
+    return value
+
+
+# --- guards -------------------------------------------------------------------------------------------------
+
+def guard_submit(*, case, params, actor) -> None:
+    errors: dict[str, list[str]] = {}
+    if not case.questions.exists():
+        errors["questions"] = [_("Ask at least one question for the specialist.")]
+    if not hasattr(case, "consent"):
+        errors["consent"] = [_("The authorization to obtain and share records must be signed.")]
+    p = case.patient
+    if not p.state and p.country == "US":
+        errors["patient.state"] = [_("Tell us the US state where the patient lives.")]
+    if errors:
+        raise ValidationFailed(_("The case is not ready to submit."), errors=errors)
+
+
+def guard_triage(*, case, params, actor) -> None:
+    from konsil.matching.models import Specialty
+
+    code = params.get("specialty")
+    if not code:
+        raise ValidationFailed(_("Choose a specialty."), field="specialty")
+    if not Specialty.objects.filter(pk=code).exists():
+        raise ValidationFailed(_("Unknown specialty."), field="specialty")
+    urgency = params.get("urgency")
+    if urgency and urgency not in Urgency.values:
+        raise ValidationFailed(_("Choose routine, urgent or STAT."), field="urgency")
+
+
+def guard_offer(*, case, params, actor) -> None:
+    from konsil.matching import selectors as matching
+
+    specialist_id = params.get("specialist")
+    if not specialist_id:
+        raise ValidationFailed(_("Choose a specialist."), field="specialist")
+    problem = matching.ineligibility(case, specialist_id)
+    if problem:
+        raise ValidationFailed(problem, field="specialist")
+
+
+def guard_reason(*, case, params, actor) -> None:
+    _text(params, "reason")
+
+
+def guard_message(*, case, params, actor) -> None:
+    _text(params, "message", max_length=10000)
+
+
+def guard_opinion_complete(*, case, params, actor) -> None:
+    from konsil.opinions import services as opinions
+
+    opinions.check_complete(opinions.current_draft(case))
+
+
+def guard_amend(*, case, params, actor) -> None:
+    _text(params, "reason")
+    if not isinstance(params.get("opinion"), dict):
+        raise ValidationFailed(_("Give the amended opinion."), field="opinion")
+
+
+# --- effects ------------------------------------------------------------------------------------------------
+
+def on_submit(*, case, params, actor, relation) -> None:
+    case.submitted_at = timezone.now()
+    case.save(update_fields=["submitted_at", "updated_at"])
+    from konsil.triage import tasks as triage_tasks
+
+    triage_tasks.enqueue_proposal(case.pk)
+
+
+def on_triage(*, case, params, actor, relation) -> None:
+    from konsil.triage import services as triage
+
+    triage.record_decision(
+        case=case, actor=actor, specialty_code=params["specialty"],
+        urgency=params.get("urgency") or case.urgency, reason=_text(params, "reason", required=False),
+    )
+
+
+def on_offer(*, case, params, actor, relation) -> None:
+    Offer.objects.create(case=case, specialist_id=params["specialist"], offered_by=actor,
+                         reason=_text(params, "reason", required=False))
+
+
+def _close_pending_offer(case, status: str, reason: str = "") -> Offer | None:
+    offer = case.offers.filter(status=OfferStatus.PENDING).first()
+    if offer is None:
+        raise Conflict(_("This case has no pending offer."))
+    offer.status, offer.reason, offer.responded_at = status, reason or offer.reason, timezone.now()
+    offer.save(update_fields=["status", "reason", "responded_at", "updated_at"])
+    return offer
+
+
+def on_retract_offer(*, case, params, actor, relation) -> None:
+    _close_pending_offer(case, OfferStatus.WITHDRAWN, _text(params, "reason", required=False))
+
+
+def on_accept(*, case, params, actor, relation) -> None:
+    offer = _close_pending_offer(case, OfferStatus.ACCEPTED)
+    case.assigned_specialist = offer.specialist
+    case.save(update_fields=["assigned_specialist", "updated_at"])
+
+
+def on_decline(*, case, params, actor, relation) -> None:
+    _close_pending_offer(case, OfferStatus.DECLINED, _text(params, "reason"))
+
+
+def on_request_info(*, case, params, actor, relation) -> None:
+    Message.objects.create(case=case, author=actor, author_role=relation, kind=MessageKind.INFO_REQUEST,
+                           body=_text(params, "message", max_length=10000))
+
+
+def on_provide_info(*, case, params, actor, relation) -> None:
+    Message.objects.create(case=case, author=actor, author_role=relation, kind=MessageKind.INFO_RESPONSE,
+                           body=_text(params, "message", max_length=10000))
+
+
+def on_sign(*, case, params, actor, relation) -> None:
+    from konsil.opinions import services as opinions
+
+    opinions.sign(case=case, actor=actor)
+
+
+def on_deliver(*, case, params, actor, relation) -> None:
+    case.delivered_at = timezone.now()
+    case.save(update_fields=["delivered_at", "updated_at"])
+
+
+def on_close(*, case, params, actor, relation) -> None:
+    case.closed_at = timezone.now()
+    case.save(update_fields=["closed_at", "updated_at"])
+
+
+def on_amend(*, case, params, actor, relation) -> None:
+    from konsil.opinions import services as opinions
+
+    opinions.amend(case=case, actor=actor, reason=_text(params, "reason"), content=params["opinion"])
+
+
+def on_end(*, case, params, actor, relation) -> None:
+    """Cancel or withdraw: pending offers are withdrawn, the reason kept on the timeline."""
+    case.offers.filter(status=OfferStatus.PENDING).update(
+        status=OfferStatus.WITHDRAWN, responded_at=timezone.now()
+    )
+    case.closed_at = timezone.now()
+    case.save(update_fields=["closed_at", "updated_at"])

@@ -1,0 +1,88 @@
+"""In-app notifications and email (through Django's mail backends). Emails carry no clinical content."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from konsil.accounts.models import User
+from konsil.accounts.roles import Role
+
+from . import relations as rel
+from .models import Notification
+
+# Keyed by the lifecycle action (or event); rendered in the reader's language.
+TEXTS = {
+    "submit": _("Case %(ref)s was submitted."),
+    "triage": _("Case %(ref)s was triaged and is being matched to a specialist."),
+    "offer": _("You have been offered case %(ref)s."),
+    "accept": _("A specialist accepted case %(ref)s."),
+    "decline": _("A specialist declined case %(ref)s; it needs another match."),
+    "start_review": _("A specialist started reviewing case %(ref)s."),
+    "request_info": _("The specialist needs more information on case %(ref)s."),
+    "provide_info": _("New information was provided on case %(ref)s."),
+    "sign": _("The opinion on case %(ref)s was signed."),
+    "deliver": _("The second opinion on case %(ref)s is ready to read."),
+    "close": _("Case %(ref)s was closed."),
+    "amend": _("The opinion on case %(ref)s was amended."),
+    "cancel": _("Case %(ref)s was cancelled."),
+    "withdraw": _("Case %(ref)s was withdrawn."),
+    "message": _("New message on case %(ref)s."),
+    "triage_alert": _("Case %(ref)s needs a coordinator's attention."),
+}
+
+
+def text_for(kind: str, reference: str) -> str:
+    template = TEXTS.get(kind, TEXTS["message"])
+    return str(template) % {"ref": reference}
+
+
+def recipients(case, relations: frozenset[str] | set[str], *, exclude=None) -> list[User]:
+    """Users holding any of `relations` to `case`."""
+    users: dict = {}
+    if rel.PATIENT in relations and case.patient.user_id:
+        users[case.patient.user_id] = case.patient.user
+    if rel.REQUESTER in relations:
+        users[case.requester_id] = case.requester
+    if rel.CAREGIVER in relations:
+        for auth in case.patient.caregiver_authorizations.filter(revoked_at__isnull=True).select_related(
+            "caregiver"
+        ):
+            users[auth.caregiver_id] = auth.caregiver
+    if rel.COORDINATOR in relations:
+        for user in User.objects.filter(
+            memberships__organization=case.network, memberships__role=Role.COORDINATOR, memberships__active=True
+        ):
+            users[user.pk] = user
+    if rel.SPECIALIST in relations and case.assigned_specialist_id:
+        users[case.assigned_specialist.user_id] = case.assigned_specialist.user
+    if rel.OFFERED in relations:
+        for offer in case.offers.filter(status="pending").select_related("specialist__user"):
+            users[offer.specialist.user_id] = offer.specialist.user
+    if exclude is not None:
+        users.pop(exclude.pk, None)
+    return [u for u in users.values() if u.is_active]
+
+
+def notify(case, kind: str, relations, *, actor=None) -> int:
+    """Create in-app notifications and send emails after the transaction commits."""
+    users = recipients(case, relations, exclude=actor)
+    Notification.objects.bulk_create([Notification(user=u, case=case, kind=kind) for u in users])
+    emails = [(u.email, u.preferred_language) for u in users if u.email]
+    if emails:
+        transaction.on_commit(lambda: _send(case.reference, kind, emails))
+    return len(users)
+
+
+def _send(reference: str, kind: str, emails: list[tuple[str, str]]) -> None:
+    for address, language in emails:
+        with translation.override(language or settings.LANGUAGE_CODE):
+            body = "%s\n\n%s\n%s" % (
+                text_for(kind, reference),
+                _("Sign in to Konsil to see the details:"),
+                settings.KONSIL_SITE_URL,
+            )
+            send_mail(str(_("Konsil: case update")), body, None, [address], fail_silently=True)

@@ -1,0 +1,56 @@
+"""Named permission checks for cases, registered in the one registry (konsil.core.authz)."""
+
+from konsil.accounts.roles import Role
+from konsil.core.authz import rule
+
+from . import relations as rel
+from .choices import Status
+
+
+@rule("case.view")
+def can_view_case(user, case) -> bool:
+    return bool(rel.relations(user, case) & rel.CLINICAL_RELATIONS)
+
+
+@rule("case.view_status")
+def can_view_case_status(user, case) -> bool:
+    """Payer and employer admins see a sponsored case's status, never its clinical content."""
+    return bool(rel.relations(user, case) & (rel.CLINICAL_RELATIONS | {rel.SPONSOR_ADMIN}))
+
+
+@rule("case.edit")
+def can_edit_case(user, case) -> bool:
+    return case.status == Status.DRAFT and bool(
+        rel.relations(user, case) & (rel.PATIENT_SIDE | {rel.COORDINATOR})
+    )
+
+
+@rule("case.create")
+def can_create_case(user, _obj=None) -> bool:
+    return user.has_role(Role.PATIENT, Role.CAREGIVER, Role.REFERRING_CLINICIAN, Role.COORDINATOR)
+
+
+@rule("case.message")
+def can_message(user, case) -> bool:
+    return bool(rel.relations(user, case) & (rel.CLINICAL_RELATIONS - {rel.OFFERED}))
+
+
+@rule("case.read_report")
+def can_read_report(user, case) -> bool:
+    """The patient's side reads a delivered report; the care team reads it once signed."""
+    if not case.opinions.filter(signed_at__isnull=False).exists():
+        return False
+    relations = rel.relations(user, case)
+    if case.status in (Status.DELIVERED, Status.CLOSED):
+        return bool(relations & rel.CLINICAL_RELATIONS)
+    return bool(relations & {rel.SPECIALIST, rel.SIGNER, rel.COORDINATOR})
+
+
+@rule("queue.view")
+def can_view_queue(user, _obj=None) -> bool:
+    return user.has_role(Role.COORDINATOR)
+
+
+@rule("audit.view_trail")
+def can_view_audit_trail(user, _obj=None) -> bool:
+    return user.has_role(Role.AUDITOR)

@@ -1,0 +1,373 @@
+"""Every write to a case: keyword-only, one transaction each, audited in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from konsil.accounts.roles import Role
+from konsil.audit.services import emit
+from konsil.core import context, files
+from konsil.core import icd10
+from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
+
+from . import lifecycle
+from . import relations as rel
+from .choices import LANGUAGE_CHOICES, US_STATES, Channel, ConsentScope, Delivery, MessageKind, Sex, Status, Urgency
+from .models import Attachment, Case, CaseDiagnosis, CaseQuestion, Consent, Message, Patient, StatusChange
+from .notify import notify
+
+log = logging.getLogger(__name__)
+
+EDITABLE = frozenset({Status.DRAFT})
+MAX_QUESTIONS = 10
+
+
+# --- transitions --------------------------------------------------------------------------------------------
+
+def transition(*, actor, case: Case, action: str, **params) -> Case:
+    """Take `action` on `case` as `actor`, per the lifecycle table. Refusals are audited too."""
+    try:
+        with transaction.atomic():
+            case = Case.objects.select_for_update().get(pk=case.pk)
+            return _apply(actor=actor, case=case, action=action, params=params)
+    except (Conflict, PermissionDenied, ValidationFailed) as exc:
+        emit(actor=actor, action=f"case.{action}", obj=case, patient_id=case.patient_id, outcome="denied",
+             detail={"code": exc.code, "status": case.status})
+        raise
+
+
+def _apply(*, actor, case: Case, action: str, params: dict) -> Case:
+    t = lifecycle.table().get(action)
+    if t is None:
+        raise ValidationFailed(_("Unknown action."), field="action", code="unknown_action")
+    relations = rel.relations(actor, case)
+    allowed_roles = t.roles & relations
+    if not allowed_roles:
+        if not relations & rel.CLINICAL_RELATIONS:
+            raise PermissionDenied(_("You do not have access to this case."))
+        raise PermissionDenied(_("You may not %(action)s this case.") % {"action": str(t.label).lower()})
+    if case.status not in t.sources:
+        raise Conflict(
+            _("A case that is %(status)s cannot be moved with '%(action)s'.")
+            % {"status": case.get_status_display().lower(), "action": str(t.label)},
+            code="illegal_transition",
+        )
+    relation = rel.primary_relation(allowed_roles)
+    t.guard(case=case, params=params, actor=actor)
+    # Notify offered specialists before the effect closes their offer (withdraw, cancel).
+    before_effect = t.notify & {rel.OFFERED} if action in ("withdraw", "cancel") else set()
+    if before_effect:
+        notify(case, action, before_effect, actor=actor)
+    source = case.status
+    t.effect(case=case, params=params, actor=actor, relation=relation)
+    case.status = t.target_from(source)
+    case.save(update_fields=["status", "updated_at"])
+    StatusChange.objects.create(
+        case=case, action=action, from_status=source, to_status=case.status, actor=actor, role=relation,
+        note=str(params.get("reason") or "")[:2000],
+    )
+    emit(actor=actor, action=f"case.{action}", obj=case, patient_id=case.patient_id, role=relation,
+         detail={"from": source, "to": case.status})
+    notify(case, action, t.notify - before_effect, actor=actor)
+    return case
+
+
+# --- intake -------------------------------------------------------------------------------------------------
+
+def _require_editable(case: Case) -> None:
+    if case.status not in EDITABLE:
+        raise Conflict(_("A submitted case can no longer be edited."), code="not_editable")
+
+
+def _patient_fields(data: dict) -> dict:
+    """Validate the patient's details; raises with every field at fault."""
+    errors: dict[str, list[str]] = {}
+    clean: dict = {}
+    for name in ("given_name", "family_name"):
+        value = str(data.get(name) or "").strip()
+        if not value:
+            errors[name] = [_("This field is required.")]
+        elif len(value) > 100:
+            errors[name] = [_("Keep this under %(n)d characters.") % {"n": 100}]
+        clean[name] = value
+    birth = data.get("birth_date")
+    try:
+        birth = birth if isinstance(birth, date) else date.fromisoformat(str(birth or ""))
+        if birth > timezone.localdate() or birth.year < 1900:
+            errors["birth_date"] = [_("Enter a real birth date.")]
+        clean["birth_date"] = birth
+    except ValueError:
+        errors["birth_date"] = [_("Enter a date as YYYY-MM-DD.")]
+    if data.get("sex") not in Sex.values:
+        errors["sex"] = [_("Choose one of the options.")]
+    clean["sex"] = data.get("sex")
+    country = str(data.get("country") or "US").strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        errors["country"] = [_("Use the two-letter country code (e.g. US, MX, JP).")]
+    clean["country"] = country
+    state = str(data.get("state") or "").strip().upper()
+    if country == "US" and state not in US_STATES:
+        errors["state"] = [_("Choose the US state where the patient lives.")]
+    clean["state"] = state if country == "US" else ""
+    language = data.get("language") or "en"
+    if language not in dict(LANGUAGE_CHOICES):
+        errors["language"] = [_("Choose a language from the list.")]
+    clean["language"] = language
+    clean["email"] = str(data.get("email") or "").strip()
+    if clean["email"] and ("@" not in clean["email"] or len(clean["email"]) > 254):
+        errors["email"] = [_("Enter a valid email address.")]
+    clean["phone"] = str(data.get("phone") or "").strip()[:32]
+    if errors:
+        raise ValidationFailed(_("Check the patient's details."), errors={f"patient.{k}": v for k, v in errors.items()})
+    return clean
+
+
+CASE_FIELDS = ("urgency", "preferred_delivery", "proposed_treatment", "proposed_cpt", "treating_physician",
+               "treating_physician_email", "treating_facility", "clinical_summary")
+
+
+def _case_fields(data: dict) -> dict:
+    errors: dict[str, list[str]] = {}
+    clean = {}
+    for name in CASE_FIELDS:
+        if name in data:
+            clean[name] = str(data[name] if data[name] is not None else "").strip()
+    if "urgency" in clean and clean["urgency"] not in Urgency.values:
+        errors["urgency"] = [_("Choose routine, urgent or STAT.")]
+    if "preferred_delivery" in clean and clean["preferred_delivery"] not in Delivery.values:
+        errors["preferred_delivery"] = [_("Choose one of the options.")]
+    cpt = clean.get("proposed_cpt", "")
+    if cpt and not (len(cpt) == 5 and cpt[:4].isdigit() and (cpt[4].isdigit() or cpt[4] in "FTU")):
+        errors["proposed_cpt"] = [_("A CPT code has five characters, like 27447.")]
+    email = clean.get("treating_physician_email", "")
+    if email and "@" not in email:
+        errors["treating_physician_email"] = [_("Enter a valid email address.")]
+    for name, limit in (("treating_physician", 200), ("treating_facility", 200), ("proposed_treatment", 5000),
+                        ("clinical_summary", 20000)):
+        if len(clean.get(name, "")) > limit:
+            errors[name] = [_("Keep this under %(n)d characters.") % {"n": limit}]
+    if errors:
+        raise ValidationFailed(_("Check the highlighted fields."), errors=errors)
+    return clean
+
+
+def validate_codes(codes) -> list[str]:
+    """Normalize ICD-10-CM codes; unknown codes are refused with their position."""
+    if isinstance(codes, str):
+        codes = [c for c in codes.replace(";", ",").replace("\n", ",").split(",")]
+    if not isinstance(codes, list | tuple):
+        raise ValidationFailed(_("Give a list of ICD-10-CM codes."), field="diagnoses")
+    clean, bad = [], []
+    for raw in codes:
+        code = str(raw or "").strip().upper()
+        if not code:
+            continue
+        if not icd10.is_valid(code):
+            bad.append(code[:12])
+        elif icd10.normalize(code) not in clean:
+            clean.append(icd10.normalize(code))
+    if bad:
+        raise ValidationFailed(
+            _("Unknown ICD-10-CM code(s): %(codes)s.") % {"codes": ", ".join(bad)}, field="diagnoses"
+        )
+    return clean
+
+
+def validate_questions(questions) -> list[str]:
+    if isinstance(questions, str):
+        questions = questions.splitlines()
+    if not isinstance(questions, list | tuple):
+        raise ValidationFailed(_("Give a list of questions."), field="questions")
+    clean = [str(q).strip() for q in questions if str(q or "").strip()]
+    if len(clean) > MAX_QUESTIONS:
+        raise ValidationFailed(_("Ask at most %(n)d questions.") % {"n": MAX_QUESTIONS}, field="questions")
+    if any(len(q) > 2000 for q in clean):
+        raise ValidationFailed(_("Keep each question under 2000 characters."), field="questions")
+    return clean
+
+
+def _requester_defaults(actor, network, channel: str):
+    """The patient record the actor may create a case for, and the checks on who requests."""
+    if channel not in Channel.values:
+        raise ValidationFailed(_("Choose a channel."), field="channel")
+    if channel == Channel.PATIENT and not actor.has_role(Role.PATIENT, Role.CAREGIVER):
+        raise PermissionDenied(_("Only patients and caregivers submit cases directly."))
+    if channel == Channel.CLINICIAN and not actor.has_role(Role.REFERRING_CLINICIAN, Role.COORDINATOR):
+        raise PermissionDenied(_("Only clinicians refer patients."))
+
+
+def create_case(*, actor, network, data: dict, patient: Patient | None = None, sponsor=None) -> Case:
+    """Start a draft case (intake step 1): the patient and the channel."""
+    channel = data.get("channel") or (Channel.CLINICIAN if actor.has_role(Role.REFERRING_CLINICIAN)
+                                      else Channel.PATIENT)
+    _requester_defaults(actor, network, channel)
+    with transaction.atomic():
+        if patient is None:
+            fields = _patient_fields(data.get("patient") or {})
+            patient = Patient.objects.filter(network=network, user=actor).first() if (
+                channel == Channel.PATIENT and actor.has_role(Role.PATIENT)) else None
+            if patient is None:
+                patient = Patient.objects.create(
+                    network=network,
+                    user=actor if channel == Channel.PATIENT and actor.has_role(Role.PATIENT) else None,
+                    **fields,
+                )
+                emit(actor=actor, action="patient.create", obj=patient, patient_id=patient.pk)
+            else:
+                for key, value in fields.items():
+                    setattr(patient, key, value)
+                patient.save()
+                emit(actor=actor, action="patient.update", obj=patient, patient_id=patient.pk)
+        case = Case.objects.create(network=network, patient=patient, requester=actor, channel=channel,
+                                   sponsor=sponsor, **_case_fields(data))
+        _write_lists(case, data)
+        emit(actor=actor, action="case.create", obj=case, patient_id=patient.pk)
+    return case
+
+
+def _write_lists(case: Case, data: dict) -> None:
+    if "questions" in data:
+        questions = validate_questions(data["questions"])
+        case.questions.all().delete()
+        CaseQuestion.objects.bulk_create(
+            [CaseQuestion(case=case, position=i, text=q) for i, q in enumerate(questions)]
+        )
+    if "diagnoses" in data:
+        codes = validate_codes(data["diagnoses"])
+        case.diagnoses.all().delete()
+        CaseDiagnosis.objects.bulk_create(
+            [CaseDiagnosis(case=case, position=i, code=c) for i, c in enumerate(codes)]
+        )
+
+
+def update_case(*, actor, case: Case, data: dict) -> Case:
+    """Save intake answers on a draft (save and resume)."""
+    _require_editable(case)
+    if not rel.relations(actor, case) & (lifecycle.REQUEST_SIDE | {rel.COORDINATOR}):
+        raise PermissionDenied(_("You may not edit this case."))
+    with transaction.atomic():
+        fields = _case_fields(data)
+        if "patient" in data:
+            patient_fields = _patient_fields(data["patient"] or {})
+            for key, value in patient_fields.items():
+                setattr(case.patient, key, value)
+            case.patient.save()
+        for key, value in fields.items():
+            setattr(case, key, value)
+        if "wizard_step" in data:
+            try:
+                case.wizard_step = max(1, min(6, int(data["wizard_step"])))
+            except (TypeError, ValueError):
+                raise ValidationFailed(_("Invalid step."), field="wizard_step") from None
+        case.save()
+        _write_lists(case, data)
+        emit(actor=actor, action="case.update", obj=case, patient_id=case.patient_id,
+             detail={"fields": sorted(set(data) - {"patient"})})
+    return case
+
+
+def sign_consent(*, actor, case: Case, scope, signer_name: str, signer_relationship: str = "self") -> Consent:
+    """Record the HIPAA authorization (scope, signer, timestamp) for a draft case."""
+    _require_editable(case)
+    if not rel.relations(actor, case) & lifecycle.REQUEST_SIDE:
+        raise PermissionDenied(_("Only the patient's side signs the authorization."))
+    scope = list(scope or [])
+    errors = {}
+    if not scope or any(s not in ConsentScope.values for s in scope):
+        errors["scope"] = [_("Choose what you authorize.")]
+    elif ConsentScope.SHARE_WITH_REVIEWERS not in scope:
+        errors["scope"] = [_("Reviewers need your records: this part of the authorization is required.")]
+    signer_name = (signer_name or "").strip()
+    if not signer_name:
+        errors["signer_name"] = [_("Type your full name to sign.")]
+    if errors:
+        raise ValidationFailed(_("The authorization is incomplete."), errors=errors)
+    with transaction.atomic():
+        consent, _created = Consent.objects.update_or_create(
+            case=case,
+            defaults={"scope": scope, "signer_name": signer_name[:200],
+                      "signer_relationship": (signer_relationship or "self")[:64],
+                      "signed_at": timezone.now(), "ip": context.current().ip},
+        )
+        emit(actor=actor, action="consent.sign", obj=consent, patient_id=case.patient_id,
+             detail={"scope": scope})
+    return consent
+
+
+# --- attachments and messages -------------------------------------------------------------------------------
+
+ATTACHABLE = frozenset(Status) - {Status.CLOSED, Status.CANCELLED, Status.WITHDRAWN}
+
+
+def add_attachment(*, actor, case: Case, upload, description: str = "") -> Attachment:
+    """Encrypt and store an uploaded document for the case."""
+    if case.status not in ATTACHABLE:
+        raise Conflict(_("This case is closed to new documents."))
+    if not rel.relations(actor, case) & rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER}:
+        raise PermissionDenied(_("You may not add documents to this case."))
+    if upload is None:
+        raise ValidationFailed(_("Choose a file."), field="file")
+    if upload.size == 0:
+        raise ValidationFailed(_("The file is empty."), field="file")
+    if upload.size > settings.KONSIL_MAX_ATTACHMENT_BYTES:
+        raise ValidationFailed(_("The file is too large."), field="file")
+    content = upload.read()
+    name = (getattr(upload, "name", "") or "document").rsplit("/", 1)[-1][:200]
+    with transaction.atomic():
+        attachment = Attachment(case=case, uploaded_by=actor, filename=name,
+                                content_type=(getattr(upload, "content_type", "") or "application/octet-stream")[:100],
+                                description=(description or "")[:255])
+        stored = files.put(content, aad=str(attachment.pk).encode())
+        attachment.size, attachment.sha256 = stored.size, stored.sha256
+        attachment.storage_name, attachment.wrapped_key, attachment.key_id = (
+            stored.name, stored.wrapped_key, stored.key_id)
+        attachment.save()
+        emit(actor=actor, action="attachment.create", obj=attachment, patient_id=case.patient_id,
+             detail={"size": stored.size, "sha256": stored.sha256})
+    return attachment
+
+
+def read_attachment(*, actor, attachment: Attachment) -> bytes:
+    """Decrypt a document for download; the caller got `attachment` through a scoped selector."""
+    content = files.get(name=attachment.storage_name, wrapped_key=attachment.wrapped_key,
+                        key_id=attachment.key_id, sha256=attachment.sha256, aad=str(attachment.pk).encode())
+    emit(actor=actor, action="attachment.download", obj=attachment, patient_id=attachment.case.patient_id)
+    return content
+
+
+def post_message(*, actor, case: Case, body: str) -> Message:
+    """A message in the case's thread; after delivery it is a follow-up question."""
+    relations = rel.relations(actor, case)
+    if not relations & (rel.CLINICAL_RELATIONS - {rel.OFFERED}):
+        raise PermissionDenied(_("You may not write on this case."))
+    if case.status in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN):
+        raise Conflict(_("Messages open once the case is submitted."))
+    body = (body or "").strip()
+    if not body:
+        raise ValidationFailed(_("Write a message."), field="body")
+    if len(body) > 10000:
+        raise ValidationFailed(_("Keep this under %(n)d characters.") % {"n": 10000}, field="body")
+    relation = rel.primary_relation(relations)
+    patient_side = relation in lifecycle.REQUEST_SIDE
+    kind = MessageKind.FOLLOW_UP if patient_side and case.status in (Status.DELIVERED, Status.CLOSED) \
+        else MessageKind.MESSAGE
+    with transaction.atomic():
+        message = Message.objects.create(case=case, author=actor, author_role=relation, kind=kind, body=body)
+        emit(actor=actor, action="message.create", obj=message, patient_id=case.patient_id, role=relation)
+        others = ({rel.COORDINATOR, rel.SPECIALIST} if patient_side
+                  else {rel.PATIENT, rel.CAREGIVER, rel.REQUESTER, rel.COORDINATOR, rel.SPECIALIST})
+        notify(case, "message", others, actor=actor)
+    return message
+
+
+def mark_notifications_read(*, actor, ids=None) -> int:
+    qs = actor.notifications.filter(read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs.update(read_at=timezone.now())

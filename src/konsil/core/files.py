@@ -1,0 +1,67 @@
+"""Encrypted file storage through Django's storage API. Object names are random; no PHI in names."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+
+from . import crypto
+
+
+class IntegrityError(Exception):
+    """Stored content does not match its recorded SHA-256."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    name: str
+    size: int
+    sha256: str
+    wrapped_key: bytes
+    key_id: str
+
+
+def _storage():
+    return storages["default"]
+
+
+def random_object_name() -> str:
+    token = secrets.token_hex(16)
+    return f"objects/{token[:2]}/{token}"
+
+
+def put(plaintext: bytes, *, aad: bytes) -> StoredObject:
+    """Encrypt `plaintext` and store it under a random name."""
+    sealed = crypto.encrypt(plaintext, aad=aad)
+    name = _storage().save(random_object_name(), ContentFile(sealed.ciphertext))
+    return StoredObject(
+        name=name,
+        size=len(plaintext),
+        sha256=hashlib.sha256(plaintext).hexdigest(),
+        wrapped_key=sealed.wrapped_key,
+        key_id=sealed.key_id,
+    )
+
+
+def get(*, name: str, wrapped_key: bytes, key_id: str, sha256: str, aad: bytes) -> bytes:
+    """Read, decrypt and integrity-check a stored object."""
+    with _storage().open(name, "rb") as fh:
+        ciphertext = fh.read()
+    plaintext = crypto.decrypt(crypto.Sealed(ciphertext, bytes(wrapped_key), key_id), aad=aad)
+    if hashlib.sha256(plaintext).hexdigest() != sha256:
+        raise IntegrityError("stored object failed its integrity check")
+    return plaintext
+
+
+def delete(name: str) -> None:
+    _storage().delete(name)
+
+
+def raw(name: str) -> bytes:
+    """The stored ciphertext, for tests that check nothing is kept in the clear."""
+    with _storage().open(name, "rb") as fh:
+        return fh.read()

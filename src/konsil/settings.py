@@ -1,0 +1,272 @@
+"""Settings read from the environment, with embedded defaults (SQLite, local files, database task worker).
+
+Environment variables:
+  KONSIL_HOME            folder for the embedded default's state (default ./var)
+  DATABASE_URL           e.g. postgres://user@127.0.0.1:5432/konsil (default: SQLite under KONSIL_HOME)
+  KONSIL_SECRET_KEY      Django secret key (default: generated once into KONSIL_HOME/secret_key)
+  KONSIL_MASTER_KEYS     "id:base64key,id2:base64key2" master keys wrapping file data keys
+  KONSIL_MASTER_KEY_ID   id of the master key used for new files (default: the first one)
+  KONSIL_FILES_DIR       local folder for encrypted files (default KONSIL_HOME/files)
+  KONSIL_DEBUG           "1" for development
+  KONSIL_ALLOWED_HOSTS   comma separated (default 127.0.0.1,localhost)
+  KONSIL_SECURE_COOKIES  "1" behind HTTPS (default: on unless DEBUG or local)
+  KONSIL_EMAIL_BACKEND   Django email backend (default: console)
+  KONSIL_SESSION_MINUTES idle session timeout (default 30)
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Read a boolean flag from the environment."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    """Read a comma-separated list from the environment."""
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+HOME = Path(os.environ.get("KONSIL_HOME", Path.cwd() / "var")).resolve()
+HOME.mkdir(parents=True, exist_ok=True)
+
+
+def _persistent_secret(filename: str, factory) -> str:
+    """A secret generated once and kept in KONSIL_HOME (embedded default only)."""
+    path = HOME / filename
+    if not path.exists():
+        path.write_text(factory())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("KONSIL_SECRET_KEY") or _persistent_secret(
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
+DEBUG = env_bool("KONSIL_DEBUG")
+ALLOWED_HOSTS = env_list("KONSIL_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("KONSIL_CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "django_tasks",
+    "django_tasks_db",
+    "konsil.core",
+    "konsil.accounts",
+    "konsil.audit",
+    "konsil.matching",
+    "konsil.cases",
+    "konsil.triage",
+    "konsil.opinions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "konsil.accounts.middleware.MFARequiredMiddleware",
+    "konsil.core.middleware.RequestContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "konsil.urls"
+WSGI_APPLICATION = "konsil.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "konsil.core.context_processors.konsil",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{HOME / 'konsil.sqlite3'}",
+        conn_max_age=int(os.environ.get("KONSIL_DB_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Login throttling (django-axes): lock an account+IP after repeated failures.
+AXES_FAILURE_LIMIT = int(os.environ.get("KONSIL_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# Sessions and cookies.
+SESSION_COOKIE_AGE = int(os.environ.get("KONSIL_SESSION_MINUTES", "30")) * 60
+SESSION_SAVE_EVERY_REQUEST = True  # idle timeout
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_COOKIES = env_bool("KONSIL_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if SECURE_COOKIES:
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_SSL_REDIRECT = env_bool("KONSIL_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Internationalization.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("es", _("Spanish")), ("ja", _("Japanese"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = os.environ.get("KONSIL_TIME_ZONE", "UTC")
+LANGUAGE_COOKIE_NAME = "konsil_language"
+
+STATIC_URL = "/static/"
+STATIC_ROOT = HOME / "static"
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": os.environ.get("KONSIL_FILES_DIR", str(HOME / "files"))},
+    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+KONSIL_MAX_ATTACHMENT_BYTES = int(os.environ.get("KONSIL_MAX_ATTACHMENT_BYTES", str(50 * 1024 * 1024)))
+
+
+def _master_keys() -> dict[str, bytes]:
+    raw = os.environ.get("KONSIL_MASTER_KEYS") or _persistent_secret(
+        "master_keys", lambda: "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+    )
+    keys = {}
+    for item in raw.split(","):
+        key_id, _sep, b64 = item.strip().partition(":")
+        keys[key_id] = base64.b64decode(b64)
+    return keys
+
+
+KONSIL_MASTER_KEYS = _master_keys()
+KONSIL_MASTER_KEY_ID = os.environ.get("KONSIL_MASTER_KEY_ID") or next(iter(KONSIL_MASTER_KEYS))
+
+# Pluggable engines: triage proposes, matching ranks. Later issues replace these.
+KONSIL_TRIAGE_ENGINE = os.environ.get("KONSIL_TRIAGE_ENGINE", "konsil.triage.rules.RuleBasedTriage")
+KONSIL_MATCHING_ENGINE = os.environ.get("KONSIL_MATCHING_ENGINE", "konsil.matching.ranking.FilteredRanking")
+KONSIL_SITE_URL = os.environ.get("KONSIL_SITE_URL", "http://127.0.0.1:8000")
+
+# Background work: Django tasks interface, database backend and `db_worker` by default.
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("KONSIL_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+EMAIL_BACKEND = os.environ.get("KONSIL_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("KONSIL_FROM_EMAIL", "Konsil <no-reply@konsil.local>")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "konsil.core.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("KONSIL_API_RATE", "10000/hour")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Konsil API",
+    "DESCRIPTION": "Medical second opinions: cases, records, opinions, specialists.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("KONSIL_LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
+}
+KONSIL_VERSION = __import__("konsil").__version__

@@ -1,0 +1,35 @@
+"""Triage proposals (what the engine proposed, with its version and reasons) and the human decisions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from konsil.core.models import BaseModel
+
+
+class TriageProposal(BaseModel):
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="triage_proposals")
+    engine = models.CharField(max_length=64)
+    model_version = models.CharField(max_length=64)
+    specialty = models.ForeignKey("matching.Specialty", null=True, on_delete=models.SET_NULL, related_name="+")
+    ranked = models.JSONField(default=list)  # [{"code", "probability"}]
+    urgency = models.CharField(max_length=10)
+    red_flags = models.JSONField(default=list)
+    reasons = models.JSONField(default=list)
+    abstain = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class TriageDecision(BaseModel):
+    """A coordinator's confirmation or override of a proposal: feedback for the model."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="triage_decisions")
+    proposal = models.ForeignKey(TriageProposal, null=True, on_delete=models.SET_NULL, related_name="decisions")
+    chosen_specialty = models.ForeignKey("matching.Specialty", on_delete=models.PROTECT, related_name="+")
+    chosen_urgency = models.CharField(max_length=10)
+    agreed = models.BooleanField()
+    reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

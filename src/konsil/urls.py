@@ -1,0 +1,22 @@
+"""URL map: pages per app, the REST API under /api/v1/, OpenAPI at /api/schema/."""
+
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from konsil.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("konsil.accounts.urls")),
+    path("cases/", include("konsil.cases.urls")),
+    path("audit/", include("konsil.audit.urls")),
+    path("", include("konsil.opinions.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("konsil.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

@@ -1,0 +1,142 @@
+"""Shared fixtures: a provider network with one user per role and a case walker."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+from konsil.accounts.roles import OrganizationKind, Role
+
+from .factories import OrganizationFactory, make_draft, make_specialist, make_user
+
+os.environ.setdefault("KONSIL_HOME", tempfile.mkdtemp(prefix="konsil-test-"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "files")}}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.AXES_ENABLED = False
+
+
+@pytest.fixture
+def network(db):
+    return OrganizationFactory(name="Konsil Network", kind=OrganizationKind.PROVIDER_NETWORK)
+
+
+@pytest.fixture
+def other_network(db):
+    return OrganizationFactory(name="Other Network", kind=OrganizationKind.PROVIDER_NETWORK)
+
+
+@pytest.fixture
+def patient_user(network):
+    return make_user(Role.PATIENT, network, first_name="Ana", last_name="García")
+
+
+@pytest.fixture
+def coordinator(network):
+    return make_user(Role.COORDINATOR, network, first_name="Cora")
+
+
+@pytest.fixture
+def specialist(network):
+    return make_specialist(network, specialty="cardiology", states=("CA",), languages=("en", "es"))
+
+
+@pytest.fixture
+def draft_case(network, patient_user):
+    return make_draft(network, patient_user)
+
+
+class Walker:
+    """Drives a case through the real lifecycle services to a given status."""
+
+    PATH = ["draft", "submitted", "triaged", "offered", "accepted", "in_review", "opinion_drafted", "signed",
+            "delivered", "closed"]
+
+    def __init__(self, coordinator, specialist):
+        self.coordinator = coordinator
+        self.specialist = specialist
+
+    def step(self, case, target: str):
+        from konsil.cases.services import transition
+        from konsil.opinions import services as opinions
+
+        patient = case.patient.user or case.requester
+        s_user = self.specialist.user
+        moves = {
+            "submitted": lambda: transition(actor=patient, case=case, action="submit"),
+            "triaged": lambda: transition(actor=self.coordinator, case=case, action="triage",
+                                          specialty="cardiology", urgency="routine"),
+            "offered": lambda: transition(actor=self.coordinator, case=case, action="offer",
+                                          specialist=str(self.specialist.pk)),
+            "accepted": lambda: transition(actor=s_user, case=case, action="accept"),
+            "in_review": lambda: transition(actor=s_user, case=case, action="start_review"),
+            "opinion_drafted": lambda: (
+                opinions.save_draft(actor=s_user, case=case, data=complete_opinion(case)),
+                transition(actor=s_user, case=case, action="complete_draft"),
+            )[-1],
+            "signed": lambda: transition(actor=s_user, case=case, action="sign"),
+            "delivered": lambda: transition(actor=self.coordinator, case=case, action="deliver"),
+            "closed": lambda: transition(actor=patient, case=case, action="close"),
+        }
+        return moves[target]()
+
+    def walk_to(self, case, status: str):
+        from konsil.cases.services import transition
+
+        if status in ("cancelled", "withdrawn", "info_requested"):
+            if status == "cancelled":
+                case = self.walk_to(case, "submitted")
+                return transition(actor=self.coordinator, case=case, action="cancel", reason="duplicate")
+            if status == "withdrawn":
+                return transition(actor=case.patient.user or case.requester, case=case, action="withdraw")
+            case = self.walk_to(case, "in_review")
+            return transition(actor=self.specialist.user, case=case, action="request_info",
+                              message="Please upload the echo report.")
+        for target in self.PATH[self.PATH.index(case.status) + 1: self.PATH.index(status) + 1]:
+            case = self.step(case, target)
+        return case
+
+
+def complete_opinion(case) -> dict:
+    return {
+        "diagnosis_verdict": "refined",
+        "revised_diagnosis": "I25.110",
+        "treatment_verdict": "modify",
+        "treatment_recommendation": "Optimize medical therapy first; stent only if symptoms persist.",
+        "answers": {str(q.pk): "Not now; medication first." for q in case.questions.all()},
+        "further_tests": "Stress echocardiogram",
+        "narrative": "Stable angina with a single-vessel lesion.",
+        "confidence": "high",
+    }
+
+
+@pytest.fixture
+def walker(coordinator, specialist):
+    return Walker(coordinator, specialist)
+
+
+def verified_login(client, user):
+    """Sign in `user` with a confirmed TOTP device, as after the MFA step."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def login():
+    return verified_login
