@@ -1,0 +1,103 @@
+"""Konsil benchmarks: print figures and ratios against a same-run baseline."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import time
+
+
+def setup_django() -> None:
+    os.environ.setdefault("KONSIL_HOME", tempfile.mkdtemp(prefix="konsil-bench-"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "konsil.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def timed(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_audit(n: int = 2000) -> None:
+    from django.db import connection, transaction
+
+    from konsil.audit.services import emit, verify
+
+    def chained():
+        with transaction.atomic():
+            for i in range(n):
+                emit(actor="bench", action="bench.write", object_type="bench", object_id=str(i))
+
+    def plain():
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS bench_plain (a text, b text, c text)")
+            for i in range(n):
+                cur.execute("INSERT INTO bench_plain VALUES (%s, %s, %s)", ["bench", "bench.write", str(i)])
+
+    t_chain, t_plain = timed(chained, 1), timed(plain, 1)
+    print(f"audit emit: {n / t_chain:,.0f} events/s chained vs {n / t_plain:,.0f} rows/s plain insert "
+          f"(ratio {t_chain / t_plain:.1f}x)")
+    t_verify = timed(verify, 1)
+    total = verify().verified
+    print(f"audit verify: {total:,} events in {t_verify:.2f} s ({total / t_verify:,.0f} events/s)")
+
+
+def bench_scoped_list(n_cases: int = 400) -> None:
+    from tests.factories import OrganizationFactory, make_draft, make_user
+
+    from konsil.accounts.roles import Role
+    from konsil.cases.models import Case
+    from konsil.cases.selectors import cases_for
+
+    network = OrganizationFactory()
+    coordinator = make_user(Role.COORDINATOR, network)
+    for i in range(n_cases // 20):
+        patient = make_user(Role.PATIENT, network)
+        for _ in range(20):
+            make_draft(network, patient, consent=False)
+
+    def scoped():
+        list(cases_for(coordinator)[:50])
+
+    def unscoped():
+        list(Case.objects.select_related("patient", "specialty", "assigned_specialist__user", "network")[:50])
+
+    t_s, t_u = timed(scoped, 20), timed(unscoped, 20)
+    print(f"case list (50 of {n_cases}): scoped {t_s * 1000:.1f} ms vs unscoped {t_u * 1000:.1f} ms "
+          f"(ratio {t_s / t_u:.1f}x)")
+
+
+def bench_crypto(size: int = 8 * 1024 * 1024) -> None:
+    from konsil.core import crypto
+
+    data = os.urandom(size)
+    sealed = crypto.encrypt(data, aad=b"x")
+    t_enc = timed(lambda: crypto.encrypt(data, aad=b"x"))
+    t_dec = timed(lambda: crypto.decrypt(sealed, aad=b"x"))
+    t_sha = timed(lambda: hashlib.sha256(data).digest())
+    mb = size / 1e6
+    print(f"file encryption: encrypt {mb / t_enc:,.0f} MB/s, decrypt {mb / t_dec:,.0f} MB/s, "
+          f"sha256 baseline {mb / t_sha:,.0f} MB/s (encrypt/sha256 time ratio {t_enc / t_sha:.2f}x)")
+
+
+def main() -> int:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    setup_django()
+    bench_crypto()
+    bench_audit()
+    bench_scoped_list()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
