@@ -1,8 +1,27 @@
-"""REST API v1: one router over every app's viewsets."""
+"""REST API v1: one router over every app's viewsets (tokens or session; OpenAPI at /api/schema/)."""
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-urlpatterns: list = []
+from konsil.accounts.api import MeView, TokenView
+from konsil.cases.api import CaseViewSet, NotificationViewSet
+from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
+from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
+
+app_name = "api"
+
 router = DefaultRouter()
-urlpatterns += router.urls
+# Viewsets adding routes under cases/{id}/ first: the API root lists the last one registered for a prefix.
+router.register("cases", CaseOpinionViewSet, basename="case-opinion")
+router.register("cases", CaseCandidatesViewSet, basename="case-candidates")
+router.register("cases", CaseViewSet, basename="case")
+router.register("specialists", SpecialistViewSet, basename="specialist")
+router.register("specialties", SpecialtyViewSet, basename="specialty")
+router.register("notifications", NotificationViewSet, basename="notification")
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("me/", MeView.as_view(), name="me"),
+    path("cases/<str:pk>/report.pdf", ReportPdfViewSet.as_view({"get": "retrieve"}), name="case-report-pdf"),
+    *router.urls,
+]

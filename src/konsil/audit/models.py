@@ -43,6 +43,9 @@ class AuditEvent(models.Model):
         ordering = ["seq"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action}"
+
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise RuntimeError("audit events are append-only")
@@ -58,3 +61,6 @@ class ChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"

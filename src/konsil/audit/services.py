@@ -62,11 +62,11 @@ def emit(
             seq=head.seq + 1,
             occurred_at=timezone.now(),
             actor=user,
-            actor_label=(user.email if user else (actor if isinstance(actor, str) else "system")),
-            role=role,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
+            actor_label=(user.email if user else (actor if isinstance(actor, str) else "system"))[:254],
+            role=str(role or "")[:32],
+            action=str(action)[:64],
+            object_type=str(object_type or "")[:64],
+            object_id=str(object_id)[:64],
             patient_id=patient_id,
             purpose=purpose,
             outcome=outcome,
@@ -98,12 +98,13 @@ def verify(batch_size: int = 2000) -> VerifyResult:
         if event.seq != expected_seq:
             return VerifyResult(count, False, expected_seq, f"event {expected_seq} is missing")
         if event.prev_hash != prev_hash:
-            return VerifyResult(count, False, event.seq, f"event {event.seq} does not link to its predecessor")
+            return VerifyResult(count, False, event.seq,
+                                f"event {event.seq} does not link to its predecessor")
         if compute_hash(prev_hash, event) != event.hash:
             return VerifyResult(count, False, event.seq, f"event {event.seq} was altered")
         prev_hash, expected_seq, count, last_seq = event.hash, expected_seq + 1, count + 1, event.seq
-    head = ChainHead.objects.filter(id=1).first()
-    if head and (head.seq != last_seq or head.hash != prev_hash):
+    head = ChainHead.objects.filter(id=1).first() or ChainHead(seq=0, hash=GENESIS)
+    if head.seq != last_seq or head.hash != prev_hash:
         return VerifyResult(count, False, last_seq + 1, f"events after {last_seq} were removed")
     return VerifyResult(count, True)
 

@@ -1,14 +1,11 @@
-from django.http import HttpResponse
+"""Audit pages: the patient's access log and the auditor's trail."""
+
 from django.urls import path
 
+from . import views
+
 app_name = "audit"
-
-
-def _todo(request, *args, **kwargs):  # replaced by the real views
-    return HttpResponse("")
-
-
 urlpatterns = [
-    path("my-access/", _todo, name="my_access"),
-    path("trail/", _todo, name="trail"),
+    path("my-access/", views.my_access, name="my_access"),
+    path("trail/", views.trail, name="trail"),
 ]

@@ -1,8 +1,8 @@
 """The case lifecycle: one explicit transition table. Nothing else changes a case's status.
 
-Each transition names the states it leaves from, the state it reaches, the case relations allowed to take it,
-a guard (raises a DomainError when the case or the parameters are not ready), an effect (the domain work done in
-the same transaction) and who is notified.
+Each transition names the states it leaves from, the state it reaches, the case relations allowed to take
+it, a guard (raises a DomainError when the case or the parameters are not ready), an effect (the domain work
+done in the same transaction) and who is notified.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Transition:
     label: object
     guard: Guard = _noop
     effect: Effect = _noop
-    notify: frozenset[str] = field(default_factory=frozenset)  # relations to notify (plus coordinators)
+    notify: frozenset[str] = field(default_factory=frozenset)  # relations to notify (never the actor)
     params: tuple[str, ...] = ()
 
     def target_from(self, source: str) -> str:
@@ -45,6 +45,7 @@ WITHDRAWABLE = frozenset({S.DRAFT}) | PRE_DELIVERY - {S.SIGNED}
 REQUEST_SIDE = frozenset({rel.PATIENT, rel.CAREGIVER, rel.REQUESTER})
 COORD = frozenset({rel.COORDINATOR})
 ASSIGNED = frozenset({rel.SPECIALIST})
+OFFERED = frozenset({rel.OFFERED})
 
 
 def _table() -> dict[str, Transition]:
@@ -57,13 +58,13 @@ def _table() -> dict[str, Transition]:
                    guard=fx.guard_triage, effect=fx.on_triage, notify=REQUEST_SIDE,
                    params=("specialty", "urgency", "reason")),
         Transition("offer", frozenset({S.TRIAGED}), S.OFFERED, COORD, _("Offer to specialist"),
-                   guard=fx.guard_offer, effect=fx.on_offer, notify=frozenset({rel.OFFERED}),
+                   guard=fx.guard_offer, effect=fx.on_offer, notify=OFFERED,
                    params=("specialist", "reason")),
         Transition("retract_offer", frozenset({S.OFFERED}), S.TRIAGED, COORD, _("Retract offer"),
-                   effect=fx.on_retract_offer, params=("reason",)),
-        Transition("accept", frozenset({S.OFFERED}), S.ACCEPTED, frozenset({rel.OFFERED}), _("Accept case"),
+                   effect=fx.on_retract_offer, notify=OFFERED, params=("reason",)),
+        Transition("accept", frozenset({S.OFFERED}), S.ACCEPTED, OFFERED, _("Accept case"),
                    effect=fx.on_accept, notify=COORD | REQUEST_SIDE),
-        Transition("decline", frozenset({S.OFFERED}), S.TRIAGED, frozenset({rel.OFFERED}), _("Decline case"),
+        Transition("decline", frozenset({S.OFFERED}), S.TRIAGED, OFFERED, _("Decline case"),
                    guard=fx.guard_reason, effect=fx.on_decline, notify=COORD, params=("reason",)),
         Transition("start_review", frozenset({S.ACCEPTED}), S.IN_REVIEW, ASSIGNED, _("Start review"),
                    notify=REQUEST_SIDE),
@@ -86,9 +87,9 @@ def _table() -> dict[str, Transition]:
                    _("Amend opinion"), guard=fx.guard_amend, effect=fx.on_amend, notify=REQUEST_SIDE | COORD,
                    params=("reason", "opinion")),
         Transition("cancel", PRE_DELIVERY, S.CANCELLED, COORD, _("Cancel case"), guard=fx.guard_reason,
-                   effect=fx.on_end, notify=REQUEST_SIDE | ASSIGNED, params=("reason",)),
+                   effect=fx.on_end, notify=REQUEST_SIDE | ASSIGNED | OFFERED, params=("reason",)),
         Transition("withdraw", WITHDRAWABLE, S.WITHDRAWN, REQUEST_SIDE, _("Withdraw case"),
-                   effect=fx.on_end, notify=COORD | ASSIGNED | frozenset({rel.OFFERED}), params=("reason",)),
+                   effect=fx.on_end, notify=COORD | ASSIGNED | OFFERED, params=("reason",)),
     ]
     return {t.action: t for t in transitions}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import translation
+from django.db.models import Q
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from konsil.accounts.models import User
@@ -48,14 +49,14 @@ def recipients(case, relations: frozenset[str] | set[str], *, exclude=None) -> l
     if rel.REQUESTER in relations:
         users[case.requester_id] = case.requester
     if rel.CAREGIVER in relations:
-        for auth in case.patient.caregiver_authorizations.filter(revoked_at__isnull=True).select_related(
-            "caregiver"
-        ):
+        # Only authorizations in force: not revoked and not expired (as relations.active_caregiver_q).
+        in_force = case.patient.caregiver_authorizations.filter(revoked_at__isnull=True).filter(
+            Q(expires_on__isnull=True) | Q(expires_on__gte=timezone.localdate()))
+        for auth in in_force.select_related("caregiver"):
             users[auth.caregiver_id] = auth.caregiver
     if rel.COORDINATOR in relations:
-        for user in User.objects.filter(
-            memberships__organization=case.network, memberships__role=Role.COORDINATOR, memberships__active=True
-        ):
+        for user in User.objects.filter(memberships__organization=case.network,
+                                        memberships__role=Role.COORDINATOR, memberships__active=True):
             users[user.pk] = user
     if rel.SPECIALIST in relations and case.assigned_specialist_id:
         users[case.assigned_specialist.user_id] = case.assigned_specialist.user
@@ -80,9 +81,6 @@ def notify(case, kind: str, relations, *, actor=None) -> int:
 def _send(reference: str, kind: str, emails: list[tuple[str, str]]) -> None:
     for address, language in emails:
         with translation.override(language or settings.LANGUAGE_CODE):
-            body = "%s\n\n%s\n%s" % (
-                text_for(kind, reference),
-                _("Sign in to Konsil to see the details:"),
-                settings.KONSIL_SITE_URL,
-            )
+            body = "\n\n".join([text_for(kind, reference),
+                                 f"{_('Sign in to Konsil to see the details:')}\n{settings.KONSIL_SITE_URL}"])
             send_mail(str(_("Konsil: case update")), body, None, [address], fail_silently=True)

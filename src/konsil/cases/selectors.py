@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit, emit_many
@@ -14,7 +15,7 @@ from .models import Attachment, Case, Message, Notification
 
 
 def _clinical_q(user) -> Q:
-    """Cases the user may see clinically: own, cared-for, requested, coordinated, offered, assigned, signed."""
+    """What the user may see: own, cared-for, requested, coordinated, offered, assigned, signed."""
     q = Q(patient__user=user) | Q(requester=user) | Q(
         patient__in=_caregiver_patients(user)
     )
@@ -49,7 +50,8 @@ def sponsored_cases_for(user) -> QuerySet[Case]:
     """Payer and employer admins: the cases of their programs, for status and counts only."""
     orgs = user.organizations_for(Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN).values("pk")
     return Case.objects.filter(sponsor__in=orgs).only(
-        "id", "reference", "status", "channel", "urgency", "created_at", "submitted_at", "delivered_at", "sponsor"
+        "id", "reference", "status", "channel", "urgency", "created_at", "submitted_at", "delivered_at",
+        "sponsor",
     )
 
 
@@ -58,7 +60,8 @@ def audit_list(user, cases, *, action: str = "case.list") -> None:
     emit_many(
         actor=user,
         events=[
-            {"action": action, "object_type": "cases.case", "object_id": str(c.pk), "patient_id": c.patient_id}
+            {"action": action, "object_type": "cases.case", "object_id": str(c.pk),
+             "patient_id": c.patient_id}
             for c in cases
         ],
     )
@@ -69,8 +72,9 @@ def get_case(user, case_id, *, action: str = "case.read", audit: bool = True) ->
     try:
         case = cases_for(user).get(pk=case_id)
     except (Case.DoesNotExist, ValueError, DjangoValidationError):
-        emit(actor=user, action=action, object_type="cases.case", object_id=str(case_id)[:64], outcome="denied")
-        raise NotFound("Case not found.") from None
+        emit(actor=user, action=action, object_type="cases.case", object_id=str(case_id)[:64],
+             outcome="denied")
+        raise NotFound(_("Case not found.")) from None
     if audit:
         emit(actor=user, action=action, obj=case, patient_id=case.patient_id,
              role=rel.primary_relation(rel.relations(user, case)))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+import uuid
+from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -12,13 +13,22 @@ from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit
-from konsil.core import context, files
-from konsil.core import icd10
+from konsil.core import context, files, icd10
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
 
 from . import lifecycle
 from . import relations as rel
-from .choices import LANGUAGE_CHOICES, US_STATES, Channel, ConsentScope, Delivery, MessageKind, Sex, Status, Urgency
+from .choices import (
+    LANGUAGE_CHOICES,
+    US_STATES,
+    Channel,
+    ConsentScope,
+    Delivery,
+    MessageKind,
+    Sex,
+    Status,
+    Urgency,
+)
 from .models import Attachment, Case, CaseDiagnosis, CaseQuestion, Consent, Message, Patient, StatusChange
 from .notify import notify
 
@@ -34,37 +44,39 @@ def transition(*, actor, case: Case, action: str, **params) -> Case:
     """Take `action` on `case` as `actor`, per the lifecycle table. Refusals are audited too."""
     try:
         with transaction.atomic():
-            case = Case.objects.select_for_update().get(pk=case.pk)
+            case = Case.objects.select_for_update(of=("self",)).select_related("patient").get(pk=case.pk)
             return _apply(actor=actor, case=case, action=action, params=params)
     except (Conflict, PermissionDenied, ValidationFailed) as exc:
-        emit(actor=actor, action=f"case.{action}", obj=case, patient_id=case.patient_id, outcome="denied",
-             detail={"code": exc.code, "status": case.status})
+        known = isinstance(action, str) and action in lifecycle.table()
+        emit(actor=actor, action=f"case.{action}" if known else "case.unknown_action", obj=case,
+             patient_id=case.patient_id, outcome="denied", detail={"code": exc.code, "status": case.status})
         raise
 
 
 def _apply(*, actor, case: Case, action: str, params: dict) -> Case:
-    t = lifecycle.table().get(action)
+    t = lifecycle.table().get(action) if isinstance(action, str) else None
     if t is None:
         raise ValidationFailed(_("Unknown action."), field="action", code="unknown_action")
     relations = rel.relations(actor, case)
-    allowed_roles = t.roles & relations
-    if not allowed_roles:
-        if not relations & rel.CLINICAL_RELATIONS:
-            raise PermissionDenied(_("You do not have access to this case."))
-        raise PermissionDenied(_("You may not %(action)s this case.") % {"action": str(t.label).lower()})
+    if not relations & rel.CLINICAL_RELATIONS:
+        raise PermissionDenied(_("You do not have access to this case."))
+    # Whoever may see the case learns that the move is illegal in its state; only then who may take it.
     if case.status not in t.sources:
         raise Conflict(
             _("A case that is %(status)s cannot be moved with '%(action)s'.")
             % {"status": case.get_status_display().lower(), "action": str(t.label)},
             code="illegal_transition",
         )
+    allowed_roles = t.roles & relations
+    if not allowed_roles:
+        raise PermissionDenied(_("You may not %(action)s this case.") % {"action": str(t.label).lower()})
     relation = rel.primary_relation(allowed_roles)
     t.guard(case=case, params=params, actor=actor)
-    # Notify offered specialists before the effect closes their offer (withdraw, cancel).
-    before_effect = t.notify & {rel.OFFERED} if action in ("withdraw", "cancel") else set()
+    source = case.status
+    # A pending offer is closed by every move out of `offered`: tell its specialist before the effect.
+    before_effect = t.notify & {rel.OFFERED} if source == Status.OFFERED else set()
     if before_effect:
         notify(case, action, before_effect, actor=actor)
-    source = case.status
     t.effect(case=case, params=params, actor=actor, relation=relation)
     case.status = t.target_from(source)
     case.save(update_fields=["status", "updated_at"])
@@ -85,8 +97,10 @@ def _require_editable(case: Case) -> None:
         raise Conflict(_("A submitted case can no longer be edited."), code="not_editable")
 
 
-def _patient_fields(data: dict) -> dict:
-    """Validate the patient's details; raises with every field at fault."""
+def _patient_fields(data) -> dict:
+    """Validate the patient's details; raises with every field at fault (keyed "patient.<field>")."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(_("Give the patient's details."), field="patient")
     errors: dict[str, list[str]] = {}
     clean: dict = {}
     for name in ("given_name", "family_name"):
@@ -98,15 +112,16 @@ def _patient_fields(data: dict) -> dict:
         clean[name] = value
     birth = data.get("birth_date")
     try:
+        birth = birth.date() if isinstance(birth, datetime) else birth
         birth = birth if isinstance(birth, date) else date.fromisoformat(str(birth or ""))
         if birth > timezone.localdate() or birth.year < 1900:
             errors["birth_date"] = [_("Enter a real birth date.")]
         clean["birth_date"] = birth
     except ValueError:
         errors["birth_date"] = [_("Enter a date as YYYY-MM-DD.")]
-    if data.get("sex") not in Sex.values:
+    clean["sex"] = str(data.get("sex") or "")
+    if clean["sex"] not in Sex.values:
         errors["sex"] = [_("Choose one of the options.")]
-    clean["sex"] = data.get("sex")
     country = str(data.get("country") or "US").strip().upper()
     if len(country) != 2 or not country.isalpha():
         errors["country"] = [_("Use the two-letter country code (e.g. US, MX, JP).")]
@@ -115,7 +130,7 @@ def _patient_fields(data: dict) -> dict:
     if country == "US" and state not in US_STATES:
         errors["state"] = [_("Choose the US state where the patient lives.")]
     clean["state"] = state if country == "US" else ""
-    language = data.get("language") or "en"
+    language = str(data.get("language") or "en")
     if language not in dict(LANGUAGE_CHOICES):
         errors["language"] = [_("Choose a language from the list.")]
     clean["language"] = language
@@ -124,7 +139,8 @@ def _patient_fields(data: dict) -> dict:
         errors["email"] = [_("Enter a valid email address.")]
     clean["phone"] = str(data.get("phone") or "").strip()[:32]
     if errors:
-        raise ValidationFailed(_("Check the patient's details."), errors={f"patient.{k}": v for k, v in errors.items()})
+        raise ValidationFailed(_("Check the patient's details."),
+                               errors={f"patient.{k}": v for k, v in errors.items()})
     return clean
 
 
@@ -192,83 +208,122 @@ def validate_questions(questions) -> list[str]:
     return clean
 
 
+REQUESTER_ROLES = (Role.PATIENT, Role.CAREGIVER, Role.REFERRING_CLINICIAN, Role.COORDINATOR)
+
+
 def _requester_defaults(actor, network, channel: str):
-    """The patient record the actor may create a case for, and the checks on who requests."""
-    if channel not in Channel.values:
+    """The checks on who requests a case through which channel."""
+    if not isinstance(channel, str) or channel not in Channel.values:
         raise ValidationFailed(_("Choose a channel."), field="channel")
+    if not actor.has_role(*REQUESTER_ROLES):
+        raise PermissionDenied(_("You may not request second opinions."))
     if channel == Channel.PATIENT and not actor.has_role(Role.PATIENT, Role.CAREGIVER):
         raise PermissionDenied(_("Only patients and caregivers submit cases directly."))
     if channel == Channel.CLINICIAN and not actor.has_role(Role.REFERRING_CLINICIAN, Role.COORDINATOR):
         raise PermissionDenied(_("Only clinicians refer patients."))
 
 
+def _validated(checks: dict) -> dict:
+    """Run every check (name -> callable) and raise once with the errors of all of them."""
+    clean, errors = {}, {}
+    for name, check in checks.items():
+        try:
+            clean[name] = check()
+        except ValidationFailed as exc:
+            errors.update(exc.as_dict()["errors"] or {exc.field or name: [str(exc.message)]})
+    if errors:
+        raise ValidationFailed(_("Check the highlighted fields."), errors=errors)
+    return clean
+
+
+def _list_checks(data: dict) -> dict:
+    checks = {}
+    if "questions" in data:
+        checks["questions"] = lambda: validate_questions(data["questions"])
+    if "diagnoses" in data:
+        checks["diagnoses"] = lambda: validate_codes(data["diagnoses"])
+    return checks
+
+
 def create_case(*, actor, network, data: dict, patient: Patient | None = None, sponsor=None) -> Case:
-    """Start a draft case (intake step 1): the patient and the channel."""
+    """Start a draft case (intake step 1): the patient and the channel. Nothing is saved on bad input."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(_("Give the case's details."), field="case")
     channel = data.get("channel") or (Channel.CLINICIAN if actor.has_role(Role.REFERRING_CLINICIAN)
                                       else Channel.PATIENT)
     _requester_defaults(actor, network, channel)
+    checks = {"case": lambda: _case_fields(data), **_list_checks(data)}
+    if patient is None:
+        checks["patient"] = lambda: _patient_fields(data.get("patient") or {})
+    clean = _validated(checks)
+    # A patient requests for themselves (directly or through a payer or employer program).
+    own_record = channel != Channel.CLINICIAN and actor.has_role(Role.PATIENT)
     with transaction.atomic():
         if patient is None:
-            fields = _patient_fields(data.get("patient") or {})
-            patient = Patient.objects.filter(network=network, user=actor).first() if (
-                channel == Channel.PATIENT and actor.has_role(Role.PATIENT)) else None
+            patient = Patient.objects.filter(network=network, user=actor).first() if own_record else None
             if patient is None:
-                patient = Patient.objects.create(
-                    network=network,
-                    user=actor if channel == Channel.PATIENT and actor.has_role(Role.PATIENT) else None,
-                    **fields,
-                )
+                patient = Patient.objects.create(network=network, user=actor if own_record else None,
+                                                 **clean["patient"])
                 emit(actor=actor, action="patient.create", obj=patient, patient_id=patient.pk)
             else:
-                for key, value in fields.items():
+                for key, value in clean["patient"].items():
                     setattr(patient, key, value)
                 patient.save()
                 emit(actor=actor, action="patient.update", obj=patient, patient_id=patient.pk)
         case = Case.objects.create(network=network, patient=patient, requester=actor, channel=channel,
-                                   sponsor=sponsor, **_case_fields(data))
-        _write_lists(case, data)
+                                   sponsor=sponsor, **clean["case"])
+        _write_lists(case, clean)
         emit(actor=actor, action="case.create", obj=case, patient_id=patient.pk)
     return case
 
 
-def _write_lists(case: Case, data: dict) -> None:
-    if "questions" in data:
-        questions = validate_questions(data["questions"])
+def _write_lists(case: Case, clean: dict) -> None:
+    """Replace the questions and diagnoses given in `clean` (already validated)."""
+    if "questions" in clean:
         case.questions.all().delete()
         CaseQuestion.objects.bulk_create(
-            [CaseQuestion(case=case, position=i, text=q) for i, q in enumerate(questions)]
+            [CaseQuestion(case=case, position=i, text=q) for i, q in enumerate(clean["questions"])]
         )
-    if "diagnoses" in data:
-        codes = validate_codes(data["diagnoses"])
+    if "diagnoses" in clean:
         case.diagnoses.all().delete()
         CaseDiagnosis.objects.bulk_create(
-            [CaseDiagnosis(case=case, position=i, code=c) for i, c in enumerate(codes)]
+            [CaseDiagnosis(case=case, position=i, code=c) for i, c in enumerate(clean["diagnoses"])]
         )
+
+
+def _wizard_step(value) -> int:
+    try:
+        return max(1, min(6, int(value)))
+    except (TypeError, ValueError):
+        raise ValidationFailed(_("Invalid step."), field="wizard_step") from None
 
 
 def update_case(*, actor, case: Case, data: dict) -> Case:
-    """Save intake answers on a draft (save and resume)."""
+    """Save intake answers on a draft (save and resume). Nothing is saved on bad input."""
     _require_editable(case)
     if not rel.relations(actor, case) & (lifecycle.REQUEST_SIDE | {rel.COORDINATOR}):
         raise PermissionDenied(_("You may not edit this case."))
+    if not isinstance(data, dict):
+        raise ValidationFailed(_("Give the case's details."), field="case")
+    checks = {"case": lambda: _case_fields(data), **_list_checks(data)}
+    if "patient" in data:
+        checks["patient"] = lambda: _patient_fields(data["patient"] or {})
+    if "wizard_step" in data:
+        checks["wizard_step"] = lambda: _wizard_step(data["wizard_step"])
+    clean = _validated(checks)
     with transaction.atomic():
-        fields = _case_fields(data)
-        if "patient" in data:
-            patient_fields = _patient_fields(data["patient"] or {})
-            for key, value in patient_fields.items():
+        if "patient" in clean:
+            for key, value in clean["patient"].items():
                 setattr(case.patient, key, value)
             case.patient.save()
-        for key, value in fields.items():
+        for key, value in clean["case"].items():
             setattr(case, key, value)
-        if "wizard_step" in data:
-            try:
-                case.wizard_step = max(1, min(6, int(data["wizard_step"])))
-            except (TypeError, ValueError):
-                raise ValidationFailed(_("Invalid step."), field="wizard_step") from None
+        if "wizard_step" in clean:
+            case.wizard_step = clean["wizard_step"]
         case.save()
-        _write_lists(case, data)
+        _write_lists(case, clean)
         emit(actor=actor, action="case.update", obj=case, patient_id=case.patient_id,
-             detail={"fields": sorted(set(data) - {"patient"})})
+             detail={"fields": sorted(str(k)[:64] for k in set(data) - {"patient"})})
     return case
 
 
@@ -277,13 +332,13 @@ def sign_consent(*, actor, case: Case, scope, signer_name: str, signer_relations
     _require_editable(case)
     if not rel.relations(actor, case) & lifecycle.REQUEST_SIDE:
         raise PermissionDenied(_("Only the patient's side signs the authorization."))
-    scope = list(scope or [])
+    scope = list(dict.fromkeys(scope)) if isinstance(scope, list | tuple | set | frozenset) else []
     errors = {}
     if not scope or any(s not in ConsentScope.values for s in scope):
         errors["scope"] = [_("Choose what you authorize.")]
     elif ConsentScope.SHARE_WITH_REVIEWERS not in scope:
         errors["scope"] = [_("Reviewers need your records: this part of the authorization is required.")]
-    signer_name = (signer_name or "").strip()
+    signer_name = str(signer_name or "").strip()
     if not signer_name:
         errors["signer_name"] = [_("Type your full name to sign.")]
     if errors:
@@ -292,7 +347,7 @@ def sign_consent(*, actor, case: Case, scope, signer_name: str, signer_relations
         consent, _created = Consent.objects.update_or_create(
             case=case,
             defaults={"scope": scope, "signer_name": signer_name[:200],
-                      "signer_relationship": (signer_relationship or "self")[:64],
+                      "signer_relationship": str(signer_relationship or "self")[:64],
                       "signed_at": timezone.now(), "ip": context.current().ip},
         )
         emit(actor=actor, action="consent.sign", obj=consent, patient_id=case.patient_id,
@@ -320,9 +375,9 @@ def add_attachment(*, actor, case: Case, upload, description: str = "") -> Attac
     content = upload.read()
     name = (getattr(upload, "name", "") or "document").rsplit("/", 1)[-1][:200]
     with transaction.atomic():
-        attachment = Attachment(case=case, uploaded_by=actor, filename=name,
-                                content_type=(getattr(upload, "content_type", "") or "application/octet-stream")[:100],
-                                description=(description or "")[:255])
+        content_type = getattr(upload, "content_type", "") or "application/octet-stream"
+        attachment = Attachment(case=case, uploaded_by=actor, filename=name, content_type=content_type[:100],
+                                description=str(description or "")[:255])
         stored = files.put(content, aad=str(attachment.pk).encode())
         attachment.size, attachment.sha256 = stored.size, stored.sha256
         attachment.storage_name, attachment.wrapped_key, attachment.key_id = (
@@ -348,7 +403,7 @@ def post_message(*, actor, case: Case, body: str) -> Message:
         raise PermissionDenied(_("You may not write on this case."))
     if case.status in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN):
         raise Conflict(_("Messages open once the case is submitted."))
-    body = (body or "").strip()
+    body = str(body or "").strip()
     if not body:
         raise ValidationFailed(_("Write a message."), field="body")
     if len(body) > 10000:
@@ -367,7 +422,12 @@ def post_message(*, actor, case: Case, body: str) -> Message:
 
 
 def mark_notifications_read(*, actor, ids=None) -> int:
+    """Mark the actor's unread notifications (all, or those in `ids`) as read; returns how many."""
     qs = actor.notifications.filter(read_at__isnull=True)
     if ids is not None:
+        try:
+            ids = [uuid.UUID(str(i)) for i in ids]
+        except (TypeError, ValueError, AttributeError):
+            raise ValidationFailed(_("Unknown notification."), field="ids") from None
         qs = qs.filter(pk__in=ids)
     return qs.update(read_at=timezone.now())

@@ -1,17 +1,20 @@
-from django.http import HttpResponse
+"""Case pages."""
+
 from django.urls import path
 
+from . import views
+
 app_name = "cases"
-
-
-def _todo(request, *args, **kwargs):  # replaced by the real views
-    return HttpResponse("")
-
-
 urlpatterns = [
-    path("", _todo, name="mine"),
-    path("new/", _todo, name="new"),
-    path("queue/", _todo, name="queue"),
-    path("program/", _todo, name="program"),
-    path("notifications/", _todo, name="notifications"),
+    path("", views.mine, name="mine"),
+    path("new/", views.new_case, name="new"),
+    path("queue/", views.queue, name="queue"),
+    path("program/", views.program, name="program"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("<uuid:pk>/", views.detail, name="detail"),
+    path("<uuid:pk>/intake/<int:step>/", views.intake, name="intake"),
+    path("<uuid:pk>/actions/<slug:action>/", views.transition, name="transition"),
+    path("<uuid:pk>/messages/", views.post_message, name="message"),
+    path("<uuid:pk>/attachments/", views.upload, name="upload"),
+    path("<uuid:pk>/attachments/<uuid:att>/", views.attachment, name="attachment"),
 ]

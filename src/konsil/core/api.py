@@ -1,14 +1,49 @@
-"""API glue: domain errors become JSON with field-level messages; nothing a client sends yields a 500."""
+"""API glue: domain errors become JSON with field-level messages; nothing a client sends yields a 500.
+
+Every error body has the same shape: {"code", "detail", "errors": {field: [messages]}}, where nested fields
+are named with dots ("patient.birth_date", "questions.0").
+"""
 
 from __future__ import annotations
 
+import json
+
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions as drf
+from rest_framework import serializers
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_handler
 
-from .errors import DomainError
+from .errors import DomainError, NotFound
+
+IGNORED_KEYS = frozenset({"csrfmiddlewaretoken"})
+
+
+def flatten_errors(data, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure as {"a.b.0": [messages]}; a nested object's own errors go on its name."""
+    if isinstance(data, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in data.items():
+            name = prefix if key in ("non_field_errors", api_settings.NON_FIELD_ERRORS_KEY) and prefix \
+                else f"{prefix}.{key}" if prefix else str(key)
+            for field, messages in flatten_errors(value, name).items():
+                out.setdefault(field, []).extend(messages)
+        return out
+    if isinstance(data, list) and any(isinstance(item, dict | list) for item in data):
+        out = {}
+        for index, item in enumerate(data):
+            name = f"{prefix}.{index}" if prefix else str(index)
+            for field, messages in (flatten_errors(item, name) if item else {}).items():
+                out.setdefault(field, []).extend(messages)
+        return out
+    messages = data if isinstance(data, list) else [data]
+    return {prefix or "non_field_errors": [str(m) for m in messages]}
 
 
 def exception_handler(exc, context):
@@ -16,7 +51,10 @@ def exception_handler(exc, context):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return Response({"code": "invalid", "detail": "Invalid input.", "errors": errors}, status=400)
+        return Response({"code": "invalid", "detail": _("Invalid input."), "errors": errors}, status=400)
+    if isinstance(exc, SuspiciousOperation):  # an oversized or malformed request
+        return Response({"code": "bad_request", "detail": _("The request could not be read."), "errors": {}},
+                        status=400)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     response = drf_handler(exc, context)
@@ -24,9 +62,45 @@ def exception_handler(exc, context):
         return None
     data = response.data
     if isinstance(exc, drf.ValidationError):
-        errors = data if isinstance(data, dict) else {"non_field_errors": data}
-        response.data = {"code": "invalid", "detail": "Invalid input.", "errors": errors}
+        response.data = {"code": "invalid", "detail": _("Invalid input."), "errors": flatten_errors(data)}
     elif isinstance(data, dict) and "detail" in data:
         response.data = {"code": getattr(data["detail"], "code", "error"), "detail": str(data["detail"]),
                          "errors": {}}
     return response
+
+
+class StrictSerializer(serializers.Serializer):
+    """An input serializer that refuses fields it does not know (a typo is an error, not silently dropped)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        unknown = sorted(str(k) for k in data if k not in self.fields and k not in IGNORED_KEYS)
+        if unknown:
+            raise serializers.ValidationError({k[:64]: [gettext_lazy("Unknown field.")] for k in unknown})
+        return value
+
+
+class BinaryRenderer(BaseRenderer):
+    """Lets file downloads answer any Accept header; errors on such routes still render as JSON.
+
+    List it after JSONRenderer so that `*/*` and `application/json` clients get JSON errors."""
+
+    media_type = "*/*"
+    format = "bin"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return json.dumps(data, default=str).encode()
+
+
+def object_or_404(queryset, pk, message=None):
+    """One object of an already scoped queryset; malformed ids are a 404 like unknown ones."""
+    try:
+        return queryset.get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, DjangoValidationError):
+        raise NotFound(message or _("Not found.")) from None

@@ -36,6 +36,8 @@ def _seal(aead: AESGCM, data: bytes, aad: bytes) -> bytes:
 
 
 def _open(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
+    if len(blob) < NONCE_BYTES + 16:  # nonce + GCM tag: anything shorter was cut
+        raise DecryptionError("ciphertext is truncated")
     try:
         return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag:

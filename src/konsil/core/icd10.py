@@ -36,7 +36,7 @@ def describe(code: str) -> str:
 
 
 def chapter_and_block(code: str) -> tuple[str, str]:
-    """The chapter number and block range ('2', 'C50-C50') a code belongs to."""
+    """The chapter number and the block a code belongs to: ('9', 'I20-I25'), ('2', 'C50')."""
     chapter = block = ""
     for ancestor in cm.get_ancestors(code):
         if cm.is_chapter(ancestor):
@@ -44,6 +44,14 @@ def chapter_and_block(code: str) -> tuple[str, str]:
         elif cm.is_block(ancestor) and not block:
             block = ancestor
     return chapter, block
+
+
+def tabular_index(code: str) -> int | None:
+    """The code's position in the tabular list (C43 < C4A < C44), or None for an unknown code."""
+    code = (code or "").strip().upper()
+    if not _SHAPE.match(code) or not cm.is_valid_item(code):
+        return None
+    return cm.get_index(code)
 
 
 def ancestors(code: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The `matching` interface: rank eligible specialists for a case. The matching issue fills in a real optimizer.
+"""The `matching` interface: rank eligible specialists for a case (the matching issue brings an optimizer).
 
 An engine is a class with `name`, `version` and `rank(case, candidates) -> list[Ranked]`; settings name it in
 KONSIL_MATCHING_ENGINE.
@@ -35,7 +35,8 @@ class FilteredRanking:
             free = max(0, s.capacity - active)
             speaks = language in (s.languages or [])
             score = (1.0 if speaks else 0.0) + free / max(1, s.capacity) * 0.5
-            reasons = [_("licensed in %(state)s") % {"state": case.patient.state}] if case.patient.state else []
+            state = case.patient.state
+            reasons = [_("licensed in %(state)s") % {"state": state}] if state else []
             reasons.append(_("speaks the patient's language") if speaks else _("needs an interpreter"))
             reasons.append(_("%(free)d of %(cap)d case slots free") % {"free": free, "cap": s.capacity})
             ranked.append(Ranked(s, round(score, 3), reasons))

@@ -83,6 +83,8 @@ def save_draft(*, actor, case, data: dict) -> Opinion:
     author = _author(actor, case)
     if case.status not in DRAFTABLE:
         raise Conflict(_("The opinion can be edited only while the case is in review."), code="not_editable")
+    if not isinstance(data, dict):
+        raise ValidationFailed(_("Give the opinion's fields."), field="opinion")
     clean = _clean(case, data, partial=True)
     with transaction.atomic():
         draft = current_draft(case)
@@ -181,10 +183,11 @@ def share_report(*, actor, case, recipient_name: str, recipient_email: str) -> t
         raise Conflict(_("The report can be shared once it is delivered."))
     consent = getattr(case, "consent", None)
     if consent is None or "share_report" not in consent.scope:
-        raise Conflict(_("The patient has not authorized sending the report to a physician."), field="consent")
+        raise Conflict(_("The patient has not authorized sending the report to a physician."),
+                       field="consent")
     errors = {}
-    recipient_name = (recipient_name or "").strip()
-    recipient_email = (recipient_email or "").strip()
+    recipient_name = str(recipient_name or "").strip()
+    recipient_email = str(recipient_email or "").strip()
     if not recipient_name:
         errors["recipient_name"] = [_("This field is required.")]
     if "@" not in recipient_email or len(recipient_email) > 254:
@@ -195,7 +198,8 @@ def share_report(*, actor, case, recipient_name: str, recipient_email: str) -> t
     with transaction.atomic():
         share = ReportShare.objects.create(
             case=case, recipient_name=recipient_name[:200], recipient_email=recipient_email,
-            token_hash=_token_hash(token), expires_at=timezone.now() + timedelta(days=SHARE_DAYS), created_by=actor,
+            token_hash=_token_hash(token), expires_at=timezone.now() + timedelta(days=SHARE_DAYS),
+            created_by=actor,
         )
         emit(actor=actor, action="report.share", obj=share, patient_id=case.patient_id,
              role=rel.primary_relation(relations))
@@ -203,7 +207,9 @@ def share_report(*, actor, case, recipient_name: str, recipient_email: str) -> t
 
 
 def open_shared_report(token: str) -> ReportShare:
-    share = ReportShare.objects.select_related("case__patient").filter(token_hash=_token_hash(token or "")).first()
+    """The share behind a secret link, or NotFound when it is unknown, revoked or expired."""
+    digest = _token_hash(str(token or ""))
+    share = ReportShare.objects.select_related("case__patient").filter(token_hash=digest).first()
     if share is None or share.revoked_at or share.expires_at < timezone.now():
         raise NotFound(_("This link is not valid or has expired."))
     share.last_viewed_at = timezone.now()

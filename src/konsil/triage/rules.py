@@ -30,11 +30,22 @@ def _span(first: str, last: str) -> int:
     return n(last) - n(first)
 
 
+def _contains(first: str, last: str, category: str) -> bool:
+    """Whether `category` lies in first..last, alphabetically or in the tabular order (C43, C4A, C44)."""
+    if first <= category <= last:
+        return True
+    index = icd10.tabular_index(category)
+    low, high = icd10.tabular_index(first), icd10.tabular_index(last)
+    return None not in (index, low, high) and low <= index <= high
+
+
 def route(code: str) -> tuple[str, str] | None:
-    """The specialty and the rule's source for one code, or None."""
+    """The specialty and the rule's source for one valid code, or None."""
+    if not icd10.is_valid(code):
+        return None
     category = icd10.normalize(code)[:3]
     for first, last, specialty, source in routes():
-        if first <= category <= last:
+        if _contains(first, last, category):
             return specialty, source
     return None
 

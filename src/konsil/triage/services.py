@@ -15,7 +15,8 @@ def propose(*, case) -> TriageProposal:
     """Run the configured engine on `case` and store its proposal."""
     eng = engine()
     result = eng.propose(case)
-    known = set(Specialty.objects.filter(pk__in=[r["code"] for r in result.ranked]).values_list("pk", flat=True))
+    codes = [r["code"] for r in result.ranked]
+    known = set(Specialty.objects.filter(pk__in=codes).values_list("pk", flat=True))
     with transaction.atomic():
         proposal = TriageProposal.objects.create(
             case=case, engine=eng.name, model_version=eng.version,

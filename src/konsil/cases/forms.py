@@ -1,0 +1,205 @@
+"""HTML forms of the case pages. They parse and render; the services hold the rules and have the last word."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from konsil.core.errors import DomainError
+
+from .choices import LANGUAGE_CHOICES, STATE_CHOICES, ConsentScope, Delivery, Sex, Status, Urgency
+
+BLANK = [("", "—")]
+
+
+class RowsWidget(forms.Widget):
+    """Several inputs sharing one name (questions, codes); the template draws the rows."""
+
+    def value_from_datadict(self, data, files, name):
+        return data.getlist(name) if hasattr(data, "getlist") else data.get(name) or []
+
+
+class RowsField(forms.Field):
+    """A list of non-blank, trimmed strings."""
+
+    widget = RowsWidget
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = [value]
+        return [str(v).strip() for v in (value or []) if str(v or "").strip()]
+
+    def validate(self, value):
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+
+
+def apply_error(form: forms.Form, exc: DomainError, *, prefix: str = "", fields_only: bool = False) -> bool:
+    """Put a service's DomainError on the form: each message next to its field, the rest on top.
+
+    With `fields_only`, messages that name no field of the form are left to the caller (a page banner).
+    Returns whether every message found its place on the form.
+    """
+    placed, missed = False, False
+    for key, messages in exc.as_dict()["errors"].items():
+        name = key[len(prefix):] if prefix and key.startswith(prefix) else key
+        known = name in form.fields
+        for message in messages:
+            if known or not fields_only:
+                form.add_error(name if known else None, message)
+                placed = True
+            else:
+                missed = True
+    if not placed and not fields_only:
+        form.add_error(None, str(exc.message))
+        placed = True
+    return placed and not missed
+
+
+class PatientForm(forms.Form):
+    """Intake step 1: who the patient is."""
+
+    given_name = forms.CharField(label=_("Given name"), max_length=100)
+    family_name = forms.CharField(label=_("Family name"), max_length=100)
+    birth_date = forms.DateField(label=_("Birth date"), widget=forms.DateInput(attrs={"type": "date"}),
+                                 error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")})
+    sex = forms.ChoiceField(label=_("Sex"), choices=BLANK + list(Sex.choices))
+    country = forms.CharField(label=_("Country"), max_length=2, initial="US",
+                              help_text=_("Two-letter code, e.g. US, MX, JP."))
+    state = forms.ChoiceField(label=_("US state"), choices=BLANK + STATE_CHOICES, required=False,
+                              help_text=_("Required when the patient lives in the United States."))
+    language = forms.ChoiceField(label=_("Preferred language"), choices=LANGUAGE_CHOICES, initial="en")
+    email = forms.EmailField(label=_("Email"), required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+
+    def service_data(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["birth_date"] = data["birth_date"].isoformat()
+        return data
+
+
+class QuestionsForm(forms.Form):
+    """Intake step 2: the questions for the specialist, one per row."""
+
+    questions = RowsField(label=_("Your questions"),
+                          error_messages={"required": _("Ask at least one question for the specialist.")})
+
+
+class ClinicalForm(forms.Form):
+    """Intake step 3: diagnosis codes, proposed treatment, treating physician, history."""
+
+    diagnoses = RowsField(label=_("Diagnosis codes (ICD-10-CM)"), required=False,
+                          help_text=_("For example I25.10. Ask your doctor if you are not sure."))
+    proposed_treatment = forms.CharField(label=_("Proposed treatment"), required=False,
+                                         widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    proposed_cpt = forms.CharField(label=_("CPT code (optional)"), required=False, max_length=5)
+    treating_physician = forms.CharField(label=_("Treating physician"), required=False, max_length=200)
+    treating_physician_email = forms.EmailField(label=_("Treating physician's email"), required=False)
+    treating_facility = forms.CharField(label=_("Facility"), required=False, max_length=200)
+    clinical_summary = forms.CharField(label=_("History and symptoms"), required=False,
+                                       widget=forms.Textarea(attrs={"rows": 6}), max_length=20000)
+
+
+class PreferencesForm(forms.Form):
+    """Intake step 4: urgency and how the opinion is delivered."""
+
+    urgency = forms.ChoiceField(label=_("How urgent is it?"), choices=Urgency.choices,
+                                widget=forms.RadioSelect)
+    preferred_delivery = forms.ChoiceField(label=_("How would you like to receive the opinion?"),
+                                           choices=Delivery.choices, widget=forms.RadioSelect)
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(label=_("Document"), error_messages={"required": _("Choose a file.")})
+    description = forms.CharField(label=_("Description (optional)"), required=False, max_length=255)
+
+
+RELATIONSHIPS = [("self", _("I am the patient")), ("parent", _("Parent")), ("guardian", _("Legal guardian")),
+                 ("representative", _("Personal representative")), ("other", _("Other"))]
+
+
+class ConsentForm(forms.Form):
+    """Intake step 6: the HIPAA authorization (scope, typed signature)."""
+
+    scope = forms.MultipleChoiceField(label=_("I authorize Konsil to"), choices=ConsentScope.choices,
+                                      widget=forms.CheckboxSelectMultiple, required=False)
+    signer_name = forms.CharField(label=_("Type your full name to sign"), required=False, max_length=200)
+    signer_relationship = forms.ChoiceField(label=_("Relationship to the patient"), choices=RELATIONSHIPS,
+                                            initial="self")
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}), max_length=10000,
+                           error_messages={"required": _("Write a message.")})
+
+
+# --- lifecycle actions --------------------------------------------------------------------------------------
+
+class ActionForm(forms.Form):
+    """The parameters of one lifecycle action; fields are added per the transition's `params`."""
+
+    def __init__(self, transition, *args, specialties=(), specialists=(), **kwargs):
+        kwargs.setdefault("auto_id", f"id_{transition.action}_%s")  # several action forms share a page
+        super().__init__(*args, **kwargs)
+        self.transition = transition
+        self.specialists = list(specialists)
+        for name in transition.params:
+            if name == "specialty":
+                self.fields[name] = forms.ChoiceField(label=_("Specialty"), required=False,
+                                                      choices=BLANK + [(s.pk, s.name) for s in specialties])
+            elif name == "urgency":
+                self.fields[name] = forms.ChoiceField(label=_("Urgency"), required=False,
+                                                      choices=Urgency.choices)
+            elif name == "specialist":
+                # Drawn as radio buttons with their ranking reasons; the service checks eligibility.
+                self.fields[name] = forms.CharField(label=_("Specialist"), required=False)
+            elif name == "reason":
+                self.fields[name] = forms.CharField(label=_("Reason"), required=False,
+                                                    widget=forms.Textarea(attrs={"rows": 2}))
+            elif name == "message":
+                self.fields[name] = forms.CharField(label=_("Message"), required=False,
+                                                    widget=forms.Textarea(attrs={"rows": 3}))
+
+    @property
+    def confirm(self) -> bool:
+        return self.transition.action in {"cancel", "withdraw", "decline", "retract_offer"}
+
+    def params(self) -> dict:
+        return {name: self.data.get(name, "") for name in self.fields}
+
+
+# --- list filters -------------------------------------------------------------------------------------------
+
+OPEN, ALL = "open", "all"
+
+
+class QueueFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[
+        (OPEN, _("Open cases")), (ALL, _("All cases")), *Status.choices])
+    urgency = forms.ChoiceField(label=_("Urgency"), required=False, choices=BLANK + list(Urgency.choices))
+    specialty = forms.ChoiceField(label=_("Specialty"), required=False)
+    q = forms.CharField(label=_("Reference"), required=False, max_length=16)
+
+    def __init__(self, *args, specialties=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["specialty"].choices = BLANK + [(s.pk, s.name) for s in specialties]
+
+
+class DirectoryFilterForm(forms.Form):
+    """Filters of the specialist list on the case page's offer form."""
+
+    spec = forms.ChoiceField(label=_("Specialty"), required=False)
+    state = forms.ChoiceField(label=_("Licensed in"), required=False, choices=BLANK + STATE_CHOICES)
+    lang = forms.ChoiceField(label=_("Speaks"), required=False, choices=BLANK + LANGUAGE_CHOICES)
+
+    def __init__(self, *args, specialties=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["spec"].choices = BLANK + [(s.pk, s.name) for s in specialties]
+
+    def filters(self) -> dict | None:
+        """The chosen filters, or None when none is set (the ranked list is shown instead)."""
+        if not self.is_bound or not self.is_valid():
+            return None
+        chosen = {"specialty": self.cleaned_data["spec"], "state": self.cleaned_data["state"],
+                  "language": self.cleaned_data["lang"]}
+        return {k: v for k, v in chosen.items() if v} or None

@@ -1,0 +1,279 @@
+"""API shapes of cases. Input serializers check types and shapes; the services hold the rules."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from konsil.core.api import StrictSerializer
+
+from . import lifecycle
+from . import relations as rel
+from .choices import Channel, Delivery, Sex, Status, Urgency
+from .notify import text_for
+
+# --- input --------------------------------------------------------------------------------------------------
+
+
+def _text(**kwargs):
+    return serializers.CharField(required=False, allow_blank=True, **kwargs)
+
+
+class PatientInputSerializer(StrictSerializer):
+    given_name = serializers.CharField()
+    family_name = serializers.CharField()
+    birth_date = serializers.DateField(help_text=_("YYYY-MM-DD"))
+    sex = serializers.ChoiceField(choices=Sex.choices)
+    state = _text(help_text=_("US state (two letters); required when the country is US."))
+    country = _text(help_text=_("ISO 3166 two-letter country code (default US)."))
+    language = _text(help_text=_("Preferred language (ISO 639-1)."))
+    email = _text()
+    phone = _text()
+
+
+class CaseWriteSerializer(StrictSerializer):
+    """Fields of a draft case (all optional on update; a save-and-resume intake)."""
+
+    patient = PatientInputSerializer(required=False)
+    questions = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
+    diagnoses = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False,
+                                      help_text=_("ICD-10-CM codes, e.g. C50.911"))
+    proposed_treatment = _text()
+    proposed_cpt = _text(help_text=_("CPT code of the proposed treatment, e.g. 27447"))
+    treating_physician = _text()
+    treating_physician_email = _text()
+    treating_facility = _text()
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    preferred_delivery = serializers.ChoiceField(choices=Delivery.choices, required=False)
+    clinical_summary = _text()
+    wizard_step = serializers.IntegerField(required=False, min_value=1, max_value=6)
+
+
+class CaseCreateSerializer(CaseWriteSerializer):
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    patient = PatientInputSerializer()
+    network = serializers.UUIDField(
+        required=False, help_text=_("The provider network, when the user belongs to several."))
+
+
+class ConsentInputSerializer(StrictSerializer):
+    scope = serializers.ListField(child=serializers.CharField(), allow_empty=True,
+                                  help_text=_("obtain_records, share_with_reviewers, share_report"))
+    signer_name = serializers.CharField(allow_blank=True)
+    signer_relationship = serializers.CharField(required=False, allow_blank=True)
+
+
+class TransitionInputSerializer(StrictSerializer):
+    """An action of the lifecycle and its parameters (see `allowed_actions` of the case for which apply)."""
+
+    action = serializers.CharField(max_length=64)
+    specialty = serializers.CharField(required=False, allow_blank=True, help_text=_("triage: specialty code"))
+    urgency = serializers.CharField(required=False, allow_blank=True, help_text=_("triage: urgency"))
+    specialist = serializers.CharField(required=False, allow_blank=True, help_text=_("offer: specialist id"))
+    reason = serializers.CharField(required=False, allow_blank=True)
+    message = serializers.CharField(required=False, allow_blank=True,
+                                    help_text=_("request_info, provide_info: the message"))
+    opinion = serializers.DictField(required=False, help_text=_("amend: the changed opinion fields"))
+
+    def validate(self, attrs):
+        t = lifecycle.table().get(attrs["action"])
+        extra = sorted(set(attrs) - {"action"} - set(t.params)) if t else []
+        if extra:
+            raise serializers.ValidationError({k: [_("This action takes no such parameter.")] for k in extra})
+        return attrs
+
+
+class AttachmentInputSerializer(StrictSerializer):
+    file = serializers.FileField()
+    description = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+
+class MessageInputSerializer(StrictSerializer):
+    body = serializers.CharField(allow_blank=True)
+
+
+class NotificationsReadSerializer(StrictSerializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+    all = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        if "ids" not in attrs and not attrs.get("all"):
+            raise serializers.ValidationError({"ids": [_("Give the ids to mark as read, or all: true.")]})
+        return attrs
+
+
+class CaseFilterSerializer(serializers.Serializer):
+    """Query filters of the case list (other query parameters, such as paging, pass through)."""
+
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+
+
+# --- output -------------------------------------------------------------------------------------------------
+
+
+class PatientSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    given_name = serializers.CharField()
+    family_name = serializers.CharField()
+    birth_date = serializers.DateField()
+    sex = serializers.CharField()
+    state = serializers.CharField()
+    country = serializers.CharField()
+    language = serializers.CharField()
+    email = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class QuestionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    position = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class DiagnosisSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    description = serializers.CharField()
+
+
+class ConsentSerializer(serializers.Serializer):
+    scope = serializers.ListField(child=serializers.CharField())
+    signer_name = serializers.CharField()
+    signer_relationship = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    action = serializers.CharField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    role = serializers.CharField()
+    actor_name = serializers.CharField(source="actor.display_name", default="")
+    note = serializers.CharField()
+    at = serializers.DateTimeField(source="created_at")
+
+
+class AllowedActionSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    label = serializers.CharField()
+    params = serializers.ListField(child=serializers.CharField())
+
+
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.CharField(source="pk")
+    name = serializers.CharField(source="__str__")
+
+
+class CaseSummarySerializer(serializers.Serializer):
+    """A case in a list: enough to pick it, no clinical detail."""
+
+    id = serializers.UUIDField()
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    status_display = serializers.CharField(source="get_status_display")
+    urgency = serializers.CharField()
+    channel = serializers.CharField()
+    patient_name = serializers.CharField(source="patient.full_name")
+    specialty = serializers.CharField(source="specialty_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+
+class CaseDetailSerializer(CaseSummarySerializer):
+    """A case as its care team and its patient see it; `allowed_actions` are those of the caller."""
+
+    network = serializers.UUIDField(source="network_id")
+    preferred_delivery = serializers.CharField()
+    proposed_treatment = serializers.CharField()
+    proposed_cpt = serializers.CharField()
+    treating_physician = serializers.CharField()
+    treating_physician_email = serializers.CharField()
+    treating_facility = serializers.CharField()
+    clinical_summary = serializers.CharField()
+    wizard_step = serializers.IntegerField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    patient = PatientSerializer()
+    assigned_specialist = NamedRefSerializer(allow_null=True)
+    questions = QuestionSerializer(many=True, source="questions.all")
+    diagnoses = DiagnosisSerializer(many=True, source="diagnoses.all")
+    consent = serializers.SerializerMethodField()
+    timeline = TimelineEntrySerializer(many=True, source="timeline.all")
+    allowed_actions = serializers.SerializerMethodField()
+
+    @extend_schema_field(ConsentSerializer(allow_null=True))
+    def get_consent(self, case):
+        consent = getattr(case, "consent", None)
+        return ConsentSerializer(consent).data if consent is not None else None
+
+    @extend_schema_field(AllowedActionSerializer(many=True))
+    def get_allowed_actions(self, case):
+        relations = rel.relations(self.context["request"].user, case)
+        return [{"action": t.action, "label": str(t.label), "params": list(t.params)}
+                for t in lifecycle.allowed_actions(case.status, relations)]
+
+
+class CaseStatusSerializer(serializers.Serializer):
+    """What a caller who no longer sees the case (a specialist who declined) learns about it."""
+
+    id = serializers.UUIDField()
+    reference = serializers.CharField()
+    status = serializers.CharField()
+
+
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    filename = serializers.CharField()
+    content_type = serializers.CharField()
+    description = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    uploaded_by = serializers.CharField(source="uploaded_by.display_name")
+    created_at = serializers.DateTimeField()
+    download_url = serializers.SerializerMethodField()
+
+    def get_download_url(self, attachment) -> str:
+        return reverse("api:case-download", kwargs={"pk": attachment.case_id, "attachment_id": attachment.pk})
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    author = serializers.CharField(source="author.display_name")
+    author_role = serializers.CharField()
+    kind = serializers.CharField()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class TriageProposalSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    engine = serializers.CharField()
+    model_version = serializers.CharField()
+    specialty = serializers.CharField(source="specialty_id", allow_null=True)
+    specialty_name = serializers.CharField(source="specialty.name", default=None, allow_null=True)
+    ranked = serializers.JSONField()
+    urgency = serializers.CharField()
+    red_flags = serializers.ListField(child=serializers.CharField())
+    reasons = serializers.ListField(child=serializers.CharField())
+    abstain = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    text = serializers.SerializerMethodField()
+    case = serializers.UUIDField(source="case_id", allow_null=True)
+    case_reference = serializers.CharField(source="case.reference", default=None, allow_null=True)
+    read_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_text(self, notification) -> str:
+        return text_for(notification.kind, notification.case.reference if notification.case_id else "")
+
+
+class MarkedSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()

@@ -1,0 +1,534 @@
+"""Case pages: my cases, the intake wizard, the case page and its actions, the queue, notifications, programs.
+
+Thin views: reads through `selectors` (scoped and audited), writes through `services`; a DomainError becomes a
+message next to its field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Case as SqlCase
+from django.db.models import Count, F, IntegerField, Q, Value, When
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from konsil.accounts.models import Organization
+from konsil.accounts.roles import OrganizationKind, Role
+from konsil.core import authz, files
+from konsil.core.errors import DomainError, NotFound
+from konsil.matching import ranking
+from konsil.matching import selectors as matching
+from konsil.triage.services import latest_proposal
+
+from . import lifecycle, selectors, services
+from . import relations as rel
+from .choices import OPEN_STATUSES, Channel, ConsentScope, Status, Urgency
+from .forms import (
+    ALL,
+    OPEN,
+    ActionForm,
+    AttachmentForm,
+    ClinicalForm,
+    ConsentForm,
+    DirectoryFilterForm,
+    MessageForm,
+    PatientForm,
+    PreferencesForm,
+    QuestionsForm,
+    QueueFilterForm,
+    apply_error,
+)
+from .models import Attachment, Patient
+from .notify import text_for
+
+RELATION_LABELS = {
+    rel.PATIENT: gettext_lazy("Patient"), rel.CAREGIVER: gettext_lazy("Caregiver"),
+    rel.REQUESTER: gettext_lazy("Referring clinician"), rel.COORDINATOR: gettext_lazy("Care coordinator"),
+    rel.SPECIALIST: gettext_lazy("Specialist"), rel.OFFERED: gettext_lazy("Specialist (offered)"),
+    rel.SIGNER: gettext_lazy("Signing specialist"), rel.SPONSOR_ADMIN: gettext_lazy("Program admin"),
+    "treating_physician": gettext_lazy("Treating physician"),
+}
+STEPS = ((1, gettext_lazy("Patient")), (2, gettext_lazy("Questions")),
+         (3, gettext_lazy("Diagnosis and treatment")), (4, gettext_lazy("Urgency and delivery")),
+         (5, gettext_lazy("Documents")), (6, gettext_lazy("Review and submit")))
+REVIEW_SCREEN_ACTIONS = frozenset({"amend", "complete_draft", "revise_draft", "sign"})
+SAFE_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+def _case_or_404(user, pk, **kwargs):
+    try:
+        return selectors.get_case(user, pk, **kwargs)
+    except NotFound:
+        raise Http404(_("Case not found.")) from None
+
+
+def _require(name: str, user, obj=None) -> None:
+    if not authz.can(name, user, obj):
+        raise DjangoPermissionDenied(_("You do not have permission to do this."))
+
+
+def _page(request, queryset, per_page: int):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def _labelled(rows, attr: str = "role"):
+    for row in rows:
+        row.role_label = RELATION_LABELS.get(getattr(row, attr), getattr(row, attr))
+    return rows
+
+
+# --- my cases -----------------------------------------------------------------------------------------------
+
+@login_required
+def mine(request):
+    """The cases the user asked for: as patient, caregiver or referring clinician."""
+    user = request.user
+    own = Q(patient__user=user) | Q(requester=user) | rel.active_caregiver_q(user, prefix="patient__")
+    page = _page(request, selectors.cases_for(user).filter(own).distinct(), 25)
+    selectors.audit_list(user, page.object_list)
+    return render(request, "cases/mine.html", {"page": page, "can_create": authz.can("case.create", user)})
+
+
+# --- intake wizard ------------------------------------------------------------------------------------------
+
+def _intake_network(user):
+    """The provider network the user belongs to (first by name); a single-network site's network otherwise."""
+    networks = Organization.objects.filter(kind=OrganizationKind.PROVIDER_NETWORK, active=True)
+    own = networks.filter(memberships__user=user, memberships__active=True).order_by("name").first()
+    if own is not None:
+        return own
+    return networks.first() if networks.count() == 1 else None
+
+
+def _intake_sponsor(user):
+    """A referring clinician's hospital or diagnostic center sponsors the referral."""
+    kinds = [OrganizationKind.HOSPITAL, OrganizationKind.DIAGNOSTIC_CENTER]
+    return user.organizations_for(Role.REFERRING_CLINICIAN).filter(kind__in=kinds).order_by("name").first()
+
+
+def _wizard(request, case, step: int, **context):
+    return render(request, "cases/wizard.html", {"case": case, "step": step, "steps": STEPS, **context})
+
+
+def _patient_initial(patient) -> dict:
+    fields = ("given_name", "family_name", "birth_date", "sex", "country", "state", "language", "email",
+              "phone")
+    return {name: getattr(patient, name) for name in fields} if patient else {}
+
+
+@login_required
+def new_case(request):
+    """Intake step 1 for a new case: creates the draft."""
+    user = request.user
+    _require("case.create", user)
+    network = _intake_network(user)
+    is_patient = user.has_role(Role.PATIENT)
+    patient = Patient.objects.filter(user=user).order_by("created_at").first() if is_patient else None
+    initial = _patient_initial(patient) or {"email": user.email if is_patient else ""}
+    form = PatientForm(request.POST or None, initial=initial)
+    if network is None:
+        form.add_error(None, _("Your account is not linked to a provider network. Please contact support."))
+    elif request.method == "POST" and form.is_valid():
+        channel = Channel.PATIENT if user.has_role(Role.PATIENT, Role.CAREGIVER) else Channel.CLINICIAN
+        sponsor = _intake_sponsor(user) if channel == Channel.CLINICIAN else None
+        try:
+            with transaction.atomic():
+                case = services.create_case(actor=user, network=network, sponsor=sponsor,
+                                            data={"patient": form.service_data(), "channel": channel})
+                services.update_case(actor=user, case=case, data={"wizard_step": 2})
+        except DomainError as exc:
+            apply_error(form, exc, prefix="patient.")
+        else:
+            return redirect("cases:intake", pk=case.pk, step=2)
+    return _wizard(request, None, 1, form=form)
+
+
+def _save_step(request, case, step: int, form, data: dict):
+    """Save a step's answers and move on; None (and errors on the form) when the service refuses."""
+    data = {**data, "wizard_step": max(case.wizard_step, step + 1)}
+    try:
+        services.update_case(actor=request.user, case=case, data=data)
+    except DomainError as exc:
+        apply_error(form, exc, prefix="patient.")
+        return None
+    return redirect("cases:intake", pk=case.pk, step=step + 1)
+
+
+def _rows(form, name: str, saved: list[str]) -> list[str]:
+    rows = form.data.getlist(name) if form.is_bound else list(saved)
+    return rows + [""] if not rows or "add_row" in form.data or not form.is_bound else rows
+
+
+@login_required
+def intake(request, pk, step: int):
+    """Intake steps 1-6 of a draft: each "Save and continue" saves and remembers the step."""
+    if step not in dict(STEPS):
+        raise Http404(_("No such step."))
+    case = _case_or_404(request.user, pk)
+    if case.status != Status.DRAFT:
+        messages.info(request, _("This case was submitted; it can no longer be edited."))
+        return redirect("cases:detail", pk=case.pk)
+    _require("case.edit", request.user, case)
+    handler = {1: _step_patient, 2: _step_questions, 3: _step_clinical, 4: _step_preferences,
+               5: _step_documents, 6: _step_review}[step]
+    return handler(request, case)
+
+
+def _post(request):
+    return request.POST if request.method == "POST" else None
+
+
+def _step_patient(request, case):
+    form = PatientForm(_post(request), initial=_patient_initial(case.patient))
+    if form.is_bound and form.is_valid():
+        response = _save_step(request, case, 1, form, {"patient": form.service_data()})
+        if response:
+            return response
+    return _wizard(request, case, 1, form=form)
+
+
+def _step_questions(request, case):
+    form = QuestionsForm(_post(request))
+    if form.is_bound and "add_row" not in form.data and form.is_valid():
+        response = _save_step(request, case, 2, form, {"questions": form.cleaned_data["questions"]})
+        if response:
+            return response
+    rows = _rows(form, "questions", [q.text for q in case.questions.all()])
+    return _wizard(request, case, 2, form=form, rows=rows)
+
+
+def _step_clinical(request, case):
+    fields = ("proposed_treatment", "proposed_cpt", "treating_physician", "treating_physician_email",
+              "treating_facility", "clinical_summary")
+    form = ClinicalForm(_post(request), initial={name: getattr(case, name) for name in fields})
+    if form.is_bound and "add_row" not in form.data and form.is_valid():
+        response = _save_step(request, case, 3, form, dict(form.cleaned_data))
+        if response:
+            return response
+    diagnoses = list(case.diagnoses.all())
+    rows = _rows(form, "diagnoses", [d.code for d in diagnoses])
+    return _wizard(request, case, 3, form=form, rows=rows, diagnoses=diagnoses)
+
+
+def _step_preferences(request, case):
+    form = PreferencesForm(_post(request), initial={"urgency": case.urgency,
+                                                     "preferred_delivery": case.preferred_delivery})
+    if form.is_bound and form.is_valid():
+        response = _save_step(request, case, 4, form, dict(form.cleaned_data))
+        if response:
+            return response
+    return _wizard(request, case, 4, form=form)
+
+
+def _step_documents(request, case):
+    form = AttachmentForm()
+    if request.method == "POST" and "upload" in request.POST:
+        form = AttachmentForm(request.POST, request.FILES)
+        if form.is_valid() and _upload(request, case, form):
+            return redirect("cases:intake", pk=case.pk, step=5)
+    elif request.method == "POST":
+        response = _save_step(request, case, 5, form, {})
+        if response:
+            return response
+    return _wizard(request, case, 5, form=form, attachments=selectors.attachments_for(request.user, case))
+
+
+def _upload(request, case, form, *, raise_errors: bool = False) -> bool:
+    try:
+        services.add_attachment(actor=request.user, case=case, upload=form.cleaned_data["file"],
+                                description=form.cleaned_data["description"])
+    except DomainError as exc:
+        if raise_errors:
+            raise
+        apply_error(form, exc)
+        return False
+    messages.success(request, _("The document was uploaded and stored encrypted."))
+    return True
+
+
+def _step_review(request, case):
+    consent = getattr(case, "consent", None)
+    initial = ({"scope": consent.scope, "signer_name": consent.signer_name,
+                "signer_relationship": consent.signer_relationship} if consent
+               else {"scope": list(ConsentScope.values), "signer_relationship": "self"})
+    form = ConsentForm(_post(request), initial=initial)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():  # the signature and the submission stand or fall together
+                services.sign_consent(actor=request.user, case=case, scope=data["scope"],
+                                      signer_name=data["signer_name"],
+                                      signer_relationship=data["signer_relationship"])
+                services.transition(actor=request.user, case=case, action="submit")
+        except DomainError as exc:
+            apply_error(form, exc, prefix="patient.")
+        else:
+            messages.success(request, _("Your case was submitted. We will let you know when it moves on."))
+            return redirect("cases:detail", pk=case.pk)
+    return _wizard(request, case, 6, form=form, attachments=selectors.attachments_for(request.user, case))
+
+
+# --- the case page ------------------------------------------------------------------------------------------
+
+@login_required
+def detail(request, pk):
+    return _render_detail(request, _case_or_404(request.user, pk))
+
+
+def _proposal_view(case):
+    proposal = latest_proposal(case)
+    if proposal is None:
+        return None
+    names = dict(matching.specialties().filter(pk__in=[r.get("code") for r in proposal.ranked])
+                 .values_list("pk", "name"))
+    proposal.urgency_label = dict(Urgency.choices).get(proposal.urgency, proposal.urgency)
+    proposal.ranked_named = [
+        (names.get(r.get("code"), r.get("code")), round(100 * float(r.get("probability", 0))))
+        for r in proposal.ranked
+    ]
+    return proposal
+
+
+def _offer_options(request, case, specialties):
+    """Ranked candidates with their reasons, or the directory filtered by specialty, state and language."""
+    filter_form = DirectoryFilterForm(request.GET or None, specialties=specialties)
+    filters = filter_form.filters()
+    if filters:
+        found = matching.directory(network=case.network, **filters).filter(accepting=True)[:50]
+        options = [ranking.Ranked(s, 0.0, []) for s in found]
+    else:
+        options = ranking.rank(case)
+    return filter_form, options
+
+
+def _action_forms(request, case, relations, bound, context):
+    transitions = [t for t in lifecycle.allowed_actions(case.status, relations)
+                   if t.action not in REVIEW_SCREEN_ACTIONS]
+    needs_catalog = any(t.action in ("triage", "offer") for t in transitions)
+    specialties = list(matching.specialties()) if needs_catalog else []
+    proposal = context.get("proposal")
+    forms = []
+    for t in transitions:
+        options = []
+        if t.action == "offer":
+            context["directory_form"], options = _offer_options(request, case, specialties)
+        if bound is not None and bound.transition.action == t.action:
+            form = bound
+            form.specialists = options
+        else:
+            initial = {"specialty": (proposal.specialty_id if proposal else None) or case.specialty_id,
+                       "urgency": proposal.urgency if proposal else case.urgency}
+            form = ActionForm(t, initial=initial, specialties=specialties, specialists=options)
+        forms.append(form)
+    return forms
+
+
+def _timeline(case, relations):
+    """Status changes; the patient's side sees the reasons for cancelling or withdrawing only."""
+    care_team = bool(relations & {rel.COORDINATOR, rel.SPECIALIST, rel.OFFERED, rel.SIGNER})
+    changes = _labelled(case.timeline.select_related("actor"))
+    for change in changes:
+        change.visible_note = change.note if care_team or change.action in ("cancel", "withdraw") else ""
+    return changes
+
+
+def _render_detail(request, case, *, bound=None, message_form=None, upload_form=None, error=None,
+                   placed: bool = False):
+    """The case page. `error` shows as a banner unless `placed` next to the fields of a form on the page."""
+    user = request.user
+    relations = rel.relations(user, case)
+    consent = getattr(case, "consent", None)
+    scopes = dict(ConsentScope.choices)
+    context = {
+        "case": case, "relations": relations, "error": error, "consent": consent,
+        "consent_scope": [scopes.get(s, s) for s in consent.scope] if consent else [],
+        "proposal": _proposal_view(case) if rel.COORDINATOR in relations else None,
+        "timeline": _timeline(case, relations),
+        "thread": _labelled(selectors.messages_for(user, case), "author_role"),
+        "attachments": selectors.attachments_for(user, case),
+        "offers": case.offers.select_related("specialist__user") if rel.COORDINATOR in relations else (),
+        "can_message": authz.can("case.message", user, case)
+        and case.status not in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN),
+        "can_upload": case.status in services.ATTACHABLE
+        and bool(relations & (rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER})),
+        "can_edit": authz.can("case.edit", user, case),
+        "can_read_report": authz.can("case.read_report", user, case),
+        "is_reviewer": bool(relations & {rel.SPECIALIST, rel.SIGNER}),
+        "message_form": message_form or MessageForm(),
+        "upload_form": upload_form or AttachmentForm(),
+    }
+    context["action_forms"] = _action_forms(request, case, relations, bound, context)
+    shown = ((bound is not None and bound in context["action_forms"])
+             or (message_form is not None and context["can_message"])
+             or (upload_form is not None and context["can_upload"]))
+    context["error"] = error if error is not None and not (placed and shown) else None
+    return render(request, "cases/detail.html", context)
+
+
+@login_required
+@require_POST
+def transition(request, pk, action: str):
+    """Take a lifecycle action from the case page; a refusal is shown on the page."""
+    user = request.user
+    case = _case_or_404(user, pk, audit=False)
+    t = lifecycle.table().get(action)
+    form = ActionForm(t, request.POST, specialties=matching.specialties()) if t else None
+    try:
+        services.transition(actor=user, case=case, action=action, **(form.params() if form else {}))
+    except DomainError as exc:
+        placed = form is not None and apply_error(form, exc, fields_only=True)
+        return _render_detail(request, _case_or_404(user, pk), bound=form, error=exc, placed=placed)
+    messages.success(request, _("Done: %(action)s.") % {"action": t.label})
+    if authz.can("case.view", user, case):
+        return redirect("cases:detail", pk=case.pk)
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def post_message(request, pk):
+    case = _case_or_404(request.user, pk, audit=False)
+    form = MessageForm(request.POST)
+    error, placed = None, True
+    if form.is_valid():
+        try:
+            services.post_message(actor=request.user, case=case, body=form.cleaned_data["body"])
+        except DomainError as exc:
+            error, placed = exc, apply_error(form, exc, fields_only=True)
+        else:
+            messages.success(request, _("Your message was sent."))
+            return _to_detail(case, "messages")
+    return _render_detail(request, _case_or_404(request.user, pk), message_form=form, error=error,
+                          placed=placed)
+
+
+def _to_detail(case, anchor: str = ""):
+    response = redirect("cases:detail", pk=case.pk)
+    if anchor:
+        response["Location"] += f"#{anchor}"
+    return response
+
+
+@login_required
+@require_POST
+def upload(request, pk):
+    case = _case_or_404(request.user, pk, audit=False)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            _upload(request, case, form, raise_errors=True)
+        except DomainError as exc:
+            placed = apply_error(form, exc, fields_only=True)
+            return _render_detail(request, _case_or_404(request.user, pk), upload_form=form, error=exc,
+                                  placed=placed)
+        return _to_detail(case, "documents")
+    return _render_detail(request, _case_or_404(request.user, pk), upload_form=form)
+
+
+def _safe_filename(name: str) -> str:
+    name = re.sub(r"[\x00-\x1f\x7f\"\\/]+", "_", name or "").strip(" .")
+    return name[:200] or "document"
+
+
+@login_required
+def attachment(request, pk, att):
+    """Stream a decrypted document as a download (audited by the service)."""
+    case = _case_or_404(request.user, pk, audit=False)
+    try:
+        item = selectors.attachments_for(request.user, case).get(pk=att)
+    except Attachment.DoesNotExist:
+        raise Http404(_("Document not found.")) from None
+    try:
+        content = services.read_attachment(actor=request.user, attachment=item)
+    except (files.IntegrityError, OSError):
+        messages.error(request, _("This document cannot be read right now. Please tell the care team."))
+        return _to_detail(case, "documents")
+    safe = SAFE_TYPE.match(item.content_type or "")
+    response = HttpResponse(content, content_type=item.content_type if safe else "application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(True, _safe_filename(item.filename))
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- coordinator queue --------------------------------------------------------------------------------------
+
+URGENCY_RANK = SqlCase(When(urgency=Urgency.STAT, then=Value(0)), When(urgency=Urgency.URGENT, then=Value(1)),
+                       default=Value(2), output_field=IntegerField())
+
+
+@login_required
+def queue(request):
+    """The coordinator's cases: counts per status, filters, STAT and urgent first, oldest submission first."""
+    user = request.user
+    _require("queue.view", user)
+    specialties = list(matching.specialties())
+    form = QueueFilterForm(request.GET or None, specialties=specialties)
+    networks = user.organizations_for(Role.COORDINATOR).values("pk")
+    qs = selectors.cases_for(user).filter(network__in=networks)
+    chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    status = chosen.get("status") or OPEN
+    if status == OPEN:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status != ALL:
+        qs = qs.filter(status=status)
+    if chosen.get("urgency"):
+        qs = qs.filter(urgency=chosen["urgency"])
+    if chosen.get("specialty"):
+        qs = qs.filter(specialty_id=chosen["specialty"])
+    if chosen.get("q"):
+        qs = qs.filter(reference__icontains=chosen["q"].strip())
+    qs = qs.annotate(urgency_rank=URGENCY_RANK).order_by(
+        "urgency_rank", F("submitted_at").asc(nulls_last=True), "created_at")
+    page = _page(request, qs, 50)
+    selectors.audit_list(user, page.object_list)
+    counts = selectors.queue_counts(user)
+    statuses = [(value, label, counts.get(value, 0)) for value, label in Status.choices]
+    open_total = sum(n for s, n in counts.items() if s in OPEN_STATUSES)
+    return render(request, "cases/queue.html", {"page": page, "form": form, "statuses": statuses,
+                                                "open_total": open_total, "current_status": status})
+
+
+# --- notifications ------------------------------------------------------------------------------------------
+
+@login_required
+def notifications(request):
+    """The user's notifications in the reader's language; POST marks them all read."""
+    user = request.user
+    if request.method == "POST":
+        count = services.mark_notifications_read(actor=user)
+        messages.success(request, _("%(n)d notifications marked as read.") % {"n": count})
+        return redirect("cases:notifications")
+    page = _page(request, selectors.notifications_for(user), 30)
+    for item in page.object_list:
+        item.text = text_for(item.kind, item.case.reference if item.case else "")
+    return render(request, "cases/notifications.html", {"page": page})
+
+
+# --- payer and employer programs ----------------------------------------------------------------------------
+
+@login_required
+def program(request):
+    """Payer and employer admins: their programs' cases, status and counts only; no clinical content."""
+    user = request.user
+    if not user.has_role(Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN):
+        raise DjangoPermissionDenied(_("You do not have permission to do this."))
+    cases = selectors.sponsored_cases_for(user).select_related("sponsor").order_by("-created_at")
+    counts = dict(cases.order_by().values_list("status").annotate(n=Count("id")))
+    page = _page(request, cases, 50)
+    selectors.audit_list(user, page.object_list, action="case.list_status")
+    statuses = [(label, counts[value]) for value, label in Status.choices if counts.get(value)]
+    return render(request, "cases/program.html", {"page": page, "statuses": statuses,
+                                                  "total": sum(counts.values())})

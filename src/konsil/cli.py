@@ -1,0 +1,332 @@
+"""The `konsil` console script: run, seed --demo, audit verify, manage (Django's management commands)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+SETTINGS = "konsil.settings"
+BIND_ALL = ("0.0.0.0", "::", "")  # noqa: S104 (recognized, not used to bind)
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+    import django
+
+    django.setup()
+
+
+def _version() -> str:
+    from konsil import __version__
+
+    return __version__
+
+
+# --- konsil run ---------------------------------------------------------------------------------------------
+
+def child_commands(host: str, port: int, *, worker: bool = True, web_workers: int = 2,
+                   threads: int = 4) -> list[tuple[str, list[str]]]:
+    """The processes `konsil run` supervises: the web server (gunicorn) and the background task worker."""
+    web = [sys.executable, "-m", "gunicorn", "konsil.wsgi:application", "--bind", f"{host}:{port}",
+           "--workers", str(web_workers), "--threads", str(threads), "--worker-class", "gthread",
+           "--graceful-timeout", "10", "--access-logfile", "-", "--log-level", "warning"]
+    commands = [("web", web)]
+    if worker:
+        commands.append(("worker", [sys.executable, "-m", "django", "db_worker"]))
+    return commands
+
+
+def child_env(host: str, port: int) -> dict[str, str]:
+    """The children's environment: same settings module and state folder as this process."""
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = os.environ.get("DJANGO_SETTINGS_MODULE", SETTINGS)
+    env["KONSIL_HOME"] = str(settings.HOME)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("KONSIL_SITE_URL", f"http://{_display_host(host)}:{port}")
+    if "KONSIL_ALLOWED_HOSTS" not in env and host not in [*settings.ALLOWED_HOSTS, *BIND_ALL]:
+        env["KONSIL_ALLOWED_HOSTS"] = ",".join([*settings.ALLOWED_HOSTS, host])
+    return env
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in BIND_ALL else host
+
+
+def banner(url: str, logins: Sequence[tuple[str, str, bool]], password: str) -> str:
+    """What `konsil run` prints once the server answers: the address and one demo login per role."""
+    from django.utils.translation import gettext as _
+
+    lines = ["", _("Konsil is running at %(url)s") % {"url": url}, ""]
+    if logins:
+        lines.append(_("Demo logins (password for every one: %(password)s):") % {"password": password})
+        width = max(len(role) for role, _email, _mfa in logins)
+        for role, email, mfa in logins:
+            lines.append(f"  {role.ljust(width)}  {email}{'  *' if mfa else ''}")
+        lines += ["", _("* Clinical and admin roles set up two-factor sign-in (TOTP) the first time they "
+                        "sign in: scan the QR code with any authenticator app.")]
+    lines += [_("Press Ctrl+C to stop."), ""]
+    return "\n".join(lines)
+
+
+def demo_logins() -> list[tuple[str, str, bool]]:
+    """(role label, email, MFA required) of the demo logins present in the database."""
+    from konsil.accounts.models import User
+    from konsil.accounts.roles import MFA_ROLES, Role
+    from konsil.demo import LOGINS
+
+    present = set(User.objects.filter(email__in=[lg.email for lg in LOGINS]).values_list("email", flat=True))
+    return [(str(Role(lg.role).label), lg.email, lg.role in MFA_ROLES)
+            for lg in LOGINS if lg.email in present]
+
+
+def _die_with_parent() -> None:
+    """In a child, before exec: get SIGTERM if `konsil run` itself dies (Linux PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+class Supervisor:
+    """Starts child processes, stops them all when asked or when one of them ends."""
+
+    def __init__(self, commands: Sequence[tuple[str, list[str]]], env: dict[str, str] | None = None,
+                 grace: float = 15.0):
+        self.commands, self.env, self.grace = list(commands), env, grace
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.stopping = False
+
+    def start(self) -> None:
+        # Own process groups: Ctrl+C reaches only this process, which stops each child once, gracefully.
+        for name, argv in self.commands:
+            proc = subprocess.Popen(argv, env=self.env, process_group=0,  # noqa: S603 (our own argv)
+                                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            self.procs.append((name, proc))
+
+    def stop(self, *_signal_args) -> None:
+        self.stopping = True
+
+    def wait(self, poll: float = 0.25) -> int:
+        """Block until asked to stop (0) or until a child exits (its code, at least 1)."""
+        from django.utils.translation import gettext as _
+
+        while True:
+            if self.stopping:
+                self.terminate()
+                return 0
+            for name, proc in self.procs:
+                code = proc.poll()
+                if code is not None:
+                    print(_("konsil: the %(name)s process stopped (exit code %(code)s); stopping the others.")
+                          % {"name": name, "code": code}, file=sys.stderr)
+                    self.terminate()
+                    return code if code > 0 else 1  # killed by a signal (negative) or ended: a failure
+            time.sleep(poll)
+
+    def alive(self) -> bool:
+        return any(proc.poll() is None for _name, proc in self.procs)
+
+    def terminate(self) -> None:
+        for _name, proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + self.grace
+        for _name, proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until_ready(url: str, supervisor: Supervisor, timeout: float = 180.0) -> bool:
+    """Poll the health check until the web server answers (its workers have loaded the app)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and supervisor.alive() and not supervisor.stopping:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5):  # noqa: S310 (our own local server)
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+STATIC_IGNORE = ["*.map"]  # source maps: still served through the finders, not worth compressing
+STATIC_STAMP = ".konsil-collected"
+
+
+def static_fingerprint() -> str:
+    """A digest of every static source file (path, size, mtime): unchanged means nothing to collect."""
+    from django.apps import apps
+    from django.contrib.staticfiles.finders import get_finders
+
+    ignore = STATIC_IGNORE + apps.get_app_config("staticfiles").ignore_patterns
+    entries = []
+    for finder in get_finders():
+        for path, storage in finder.list(ignore):
+            stat = os.stat(storage.path(path))
+            entries.append(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
+def collect_static() -> bool:
+    """collectstatic (compressing for whitenoise) unless the sources are unchanged; True when it ran."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    stamp = Path(settings.STATIC_ROOT) / STATIC_STAMP
+    fingerprint = static_fingerprint()
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        return False
+    call_command("collectstatic", interactive=False, verbosity=0, ignore_patterns=STATIC_IGNORE)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+    return True
+
+
+def prepare(*, seed: bool) -> None:
+    """Migrate, collect static files, load the demo data: what `konsil run` does before serving."""
+    from django.core.management import call_command
+    from django.utils.translation import gettext as _
+
+    print(_("Migrating the database…"), flush=True)
+    call_command("migrate", interactive=False, verbosity=0)
+    print(_("Collecting static files…"), flush=True)
+    collect_static()
+    if seed:
+        print(_("Loading the demo data…"), flush=True)
+        _print_summary(_seed())
+
+
+def cmd_run(args) -> int:
+    from django.utils.translation import gettext as _
+
+    from konsil.demo import PASSWORD
+
+    if not port_free(args.host, args.port):
+        print(_("konsil: %(host)s:%(port)s is already in use; choose another with --port.")
+              % {"host": args.host, "port": args.port}, file=sys.stderr)
+        return 1
+    prepare(seed=not args.no_seed)
+    supervisor = Supervisor(child_commands(args.host, args.port, worker=not args.no_worker),
+                            child_env(args.host, args.port))
+    signal.signal(signal.SIGINT, supervisor.stop)
+    signal.signal(signal.SIGTERM, supervisor.stop)
+    supervisor.start()
+    url = f"http://{_display_host(args.host)}:{args.port}"
+    if wait_until_ready(url, supervisor):
+        print(banner(url, demo_logins(), PASSWORD), flush=True)
+    return supervisor.wait()
+
+
+# --- konsil seed / audit ------------------------------------------------------------------------------------
+
+def _seed():
+    from konsil.demo import seed_demo
+
+    return seed_demo()
+
+
+def _print_summary(summary) -> None:
+    print("\n".join(summary.report()))
+
+
+def cmd_seed(args) -> int:
+    from django.utils.translation import gettext as _
+
+    if not args.demo:
+        print(_("konsil seed: say which data set to load (--demo)."), file=sys.stderr)
+        return 2
+    _print_summary(_seed())
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    from django.utils.translation import gettext as _
+
+    from konsil.audit.services import verify
+
+    result = verify()
+    if result.ok:
+        print(_("audit chain OK: %(n)d events verified") % {"n": result.verified})
+        return 0
+    print(_("audit chain BROKEN at event %(seq)s: %(reason)s (%(n)d verified before it)")
+          % {"seq": result.broken_seq, "reason": result.reason, "n": result.verified}, file=sys.stderr)
+    return 1
+
+
+def cmd_manage(argv: Sequence[str]) -> int:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["konsil manage", *argv])
+    return 0
+
+
+# --- entry point --------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="konsil", description="Konsil: medical second opinions.")
+    parser.add_argument("--version", action="version", version=f"konsil {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="migrate, load the demo data, serve the app and run the worker")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--no-worker", action="store_true", help="do not start the background task worker")
+    run.add_argument("--no-seed", action="store_true", help="do not load the demo data")
+    run.set_defaults(func=cmd_run)
+
+    seed = sub.add_parser("seed", help="load a data set (idempotent)")
+    seed.add_argument("--demo", action="store_true", help="the demo organizations, users, specialists, cases")
+    seed.set_defaults(func=cmd_seed)
+
+    audit = sub.add_parser("audit", help="audit trail tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain of the audit trail").set_defaults(
+        func=cmd_audit_verify)
+
+    sub.add_parser("manage", help="Django's management commands (migrate, createsuperuser, ...)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["manage"]:  # pass everything after it to Django untouched
+        _setup()
+        return cmd_manage(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    _setup()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

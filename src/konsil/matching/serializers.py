@@ -1,0 +1,47 @@
+"""API shapes of the specialty catalog and the specialist directory."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class SpecialtySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    nucc_code = serializers.CharField()
+    parent = serializers.CharField(source="parent_id", allow_null=True)
+
+
+class SpecialtyRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class LicenseSerializer(serializers.Serializer):
+    state = serializers.CharField()
+    expires_on = serializers.DateField()
+
+
+class SpecialistSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="user.display_name")
+    npi = serializers.CharField()
+    institution = serializers.CharField()
+    specialties = SpecialtyRefSerializer(many=True, source="specialties.all")
+    languages = serializers.ListField(child=serializers.CharField())
+    licenses = LicenseSerializer(many=True, source="licenses.all")
+    capacity = serializers.IntegerField()
+    active_cases = serializers.IntegerField(default=0)
+    accepting = serializers.BooleanField()
+
+
+class DirectoryFilterSerializer(serializers.Serializer):
+    specialty = serializers.CharField(required=False, max_length=64)
+    state = serializers.CharField(required=False, max_length=2)
+    language = serializers.CharField(required=False, max_length=8)
+
+
+class CandidateSerializer(serializers.Serializer):
+    specialist = SpecialistSerializer()
+    score = serializers.FloatField()
+    reasons = serializers.ListField(child=serializers.CharField())

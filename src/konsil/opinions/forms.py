@@ -1,0 +1,124 @@
+"""Opinion forms: render the structured opinion; the services validate it (one source of truth)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Confidence, DiagnosisVerdict, TreatmentVerdict
+from .services import CONTENT_FIELDS
+
+TEXT_FIELDS = tuple(name for name in CONTENT_FIELDS if name != "answers")
+
+
+def _text(label, rows: int = 4, help_text: str = ""):
+    return forms.CharField(label=label, required=False, strip=False, help_text=help_text,
+                           widget=forms.Textarea(attrs={"rows": rows}))
+
+
+def _choice(label, choices):
+    return forms.CharField(label=label, required=False, widget=forms.RadioSelect(choices=choices))
+
+
+def answer_name(question) -> str:
+    return f"answer_{question.pk}"
+
+
+class ServiceForm(forms.Form):
+    """Fields that do no validation of their own: a service validates, `show_errors` shows its verdict."""
+
+    def show_errors(self, errors: dict) -> None:
+        """Attach a service's {field: [messages]}; names the form lacks become form-level errors."""
+        if not self.is_bound:
+            raise ValueError("bind the form before attaching errors")
+        self.is_valid()  # prepares cleaned_data; fields never fail on their own
+        for name, msgs in (errors or {}).items():
+            for field in self._fields_for(name):
+                self.add_error(field, list(msgs))
+
+    def _fields_for(self, name: str) -> list:
+        return [name if name in self.fields else None]
+
+
+class ShareForm(ServiceForm):
+    recipient_name = forms.CharField(label=_("Physician's name"), required=False,
+                                     widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    recipient_email = forms.CharField(label=_("Physician's email"), required=False,
+                                      widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+
+
+class OpinionForm(ServiceForm):
+    """The opinion's fields plus one answer per patient question (`answer_<question uuid>`).
+
+    `opinions.services` validates; `show_errors` puts an "answers" error on each empty answer.
+    """
+
+    diagnosis_verdict = _choice(_("Diagnosis verdict"), DiagnosisVerdict.choices)
+    revised_diagnosis = forms.CharField(
+        label=_("Revised ICD-10-CM code"), required=False,
+        help_text=_("Required when the diagnosis is refined or changed, e.g. I25.110."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "size": 10}),
+    )
+    diagnosis_comment = _text(_("Comment on the diagnosis"), rows=3)
+    treatment_verdict = _choice(_("Treatment verdict"), TreatmentVerdict.choices)
+    treatment_recommendation = _text(_("Recommendation"),
+                                     help_text=_("Required unless you agree with the proposed treatment."))
+    further_tests = _text(_("Recommended further tests"), rows=3)
+    narrative = _text(_("Narrative"), rows=8)
+    confidence = _choice(_("Confidence"), Confidence.choices)
+
+    def __init__(self, *args, questions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.questions = list(questions)
+        for question in self.questions:
+            self.fields[answer_name(question)] = _text(question.text, rows=3)
+
+    @classmethod
+    def for_opinion(cls, opinion, questions, *, bound: bool = False, **kwargs):
+        """A form showing `opinion` (None: empty); `bound` so that errors can be attached to it."""
+        values = initial_from(opinion, questions)
+        if bound:
+            return cls(data=values, initial=values, questions=questions, **kwargs)
+        return cls(initial=values, questions=questions, **kwargs)
+
+    def answer_fields(self):
+        return [self[answer_name(q)] for q in self.questions]
+
+    def opinion_fields(self):
+        return [self[name] for name in TEXT_FIELDS]
+
+    def _fields_for(self, name: str) -> list:
+        if name != "answers":
+            return super()._fields_for(name)
+        names = [answer_name(q) for q in self.questions]
+        empty = [name for name in names if not str(self.data.get(name) or "").strip()]
+        return empty or [None]
+
+
+class AmendForm(OpinionForm):
+    """An amendment: the reason plus the opinion fields, prefilled from the latest signed version."""
+
+    reason = _text(_("Reason for the amendment"), rows=3)
+
+    field_order = ["reason"]
+
+
+def initial_from(opinion, questions) -> dict:
+    if opinion is None:
+        return {}
+    values = {name: getattr(opinion, name) or "" for name in TEXT_FIELDS}
+    answers = opinion.answers or {}
+    values.update({answer_name(q): answers.get(str(q.pk), "") for q in questions})
+    return values
+
+
+def content_from(data, questions, *, base_answers=None) -> dict:
+    """The opinion fields present in posted `data`, in the services' shape (answers keyed by question id).
+
+    Answers not posted keep their value from `base_answers` so that a partial autosave loses nothing.
+    """
+    content = {name: data[name] for name in TEXT_FIELDS if name in data}
+    posted = {str(q.pk): data[answer_name(q)] for q in questions if answer_name(q) in data}
+    if posted:
+        content["answers"] = {**(base_answers or {}), **posted}
+    return content

@@ -1,0 +1,345 @@
+"""Specialist workspace, the review screen with the opinion form, the report (HTML, PDF) and its sharing.
+
+Thin views: reads through the scoped, audited selectors; writes through the services and the lifecycle.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as Forbidden
+from django.core.mail import send_mail
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from konsil.cases import lifecycle
+from konsil.cases import relations as rel
+from konsil.cases.choices import OfferStatus, Status
+from konsil.cases.selectors import attachments_for, audit_list, cases_for, get_case, messages_for
+from konsil.cases.services import transition
+from konsil.core import icd10
+from konsil.core.errors import DomainError, NotFound, PermissionDenied
+from konsil.triage.services import latest_proposal
+
+from . import report, services
+from .forms import AmendForm, OpinionForm, ShareForm, content_from
+
+log = logging.getLogger(__name__)
+
+MY_CASE_GROUPS = (
+    (gettext_lazy("Accepted, review not started"), {Status.ACCEPTED}),
+    (gettext_lazy("In progress"), {Status.IN_REVIEW, Status.INFO_REQUESTED, Status.OPINION_DRAFTED}),
+    (gettext_lazy("Signed"), {Status.SIGNED, Status.DELIVERED, Status.CLOSED}),
+)
+REVIEW_ACTIONS = {
+    "save": gettext_lazy("Draft saved."),
+    "start_review": gettext_lazy("Review started."),
+    "request_info": gettext_lazy("Your request for information was sent."),
+    "complete_draft": gettext_lazy("The opinion is ready to sign."),
+    "revise_draft": gettext_lazy("The opinion is open for revision."),
+    "sign": gettext_lazy("The opinion is signed."),
+    "deliver": gettext_lazy("The report is delivered."),
+}
+OPINION_ACTIONS = frozenset({"save", "complete_draft", "sign"})  # their errors belong on the opinion form
+SHARERS = frozenset({rel.PATIENT, rel.CAREGIVER, rel.REQUESTER, rel.COORDINATOR})
+
+
+def _age(birth_date) -> int:
+    today = timezone.localdate()
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+def _code_name(form) -> str:
+    """The name of the ICD-10-CM code the form shows, when it is a known code."""
+    code = str(form["revised_diagnosis"].value() or "").strip() if form is not None else ""
+    return icd10.describe(icd10.normalize(code)) if code and icd10.is_valid(code) else ""
+
+
+def _field_errors(exc: DomainError) -> dict:
+    return exc.as_dict()["errors"]
+
+
+def _case(user, pk, **kwargs):
+    try:
+        return get_case(user, pk, **kwargs)
+    except NotFound:
+        raise Http404 from None
+
+
+def _not_found_passes(exc: DomainError) -> None:
+    if isinstance(exc, NotFound):
+        raise Http404 from None
+
+
+# --- workspace ----------------------------------------------------------------------------------------------
+
+def _specialist(user):
+    specialist = getattr(user, "specialist", None)
+    if specialist is None:
+        raise Forbidden
+    return specialist
+
+
+@never_cache
+@login_required
+def workspace(request):
+    """Pending offers (the minimum needed to decide) and the specialist's own cases."""
+    specialist = _specialist(request.user)
+    visible = cases_for(request.user)
+    offers = list(visible.filter(status=Status.OFFERED, offers__specialist=specialist,
+                                 offers__status=OfferStatus.PENDING).prefetch_related("questions"))
+    for case in offers:
+        case.patient_age = _age(case.patient.birth_date)
+    mine = list(visible.filter(assigned_specialist=specialist).order_by("-updated_at"))
+    audit_list(request.user, offers + mine)
+    groups = [(label, [c for c in mine if c.status in statuses]) for label, statuses in MY_CASE_GROUPS]
+    return render(request, "opinions/workspace.html", {"offers": offers, "groups": groups})
+
+
+@require_POST
+@login_required
+def respond(request, pk, action):
+    """Accept or decline an offer (declining needs a reason)."""
+    if action not in ("accept", "decline"):
+        raise Http404
+    case = _case(request.user, pk, audit=False)
+    params = {"reason": request.POST.get("reason", "")} if action == "decline" else {}
+    try:
+        transition(actor=request.user, case=case, action=action, **params)
+    except DomainError as exc:
+        _not_found_passes(exc)
+        if exc.field == "reason":
+            messages.error(request, _("%(case)s: give a reason for declining.") % {"case": case.reference})
+        else:
+            messages.error(request, f"{case.reference}: {exc.message}")
+        return redirect("opinions:workspace")
+    if action == "accept":
+        messages.success(request, _("You accepted case %(case)s.") % {"case": case.reference})
+        return redirect("opinions:review", pk=case.pk)
+    messages.success(request, _("You declined case %(case)s.") % {"case": case.reference})
+    return redirect("opinions:workspace")
+
+
+# --- review screen ------------------------------------------------------------------------------------------
+
+def _review_case(request, pk, *, audit: bool):
+    """The case and the user's relations; only its specialist (or a signer) works on this screen."""
+    case = _case(request.user, pk, audit=audit)
+    relations = rel.relations(request.user, case)
+    if not relations & {rel.SPECIALIST, rel.SIGNER}:
+        raise Forbidden
+    return case, relations
+
+
+def _render_review(request, case, relations, *, form=None, amend_form=None, failed=None, status=200):
+    questions = list(case.questions.all())
+    draft = services.current_draft(case)
+    signed = services.latest_signed(case)
+    editable = case.status in services.DRAFTABLE and rel.SPECIALIST in relations
+    if form is None:
+        form = OpinionForm.for_opinion(draft, questions)
+    for field in form.fields.values():
+        field.disabled = not editable
+    allowed = {t.action for t in lifecycle.allowed_actions(case.status, relations)}
+    can_amend = "amend" in allowed and signed is not None and signed.author.user_id == request.user.pk
+    if can_amend and amend_form is None:
+        amend_form = AmendForm.for_opinion(signed, questions)
+    thread = list(messages_for(request.user, case))
+    context = {
+        "case": case, "patient": case.patient, "patient_age": _age(case.patient.birth_date),
+        "questions": questions, "diagnoses": list(case.diagnoses.all()), "proposal": latest_proposal(case),
+        "attachments": list(attachments_for(request.user, case)), "thread": thread[-5:],
+        "thread_count": len(thread), "form": form, "draft": draft, "editable": editable,
+        "revised_name": _code_name(form), "amend_revised_name": _code_name(amend_form),
+        "actions": allowed & set(REVIEW_ACTIONS), "amend_form": amend_form if can_amend else None,
+        "failed_action": failed[0] if failed else "", "failed": failed[1] if failed else None,
+        "report": report.report_context(case) if signed else None,
+    }
+    return render(request, "opinions/review.html", context, status=status)
+
+
+@never_cache
+@login_required
+def review(request, pk):
+    """Everything needed to decide on one screen, and the structured opinion form (POST: save or act)."""
+    if request.method == "POST":
+        return _review_post(request, pk)
+    case, relations = _review_case(request, pk, audit=True)
+    return _render_review(request, case, relations)
+
+
+def _review_post(request, pk):
+    case, relations = _review_case(request, pk, audit=False)
+    action = request.POST.get("action") or "save"
+    if action not in REVIEW_ACTIONS:
+        messages.error(request, _("Unknown action."))
+        return redirect("opinions:review", pk=case.pk)
+    questions = list(case.questions.all())
+    form_posted = "narrative" in request.POST  # disabled (read-only) fields are not posted
+    if action == "save" and not form_posted:
+        return redirect("opinions:review", pk=case.pk)
+    try:
+        if form_posted and action in ("save", "complete_draft"):
+            draft = services.current_draft(case)
+            services.save_draft(actor=request.user, case=case, data=content_from(
+                request.POST, questions, base_answers=draft.answers if draft else None))
+        if action != "save":
+            params = {"message": request.POST.get("message", "")} if action == "request_info" else {}
+            transition(actor=request.user, case=case, action=action, **params)
+    except DomainError as exc:
+        _not_found_passes(exc)
+        case.refresh_from_db()
+        form = None
+        if action in OPINION_ACTIONS:
+            form = (OpinionForm(data=request.POST, questions=questions) if form_posted
+                    else OpinionForm.for_opinion(services.current_draft(case), questions, bound=True))
+            form.show_errors(_field_errors(exc))
+        return _render_review(request, case, relations, form=form, failed=(action, exc), status=exc.status)
+    messages.success(request, str(REVIEW_ACTIONS[action]))
+    return redirect("opinions:review", pk=case.pk)
+
+
+@require_POST
+@login_required
+def autosave(request, pk):
+    """Save the draft as the specialist types: JSON in, JSON out."""
+    try:
+        case = get_case(request.user, pk, audit=False)
+        questions = list(case.questions.all())
+        current = services.current_draft(case)
+        data = content_from(request.POST, questions, base_answers=current.answers if current else None)
+        draft = services.save_draft(actor=request.user, case=case, data=data)
+    except DomainError as exc:
+        return JsonResponse(exc.as_dict(), status=exc.status)
+    return JsonResponse({"saved": True, "version": draft.version, "updated_at": draft.updated_at.isoformat()})
+
+
+@require_POST
+@login_required
+def amend(request, pk):
+    """The signing specialist amends a delivered opinion: a new signed version with its reason."""
+    case, relations = _review_case(request, pk, audit=False)
+    questions = list(case.questions.all())
+    signed = services.latest_signed(case)
+    content = content_from(request.POST, questions, base_answers=signed.answers if signed else None)
+    try:
+        transition(actor=request.user, case=case, action="amend", reason=request.POST.get("reason", ""),
+                   opinion=content)
+    except DomainError as exc:
+        _not_found_passes(exc)
+        form = AmendForm(data=request.POST, questions=questions)
+        form.show_errors(_field_errors(exc))
+        return _render_review(request, case, relations, amend_form=form, failed=("amend", exc),
+                              status=exc.status)
+    messages.success(request, _("The amended opinion is signed."))
+    return redirect("opinions:report", pk=case.pk)
+
+
+# --- report -------------------------------------------------------------------------------------------------
+
+def _report_case(request, pk, action: str):
+    try:
+        return report.report_case(request.user, pk, action=action)
+    except NotFound:
+        raise Http404 from None
+    except PermissionDenied:
+        raise Forbidden from None
+
+
+def _render_report(request, case, *, share_form=None, share_failed=None, share=None, share_link="",
+                   status=200):
+    context = report.report_context(case)
+    can_share = case.status in (Status.DELIVERED, Status.CLOSED) and bool(
+        rel.relations(request.user, case) & SHARERS)
+    if can_share and share_form is None:
+        share_form = ShareForm(initial={"recipient_name": case.treating_physician,
+                                        "recipient_email": case.treating_physician_email})
+    context.update(pdf_url=reverse("opinions:report_pdf", args=[case.pk]), can_share=can_share,
+                   share_form=share_form, share_failed=share_failed, share=share, share_link=share_link,
+                   share_days=services.SHARE_DAYS)
+    return render(request, "opinions/report.html", context, status=status)
+
+
+@never_cache
+@login_required
+def report_page(request, pk):
+    case = _report_case(request, pk, "report.read")
+    return _render_report(request, case)
+
+
+@never_cache
+@login_required
+def report_pdf(request, pk):
+    case = _report_case(request, pk, "report.download")
+    return report.pdf_response(case, report.render_pdf(report.report_context(case)))
+
+
+@require_POST
+@never_cache
+@login_required
+def share(request, pk):
+    """Give the treating physician a link to the report: shown once here and emailed (link only)."""
+    case = _report_case(request, pk, "report.read")
+    form = ShareForm(data=request.POST)
+    try:
+        grant, token = services.share_report(
+            actor=request.user, case=case, recipient_name=request.POST.get("recipient_name", ""),
+            recipient_email=request.POST.get("recipient_email", ""))
+    except DomainError as exc:
+        _not_found_passes(exc)
+        form.show_errors(_field_errors(exc))
+        return _render_report(request, case, share_form=form, share_failed=exc, status=exc.status)
+    link = request.build_absolute_uri(reverse("opinions:shared", args=[token]))
+    body = _("A second-opinion report was shared with you on Konsil. Open it here (the link expires on "
+             "%(date)s):\n\n%(link)s\n") % {"date": grant.expires_at.date().isoformat(), "link": link}
+    try:
+        send_mail(_("A second-opinion report was shared with you"), body, None, [grant.recipient_email])
+        emailed = True
+    except OSError:
+        log.warning("report share email failed for share %s", grant.pk)
+        emailed = False
+    if not emailed:
+        messages.warning(request, _("The email could not be sent: give the physician the link yourself."))
+    return _render_report(request, case, share=grant, share_link=link)
+
+
+# --- the treating physician's link --------------------------------------------------------------------------
+
+def _shared(request, token):
+    try:
+        grant = services.open_shared_report(token)
+        return grant, report.report_context(grant.case)
+    except NotFound:
+        return None, None
+
+
+def _invalid_link(request):
+    return render(request, "opinions/shared_invalid.html", status=404)
+
+
+@never_cache
+def shared(request, token):
+    grant, context = _shared(request, token)
+    if grant is None:
+        return _invalid_link(request)
+    context.update(shared=True, pdf_url=reverse("opinions:shared_pdf", args=[token]), share=grant)
+    response = render(request, "opinions/report.html", context)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@never_cache
+def shared_pdf(request, token):
+    grant, context = _shared(request, token)
+    if grant is None:
+        return _invalid_link(request)
+    report.audit_shared_download(grant)
+    return report.pdf_response(grant.case, report.render_pdf(context))

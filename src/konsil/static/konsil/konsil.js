@@ -1,0 +1,127 @@
+/* Konsil: small progressive enhancements (loaded with defer). Every page also works without it.
+ *  - select[data-autosubmit]: submit its form on change.
+ *  - form[data-autosave="URL"]: after 800 ms without typing, POST the form (FormData + CSRF header) to URL;
+ *    status text in [data-autosave-status] from data-saving-text / data-saved-text / data-error-text;
+ *    a JSON answer {"errors": {field: [messages]}} marks the named fields.
+ *  - [data-confirm="question"]: ask before the click goes through.
+ */
+(function () {
+  "use strict";
+
+  function csrfToken(form) {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    var input = form.querySelector('input[name="csrfmiddlewaretoken"]');
+    return input ? input.value : "";
+  }
+
+  function cssEscape(value) {
+    return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
+  }
+
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches("select[data-autosubmit]") && el.form) {
+      if (el.form.requestSubmit) el.form.requestSubmit(); else el.form.submit();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var el = event.target.closest ? event.target.closest("[data-confirm]") : null;
+    if (el && !window.confirm(el.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  });
+
+  function setupAutosave(form) {
+    var url = form.getAttribute("data-autosave");
+    var status = form.querySelector("[data-autosave-status]");
+    var texts = {
+      saving: form.getAttribute("data-saving-text") || "Saving…",
+      saved: form.getAttribute("data-saved-text") || "Saved",
+      error: form.getAttribute("data-error-text") || "Not saved"
+    };
+    var timer = null;
+    var busy = false;
+    var again = false;
+
+    function say(text, isError) {
+      if (!status) return;
+      status.textContent = text;
+      status.classList.toggle("is-error", !!isError);
+    }
+
+    function clearErrors() {
+      form.querySelectorAll("[data-autosave-error]").forEach(function (el) { el.remove(); });
+      form.querySelectorAll("[data-autosave-invalid]").forEach(function (el) {
+        el.removeAttribute("aria-invalid");
+        el.removeAttribute("data-autosave-invalid");
+      });
+    }
+
+    function showErrors(errors) {
+      Object.keys(errors).forEach(function (name) {
+        var note = document.createElement("p");
+        note.className = "field-error";
+        note.setAttribute("data-autosave-error", "");
+        note.textContent = [].concat(errors[name]).join(" ");
+        var input = form.querySelector('[name="' + cssEscape(name) + '"]') ||
+          form.querySelector('[data-field="' + cssEscape(name) + '"]');
+        if (!input) {
+          if (status) status.insertAdjacentElement("beforebegin", note); else form.prepend(note);
+          return;
+        }
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("data-autosave-invalid", "");
+        var box = input.closest(".field");
+        if (box && form.contains(box)) box.appendChild(note); else input.insertAdjacentElement("afterend", note);
+      });
+    }
+
+    function save() {
+      if (busy) { again = true; return; }
+      busy = true;
+      say(texts.saving, false);
+      fetch(url, {
+        method: "POST",
+        body: new FormData(form),
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(form), "X-Requested-With": "XMLHttpRequest", "Accept": "application/json" }
+      }).then(function (response) {
+        var json = (response.headers.get("Content-Type") || "").indexOf("json") !== -1;
+        return (json ? response.json() : Promise.resolve(null)).then(function (data) {
+          return { ok: response.ok, data: data || {} };
+        });
+      }).then(function (result) {
+        clearErrors();
+        var errors = result.data.errors || {};
+        if (Object.keys(errors).length) {
+          showErrors(errors);
+          say(texts.error, true);
+        } else if (result.ok) {
+          say(texts.saved, false);
+        } else {
+          say(result.data.detail || texts.error, true);
+        }
+      }).catch(function () {
+        say(texts.error, true);
+      }).then(function () {
+        busy = false;
+        if (again) { again = false; save(); }
+      });
+    }
+
+    form.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(save, 800);
+    });
+    form.addEventListener("submit", function () { clearTimeout(timer); });
+  }
+
+  function init() {
+    document.querySelectorAll("form[data-autosave]").forEach(setupAutosave);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+})();

@@ -1,0 +1,81 @@
+"""API test helpers: token clients, TOTP codes, and the people around one network's cases."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from konsil.accounts.roles import OrganizationKind, Role
+
+from ..factories import OrganizationFactory, make_draft, make_specialist, make_user
+
+API = "/api/v1"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttle counters live in the cache; every test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def token_client(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _created = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api():
+    """api(user) -> an APIClient signed in with the user's token; api() -> anonymous."""
+    return token_client
+
+
+def totp_code(user) -> str:
+    """The current code of the user's (new, confirmed) TOTP device."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="phone", confirmed=True)
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+@pytest.fixture
+def other_patient(network):
+    return make_user(Role.PATIENT, network, first_name="Bea")
+
+
+@pytest.fixture
+def other_case(network, other_patient):
+    return make_draft(network, other_patient)
+
+
+@pytest.fixture
+def other_coordinator(other_network):
+    return make_user(Role.COORDINATOR, other_network)
+
+
+@pytest.fixture
+def other_specialist(network):
+    return make_specialist(network, specialty="cardiology", states=("CA",), languages=("en",))
+
+
+@pytest.fixture
+def payer():
+    return OrganizationFactory(name="Acme Health Plan", kind=OrganizationKind.PAYER)
+
+
+@pytest.fixture
+def payer_admin(payer):
+    return make_user(Role.PAYER_ADMIN, payer)
+
+
+@pytest.fixture
+def auditor(network):
+    return make_user(Role.AUDITOR, network)

@@ -1,0 +1,121 @@
+"""The coordinator's queue, notifications and the payer/employer program page."""
+
+from __future__ import annotations
+
+import re
+
+from konsil.cases.models import Notification
+from konsil.cases.services import transition
+
+from ..factories import make_draft, make_user
+from .conftest import events, url
+
+
+def references(body: str) -> list[str]:
+    return re.findall(r">(K-[0-9A-F]{8})</a>", body)
+
+
+# --- queue --------------------------------------------------------------------------------------------------
+
+def test_queue_lists_network_cases_stat_first_with_counts(client, login, coordinator, patient_user, network,
+                                                          other_network, walker):
+    routine = walker.walk_to(make_draft(network, patient_user), "submitted")
+    stat = walker.walk_to(make_draft(network, patient_user, urgency="stat"), "submitted")
+    urgent = walker.walk_to(make_draft(network, patient_user, urgency="urgent"), "submitted")
+    draft = make_draft(network, patient_user)
+    foreign = make_draft(other_network, make_user("patient", other_network))
+    login(client, coordinator)
+    response = client.get(url("cases:queue"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert references(body) == [stat.reference, urgent.reference, routine.reference]
+    assert draft.reference not in body  # drafts are not open
+    assert foreign.reference not in body  # another network's
+    assert re.search(r'data-status="submitted"[^>]*>[^<]*<span class="count">3</span>', body)
+    assert re.search(r'data-status="draft"[^>]*>[^<]*<span class="count">1</span>', body)
+    assert events("case.list", actor=coordinator).count() == 3
+
+
+def test_queue_filters(client, login, coordinator, patient_user, network, walker):
+    triaged = walker.walk_to(make_draft(network, patient_user), "triaged")
+    stat = walker.walk_to(make_draft(network, patient_user, urgency="stat"), "submitted")
+    draft = make_draft(network, patient_user)
+    login(client, coordinator)
+    queue = url("cases:queue")
+    assert references(client.get(queue, {"status": "triaged"}).content.decode()) == [triaged.reference]
+    assert references(client.get(queue, {"urgency": "stat"}).content.decode()) == [stat.reference]
+    assert references(client.get(queue, {"specialty": "cardiology"}).content.decode()) == [triaged.reference]
+    assert references(client.get(queue, {"q": stat.reference.lower()}).content.decode()) == [stat.reference]
+    assert draft.reference in client.get(queue, {"status": "all"}).content.decode()
+    response = client.get(queue, {"status": "bogus", "urgency": "whenever"})
+    assert response.status_code == 200
+    assert "Select a valid choice." in response.content.decode()
+
+
+def test_queue_requires_a_coordinator(client, login, patient_user, specialist, auditor):
+    client.force_login(patient_user)
+    assert client.get(url("cases:queue")).status_code == 403
+    for user in (specialist.user, auditor):
+        login(client, user)
+        assert client.get(url("cases:queue")).status_code == 403
+
+
+def test_queue_of_another_network_shows_nothing_of_ours(client, login, other_coordinator, walker, draft_case):
+    case = walker.walk_to(draft_case, "submitted")
+    login(client, other_coordinator)
+    response = client.get(url("cases:queue"), {"status": "all"})
+    assert response.status_code == 200 and case.reference not in response.content.decode()
+
+
+# --- notifications ------------------------------------------------------------------------------------------
+
+def test_notifications_render_in_the_readers_language_and_mark_read(client, patient_user, other_patient,
+                                                                    walker, draft_case):
+    case = walker.walk_to(draft_case, "triaged")
+    client.force_login(patient_user)
+    body = client.get(url("cases:notifications")).content.decode()
+    assert f"Case {case.reference} was triaged and is being matched to a specialist." in body
+    assert url("cases:detail", pk=case.pk) in body
+    body = client.get(url("cases:notifications"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert 'lang="es"' in body and case.reference in body
+
+    response = client.post(url("cases:notifications"))
+    assert response.status_code == 302
+    assert not Notification.objects.filter(user=patient_user, read_at__isnull=True).exists()
+
+    client.force_login(other_patient)
+    assert case.reference not in client.get(url("cases:notifications")).content.decode()
+
+
+def test_notifications_mark_read_touches_only_my_own(client, patient_user, coordinator, draft_case):
+    transition(actor=patient_user, case=draft_case, action="submit")
+    client.force_login(patient_user)
+    client.post(url("cases:notifications"))
+    assert Notification.objects.filter(user=coordinator, read_at__isnull=True).exists()
+
+
+# --- payer / employer program -------------------------------------------------------------------------------
+
+def test_program_page_shows_status_only(client, login, payer, payer_admin, walker, draft_case, network,
+                                        patient_user):
+    draft_case.sponsor = payer
+    draft_case.save()
+    case = walker.walk_to(draft_case, "triaged")
+    unsponsored = make_draft(network, patient_user)
+    login(client, payer_admin)
+    response = client.get(url("cases:program"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert case.reference in body and "Triaged" in body and "Acme Health Plan" in body
+    assert unsponsored.reference not in body
+    for clinical in ("I25.10", "Atherosclerotic", "Do I need a stent?", "Coronary stent", "García"):
+        assert clinical not in body, clinical
+    assert url("cases:detail", pk=case.pk) not in body
+    assert events("case.list_status", object_id=str(case.pk), actor=payer_admin).exists()
+
+
+def test_program_page_refuses_other_roles(client, login, patient_user, coordinator):
+    client.force_login(patient_user)
+    assert client.get(url("cases:program")).status_code == 403
+    login(client, coordinator)
+    assert client.get(url("cases:program")).status_code == 403
