@@ -61,7 +61,7 @@ def bench_scoped_list(n_cases: int = 400) -> None:
 
     network = OrganizationFactory()
     coordinator = make_user(Role.COORDINATOR, network)
-    for i in range(n_cases // 20):
+    for _ in range(n_cases // 20):
         patient = make_user(Role.PATIENT, network)
         for _ in range(20):
             make_draft(network, patient, consent=False)

@@ -16,8 +16,9 @@ os.environ.setdefault("KONSIL_HOME", tempfile.mkdtemp(prefix="konsil-test-"))
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "files")}}}
+    files = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+             "OPTIONS": {"location": str(tmp_path / "files")}}
+    settings.STORAGES = {**settings.STORAGES, "default": files}
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -52,6 +53,37 @@ def specialist(network):
 @pytest.fixture
 def draft_case(network, patient_user):
     return make_draft(network, patient_user)
+
+
+@pytest.fixture
+def other_patient(network):
+    return make_user(Role.PATIENT, network, first_name="Otto", last_name="Other")
+
+
+@pytest.fixture
+def other_case(network, other_patient):
+    """A draft of another patient in the same network."""
+    return make_draft(network, other_patient)
+
+
+@pytest.fixture
+def other_coordinator(other_network):
+    return make_user(Role.COORDINATOR, other_network)
+
+
+@pytest.fixture
+def payer(db):
+    return OrganizationFactory(name="Acme Health Plan", kind=OrganizationKind.PAYER)
+
+
+@pytest.fixture
+def payer_admin(payer):
+    return make_user(Role.PAYER_ADMIN, payer)
+
+
+@pytest.fixture
+def auditor(network):
+    return make_user(Role.AUDITOR, network)
 
 
 class Walker:
@@ -140,3 +172,10 @@ def verified_login(client, user):
 @pytest.fixture
 def login():
     return verified_login
+
+
+def pytest_collection_modifyitems(items):
+    """Live-server tests flush the database when they end: restore the migrations' data (specialty catalog)."""
+    for item in items:
+        if "live_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True), append=False)

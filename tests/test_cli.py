@@ -64,7 +64,7 @@ def test_unknown_command_is_refused(capsys):
     assert exit_info.value.code == 2
 
 
-def test_seed_needs_a_data_set(db, capsys):
+def test_seed_needs_a_data_set(capsys):
     assert cli.main(["seed"]) == 2
     assert "--demo" in capsys.readouterr().err
 

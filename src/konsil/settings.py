@@ -162,6 +162,8 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "konsil.accounts.views.lockout_response"
+OTP_TOTP_ISSUER = "Konsil"
 
 # Sessions and cookies.
 SESSION_COOKIE_AGE = int(os.environ.get("KONSIL_SESSION_MINUTES", "30")) * 60

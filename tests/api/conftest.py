@@ -7,9 +7,7 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from konsil.accounts.roles import OrganizationKind, Role
-
-from ..factories import OrganizationFactory, make_draft, make_specialist, make_user
+from ..factories import make_specialist
 
 API = "/api/v1"
 
@@ -47,35 +45,5 @@ def totp_code(user) -> str:
 
 
 @pytest.fixture
-def other_patient(network):
-    return make_user(Role.PATIENT, network, first_name="Bea")
-
-
-@pytest.fixture
-def other_case(network, other_patient):
-    return make_draft(network, other_patient)
-
-
-@pytest.fixture
-def other_coordinator(other_network):
-    return make_user(Role.COORDINATOR, other_network)
-
-
-@pytest.fixture
 def other_specialist(network):
     return make_specialist(network, specialty="cardiology", states=("CA",), languages=("en",))
-
-
-@pytest.fixture
-def payer():
-    return OrganizationFactory(name="Acme Health Plan", kind=OrganizationKind.PAYER)
-
-
-@pytest.fixture
-def payer_admin(payer):
-    return make_user(Role.PAYER_ADMIN, payer)
-
-
-@pytest.fixture
-def auditor(network):
-    return make_user(Role.AUDITOR, network)

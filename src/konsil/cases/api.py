@@ -43,17 +43,6 @@ from .serializers import (
 )
 
 
-def _default_rule(name: str, check) -> None:
-    """Register `check` unless an app's permissions.py already registered `name` (that one wins)."""
-    if name not in authz.registered():
-        authz.rule(name)(check)
-
-
-_default_rule("case.view_triage", lambda user, case: bool(
-    rel.relations(user, case) & {rel.COORDINATOR, rel.SPECIALIST}))
-_default_rule("case.match", lambda user, case: rel.COORDINATOR in rel.relations(user, case))
-
-
 def case_for(request, pk, *, action: str, rule: str | None = None, audit: bool = True) -> Case:
     """The case as the caller may see it, or 404; with `rule`, that check too (403). The read is audited.
 

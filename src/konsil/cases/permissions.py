@@ -46,6 +46,26 @@ def can_read_report(user, case) -> bool:
     return bool(relations & {rel.SPECIALIST, rel.SIGNER, rel.COORDINATOR})
 
 
+@rule("case.view_triage")
+def can_view_triage(user, case) -> bool:
+    return bool(rel.relations(user, case) & {rel.COORDINATOR, rel.SPECIALIST})
+
+
+@rule("case.match")
+def can_match(user, case) -> bool:
+    return rel.COORDINATOR in rel.relations(user, case)
+
+
+@rule("directory.view")
+def can_view_directory(user, _obj=None) -> bool:
+    return user.has_role(Role.COORDINATOR, Role.SPECIALIST)
+
+
+@rule("program.view")
+def can_view_program(user, _obj=None) -> bool:
+    return user.has_role(Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN)
+
+
 @rule("queue.view")
 def can_view_queue(user, _obj=None) -> bool:
     return user.has_role(Role.COORDINATOR)

@@ -51,7 +51,7 @@ def sponsored_cases_for(user) -> QuerySet[Case]:
     orgs = user.organizations_for(Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN).values("pk")
     return Case.objects.filter(sponsor__in=orgs).only(
         "id", "reference", "status", "channel", "urgency", "created_at", "submitted_at", "delivered_at",
-        "sponsor",
+        "sponsor", "patient",
     )
 
 

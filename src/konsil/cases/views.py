@@ -354,7 +354,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
     context = {
         "case": case, "relations": relations, "error": error, "consent": consent,
         "consent_scope": [scopes.get(s, s) for s in consent.scope] if consent else [],
-        "proposal": _proposal_view(case) if rel.COORDINATOR in relations else None,
+        "proposal": _proposal_view(case) if authz.can("case.view_triage", request.user, case) else None,
         "timeline": _timeline(case, relations),
         "thread": _labelled(selectors.messages_for(user, case), "author_role"),
         "attachments": selectors.attachments_for(user, case),
@@ -523,7 +523,7 @@ def notifications(request):
 def program(request):
     """Payer and employer admins: their programs' cases, status and counts only; no clinical content."""
     user = request.user
-    if not user.has_role(Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN):
+    if not authz.can("program.view", user):
         raise DjangoPermissionDenied(_("You do not have permission to do this."))
     cases = selectors.sponsored_cases_for(user).select_related("sponsor").order_by("-created_at")
     counts = dict(cases.order_by().values_list("status").annotate(n=Count("id")))

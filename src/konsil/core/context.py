@@ -13,13 +13,12 @@ class RequestContext:
     channel: str = "system"  # web | api | cli | worker | system
 
 
-_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "konsil_request", default=RequestContext()
-)
+_EMPTY = RequestContext()
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("konsil_request", default=None)
 
 
 def current() -> RequestContext:
-    return _current.get()
+    return _current.get() or _EMPTY
 
 
 def set_current(ctx: RequestContext):

@@ -24,9 +24,6 @@ from .serializers import (
     SpecialtySerializer,
 )
 
-if "directory.view" not in authz.registered():  # matching/permissions.py may define it; that one wins
-    authz.rule("directory.view")(lambda user, _obj=None: user.has_role(Role.COORDINATOR, Role.SPECIALIST))
-
 
 class SpecialtyViewSet(viewsets.GenericViewSet):
     """The specialty catalog (codes, names, NUCC taxonomy codes)."""
