@@ -51,35 +51,55 @@ def emit(
     detail: dict | None = None,
 ) -> AuditEvent:
     """Append one event to the chain. Never put PHI in `detail`: ids and codes only."""
-    ctx = context.current()
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
+    spec = {"action": action, "object_type": object_type, "object_id": object_id, "patient_id": patient_id,
+            "role": role, "purpose": purpose, "outcome": outcome, "detail": detail}
+    return _append(actor, [spec])[0]
+
+
+def emit_many(*, actor, events: list[dict], role: str = "", purpose: str = "treatment") -> list[AuditEvent]:
+    """Append several events under one lock and one insert (a list page showing many patients' cases)."""
+    return _append(actor, [{"role": role, "purpose": purpose, **fields} for fields in events])
+
+
+def _append(actor, specs: list[dict]) -> list[AuditEvent]:
+    """Lock the chain head, link each event to the previous one, insert them, move the head."""
+    if not specs:
+        return []
+    ctx = context.current()
     user = actor if getattr(actor, "is_authenticated", False) else None
+    label = (user.email if user else (actor if isinstance(actor, str) else "system"))[:254]
     with transaction.atomic():
         head, _ = ChainHead.objects.select_for_update().get_or_create(id=1)
-        event = AuditEvent(
-            seq=head.seq + 1,
-            occurred_at=timezone.now(),
-            actor=user,
-            actor_label=(user.email if user else (actor if isinstance(actor, str) else "system"))[:254],
-            role=str(role or "")[:32],
-            action=str(action)[:64],
-            object_type=str(object_type or "")[:64],
-            object_id=str(object_id)[:64],
-            patient_id=patient_id,
-            purpose=purpose,
-            outcome=outcome,
-            ip=ctx.ip,
-            channel=ctx.channel,
-            detail=detail or {},
-            prev_hash=head.hash,
-        )
-        event.hash = compute_hash(head.hash, event)
-        event.save(force_insert=True)
-        head.seq, head.hash = event.seq, event.hash
+        seq, prev_hash, events = head.seq, head.hash, []
+        now = timezone.now()
+        for spec in specs:
+            seq += 1
+            event = AuditEvent(
+                seq=seq,
+                occurred_at=now,
+                actor=user,
+                actor_label=label,
+                role=str(spec.get("role") or "")[:32],
+                action=str(spec["action"])[:64],
+                object_type=str(spec.get("object_type") or "")[:64],
+                object_id=str(spec.get("object_id") or "")[:64],
+                patient_id=spec.get("patient_id"),
+                purpose=spec.get("purpose") or "treatment",
+                outcome=spec.get("outcome") or Outcome.SUCCESS,
+                ip=ctx.ip,
+                channel=ctx.channel,
+                detail=spec.get("detail") or {},
+                prev_hash=prev_hash,
+            )
+            event.hash = prev_hash = compute_hash(prev_hash, event)
+            events.append(event)
+        AuditEvent.objects.bulk_create(events)
+        head.seq, head.hash = seq, prev_hash
         head.save(update_fields=["seq", "hash"])
-    return event
+    return events
 
 
 @dataclass
@@ -108,11 +128,3 @@ def verify(batch_size: int = 2000) -> VerifyResult:
         return VerifyResult(count, False, last_seq + 1, f"events after {last_seq} were removed")
     return VerifyResult(count, True)
 
-
-def emit_many(*, actor, events: list[dict], role: str = "", purpose: str = "treatment") -> None:
-    """Append several events in one transaction (a list page showing many patients' cases)."""
-    if not events:
-        return
-    with transaction.atomic():
-        for fields in events:
-            emit(actor=actor, role=fields.pop("role", role), purpose=purpose, **fields)
