@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from contextlib import contextmanager
 
 import factory
 from django.utils import timezone
@@ -95,3 +96,19 @@ def make_draft(network: Organization, patient_user: User, *, codes=("I25.10",), 
         Consent.objects.create(case=case, scope=["obtain_records", "share_with_reviewers", "share_report"],
                                signer_name="Ana García", signed_at=timezone.now())
     return case
+
+
+@contextmanager
+def audit_trigger_disabled():
+    """Let raw SQL tamper with the audit trail in a test (PostgreSQL's append-only trigger refuses it)."""
+    from django.db import connection
+
+    toggle = "ALTER TABLE audit_auditevent {} TRIGGER audit_auditevent_append_only"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(toggle.format("DISABLE"))
+        try:
+            yield cursor
+        finally:
+            if connection.vendor == "postgresql":
+                cursor.execute(toggle.format("ENABLE"))

@@ -16,11 +16,12 @@ from pathlib import Path
 import django
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from konsil import __version__, cli, demo
 from konsil.audit.models import AuditEvent
 from konsil.audit.services import emit
+
+from .factories import audit_trigger_disabled
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
@@ -34,14 +35,9 @@ def chain(db):
 
 
 def tamper(sql: str, params=()) -> None:
-    """Run SQL on the audit table; on PostgreSQL the append-only trigger is lifted for the statement."""
-    trigger = "audit_auditevent_append_only"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ALTER TABLE audit_auditevent DISABLE TRIGGER {trigger}")
+    """Run SQL on the audit table, the append-only trigger lifted for the statement."""
+    with audit_trigger_disabled() as cursor:
         cursor.execute(sql, params)
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ALTER TABLE audit_auditevent ENABLE TRIGGER {trigger}")
 
 
 # --- version, help, seed ------------------------------------------------------------------------------------

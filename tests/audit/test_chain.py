@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -12,6 +11,8 @@ from konsil.audit.models import AuditEvent, ChainHead
 from konsil.audit.services import GENESIS, compute_hash, emit, emit_many, verify
 from konsil.core import context
 
+from ..factories import audit_trigger_disabled
+
 TABLE = AuditEvent._meta.db_table
 TRIGGER = "audit_auditevent_append_only"
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql",
@@ -19,17 +20,7 @@ on_postgres = pytest.mark.skipif(connection.vendor != "postgresql",
 PG_CASTS = {"detail": "::jsonb", "ip": "::inet"}
 
 
-@contextmanager
-def trigger_disabled():
-    """Let raw SQL tamper with the trail (PostgreSQL refuses it otherwise)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER {TRIGGER}")
-        try:
-            yield cursor
-        finally:
-            if connection.vendor == "postgresql":
-                cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER {TRIGGER}")
+trigger_disabled = audit_trigger_disabled
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import datetime as dt
 
 from konsil.audit.models import AuditEvent
 
+from ..factories import audit_trigger_disabled
 from .conftest import events, url
 
 
@@ -80,6 +81,7 @@ def test_verify_button_reports_intact_and_broken_chains(client, login, auditor, 
     assert events("audit.verify", actor=auditor, outcome="success").exists()
 
     victim = AuditEvent.objects.filter(action="case.submit").get()
-    AuditEvent.objects.filter(seq=victim.seq).update(actor_label="someone-else@example.test")  # tamper
+    with audit_trigger_disabled():
+        AuditEvent.objects.filter(seq=victim.seq).update(actor_label="someone-else@example.test")  # tamper
     response = client.post(url("audit:trail"), follow=True)
     assert f"The chain is broken at event {victim.seq}" in response.content.decode()
