@@ -287,6 +287,18 @@ def cmd_manage(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_matching_assign(args) -> int:
+    from konsil.matching import commands
+
+    return commands.assign(args.cases, args.specialists, sys.stdout, sys.stderr)
+
+
+def cmd_matching_specialties(args) -> int:
+    from konsil.matching import commands
+
+    return commands.specialties(sys.stdout)
+
+
 # --- entry point --------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,6 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     audit_sub.add_parser("verify", help="check the hash chain of the audit trail").set_defaults(
         func=cmd_audit_verify)
+
+    matching = sub.add_parser("matching", help="batch matching and the specialty catalog (no database)")
+    matching_sub = matching.add_subparsers(dest="matching_command", metavar="ACTION", required=True)
+    assign = matching_sub.add_parser("assign", help="assign cases to specialists (JSON Lines in and out)")
+    assign.add_argument("--cases", required=True, type=Path)
+    assign.add_argument("--specialists", required=True, type=Path)
+    assign.set_defaults(func=cmd_matching_assign)
+    matching_sub.add_parser("specialties", help="print the specialty catalog as JSON Lines").set_defaults(
+        func=cmd_matching_specialties)
 
     sub.add_parser("manage", help="Django's management commands (migrate, createsuperuser, ...)")
     return parser

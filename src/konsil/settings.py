@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "konsil.cases",
     "konsil.triage",
     "konsil.opinions",
+    "konsil.records",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("konsil.accounts.urls")),
     path("cases/", include("konsil.cases.urls")),
     path("audit/", include("konsil.audit.urls")),
+    path("records/", include("konsil.records.urls")),
     path("", include("konsil.opinions.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("konsil.api_urls")),

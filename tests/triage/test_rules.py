@@ -69,13 +69,16 @@ def test_abstains_without_a_routable_code(codes, case_with):
     assert proposal.reasons
 
 
+FLAG = {"code": "test", "label": "Test flag", "urgency": "urgent", "evidence": "", "source": "test"}
+
+
 class FixedEngine:
     """A stand-in engine: proposes a known and an unknown specialty."""
 
     name, version = "fixed", "0.1"
 
     def propose(self, case):
-        return engine.Proposal(specialty="nephrology", urgency="urgent", red_flags=["test"],
+        return engine.Proposal(specialty="nephrology", urgency="urgent", red_flags=[FLAG],
                                ranked=[{"code": "nephrology", "probability": 0.9},
                                        {"code": "astrology", "probability": 0.1}])
 
@@ -86,7 +89,7 @@ def test_engine_is_pluggable(settings, case_with):
     proposal = services.propose(case=case_with("I10"))
     assert (proposal.engine, proposal.model_version, proposal.specialty_id) == ("fixed", "0.1", "nephrology")
     assert proposal.ranked == [{"code": "nephrology", "probability": 0.9}]  # unknown specialties dropped
-    assert (proposal.urgency, proposal.red_flags) == ("urgent", ["test"])
+    assert (proposal.urgency, proposal.red_flags) == ("urgent", [FLAG])
 
 
 def test_propose_stores_the_proposal_with_engine_and_version(case_with):
@@ -97,7 +100,7 @@ def test_propose_stores_the_proposal_with_engine_and_version(case_with):
     assert services.latest_proposal(case) == proposal
     event = AuditEvent.objects.get(action="triage.propose")
     assert (event.actor_label, event.patient_id) == ("triage", case.patient_id)
-    assert event.detail == {"engine": "icd10-rules", "version": "1", "specialty": "spine_surgery"}
+    assert event.detail == {"engine": "icd10-rules", "version": "1", "specialty": "spine_surgery", "red_flags": []}
 
 
 def test_propose_abstains_cleanly(case_with):

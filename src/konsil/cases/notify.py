@@ -33,6 +33,8 @@ TEXTS = {
     "withdraw": _("Case %(ref)s was withdrawn."),
     "message": _("New message on case %(ref)s."),
     "triage_alert": _("Case %(ref)s needs a coordinator's attention."),
+    "red_flag": _("Red flag: case %(ref)s may need urgent attention."),
+    "records_request": _("More records are needed for case %(ref)s."),
 }
 
 

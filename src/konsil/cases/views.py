@@ -28,6 +28,10 @@ from konsil.core import authz, files
 from konsil.core.errors import DomainError, NotFound
 from konsil.matching import ranking
 from konsil.matching import selectors as matching
+from konsil.records import selectors as records_selectors
+from konsil.records.models import RequestMethod
+from konsil.triage import selectors as triage_selectors
+from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
 from . import lifecycle, selectors, services
@@ -288,17 +292,7 @@ def detail(request, pk):
 
 
 def _proposal_view(case):
-    proposal = latest_proposal(case)
-    if proposal is None:
-        return None
-    names = dict(matching.specialties().filter(pk__in=[r.get("code") for r in proposal.ranked])
-                 .values_list("pk", "name"))
-    proposal.urgency_label = dict(Urgency.choices).get(proposal.urgency, proposal.urgency)
-    proposal.ranked_named = [
-        (names.get(r.get("code"), r.get("code")), round(100 * float(r.get("probability", 0))))
-        for r in proposal.ranked
-    ]
-    return proposal
+    return present(latest_proposal(case))
 
 
 def _offer_options(request, case, specialties):
@@ -355,6 +349,9 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "case": case, "relations": relations, "error": error, "consent": consent,
         "consent_scope": [scopes.get(s, s) for s in consent.scope] if consent else [],
         "proposal": _proposal_view(case) if authz.can("case.view_triage", request.user, case) else None,
+        "can_request_records": rel.COORDINATOR in relations,
+        "request_methods": RequestMethod.choices,
+        "records_requests": case.records_requests.all() if rel.COORDINATOR in relations else (),
         "timeline": _timeline(case, relations),
         "thread": _labelled(selectors.messages_for(user, case), "author_role"),
         "attachments": selectors.attachments_for(user, case),
@@ -497,8 +494,11 @@ def queue(request):
     counts = selectors.queue_counts(user)
     statuses = [(value, label, counts.get(value, 0)) for value, label in Status.choices]
     open_total = sum(n for s, n in counts.items() if s in OPEN_STATUSES)
-    return render(request, "cases/queue.html", {"page": page, "form": form, "statuses": statuses,
-                                                "open_total": open_total, "current_status": status})
+    return render(request, "cases/queue.html", {
+        "page": page, "form": form, "statuses": statuses, "open_total": open_total, "current_status": status,
+        "triage_accuracy": triage_selectors.recent_accuracy(user),
+        "overdue_requests": records_selectors.overdue_for_coordinator(user)[:20],
+    })
 
 
 # --- notifications ------------------------------------------------------------------------------------------

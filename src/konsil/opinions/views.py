@@ -27,6 +27,7 @@ from konsil.cases.selectors import attachments_for, audit_list, cases_for, get_c
 from konsil.cases.services import transition
 from konsil.core import icd10
 from konsil.core.errors import DomainError, NotFound, PermissionDenied
+from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
 from . import report, services
@@ -155,7 +156,7 @@ def _render_review(request, case, relations, *, form=None, amend_form=None, fail
     thread = list(messages_for(request.user, case))
     context = {
         "case": case, "patient": case.patient, "patient_age": _age(case.patient.birth_date),
-        "questions": questions, "diagnoses": list(case.diagnoses.all()), "proposal": latest_proposal(case),
+        "questions": questions, "diagnoses": list(case.diagnoses.all()), "proposal": present(latest_proposal(case)),
         "attachments": list(attachments_for(request.user, case)), "thread": thread[-5:],
         "thread_count": len(thread), "form": form, "draft": draft, "editable": editable,
         "revised_name": _code_name(form), "amend_revised_name": _code_name(amend_form),

@@ -18,9 +18,16 @@ class Proposal:
     specialty: str | None  # catalog code
     ranked: list[dict] = field(default_factory=list)  # [{"code", "probability"}]
     urgency: str = "routine"
-    red_flags: list[str] = field(default_factory=list)
+    red_flags: list[dict] = field(default_factory=list)  # [{"code", "label", "urgency", "evidence", "source"}]
     reasons: list[str] = field(default_factory=list)
     abstain: bool = False
+    labels: list[dict] = field(default_factory=list)  # the model's classes: [{"label", "probability"}]
+    subspecialty: str | None = None
+    multidisciplinary: bool = False
+    panel_roles: list[str] = field(default_factory=list)
+    checklist: list[dict] = field(default_factory=list)  # [{"item", "label", "present", "evidence"}]
+    inconsistencies: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)  # {"history"|"problems"|"medications"|"results": [{"text","ref"}]}
 
 
 @lru_cache(maxsize=4)

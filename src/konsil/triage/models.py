@@ -18,6 +18,19 @@ class TriageProposal(BaseModel):
     red_flags = models.JSONField(default=list)
     reasons = models.JSONField(default=list)
     abstain = models.BooleanField(default=False)
+    labels = models.JSONField(default=list)  # the model's own classes with probabilities
+    subspecialty = models.ForeignKey(
+        "matching.Specialty", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    multidisciplinary = models.BooleanField(default=False)
+    panel_roles = models.JSONField(default=list)
+    checklist = models.JSONField(default=list)
+    inconsistencies = models.JSONField(default=list)
+    summary = models.JSONField(default=dict)
+
+    @property
+    def missing_items(self) -> list[dict]:
+        return [item for item in self.checklist if not item.get("present")]
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,0 +1,26 @@
+"""Shape a stored proposal for display (names, labels, summary sections) in the reader's language."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from konsil.cases.choices import Urgency
+from konsil.matching.models import Specialty
+
+SUMMARY_SECTIONS = (("history", _("Key history")), ("problems", _("Active problems")),
+                    ("medications", _("Medications")), ("results", _("Recent results")))
+
+
+def present(proposal):
+    """Add display attributes to `proposal` (None passes through)."""
+    if proposal is None:
+        return None
+    codes = [r.get("code") for r in proposal.ranked] + list(proposal.panel_roles)
+    names = dict(Specialty.objects.filter(pk__in=codes).values_list("pk", "name"))
+    proposal.urgency_label = dict(Urgency.choices).get(proposal.urgency, proposal.urgency)
+    proposal.ranked_named = [(names.get(r.get("code"), r.get("code")), round(100 * float(r.get("probability", 0))))
+                             for r in proposal.ranked]
+    proposal.panel_names = [names.get(code, code) for code in proposal.panel_roles]
+    proposal.summary_sections = [(label, proposal.summary.get(key)) for key, label in SUMMARY_SECTIONS
+                                 if proposal.summary.get(key)]
+    return proposal
