@@ -34,6 +34,9 @@ lint: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 
+bench-triage: $(DEV_STAMP)
+	$(BIN)/python bench/triage.py
+
 bench-matching: $(DEV_STAMP)
 	$(BIN)/python bench/matching.py
 

@@ -287,6 +287,30 @@ def cmd_manage(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_triage_classify(args) -> int:
+    from konsil.triage import commands
+
+    return commands.classify(sys.stdin, sys.stdout, sys.stderr)
+
+
+def cmd_triage_train(args) -> int:
+    from konsil.triage import commands
+
+    commands.train(args.training, args.out, sys.stdout)
+    return 0
+
+
+def cmd_triage_retrain(args) -> int:
+    from konsil.triage import commands, feedback
+
+    rows = feedback.confirmed_rows()
+    if not rows:
+        print("konsil triage retrain: no confirmed coordinator decisions to learn from yet.", file=sys.stderr)
+        return 1
+    commands.retrain(rows, args.training, args.out, sys.stdout, write=not args.dry_run)
+    return 0
+
+
 def cmd_matching_assign(args) -> int:
     from konsil.matching import commands
 
@@ -321,6 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     audit_sub.add_parser("verify", help="check the hash chain of the audit trail").set_defaults(
         func=cmd_audit_verify)
+
+    triage = sub.add_parser("triage", help="the triage model: classify, train, retrain")
+    triage_sub = triage.add_subparsers(dest="triage_command", metavar="ACTION", required=True)
+    classify = triage_sub.add_parser("classify", help="JSON Lines cases on stdin -> one JSON line per case")
+    classify.set_defaults(func=cmd_triage_classify)
+    for name, func, text in (("train", cmd_triage_train, "rebuild the model from the training file"),
+                             ("retrain", cmd_triage_retrain, "fold confirmed decisions in; before/after metrics")):
+        action = triage_sub.add_parser(name, help=text)
+        action.add_argument("--training", type=Path, default=None, help="training CSV (MTSamples layout)")
+        action.add_argument("--out", type=Path, default=None, help="artifact folder (default: the shipped one)")
+        if name == "retrain":
+            action.add_argument("--dry-run", action="store_true", help="report metrics, keep the current model")
+        action.set_defaults(func=func)
 
     matching = sub.add_parser("matching", help="batch matching and the specialty catalog (no database)")
     matching_sub = matching.add_subparsers(dest="matching_command", metavar="ACTION", required=True)

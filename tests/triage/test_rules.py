@@ -69,6 +69,11 @@ def test_abstains_without_a_routable_code(codes, case_with):
     assert proposal.reasons
 
 
+@pytest.fixture(autouse=True)
+def _rules_engine(settings):
+    settings.KONSIL_TRIAGE_ENGINE = "konsil.triage.rules.RuleBasedTriage"
+
+
 FLAG = {"code": "test", "label": "Test flag", "urgency": "urgent", "evidence": "", "source": "test"}
 
 

@@ -277,7 +277,7 @@ def test_coordinator_sees_triage_proposal_and_ranked_specialists(client, login, 
         case = walker.walk_to(draft_case, "submitted")
     login(client, coordinator)
     body = client.get(url("cases:detail", pk=case.pk)).content.decode()
-    assert "Triage proposal" in body and "icd10-rules" in body and "Cardiology" in body
+    assert "Triage proposal" in body and "konsil-triage" in body and "Cardiology" in body
     assert f'action="{url("cases:transition", pk=case.pk, action="triage")}"' in body
     proposal = latest_proposal(case)
     assert f'<option value="{proposal.specialty_id}" selected>' in body  # prefilled from the proposal

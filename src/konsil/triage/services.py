@@ -47,7 +47,7 @@ def _raise_the_alarm(case, proposal: TriageProposal) -> None:
         previous = case.urgency
         case.urgency = proposal.urgency
         case.save(update_fields=["urgency", "updated_at"])
-        emit(actor="triage", action="case.escalate", obj=case, patient_id=case.patient_id,
+        emit(actor="triage", action="triage.escalate", obj=case, patient_id=case.patient_id,
              detail={"from": previous, "to": case.urgency})
     notify(case, "red_flag", {rel.COORDINATOR})
 
