@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench bench-triage bench-matching messages clean
+.PHONY: run test lint bench bench-triage bench-matching bench-records messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-triage: $(DEV_STAMP)
 
 bench-matching: $(DEV_STAMP)
 	$(BIN)/python bench/matching.py
+
+bench-records: $(DEV_STAMP)
+	$(BIN)/python bench/records.py
 
 messages: $(DEV_STAMP)
 	cd src/konsil && ../../$(BIN)/django-admin makemessages -l es -l ja --ignore 'static/*' && ../../$(BIN)/django-admin compilemessages

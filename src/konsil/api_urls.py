@@ -7,6 +7,7 @@ from konsil.accounts.api import MeView, TokenView
 from konsil.cases.api import CaseViewSet, NotificationViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
 from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
+from konsil.records.tus import UploadCreateView, UploadView
 
 app_name = "api"
 
@@ -23,5 +24,7 @@ urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("me/", MeView.as_view(), name="me"),
     path("cases/<str:pk>/report.pdf", ReportPdfViewSet.as_view({"get": "retrieve"}), name="case-report-pdf"),
+    path("records/cases/<uuid:pk>/uploads/", UploadCreateView.as_view(), name="records-uploads"),
+    path("records/uploads/<uuid:upload_id>", UploadView.as_view(), name="records-upload"),
     *router.urls,
 ]

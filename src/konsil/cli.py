@@ -1,4 +1,4 @@
-"""The `konsil` console script: run, seed --demo, audit verify, manage (Django's management commands)."""
+"""The `konsil` console script: run, seed, audit, triage, matching, records, keys, manage (Django's commands)."""
 
 from __future__ import annotations
 
@@ -37,13 +37,14 @@ def _version() -> str:
 
 def child_commands(host: str, port: int, *, worker: bool = True, web_workers: int = 2,
                    threads: int = 4) -> list[tuple[str, list[str]]]:
-    """The processes `konsil run` supervises: the web server (gunicorn) and the background task worker."""
+    """The processes `konsil run` supervises: the web server (gunicorn), the task worker and the periodic clock."""
     web = [sys.executable, "-m", "gunicorn", "konsil.wsgi:application", "--bind", f"{host}:{port}",
            "--workers", str(web_workers), "--threads", str(threads), "--worker-class", "gthread",
            "--graceful-timeout", "10", "--access-logfile", "-", "--log-level", "warning"]
     commands = [("web", web)]
     if worker:
         commands.append(("worker", [sys.executable, "-m", "django", "db_worker"]))
+        commands.append(("schedule", [sys.executable, "-m", "konsil.cli", "schedule"]))
     return commands
 
 
@@ -323,6 +324,65 @@ def cmd_matching_specialties(args) -> int:
     return commands.specialties(sys.stdout)
 
 
+def cmd_records_inspect(args) -> int:
+    from konsil.records import commands
+    from konsil.records.errors import RecordRejected
+
+    try:
+        commands.dump(commands.inspect(args.path), sys.stdout)
+    except (RecordRejected, OSError) as exc:
+        reason = exc.message if isinstance(exc, RecordRejected) else exc.strerror
+        print(f"konsil records inspect: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_records_deidentify(args) -> int:
+    from konsil.records import commands
+
+    if not args.source.exists():
+        print(f"konsil records deidentify: {args.source} does not exist", file=sys.stderr)
+        return 1
+    report = commands.deidentify(args.source, args.target)
+    commands.dump(report, sys.stdout)
+    return 0 if report.get("written") else 1
+
+
+def cmd_schedule(args) -> int:
+    from konsil.core import schedule
+
+    if args.once:
+        for path in schedule.tick():
+            print(f"enqueued {path}")
+        return 0
+    schedule.loop()
+    return 0
+
+
+def cmd_keys_rotate(args) -> int:
+    import json
+
+    from konsil.core import keys
+
+    if args.new:
+        if os.environ.get("KONSIL_MASTER_KEYS"):
+            print("konsil keys rotate --new: master keys come from KONSIL_MASTER_KEYS; add the new key there and "
+                  "set KONSIL_MASTER_KEY_ID instead.", file=sys.stderr)
+            return 1
+        keys.new_embedded_key()
+    print(json.dumps(keys.rotate(), indent=2))
+    return 0
+
+
+def cmd_keys_status(args) -> int:
+    import json
+
+    from konsil.core import keys
+
+    print(json.dumps(keys.status(), indent=2))
+    return 0
+
+
 # --- entry point --------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -333,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="migrate, load the demo data, serve the app and run the worker")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
-    run.add_argument("--no-worker", action="store_true", help="do not start the background task worker")
+    run.add_argument("--no-worker", action="store_true", help="do not start the background task worker and clock")
     run.add_argument("--no-seed", action="store_true", help="do not load the demo data")
     run.set_defaults(func=cmd_run)
 
@@ -367,6 +427,27 @@ def build_parser() -> argparse.ArgumentParser:
     assign.set_defaults(func=cmd_matching_assign)
     matching_sub.add_parser("specialties", help="print the specialty catalog as JSON Lines").set_defaults(
         func=cmd_matching_specialties)
+
+    records = sub.add_parser("records", help="records tools: inspect a file, de-identify DICOM")
+    records_sub = records.add_subparsers(dest="records_command", metavar="ACTION", required=True)
+    inspect = records_sub.add_parser("inspect", help="print as JSON what Konsil would extract from a file")
+    inspect.add_argument("path", type=Path)
+    inspect.set_defaults(func=cmd_records_inspect)
+    deid = records_sub.add_parser("deidentify", help="DICOM PS3.15 Basic Profile for a file or a folder tree")
+    deid.add_argument("source", type=Path, metavar="IN")
+    deid.add_argument("target", type=Path, metavar="OUT")
+    deid.set_defaults(func=cmd_records_deidentify)
+
+    sched = sub.add_parser("schedule", help="enqueue periodic work (reminders, clean-up); runs beside the worker")
+    sched.add_argument("--once", action="store_true", help="enqueue what is due once and exit (for cron)")
+    sched.set_defaults(func=cmd_schedule)
+
+    keys = sub.add_parser("keys", help="master keys: rotate, status")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    rotate = keys_sub.add_parser("rotate", help="re-wrap every data key under the current master key")
+    rotate.add_argument("--new", action="store_true", help="generate a new master key first (embedded default)")
+    rotate.set_defaults(func=cmd_keys_rotate)
+    keys_sub.add_parser("status", help="data keys per master key").set_defaults(func=cmd_keys_status)
 
     sub.add_parser("manage", help="Django's management commands (migrate, createsuperuser, ...)")
     return parser

@@ -150,6 +150,7 @@ class CasePlan:
     triage_reason: str = ""
     declined_first: bool = False
     attachment: str = ""
+    records: bool = False  # a zipped CD export with a CT study and a FHIR health-record export
     opinion: dict = field(default_factory=dict)
     amendment: str = ""
     follow_up: tuple[str, str] | None = None  # (patient's question, specialist's reply) after delivery
@@ -196,7 +197,7 @@ CASES = (
         (("Is valve replacement through a catheter (TAVR) right for me?", ""),),
         "Transcatheter aortic valve replacement", "cardiology", cpt="33361", specialist="specialist",
         summary="Moderate-to-severe aortic stenosis on echocardiogram; short of breath climbing stairs.",
-        attachment="echocardiogram-report.txt",
+        attachment="echocardiogram-report.txt", records=True,
         opinion={"diagnosis_verdict": "confirmed", "narrative": "Draft: reviewing the echocardiogram."},
     ),
     CasePlan(
@@ -438,12 +439,16 @@ class _Seeder:
         found = {}
         for key, spec in PATIENTS.items():
             user = self.users.get(spec.login) if spec.login else None
-            patient, created = Patient.objects.get_or_create(
-                network=self.orgs["network"], given_name=spec.given_name, family_name=spec.family_name,
-                birth_date=spec.birth_date,
-                defaults={"user": user, "sex": spec.sex, "state": spec.state, "language": spec.language,
-                          "email": user.email if user else "", "phone": "+1 555 0100"},
-            )
+            # names are encrypted at rest: find the demo patient by birth date, then compare names in Python
+            same_birth = Patient.objects.filter(network=self.orgs["network"], birth_date=spec.birth_date)
+            patient = next((p for p in same_birth
+                            if (p.given_name, p.family_name) == (spec.given_name, spec.family_name)), None)
+            created = patient is None
+            if created:
+                patient = Patient.objects.create(
+                    network=self.orgs["network"], given_name=spec.given_name, family_name=spec.family_name,
+                    birth_date=spec.birth_date, user=user, sex=spec.sex, state=spec.state, language=spec.language,
+                    email=user.email if user else "", phone="+1 555 0100")
             if created:
                 emit(actor=user or "seed", action="patient.create", obj=patient, patient_id=patient.pk)
             self.summary.count("patients", created)
@@ -509,6 +514,8 @@ class _CaseDriver:
             body = f"{p.attachment}: demo document, no real patient data.\n".encode()
             cases.add_attachment(actor=self.requester, case=case, description="Demo document",
                                  upload=SimpleUploadedFile(p.attachment, body, content_type="text/plain"))
+        if p.records:
+            demo_records(actor=self.requester, case=case)
         self.case = case
 
     def candidate(self, exclude=()) -> Specialist:
@@ -581,6 +588,37 @@ class _CaseDriver:
 
     def to_withdrawn(self) -> None:
         self.go(self.requester, "withdraw", reason=self.plan.end_reason)
+
+
+DEMO_CT_SLICES = 64
+
+
+def demo_records(*, actor, case) -> None:
+    """A CD export (a synthetic chest CT, DICOMDIR and viewer junk, zipped) and a Synthea FHIR export."""
+    import io
+    import tempfile
+    import zipfile
+    from importlib import resources
+    from pathlib import Path
+
+    from konsil.records import synthetic
+    from konsil.records.intake import store_record
+
+    name = f"{case.patient.family_name}^{case.patient.given_name}"
+    slices = synthetic.ct_series(DEMO_CT_SLICES, size=256, patient_name=name, seed=7)
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        synthetic.dicomdir_export(slices, Path(folder))
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    store_record(actor=actor, case=case, content=buffer.getvalue(), filename="CD export.zip",
+                 description="Demo CT (synthetic phantom)")
+    bundle = resources.files("konsil.records").joinpath("data/demo/synthea-sample.json.gz").read_bytes()
+    import gzip
+
+    store_record(actor=actor, case=case, content=gzip.decompress(bundle), filename="health-record.json",
+                 description="Demo FHIR export (Synthea, synthetic)")
 
 
 def _totals() -> dict[str, int]:

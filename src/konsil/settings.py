@@ -12,6 +12,8 @@ Environment variables:
   KONSIL_SECURE_COOKIES  "1" behind HTTPS (default: on unless DEBUG or local)
   KONSIL_EMAIL_BACKEND   Django email backend (default: console)
   KONSIL_SESSION_MINUTES idle session timeout (default 30)
+  KONSIL_MAX_STUDY_BYTES largest upload (a study, an archive) in bytes (default 2 GiB)
+  KONSIL_MAX_BATCH_FILES files one upload batch may hold (default 200; a CD folder counts as one)
 """
 
 from __future__ import annotations
@@ -209,7 +211,13 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-KONSIL_MAX_ATTACHMENT_BYTES = int(os.environ.get("KONSIL_MAX_ATTACHMENT_BYTES", str(50 * 1024 * 1024)))
+KONSIL_MAX_ATTACHMENT_BYTES = int(os.environ.get("KONSIL_MAX_ATTACHMENT_BYTES", str(50 * 1024 * 1024)))  # plain form
+# Records intake (resumable uploads): a study or archive, files a batch, chunk size, unfinished uploads' lifetime.
+KONSIL_MAX_STUDY_BYTES = int(os.environ.get("KONSIL_MAX_STUDY_BYTES", str(2 * 1024**3)))
+KONSIL_MAX_BATCH_FILES = int(os.environ.get("KONSIL_MAX_BATCH_FILES", "200"))
+KONSIL_UPLOAD_CHUNK_BYTES = int(os.environ.get("KONSIL_UPLOAD_CHUNK_BYTES", str(8 * 1024 * 1024)))
+KONSIL_UPLOAD_EXPIRY_HOURS = int(os.environ.get("KONSIL_UPLOAD_EXPIRY_HOURS", "48"))
+KONSIL_ZIP_MAX_RATIO = int(os.environ.get("KONSIL_ZIP_MAX_RATIO", "100"))
 
 
 def _master_keys() -> dict[str, bytes]:
@@ -272,6 +280,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KONSIL_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
+    # pydicom and pypdf quote element values and document bytes in their warnings: keep PHI out of the logs
+    "loggers": {"axes": {"level": "WARNING"}, "django.request": {"level": "ERROR"},
+                "pydicom": {"level": "CRITICAL"}, "pypdf": {"level": "CRITICAL"}},
 }
 KONSIL_VERSION = __import__("konsil").__version__

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from konsil.core.fields import EncryptedTextField
 from konsil.core.models import BaseModel
 
 from .choices import (
@@ -28,18 +29,18 @@ USER = settings.AUTH_USER_MODEL
 class Patient(BaseModel):
     network = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="patients")
     user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="patients")
-    given_name = models.CharField(_("given name"), max_length=100)
-    family_name = models.CharField(_("family name"), max_length=100)
+    given_name = EncryptedTextField(_("given name"))
+    family_name = EncryptedTextField(_("family name"))
     birth_date = models.DateField(_("birth date"))
     sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices)
     state = models.CharField(_("US state"), max_length=2, blank=True, choices=STATE_CHOICES)
     country = models.CharField(_("country"), max_length=2, default="US")
     language = models.CharField(_("preferred language"), max_length=8, choices=LANGUAGE_CHOICES, default="en")
-    email = models.EmailField(_("email"), blank=True)
-    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = EncryptedTextField(_("email"), blank=True)
+    phone = EncryptedTextField(_("phone"), blank=True)
 
     class Meta:
-        ordering = ["family_name", "given_name"]
+        ordering = ["created_at"]  # names are encrypted: the database cannot sort by them
 
     def __str__(self) -> str:
         return f"{self.given_name} {self.family_name}"
@@ -96,6 +97,11 @@ class Case(BaseModel):
     submitted_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Offers and SLAs (cases.offers, cases.sla): escalated to the coordinators; review deadline and its alerts.
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    review_due_at = models.DateTimeField(_("review due at"), null=True, blank=True)
+    review_reminded_at = models.DateTimeField(null=True, blank=True)
+    review_breached_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -142,13 +148,28 @@ class Consent(BaseModel):
 
 
 class Attachment(BaseModel):
-    """A document stored encrypted; the row keeps the wrapped data key and the plaintext hash."""
+    """A record stored encrypted; the row keeps the wrapped data key and the plaintext hash, never the content.
+
+    Files inside an archive or a CD export are attachments too, with `parent` pointing at the archive.
+    """
+
+    class Processing(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        PROCESSING = "processing", _("Processing")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
     uploaded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
-    filename = models.CharField(_("file name"), max_length=255)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="entries")
+    batch = models.UUIDField(null=True, blank=True)
+    filename = EncryptedTextField(_("file name"))
     content_type = models.CharField(max_length=100)
-    description = models.CharField(_("description"), max_length=255, blank=True)
+    description = EncryptedTextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=12, blank=True)  # records.detect kinds: pdf, dicom, zip, fhir...
+    status = models.CharField(_("status"), max_length=12, choices=Processing.choices, default=Processing.QUEUED)
+    error_code = models.CharField(max_length=32, blank=True)  # records.errors.REASONS
+    detail = models.JSONField(default=dict, blank=True)  # counts only (pages, images, series): no content
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
     storage_name = models.CharField(max_length=200, unique=True)
@@ -157,6 +178,13 @@ class Attachment(BaseModel):
 
     class Meta:
         ordering = ["created_at"]
+        indexes = [models.Index(fields=["case", "sha256"])]
+
+    @property
+    def error_message(self) -> str:
+        from konsil.records.errors import REASONS
+
+        return str(REASONS.get(self.error_code, "")) if self.error_code else ""
 
 
 class StatusChange(BaseModel):
@@ -174,16 +202,46 @@ class StatusChange(BaseModel):
         ordering = ["created_at"]
 
 
+# Until cases.choices.OfferStatus has EXPIRED (appended last), the timed-out status is added here.
+OFFER_STATUSES = OfferStatus.choices + ([] if "expired" in OfferStatus.values else [("expired", _("Timed out"))])
+
+
 class Offer(BaseModel):
+    """A case offered to one specialist, open until `expires_at`; automatic offers have no `offered_by`.
+
+    The ranking at the time is kept (position, score, reasons, engine), and when a coordinator chose someone
+    other than the top-ranked specialist, that proposal and the reason: feedback for matching.
+    """
+
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="offers")
     specialist = models.ForeignKey("matching.Specialist", on_delete=models.PROTECT, related_name="offers")
-    offered_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=12, choices=OfferStatus.choices, default=OfferStatus.PENDING)
+    offered_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=12, choices=OFFER_STATUSES, default=OfferStatus.PENDING)
     responded_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    rank = models.PositiveSmallIntegerField(_("rank"), null=True, blank=True)  # 1 = top; None: not ranked
+    score = models.FloatField(_("score"), null=True, blank=True)
+    reasons = models.JSONField(_("ranking reasons"), default=list, blank=True)
+    engine = models.CharField(_("matching engine"), max_length=64, blank=True)
+    proposed_specialist = models.ForeignKey(
+        "matching.Specialist", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text=_("The top-ranked specialist when a coordinator chose someone else"),
+    )
+    override_reason = models.TextField(_("override reason"), blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    @property
+    def automatic(self) -> bool:
+        return self.offered_by_id is None
+
+    @property
+    def is_override(self) -> bool:
+        return bool(self.override_reason)
 
 
 class Message(BaseModel):

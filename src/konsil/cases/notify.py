@@ -35,6 +35,7 @@ TEXTS = {
     "triage_alert": _("Case %(ref)s needs a coordinator's attention."),
     "red_flag": _("Red flag: case %(ref)s may need urgent attention."),
     "records_request": _("More records are needed for case %(ref)s."),
+    "records_overdue": _("Records requested for case %(ref)s are overdue."),
 }
 
 

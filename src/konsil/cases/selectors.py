@@ -94,7 +94,8 @@ def messages_for(user, case) -> QuerySet[Message]:
 
 
 def attachments_for(user, case) -> QuerySet[Attachment]:
-    return case.attachments.select_related("uploaded_by")
+    """The records sent to a case (files inside an archive are listed under their archive)."""
+    return case.attachments.filter(parent__isnull=True).select_related("uploaded_by")
 
 
 def notifications_for(user) -> QuerySet[Notification]:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit
-from konsil.core import context, files, icd10
+from konsil.core import context, icd10
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
 
 from . import lifecycle
@@ -357,43 +357,26 @@ def sign_consent(*, actor, case: Case, scope, signer_name: str, signer_relations
 
 # --- attachments and messages -------------------------------------------------------------------------------
 
-ATTACHABLE = frozenset(Status) - {Status.CLOSED, Status.CANCELLED, Status.WITHDRAWN}
-
-
 def add_attachment(*, actor, case: Case, upload, description: str = "") -> Attachment:
-    """Encrypt and store an uploaded document for the case."""
-    if case.status not in ATTACHABLE:
-        raise Conflict(_("This case is closed to new documents."))
-    if not rel.relations(actor, case) & rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER}:
-        raise PermissionDenied(_("You may not add documents to this case."))
+    """A document sent through the plain upload form: stored encrypted, then processed like any record."""
+    from konsil.records.intake import check_can_add, store_record
+
+    check_can_add(actor, case)
     if upload is None:
         raise ValidationFailed(_("Choose a file."), field="file")
     if upload.size == 0:
         raise ValidationFailed(_("The file is empty."), field="file")
     if upload.size > settings.KONSIL_MAX_ATTACHMENT_BYTES:
         raise ValidationFailed(_("The file is too large."), field="file")
-    content = upload.read()
-    name = (getattr(upload, "name", "") or "document").rsplit("/", 1)[-1][:200]
-    with transaction.atomic():
-        content_type = getattr(upload, "content_type", "") or "application/octet-stream"
-        attachment = Attachment(case=case, uploaded_by=actor, filename=name, content_type=content_type[:100],
-                                description=str(description or "")[:255])
-        stored = files.put(content, aad=str(attachment.pk).encode())
-        attachment.size, attachment.sha256 = stored.size, stored.sha256
-        attachment.storage_name, attachment.wrapped_key, attachment.key_id = (
-            stored.name, stored.wrapped_key, stored.key_id)
-        attachment.save()
-        emit(actor=actor, action="attachment.create", obj=attachment, patient_id=case.patient_id,
-             detail={"size": stored.size, "sha256": stored.sha256})
-    return attachment
+    return store_record(actor=actor, case=case, content=upload.read(), filename=getattr(upload, "name", ""),
+                        content_type=getattr(upload, "content_type", ""), description=description)
 
 
 def read_attachment(*, actor, attachment: Attachment) -> bytes:
     """Decrypt a document for download; the caller got `attachment` through a scoped selector."""
-    content = files.get(name=attachment.storage_name, wrapped_key=attachment.wrapped_key,
-                        key_id=attachment.key_id, sha256=attachment.sha256, aad=str(attachment.pk).encode())
-    emit(actor=actor, action="attachment.download", obj=attachment, patient_id=attachment.case.patient_id)
-    return content
+    from konsil.records.intake import read_record
+
+    return read_record(actor=actor, attachment=attachment)
 
 
 def post_message(*, actor, case: Case, body: str) -> Message:

@@ -28,7 +28,9 @@ from konsil.core import authz, files
 from konsil.core.errors import DomainError, NotFound
 from konsil.matching import ranking
 from konsil.matching import selectors as matching
+from konsil.records import reading
 from konsil.records import selectors as records_selectors
+from konsil.records.intake import ATTACHABLE
 from konsil.records.models import RequestMethod
 from konsil.triage import selectors as triage_selectors
 from konsil.triage.presenters import present
@@ -358,8 +360,10 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "offers": case.offers.select_related("specialist__user") if rel.COORDINATOR in relations else (),
         "can_message": authz.can("case.message", user, case)
         and case.status not in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN),
-        "can_upload": case.status in services.ATTACHABLE
+        "can_upload": case.status in ATTACHABLE
         and bool(relations & (rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER})),
+        "records_upload": reading.upload_context(case), "records_viewer": reading.viewer_context(case),
+        "has_images": case.studies.exists(), "clinical": reading.clinical_context(case),
         "can_edit": authz.can("case.edit", user, case),
         "can_read_report": authz.can("case.read_report", user, case),
         "is_reviewer": bool(relations & {rel.SPECIALIST, rel.SIGNER}),

@@ -57,6 +57,11 @@ def get(*, name: str, wrapped_key: bytes, key_id: str, sha256: str, aad: bytes) 
     return plaintext
 
 
+def save_raw(blob: bytes) -> str:
+    """Store bytes the caller already encrypted (upload parts) under a random name; returns the name."""
+    return _storage().save(random_object_name(), ContentFile(blob))
+
+
 def delete(name: str) -> None:
     _storage().delete(name)
 

@@ -118,6 +118,32 @@ def load(us_path: Path | str | None = None, countries_path: Path | str | None = 
                  read_rules(countries_path or COUNTRIES_FILE, key="country"))
 
 
+def load_table() -> Table:
+    """The rules as an admin keeps them in the database (LicensureRule), or the shipped files when there is no
+    database to read (the `konsil matching` CLI) or its table is empty."""
+    from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+    from django.db import DatabaseError
+
+    try:
+        from .models import LicensureRule
+
+        rows = list(LicensureRule.objects.all())
+    except (AppRegistryNotReady, ImproperlyConfigured, DatabaseError):
+        return load()
+    if not rows:
+        return load()
+    states, countries = {}, {}
+    for r in rows:
+        rule = Rule(r.code.upper(), r.name or r.code, r.direct_to_patient, r.imlc_member, r.source, r.as_of, r.notes)
+        (states if r.kind == "state" else countries)[rule.code] = rule
+    return Table(states, countries)
+
+
+def rule_applied(table: Table, state: str | None, country: str = US) -> Rule | None:
+    """The table's row for where the patient is (None when there is none)."""
+    return _rule_for(table, (state or "").upper(), (country or US).upper())
+
+
 def _rule_for(table: Table, state: str, country: str) -> Rule | None:
     return table.states.get(state) if country == US else table.countries.get(country)
 

@@ -1,7 +1,8 @@
-"""The `matching` interface: rank eligible specialists for a case (the matching issue brings an optimizer).
+"""The `matching` interface: rank eligible specialists for a case, best first, each with its reasons.
 
-An engine is a class with `name`, `version` and `rank(case, candidates) -> list[Ranked]`; settings name it in
-KONSIL_MATCHING_ENGINE.
+An engine is a class with `name`, `version` and `rank(case, candidates) -> list[Ranked]`, and optionally
+`candidates(case)` (the rows it evaluates; selectors.candidates otherwise); settings name it in
+KONSIL_MATCHING_ENGINE. ScoredRanking (the default) applies scoring.py's hard constraints and weighted soft factors.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+
+from . import licensure, scoring
 
 
 @dataclass
@@ -19,6 +23,7 @@ class Ranked:
     specialist: object
     score: float
     reasons: list[str] = field(default_factory=list)
+    factors: list[dict] = field(default_factory=list)
 
 
 class FilteredRanking:
@@ -43,6 +48,58 @@ class FilteredRanking:
         return sorted(ranked, key=lambda r: (-r.score, str(r.specialist)))
 
 
+def licensure_source(case_rec: dict, table) -> str | None:
+    """The source and "as of" date of the licensure row that decided, for the explanation."""
+    rule = licensure.rule_applied(table, case_rec["state"], case_rec["country"])
+    if rule is None:
+        return None
+    direct = {licensure.ALLOWED: _("opinions from elsewhere allowed directly to the patient"),
+              licensure.CONSULT_ONLY: _("opinions from elsewhere only in consultation with a local physician"),
+              licensure.NOT_ALLOWED: _("a local licence required")}.get(rule.direct_to_patient, rule.direct_to_patient)
+    return _("licensure rule for %(code)s (%(name)s): %(direct)s; source: %(source)s; as of %(as_of)s") % {
+        "code": rule.code, "name": rule.name, "direct": direct, "source": rule.source,
+        "as_of": rule.as_of.isoformat()}
+
+
+def explain(case_rec: dict, spec: dict, weights, table) -> scoring.Evaluation:
+    """scoring.evaluate, plus the licensure row's source when the table (not a licence held) decided."""
+    ev = scoring.evaluate(case_rec, spec, weights, table=table)
+    if scoring.decide_licensure(case_rec, spec, table).code != licensure.LICENSED:
+        source = licensure_source(case_rec, table)
+        if source:
+            ev.reasons.append(source)
+    return ev
+
+
+class ScoredRanking:
+    """Hard constraints filter (specialty, licensure table, language, capacity, conflicts, declines, delivery
+    mode); the network's weighted soft factors order and explain."""
+
+    name = "scored"
+    version = "1"
+
+    def candidates(self, case):
+        from .selectors import pool
+
+        return pool(case)
+
+    def rank(self, case, candidates) -> list[Ranked]:
+        from . import inputs
+
+        if not case.specialty_id:
+            return []
+        table = licensure.load_table()
+        weights = inputs.weights_for(case.network)
+        record = inputs.case_record(case)
+        today = timezone.localdate()
+        ranked = []
+        for s in candidates:
+            ev = explain(record, inputs.specialist_record(s, today=today), weights, table)
+            if ev.feasible:
+                ranked.append(Ranked(s, round(ev.score, 4), ev.reasons, ev.factors))
+        return sorted(ranked, key=lambda r: (-r.score, str(r.specialist), str(r.specialist.pk)))
+
+
 @lru_cache(maxsize=4)
 def _engine(path: str):
     return import_string(path)()
@@ -55,4 +112,6 @@ def engine():
 def rank(case) -> list[Ranked]:
     from .selectors import candidates
 
-    return engine().rank(case, list(candidates(case)))
+    eng = engine()
+    rows = eng.candidates(case) if hasattr(eng, "candidates") else candidates(case)
+    return eng.rank(case, list(rows))

@@ -1,4 +1,4 @@
-"""Reads of the specialist directory, and who may receive a case."""
+"""Reads of the specialist directory, who may receive a case, and batch-assignment proposals."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Specialist, Specialty
+from . import licensure
+from .models import AssignmentRun, BatchProposal, Specialist, Specialty
 
 ACTIVE_CASE_STATUSES = ("accepted", "in_review", "info_requested", "opinion_drafted", "signed")
 
@@ -16,18 +17,27 @@ def specialties() -> QuerySet[Specialty]:
     return Specialty.objects.select_related("parent")
 
 
+def _with_load(qs: QuerySet[Specialist]) -> QuerySet[Specialist]:
+    return qs.select_related("user").prefetch_related("specialties", "subspecialties", "licenses").annotate(
+        active_cases=Count("cases", filter=Q(cases__status__in=ACTIVE_CASE_STATUSES), distinct=True)
+    )
+
+
+def _practises(code: str) -> Q:
+    return (Q(specialties__code=code) | Q(specialties__parent__code=code)
+            | Q(subspecialties__code=code) | Q(subspecialties__parent__code=code))
+
+
 def directory(*, network=None, specialty: str | None = None, state: str | None = None,
               language: str | None = None) -> QuerySet[Specialist]:
     """Specialists filtered by specialty (its subspecialties included), valid license in `state`, language."""
-    qs = Specialist.objects.select_related("user").prefetch_related("specialties", "licenses").annotate(
-        active_cases=Count("cases", filter=Q(cases__status__in=ACTIVE_CASE_STATUSES), distinct=True)
-    )
+    qs = _with_load(Specialist.objects.all())
     if network is not None:
         qs = qs.filter(network=network)
     if specialty:
-        qs = qs.filter(Q(specialties__code=specialty) | Q(specialties__parent__code=specialty))
+        qs = qs.filter(_practises(specialty))
     if state:
-        qs = qs.filter(licenses__state=state, licenses__expires_on__gte=timezone.localdate())
+        qs = qs.filter(licenses__state=state, licenses__country="US", licenses__expires_on__gte=timezone.localdate())
     if language:
         # JSON containment is not portable to SQLite; languages lists are short, so filter by id.
         ids = [s.pk for s in Specialist.objects.only("id", "languages") if language in (s.languages or [])]
@@ -36,31 +46,70 @@ def directory(*, network=None, specialty: str | None = None, state: str | None =
 
 
 def candidates(case) -> QuerySet[Specialist]:
-    """Specialists eligible to be offered `case` (specialty, license for the patient's state, accepting)."""
+    """Specialists holding a valid licence where the patient is, practising the specialty, accepting, not declined.
+
+    The conservative pre-filter (kept for the demo seeder); the scored ranking uses `pool` and the licensure table.
+    """
     qs = directory(network=case.network, specialty=case.specialty_id,
                    state=case.patient.state or None).filter(accepting=True)
     declined = case.offers.filter(status="declined").values("specialist")
     return qs.exclude(pk__in=declined)
 
 
+def pool(case) -> QuerySet[Specialist]:
+    """The network's specialists practising the case's specialty: what the scored ranking evaluates."""
+    if not case.specialty_id:
+        return Specialist.objects.none()
+    return directory(network=case.network, specialty=case.specialty_id).filter(accepting=True)
+
+
+def network_specialists(network) -> QuerySet[Specialist]:
+    """Every accepting specialist of `network`, prefetched for scoring (batch assignment)."""
+    return _with_load(Specialist.objects.filter(network=network, accepting=True)).order_by("npi")
+
+
 def ineligibility(case, specialist_id) -> str | None:
-    """Why `specialist_id` may not be offered `case`, or None when they may."""
+    """Why `specialist_id` may not be offered `case`, or None when they may.
+
+    Checks what no coordinator may override: accepting, an earlier decline, specialty, licensure (the table, by
+    the patient's location and the case's channel), capacity and conflicts of interest. Language and delivery
+    mode rank candidates; a coordinator offering otherwise arranges an interpreter or another mode.
+    """
+    from . import inputs, scoring
+
     try:
-        specialist = Specialist.objects.get(pk=specialist_id, network=case.network)
+        specialist = _with_load(Specialist.objects.filter(network=case.network)).get(pk=specialist_id)
     except (Specialist.DoesNotExist, ValueError, DjangoValidationError):
         return _("Unknown specialist.")
     if not specialist.accepting:
         return _("This specialist is not accepting cases.")
     if case.offers.filter(specialist=specialist, status="declined").exists():
         return _("This specialist already declined the case.")
-    if case.specialty_id and not specialist.specialties.filter(
-        Q(code=case.specialty_id) | Q(parent__code=case.specialty_id)
-    ).exists():
+    if case.specialty_id and not Specialist.objects.filter(pk=specialist.pk).filter(
+            _practises(case.specialty_id)).exists():
         return _("This specialist does not practise the case's specialty.")
-    state = case.patient.state
-    if state and not specialist.licenses.filter(state=state, expires_on__gte=timezone.localdate()).exists():
-        return _("This specialist holds no valid license for %(state)s.") % {"state": state}
-    active = specialist.cases.filter(status__in=ACTIVE_CASE_STATUSES).count()
-    if active >= specialist.capacity:
+    spec = inputs.specialist_record(specialist)
+    patient = case.patient
+    decision = licensure.eligibility(patient.state or None, case.channel, spec["licensed_states"], spec["imlc"],
+                                     country=patient.country or licensure.US,
+                                     licensed_countries=spec["licensed_countries"], table=licensure.load_table())
+    if not decision.eligible:
+        where = licensure.jurisdiction(patient.state, patient.country or licensure.US) or "?"
+        return _("This specialist holds no valid license for %(state)s: %(rule)s.") % {
+            "state": where, "rule": decision.rule}
+    if scoring.free_slots(spec) <= 0:
         return _("This specialist has no capacity left.")
+    record = inputs.case_record(case)
+    problems = scoring.conflicts(record, spec)
+    if problems:
+        return _("This specialist has a conflict of interest: %(why)s.") % {"why": "; ".join(problems)}
     return None
+
+
+def runs_for(networks) -> QuerySet[AssignmentRun]:
+    return AssignmentRun.objects.filter(network__in=networks).select_related("network", "requested_by")
+
+
+def proposals_of(run: AssignmentRun) -> QuerySet[BatchProposal]:
+    return run.proposals.select_related("case", "case__patient", "case__specialty", "specialist__user").order_by(
+        "state", "-score", "case__reference")

@@ -27,6 +27,7 @@ from konsil.cases.selectors import attachments_for, audit_list, cases_for, get_c
 from konsil.cases.services import transition
 from konsil.core import icd10
 from konsil.core.errors import DomainError, NotFound, PermissionDenied
+from konsil.records import reading
 from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
@@ -163,6 +164,8 @@ def _render_review(request, case, relations, *, form=None, amend_form=None, fail
         "actions": allowed & set(REVIEW_ACTIONS), "amend_form": amend_form if can_amend else None,
         "failed_action": failed[0] if failed else "", "failed": failed[1] if failed else None,
         "report": report.report_context(case) if signed else None,
+        "has_images": case.studies.exists(), "records_viewer": reading.viewer_context(case),
+        "clinical": reading.clinical_context(case),
     }
     return render(request, "opinions/review.html", context, status=status)
 

@@ -1,4 +1,4 @@
-"""Records still missing from a case, requested from an outside facility (the records issue deepens this)."""
+"""Records: requests to outside facilities, uploads in progress, what is read out of files, and the imaging index."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from konsil.core.fields import EncryptedTextField
 from konsil.core.models import BaseModel
 
 
@@ -35,6 +36,12 @@ class RecordsRequest(BaseModel):
     due_on = models.DateField(_("due on"))
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     received_at = models.DateTimeField(null=True, blank=True)
+    # The patient's signed HIPAA authorization that goes with a request to an outside facility: an uploaded
+    # signed form, or (when none is attached) the case's e-signed consent with the "obtain records" scope.
+    authorization = models.ForeignKey("cases.Attachment", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="+")
+    reminders_sent = models.PositiveIntegerField(default=0)
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_on", "created_at"]
@@ -42,5 +49,123 @@ class RecordsRequest(BaseModel):
             fields=["case", "item"], condition=models.Q(status="requested"), name="one_open_request_per_item")]
 
     @property
+    def outside(self) -> bool:
+        """Asked of a facility (fax, email, portal) rather than of the patient."""
+        return self.method != RequestMethod.PATIENT
+
+    @property
     def overdue(self) -> bool:
         return self.status == RequestStatus.REQUESTED and self.due_on < timezone.localdate()
+
+
+# --- files as they arrive, and what Konsil reads out of them ---------------------------------------------------
+
+
+class StoredMixin(models.Model):
+    """An encrypted object in storage: random name, wrapped data key, plaintext SHA-256 (checked on read)."""
+
+    storage_name = models.CharField(max_length=200, unique=True)
+    wrapped_key = models.BinaryField()
+    key_id = models.CharField(max_length=32)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        abstract = True
+
+
+class UploadStatus(models.TextChoices):
+    RECEIVING = "receiving", _("Receiving")
+    COMPLETE = "complete", _("Complete")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Upload(BaseModel):
+    """A resumable (tus) upload in progress; each received chunk is stored encrypted as a part."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    length = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0)
+    filename = EncryptedTextField(blank=True)
+    relative_path = EncryptedTextField(blank=True)
+    batch = models.UUIDField(null=True, blank=True)
+    parts = models.JSONField(default=list)  # [{"name": storage name, "size": n}], in order
+    wrapped_key = models.BinaryField()
+    key_id = models.CharField(max_length=32)
+    status = models.CharField(max_length=12, choices=UploadStatus.choices, default=UploadStatus.RECEIVING)
+    attachment = models.OneToOneField("cases.Attachment", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="upload")
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class Derivative(StoredMixin, BaseModel):
+    """Something read out of a record, stored encrypted like the record: text, a summary, a thumbnail."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Extracted text")
+        SUMMARY = "summary", _("Clinical summary")
+        THUMBNAIL = "thumbnail", _("Thumbnail")
+
+    attachment = models.ForeignKey("cases.Attachment", on_delete=models.CASCADE, related_name="derivatives")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    index = models.PositiveIntegerField(default=0)  # page number for page thumbnails
+
+    class Meta:
+        ordering = ["kind", "index"]
+        constraints = [models.UniqueConstraint(fields=["attachment", "kind", "index"], name="one_derivative_each")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.index} of {self.attachment_id}"
+
+
+class Study(BaseModel):
+    """A DICOM study of a case. No patient names here; the viewer reads them from the encrypted files."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="studies")
+    study_uid = models.CharField(max_length=64)
+    study_date = models.DateField(null=True, blank=True)
+    description = EncryptedTextField(blank=True)
+    modalities = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-study_date", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["case", "study_uid"], name="one_study_per_uid_per_case")]
+
+
+class Series(BaseModel):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
+    series_uid = models.CharField(max_length=64)
+    number = models.IntegerField(null=True, blank=True)
+    modality = models.CharField(max_length=16, blank=True)
+    body_part = models.CharField(max_length=64, blank=True)
+    description = EncryptedTextField(blank=True)
+    instance_count = models.PositiveIntegerField(default=0)
+    frame_count = models.PositiveIntegerField(default=0)
+    thumbnail = models.ForeignKey(Derivative, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["number", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["study", "series_uid"], name="one_series_per_uid")]
+
+
+class Instance(BaseModel):
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="instances")
+    attachment = models.OneToOneField("cases.Attachment", on_delete=models.CASCADE, related_name="instance")
+    sop_uid = models.CharField(max_length=64)
+    sop_class_uid = models.CharField(max_length=64)
+    number = models.IntegerField(null=True, blank=True)
+    position = models.FloatField(null=True, blank=True)
+    frames = models.PositiveIntegerField(default=1)
+    rows = models.PositiveIntegerField(default=0)
+    columns = models.PositiveIntegerField(default=0)
+    transfer_syntax_uid = models.CharField(max_length=64, blank=True)
+    has_pixels = models.BooleanField(default=True)
+    burned_in_annotation = models.BooleanField(null=True)
+
+    class Meta:
+        ordering = ["position", "number", "sop_uid"]
+        constraints = [models.UniqueConstraint(fields=["series", "sop_uid"], name="one_instance_per_uid")]

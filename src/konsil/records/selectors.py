@@ -16,3 +16,88 @@ def overdue_for_coordinator(user) -> QuerySet[RecordsRequest]:
     return RecordsRequest.objects.filter(
         case__network__in=networks, status=RequestStatus.REQUESTED, due_on__lt=timezone.localdate()
     ).select_related("case")
+
+
+# --- what Konsil read out of a case's records ----------------------------------------------------------------
+
+MAX_TEXT_PER_RECORD = 20_000
+
+
+def record_texts(case) -> list[tuple[str, str]]:
+    """Text extracted from the case's records (PDF text, FHIR summaries, notes) with a reference to each record.
+
+    For triage (a system reader): not audited per read, the proposal it feeds is.
+    """
+    from .models import Derivative
+    from .processing import read_derivative
+
+    out = []
+    derivatives = Derivative.objects.filter(attachment__case=case, kind=Derivative.Kind.TEXT,
+                                            attachment__status="ready").order_by("created_at")
+    for derivative in derivatives:
+        try:
+            text = read_derivative(derivative).decode("utf-8", "replace")[:MAX_TEXT_PER_RECORD]
+        except Exception:  # noqa: S112 - an unreadable derivative is skipped, the record's page shows the error
+            continue
+        out.append((text, f"attachment:{derivative.attachment_id}"))
+    return out
+
+
+def clinical_summaries(case) -> list[dict]:
+    """The FHIR clinical summaries of a case, newest record first (each with its record id)."""
+    import json
+
+    from .models import Derivative
+    from .processing import read_derivative
+
+    derivatives = Derivative.objects.filter(attachment__case=case, kind=Derivative.Kind.SUMMARY,
+                                            attachment__status="ready").order_by("-created_at")
+    return [{"attachment_id": str(d.attachment_id), **json.loads(read_derivative(d))} for d in derivatives]
+
+
+# --- scoped reads for files and imaging (audited by the views that show them) ---------------------------------
+
+
+def records_for(user, case):
+    """A case's top-level records with their processing state; the caller holds `case` through `get_case`."""
+    from konsil.cases.models import Attachment
+
+    return Attachment.objects.filter(case=case, parent__isnull=True).select_related("uploaded_by")
+
+
+def studies_for(user, case):
+    """The case's imaging index, ready for the viewer."""
+    from django.db.models import Prefetch
+
+    from .models import Series, Study
+
+    return Study.objects.filter(case=case).prefetch_related(
+        Prefetch("series", queryset=Series.objects.prefetch_related("instances")))
+
+
+def visible_instances(user):
+    """DICOM instances of the cases `user` may see clinically."""
+    from konsil.cases.selectors import cases_for
+
+    from .models import Instance
+
+    return Instance.objects.filter(series__study__case__in=cases_for(user).values("pk")).select_related(
+        "attachment", "series__study__case")
+
+
+def visible_series(user):
+    from konsil.cases.selectors import cases_for
+
+    from .models import Series
+
+    return Series.objects.filter(study__case__in=cases_for(user).values("pk")).select_related(
+        "thumbnail", "study__case")
+
+
+def visible_derivatives(user):
+    from konsil.cases.selectors import cases_for
+
+    from .models import Derivative
+
+    return Derivative.objects.filter(attachment__case__in=cases_for(user).values("pk")).select_related(
+        "attachment__case")

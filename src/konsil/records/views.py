@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from konsil.cases.selectors import get_case
-from konsil.core.errors import DomainError, NotFound
+from konsil.cases.selectors import attachments_for, get_case
+from konsil.core.errors import DomainError, NotFound, ValidationFailed
 from konsil.triage.services import latest_proposal
 
 from . import services
+
+
+def _authorization(request, case):
+    chosen = request.POST.get("authorization") or ""
+    if not chosen:
+        return None
+    try:
+        return attachments_for(request.user, case).get(pk=chosen)
+    except (ValueError, DjangoValidationError, ObjectDoesNotExist):
+        raise ValidationFailed(_("Choose a document of this case as the signed authorization."),
+                               field="authorization") from None
 
 
 @login_required
@@ -30,6 +43,7 @@ def request_records(request, pk):
         created = services.request_missing(
             actor=request.user, case=case, items=items, method=request.POST.get("method", ""),
             facility=request.POST.get("facility", ""), destination=request.POST.get("destination", ""),
+            authorization=_authorization(request, case),
         )
     except DomainError as exc:
         messages.error(request, exc.message)

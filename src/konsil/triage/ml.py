@@ -36,8 +36,10 @@ def case_inputs(case) -> dict:
 
 
 def record_texts(case) -> list[tuple[str, str]]:
-    """Text extracted from the case's records; the records issue fills this (PDF text, FHIR summaries)."""
-    return []
+    """Text extracted from the case's records (PDF text, FHIR clinical summaries), each with its record."""
+    from konsil.records.selectors import record_texts as texts
+
+    return texts(case)
 
 
 class ModelTriage:

@@ -1,0 +1,303 @@
+"""Background processing of a stored record: its kind decided by content, what it holds read out and indexed.
+
+One bad file never blocks the others: each record ends `ready` or `failed` with a reason code, and a failure
+removes everything that record had produced (entries, derivatives, index rows), so nothing is half-stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from konsil.audit.services import emit
+from konsil.cases.models import Attachment
+from konsil.core import crypto, files
+
+from . import archive, detect, dicom, fhir, images, pdf, render
+from .errors import RecordRejected
+from .intake import read_plaintext, store_record
+from .models import Derivative, Instance, Series, Study
+
+logger = logging.getLogger(__name__)
+P = Attachment.Processing
+TEXT_KINDS = frozenset({"pdf", "fhir", "text"})
+
+
+def process(attachment_id) -> Attachment | None:
+    """Process one queued record (idempotent: a record already ready or failed is left alone)."""
+    attachment = Attachment.objects.select_related("case").filter(
+        pk=attachment_id, status__in=[P.QUEUED, P.PROCESSING]).first()
+    if attachment is None:
+        return None
+    if attachment.status == P.PROCESSING:  # a worker stopped half-way: start again from nothing
+        undo(attachment)
+    Attachment.objects.filter(pk=attachment.pk).update(status=P.PROCESSING, updated_at=timezone.now())
+    touched: set = set()
+    try:
+        data = read_plaintext(attachment)
+        kind = detect.detect(data, attachment.filename)
+        detail = HANDLERS[kind](attachment, data, touched)
+        for series_id in touched:
+            refresh_thumbnail(series_id)
+    except RecordRejected as exc:
+        return _fail(attachment, exc.code, exc.detail)
+    except (files.IntegrityError, crypto.DecryptionError):
+        return _fail(attachment, "integrity", "stored object failed to decrypt or verify")
+    except Exception as exc:  # a bug or an unforeseen file: the record fails, the worker goes on
+        logger.exception("record %s failed in processing (%s)", attachment.pk, type(exc).__name__)
+        return _fail(attachment, "processing", type(exc).__name__)
+    return _ready(attachment, kind, detail)
+
+
+def _ready(attachment: Attachment, kind: str, detail: dict) -> Attachment:
+    attachment.kind, attachment.status, attachment.error_code, attachment.detail = kind, P.READY, "", detail
+    attachment.save(update_fields=["kind", "status", "error_code", "detail", "updated_at"])
+    emit(actor="records", action="record.process", obj=attachment, patient_id=attachment.case.patient_id,
+         detail={"kind": kind, "outcome": "ready", **{k: v for k, v in detail.items() if isinstance(v, int)}})
+    if kind in TEXT_KINDS or detail.get("documents"):
+        from konsil.triage.tasks import enqueue_reconsideration
+
+        enqueue_reconsideration(attachment.case_id)
+    return attachment
+
+
+def _fail(attachment: Attachment, code: str, technical: str = "") -> Attachment:
+    undo(attachment)
+    attachment.status, attachment.error_code = P.FAILED, code
+    attachment.save(update_fields=["status", "error_code", "updated_at"])
+    logger.info("record %s rejected: %s %s", attachment.pk, code, technical)
+    emit(actor="records", action="record.process", obj=attachment, patient_id=attachment.case.patient_id,
+         outcome="failed", detail={"reason": code})
+    return attachment
+
+
+def undo(attachment: Attachment) -> None:
+    """Remove what processing produced for `attachment`: entries, derivatives, index rows and their objects."""
+    owned = [attachment, *attachment.entries.all()]
+    names = [a.storage_name for a in owned[1:]]
+    names += list(Derivative.objects.filter(attachment__in=owned).values_list("storage_name", flat=True))
+    series_ids = set(Instance.objects.filter(attachment__in=owned).values_list("series_id", flat=True))
+    with transaction.atomic():
+        Derivative.objects.filter(attachment__in=owned).delete()
+        Instance.objects.filter(attachment__in=owned).delete()
+        attachment.entries.all().delete()
+        kept = _recount(series_ids)
+    for name in names:
+        files.delete(name)
+    for series_id in Series.objects.filter(pk__in=kept, thumbnail__isnull=True).values_list("pk", flat=True):
+        try:  # the series lost its picture with the undone images: draw it from the images left
+            refresh_thumbnail(series_id)
+        except Exception:  # a missing thumbnail must not stop the undo
+            logger.exception("series %s: thumbnail not refreshed", series_id)
+
+
+def _recount(series_ids) -> list:
+    """Update the counts of series that lost instances; drop emptied series and studies. Returns those kept."""
+    kept = []
+    for series in Series.objects.filter(pk__in=series_ids):
+        instances = series.instances.all()
+        if not instances.exists():
+            study = series.study
+            series.delete()
+            if not study.series.exists():
+                study.delete()
+            continue
+        series.instance_count = instances.count()
+        series.frame_count = sum(instances.values_list("frames", flat=True))
+        series.save(update_fields=["instance_count", "frame_count", "updated_at"])
+        kept.append(series.pk)
+    return kept
+
+
+def derive(attachment: Attachment, kind: str, content: bytes, index: int = 0) -> Derivative:
+    """Store something read out of a record, encrypted like the record itself (replacing an earlier one)."""
+    old = Derivative.objects.filter(attachment=attachment, kind=kind, index=index).first()
+    derivative = Derivative(attachment=attachment, kind=kind, index=index)
+    stored = files.put(content, aad=str(derivative.pk).encode())
+    derivative.storage_name, derivative.wrapped_key, derivative.key_id = stored.name, stored.wrapped_key, stored.key_id
+    derivative.size, derivative.sha256 = stored.size, stored.sha256
+    try:
+        with transaction.atomic():
+            if old is not None:
+                old.delete()
+            derivative.save()
+    except BaseException:
+        files.delete(stored.name)
+        raise
+    if old is not None:
+        files.delete(old.storage_name)
+    return derivative
+
+
+def read_derivative(derivative: Derivative) -> bytes:
+    return files.get(name=derivative.storage_name, wrapped_key=derivative.wrapped_key, key_id=derivative.key_id,
+                     sha256=derivative.sha256, aad=str(derivative.pk).encode())
+
+
+# --- one handler per kind ---------------------------------------------------------------------------------------
+
+
+def _pdf(attachment, data, touched) -> dict:
+    info = pdf.inspect(data)
+    if info.text.strip():
+        derive(attachment, Derivative.Kind.TEXT, info.text.encode())
+    for page, png in enumerate(pdf.page_thumbnails(data)):
+        derive(attachment, Derivative.Kind.THUMBNAIL, png, index=page)
+    return {"pages": info.pages, "text_length": info.text_length}
+
+
+def _image(attachment, data, touched) -> dict:
+    width, height, fmt = images.image_info(data)
+    derive(attachment, Derivative.Kind.THUMBNAIL, images.image_thumbnail(data))
+    return {"width": width, "height": height}
+
+
+def _text(attachment, data, touched) -> dict:
+    text = _decode_text(data)
+    if _meant_as_json(attachment.filename, text):
+        fhir.parse(data)  # broken JSON fails with its reason; valid JSON that is no FHIR resource too
+    derive(attachment, Derivative.Kind.TEXT, text.encode())
+    return {"text_length": len(text)}
+
+
+def _meant_as_json(filename: str, text: str) -> bool:
+    """A .json file, or text shaped like a JSON object, that detection could not read as FHIR."""
+    stripped = text.strip()
+    return (filename or "").lower().endswith(".json") or (stripped.startswith("{") and stripped.endswith("}"))
+
+
+def _decode_text(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "utf-16"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise RecordRejected("text_encoding")
+
+
+def _fhir(attachment, data, touched) -> dict:
+    summary = fhir.summarize(fhir.parse(data))
+    derive(attachment, Derivative.Kind.SUMMARY, json.dumps(summary.to_dict()).encode())
+    text = summary.as_text()
+    if text.strip():
+        derive(attachment, Derivative.Kind.TEXT, text.encode())
+    detail = {k: v for k, v in summary.counts.items() if isinstance(v, int)}
+    return {**detail, "other_resources": sum(summary.ignored.values()),
+            "unreadable_resources": sum(summary.unreadable.values())}
+
+
+def _dicom(attachment, data, touched) -> dict:
+    ds = dicom.read(data)
+    info = dicom.index(ds)
+    if Instance.objects.filter(series__study__case=attachment.case, sop_uid=info.sop_uid).exists():
+        raise RecordRejected("duplicate", "instance already indexed")
+    touched.add(index_instance(attachment, info).series_id)
+    return {"images": 1, "frames": info.frames, "series": 1, "studies": 1}
+
+
+def index_instance(attachment: Attachment, info) -> Instance:
+    """Put one DICOM instance into the case's study / series / instance index."""
+    with transaction.atomic():
+        study, _ = Study.objects.get_or_create(
+            case=attachment.case, study_uid=info.study_uid,
+            defaults={"study_date": info.study_date, "description": info.study_description or ""})
+        series, _ = Series.objects.get_or_create(
+            study=study, series_uid=info.series_uid,
+            defaults={"number": info.series_number, "modality": info.modality or "",
+                      "body_part": (info.body_part or "")[:64], "description": info.series_description or ""})
+        instance = Instance.objects.create(
+            series=series, attachment=attachment, sop_uid=info.sop_uid, sop_class_uid=info.sop_class_uid or "",
+            number=info.instance_number, position=info.position, frames=info.frames, rows=info.rows or 0,
+            columns=info.columns or 0, transfer_syntax_uid=info.transfer_syntax_uid or "",
+            has_pixels=info.has_pixels, burned_in_annotation=info.burned_in_annotation)
+        Series.objects.filter(pk=series.pk).update(instance_count=series.instances.count(),
+                                                   frame_count=sum(series.instances.values_list("frames", flat=True)))
+        modalities = set(filter(None, study.modalities.split(","))) | {info.modality or ""}
+        Study.objects.filter(pk=study.pk).update(modalities=",".join(sorted(filter(None, modalities)))[:64])
+    return instance
+
+
+def refresh_thumbnail(series_id) -> None:
+    """The series thumbnail: its middle image."""
+    series = Series.objects.filter(pk=series_id).first()
+    instances = list(series.instances.select_related("attachment").filter(has_pixels=True)) if series else []
+    if not instances:
+        return
+    middle = instances[len(instances) // 2]
+    try:
+        png = render.thumbnail(dicom.read(read_plaintext(middle.attachment)))
+    except RecordRejected:
+        return  # pixels this install cannot decode: the series is listed without a picture
+    previous = series.thumbnail
+    thumbnail = derive(middle.attachment, Derivative.Kind.THUMBNAIL, png)
+    Series.objects.filter(pk=series_id).update(thumbnail=thumbnail)
+    if previous is not None and previous.attachment_id != middle.attachment_id:
+        previous.delete()  # drawn from an image that is no longer the middle one
+        files.delete(previous.storage_name)
+
+
+def _zip(attachment, data, touched) -> dict:
+    limits = archive.Limits(max_total_bytes=settings.KONSIL_MAX_STUDY_BYTES, max_ratio=settings.KONSIL_ZIP_MAX_RATIO)
+    counts = {"images": 0, "documents": 0, "ignored": 0, "duplicates": 0, "failed": 0, "skipped": 0}
+    reasons: dict[str, int] = {}
+    stats = archive.ExpansionStats()
+    for entry in archive.iter_entries(data, limits, stats=stats):
+        if entry.skipped_reason:
+            counts["skipped"] += 1
+            reasons[entry.skipped_reason] = reasons.get(entry.skipped_reason, 0) + 1
+            continue
+        outcome = _entry(attachment, entry, touched)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    counts["ignored"] += stats.ignored
+    if not counts["images"] and not counts["documents"]:
+        raise RecordRejected("zip_empty")
+    series = Series.objects.filter(pk__in=touched)
+    return {**counts, "series": series.count(), "studies": series.values("study").distinct().count(),
+            "reasons": reasons}
+
+
+def _entry(parent: Attachment, entry, touched) -> str:
+    """One file inside an archive: stored as an entry of the archive and processed like a record of its own."""
+    try:
+        kind = detect.detect(entry.data, "")
+    except RecordRejected:
+        return "ignored"
+    if kind == "zip":
+        return "ignored"  # archives inside archives are not opened
+    if kind == "dicom":
+        try:
+            ds = dicom.read(entry.data)
+            info = dicom.index(ds)
+        except RecordRejected:
+            return "failed"
+        if Instance.objects.filter(series__study__case=parent.case, sop_uid=info.sop_uid).exists():
+            return "duplicates"
+        child = store_record(actor=parent.uploaded_by, case=parent.case, content=entry.data, filename=entry.path,
+                             parent=parent, kind="dicom", status=P.READY, content_type="application/dicom")
+        try:
+            touched.add(index_instance(child, info).series_id)
+        except IntegrityError:
+            undo(child)
+            child.delete()
+            files.delete(child.storage_name)
+            return "duplicates"
+        return "images"
+    child = store_record(actor=parent.uploaded_by, case=parent.case, content=entry.data, filename=entry.path,
+                         parent=parent, kind=kind, status=P.PROCESSING, content_type=detect.MIME.get(kind, ""))
+    try:
+        detail = HANDLERS[kind](child, entry.data, touched)
+    except RecordRejected as exc:
+        undo(child)
+        child.status, child.error_code = P.FAILED, exc.code
+        child.save(update_fields=["status", "error_code", "updated_at"])
+        return "failed"
+    child.status, child.detail = P.READY, detail
+    child.save(update_fields=["status", "detail", "updated_at"])
+    return "documents"
+
+
+HANDLERS = {"pdf": _pdf, "jpeg": _image, "png": _image, "text": _text, "fhir": _fhir, "dicom": _dicom, "zip": _zip}

@@ -1,0 +1,264 @@
+"""Pages and JSON the browser reads: a case's records and their state, the imaging index, frames, thumbnails.
+
+Every view takes its object through a scoped selector and writes an audit event; frames are rendered on the
+server (see docs/architecture.md: the viewer shows server-rendered frames, so any transfer syntax pydicom
+decodes works on any laptop or phone without WebGL or a client-side codec).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET
+
+from konsil.audit.services import emit
+from konsil.cases.models import Attachment
+from konsil.cases.selectors import get_case
+from konsil.core.errors import NotFound
+
+from . import dicom, render, selectors
+from .errors import REASONS, RecordRejected
+from .intake import read_plaintext
+from .models import Derivative
+from .processing import read_derivative
+
+PRESET_LABELS = {
+    "ct_soft_tissue": _("CT soft tissue"),
+    "ct_lung": _("CT lung"),
+    "ct_bone": _("CT bone"),
+    "ct_brain": _("CT brain"),
+}
+NO_STORE = "private, no-store"
+FRAME_CACHE = "private, max-age=600"
+
+
+def _case(request, pk, action):
+    try:
+        return get_case(request.user, pk, action=action)
+    except NotFound:
+        raise Http404 from None
+
+
+def describe(record: Attachment) -> str:
+    """A short line on what Konsil read out of a record (counts only)."""
+    d = record.detail or {}
+    if d.get("images"):
+        text = ngettext("%(n)d image", "%(n)d images", d["images"]) % {"n": d["images"]}
+        if d.get("series"):
+            text += " · " + ngettext("%(n)d series", "%(n)d series", d["series"]) % {"n": d["series"]}
+        parts = [text]
+    elif d.get("pages"):
+        parts = [ngettext("%(n)d page", "%(n)d pages", d["pages"]) % {"n": d["pages"]}]
+    elif record.kind == "fhir":
+        parts = [_("%(c)d conditions, %(m)d medications, %(o)d results") % {
+            "c": d.get("conditions", 0), "m": d.get("medications", 0), "o": d.get("observations", 0)}]
+    else:
+        parts = []
+    if d.get("documents"):
+        parts.append(ngettext("%(n)d document", "%(n)d documents", d["documents"]) % {"n": d["documents"]})
+    skipped = d.get("failed", 0) + d.get("skipped", 0)
+    if skipped:
+        parts.append(ngettext("%(n)d file could not be read", "%(n)d files could not be read", skipped)
+                     % {"n": skipped})
+    if d.get("ignored"):
+        parts.append(ngettext("%(n)d viewer or system file ignored", "%(n)d viewer or system files ignored",
+                              d["ignored"]) % {"n": d["ignored"]})
+    if d.get("duplicates"):
+        parts.append(ngettext("%(n)d duplicate skipped", "%(n)d duplicates skipped", d["duplicates"])
+                     % {"n": d["duplicates"]})
+    return " · ".join(parts)
+
+
+def record_json(case, record: Attachment, thumbs: dict) -> dict:
+    return {
+        "id": str(record.pk), "name": record.filename, "kind": record.kind or None, "status": record.status,
+        "status_label": str(Attachment.Processing(record.status).label),
+        "error": str(REASONS.get(record.error_code, "")) if record.status == Attachment.Processing.FAILED else "",
+        "size": record.size, "size_label": filesizeformat(record.size), "detail": describe(record),
+        "download_url": reverse("cases:attachment", kwargs={"pk": case.pk, "att": record.pk}),
+        "thumbnail_url": reverse("records:derivative", kwargs={"pk": thumbs[record.pk]}) if record.pk in thumbs
+        else None,
+        "created_at": record.created_at.isoformat(),
+    }
+
+
+def first_thumbnails(records) -> dict:
+    rows = Derivative.objects.filter(attachment__in=records, kind=Derivative.Kind.THUMBNAIL, index=0)
+    return dict(rows.values_list("attachment_id", "pk"))
+
+
+@login_required
+@require_GET
+def files_json(request, pk):
+    """The case's records with their processing state (the upload widget polls this)."""
+    case = _case(request, pk, "records.list")
+    records = list(selectors.records_for(request.user, case))
+    thumbs = first_thumbnails(records)
+    response = JsonResponse({"files": [record_json(case, r, thumbs) for r in records]})
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+def upload_context(case) -> dict:
+    """What the upload widget template needs."""
+    return {
+        "upload_endpoint": reverse("api:records-uploads", kwargs={"pk": case.pk}),
+        "files_url": reverse("records:files", kwargs={"pk": case.pk}),
+        "fallback_action": reverse("cases:upload", kwargs={"pk": case.pk}),
+        "limits": {"max_study_bytes": settings.KONSIL_MAX_STUDY_BYTES,
+                   "max_batch_files": settings.KONSIL_MAX_BATCH_FILES,
+                   "chunk_bytes": settings.KONSIL_UPLOAD_CHUNK_BYTES},
+    }
+
+
+def viewer_context(case) -> dict:
+    return {"imaging_url": reverse("records:imaging", kwargs={"pk": case.pk})}
+
+
+@login_required
+@require_GET
+def imaging_json(request, pk):
+    """The case's studies and series with frame URLs, and the on-screen header, for the viewer."""
+    case = _case(request, pk, "imaging.index")
+    studies = []
+    for study in selectors.studies_for(request.user, case):
+        series_list = []
+        for series in study.series.all():
+            frames = [reverse("records:frame", kwargs={"instance_id": inst.pk, "frame": f})
+                      for inst in series.instances.all() if inst.has_pixels for f in range(inst.frames)]
+            series_list.append({
+                "id": str(series.pk), "uid": series.series_uid, "number": series.number,
+                "modality": series.modality, "description": series.description, "body_part": series.body_part,
+                "instance_count": series.instance_count, "frame_count": len(frames),
+                "thumbnail_url": reverse("records:series-thumbnail", kwargs={"pk": series.pk})
+                if series.thumbnail_id else None,
+                "frames": frames,
+            })
+        studies.append({"id": str(study.pk), "uid": study.study_uid, "description": study.description,
+                        "date": study.study_date.isoformat() if study.study_date else "",
+                        "modality": study.modalities, "series": series_list})
+    patient = case.patient
+    response = JsonResponse({
+        "header": {"patient": patient.full_name, "birth_date": patient.birth_date.isoformat(),
+                   "sex": patient.get_sex_display()},
+        "presets": [{"id": key, "label": str(label)} for key, label in PRESET_LABELS.items()],
+        "studies": studies,
+    })
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+@functools.lru_cache(maxsize=48)
+def _dataset(attachment_id, sha256):
+    """Parsed instances, kept briefly: scrolling asks for the same few instances again and again."""
+    return dicom.read(read_plaintext(Attachment.objects.get(pk=attachment_id)))
+
+
+def _window(request):
+    preset, wc, ww = request.GET.get("preset"), request.GET.get("wc"), request.GET.get("ww")
+    if preset:
+        if preset not in render.PRESETS:
+            raise ValueError("preset")
+        return preset
+    if wc is not None or ww is not None:
+        center, width = float(wc or ""), float(ww or "")
+        if not (math.isfinite(center) and math.isfinite(width)) or width <= 0:
+            raise ValueError("window")
+        return center, width
+    return None
+
+
+def _size(request):
+    raw = request.GET.get("size")
+    if raw is None:
+        return None
+    size = int(raw)
+    if not 16 <= size <= 4096:
+        raise ValueError("size")
+    return size
+
+
+@login_required
+@require_GET
+def frame(request, instance_id, frame):
+    """One frame rendered to PNG with the requested window (preset, or wc/ww), audited."""
+    instance = selectors.visible_instances(request.user).filter(pk=instance_id).first()
+    if instance is None:
+        emit(actor=request.user, action="imaging.frame", object_type="records.instance",
+             object_id=str(instance_id), outcome="denied")
+        raise Http404
+    try:
+        window, size = _window(request), _size(request)
+    except ValueError:
+        return HttpResponseBadRequest(_("Give a known preset, or a window centre and a positive width, and a size "
+                                        "between 16 and 4096."))
+    if frame >= instance.frames:
+        raise Http404
+    try:
+        png = render.render(_dataset(instance.attachment_id, instance.attachment.sha256), frame=frame,
+                            window=window, size=size)
+    except RecordRejected as exc:
+        return HttpResponse(exc.message, status=422, content_type="text/plain; charset=utf-8")
+    emit(actor=request.user, action="imaging.frame", obj=instance,
+         patient_id=instance.series.study.case.patient_id, detail={"frame": frame})
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = FRAME_CACHE
+    return response
+
+
+@login_required
+@require_GET
+def series_thumbnail(request, pk):
+    series = selectors.visible_series(request.user).filter(pk=pk, thumbnail__isnull=False).first()
+    if series is None:
+        raise Http404
+    emit(actor=request.user, action="imaging.thumbnail", obj=series, patient_id=series.study.case.patient_id)
+    response = HttpResponse(read_derivative(series.thumbnail), content_type="image/png")
+    response["Cache-Control"] = FRAME_CACHE
+    return response
+
+
+@login_required
+@require_GET
+def derivative(request, pk):
+    """A page or photo thumbnail of a record."""
+    item = selectors.visible_derivatives(request.user).filter(pk=pk, kind=Derivative.Kind.THUMBNAIL).first()
+    if item is None:
+        raise Http404
+    emit(actor=request.user, action="record.preview", obj=item.attachment, patient_id=item.attachment.case.patient_id,
+         detail={"page": item.index})
+    response = HttpResponse(read_derivative(item), content_type="image/png")
+    response["Cache-Control"] = FRAME_CACHE
+    return response
+
+
+TIMELINE_LIMIT = 60
+
+
+def clinical_context(case) -> list[dict]:
+    """The FHIR clinical summaries of a case, shaped for the reviewer: problems, medications, results, timeline.
+
+    Items carry `record_url`, the download of the record they came from, and their FHIR resource reference.
+    """
+    from .fhir import ClinicalSummary
+
+    out = []
+    for data in selectors.clinical_summaries(case):
+        summary = ClinicalSummary.from_dict(data)
+        record_url = reverse("cases:attachment", kwargs={"pk": case.pk, "att": data["attachment_id"]})
+        out.append({
+            "record_url": record_url, "patient": summary.patient or {},
+            "active_conditions": summary.active_conditions, "medications": summary.current_medications,
+            "allergies": summary.allergies, "observations": summary.observations[:40],
+            "procedures": summary.procedures[:20], "imaging_studies": summary.imaging_studies[:10],
+            "timeline": summary.timeline()[:TIMELINE_LIMIT], "counts": summary.counts,
+        })
+    return out
