@@ -370,7 +370,13 @@ def cmd_keys_rotate(args) -> int:
                   "set KONSIL_MASTER_KEY_ID instead.", file=sys.stderr)
             return 1
         keys.new_embedded_key()
-    print(json.dumps(keys.rotate(), indent=2))
+    from konsil.core.crypto import DecryptionError
+
+    try:
+        print(json.dumps(keys.rotate(), indent=2))
+    except DecryptionError as exc:
+        print(f"konsil keys rotate: {exc}; configure it in KONSIL_MASTER_KEYS first.", file=sys.stderr)
+        return 1
     return 0
 
 

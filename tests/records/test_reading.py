@@ -170,3 +170,21 @@ def test_unrenderable_frame_is_422(records, draft_case, patient_user, as_user, m
     instance = Instance.objects.filter(series__modality="CT").first()
     response = client.get(reverse("records:frame", kwargs={"instance_id": instance.pk, "frame": 0}))
     assert response.status_code == 422
+
+
+def test_a_folder_upload_is_one_line_in_files_json(draft_case, patient_user, as_user):
+    import uuid
+
+    batch = uuid.uuid4()
+    for i, data in enumerate(ct(6, size=32)):
+        record = intake.store_record(actor=patient_user, case=draft_case, content=data, filename=f"IM{i}",
+                                     batch=batch, process=False)
+        processing.process(record.pk)
+    single = ingest(draft_case, patient_user, text_pdf(["letter"]), "letter.pdf")
+    client = as_user(patient_user)
+    files = client.get(reverse("records:files", kwargs={"pk": draft_case.pk})).json()["files"]
+    assert [f["name"] for f in files] == ["Folder of 6 files", "letter.pdf"]
+    folder = files[0]
+    assert folder["status"] == "ready" and folder["detail"] == "6 images" and folder["download_url"] is None
+    assert single.status == "ready"
+    assert Series.objects.get(study__case=draft_case).instance_count == 6

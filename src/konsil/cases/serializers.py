@@ -233,6 +233,11 @@ class AttachmentSerializer(serializers.Serializer):
     sha256 = serializers.CharField()
     uploaded_by = serializers.CharField(source="uploaded_by.display_name")
     created_at = serializers.DateTimeField()
+    kind = serializers.CharField(help_text="Decided by content: pdf, jpeg, png, dicom, zip, fhir, text")
+    status = serializers.ChoiceField(choices=["queued", "processing", "ready", "failed"])
+    error_code = serializers.CharField(help_text="Why a failed record was not accepted (stable code)")
+    error = serializers.CharField(source="error_message", help_text="The reason, in the reader's language")
+    detail = serializers.JSONField(help_text="Counts read out of the record: pages, images, series, ...")
     download_url = serializers.SerializerMethodField()
 
     def get_download_url(self, attachment) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -25,6 +26,7 @@ from .models import Derivative, Instance, Series, Study
 logger = logging.getLogger(__name__)
 P = Attachment.Processing
 TEXT_KINDS = frozenset({"pdf", "fhir", "text"})
+CD_TEXT_JUNK = ("README", "LICENSE", "LICENCE", "AUTORUN", "COPYING", "VERSION")
 
 
 def process(attachment_id) -> Attachment | None:
@@ -195,29 +197,65 @@ def _dicom(attachment, data, touched) -> dict:
     info = dicom.index(ds)
     if Instance.objects.filter(series__study__case=attachment.case, sop_uid=info.sop_uid).exists():
         raise RecordRejected("duplicate", "instance already indexed")
-    touched.add(index_instance(attachment, info).series_id)
+    series = Series.objects.get(pk=index_instance(attachment, info).series_id)
+    if series.thumbnail_id is None or _power_of_two(series.instance_count):
+        touched.add(series.pk)  # a folder upload arrives file by file: re-draw the middle image now and then
     return {"images": 1, "frames": info.frames, "series": 1, "studies": 1}
 
 
-def index_instance(attachment: Attachment, info) -> Instance:
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+class IndexBatch:
+    """Many instances of one archive: studies, series and known SOP UIDs looked up once; counts set at the end."""
+
+    def __init__(self, case, *, preload: bool = True):
+        self.case = case
+        self.known_sops = set(Instance.objects.filter(series__study__case=case).values_list(
+            "sop_uid", flat=True)) if preload else set()
+        self.studies: dict[str, Study] = {}
+        self.series: dict[tuple[str, str], Series] = {}
+
+    def study(self, info) -> Study:
+        if info.study_uid not in self.studies:
+            self.studies[info.study_uid], _ = Study.objects.get_or_create(
+                case=self.case, study_uid=info.study_uid,
+                defaults={"study_date": info.study_date, "description": info.study_description or ""})
+        return self.studies[info.study_uid]
+
+    def series_for(self, info) -> Series:
+        key = (info.study_uid, info.series_uid)
+        if key not in self.series:
+            self.series[key], _ = Series.objects.get_or_create(
+                study=self.study(info), series_uid=info.series_uid,
+                defaults={"number": info.series_number, "modality": info.modality or "",
+                          "body_part": (info.body_part or "")[:64], "description": info.series_description or ""})
+        return self.series[key]
+
+    def finish(self) -> None:
+        """Instance and frame counts per series, modalities per study."""
+        _recount([s.pk for s in self.series.values()])
+        for study in self.studies.values():
+            modalities = sorted(set(Series.objects.filter(study=study).exclude(modality="")
+                                    .values_list("modality", flat=True)))
+            Study.objects.filter(pk=study.pk).update(modalities=",".join(modalities)[:64])
+
+
+def index_instance(attachment: Attachment, info, batch: IndexBatch | None = None) -> Instance:
     """Put one DICOM instance into the case's study / series / instance index."""
+    own = batch is None
+    batch = batch or IndexBatch(attachment.case, preload=False)
     with transaction.atomic():
-        study, _ = Study.objects.get_or_create(
-            case=attachment.case, study_uid=info.study_uid,
-            defaults={"study_date": info.study_date, "description": info.study_description or ""})
-        series, _ = Series.objects.get_or_create(
-            study=study, series_uid=info.series_uid,
-            defaults={"number": info.series_number, "modality": info.modality or "",
-                      "body_part": (info.body_part or "")[:64], "description": info.series_description or ""})
+        series = batch.series_for(info)
         instance = Instance.objects.create(
             series=series, attachment=attachment, sop_uid=info.sop_uid, sop_class_uid=info.sop_class_uid or "",
             number=info.instance_number, position=info.position, frames=info.frames, rows=info.rows or 0,
             columns=info.columns or 0, transfer_syntax_uid=info.transfer_syntax_uid or "",
             has_pixels=info.has_pixels, burned_in_annotation=info.burned_in_annotation)
-        Series.objects.filter(pk=series.pk).update(instance_count=series.instances.count(),
-                                                   frame_count=sum(series.instances.values_list("frames", flat=True)))
-        modalities = set(filter(None, study.modalities.split(","))) | {info.modality or ""}
-        Study.objects.filter(pk=study.pk).update(modalities=",".join(sorted(filter(None, modalities)))[:64])
+        batch.known_sops.add(info.sop_uid)
+        if own:
+            batch.finish()
     return instance
 
 
@@ -245,13 +283,17 @@ def _zip(attachment, data, touched) -> dict:
     counts = {"images": 0, "documents": 0, "ignored": 0, "duplicates": 0, "failed": 0, "skipped": 0}
     reasons: dict[str, int] = {}
     stats = archive.ExpansionStats()
-    for entry in archive.iter_entries(data, limits, stats=stats):
-        if entry.skipped_reason:
-            counts["skipped"] += 1
-            reasons[entry.skipped_reason] = reasons.get(entry.skipped_reason, 0) + 1
-            continue
-        outcome = _entry(attachment, entry, touched)
-        counts[outcome] = counts.get(outcome, 0) + 1
+    batch = IndexBatch(attachment.case)
+    try:
+        for entry in archive.iter_entries(data, limits, stats=stats):
+            if entry.skipped_reason:
+                counts["skipped"] += 1
+                reasons[entry.skipped_reason] = reasons.get(entry.skipped_reason, 0) + 1
+                continue
+            outcome = _entry(attachment, entry, touched, batch)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    finally:
+        batch.finish()
     counts["ignored"] += stats.ignored
     if not counts["images"] and not counts["documents"]:
         raise RecordRejected("zip_empty")
@@ -260,7 +302,7 @@ def _zip(attachment, data, touched) -> dict:
             "reasons": reasons}
 
 
-def _entry(parent: Attachment, entry, touched) -> str:
+def _entry(parent: Attachment, entry, touched, batch: IndexBatch) -> str:
     """One file inside an archive: stored as an entry of the archive and processed like a record of its own."""
     try:
         kind = detect.detect(entry.data, "")
@@ -268,18 +310,20 @@ def _entry(parent: Attachment, entry, touched) -> str:
         return "ignored"
     if kind == "zip":
         return "ignored"  # archives inside archives are not opened
+    if kind == "text" and PurePosixPath(entry.path).name.upper().startswith(CD_TEXT_JUNK):
+        return "ignored"  # a disc's README or licence, not a record
     if kind == "dicom":
         try:
             ds = dicom.read(entry.data)
             info = dicom.index(ds)
         except RecordRejected:
             return "failed"
-        if Instance.objects.filter(series__study__case=parent.case, sop_uid=info.sop_uid).exists():
+        if info.sop_uid in batch.known_sops:
             return "duplicates"
         child = store_record(actor=parent.uploaded_by, case=parent.case, content=entry.data, filename=entry.path,
                              parent=parent, kind="dicom", status=P.READY, content_type="application/dicom")
         try:
-            touched.add(index_instance(child, info).series_id)
+            touched.add(index_instance(child, info, batch).series_id)
         except IntegrityError:
             undo(child)
             child.delete()

@@ -90,6 +90,41 @@ def record_json(case, record: Attachment, thumbs: dict) -> dict:
     }
 
 
+FOLDER_MIN_FILES = 5
+
+
+def split_folder_uploads(records) -> tuple[list, dict]:
+    """DICOM files sent as one folder (a CD or USB stick) are listed as one line per upload batch."""
+    by_batch: dict = {}
+    for record in records:
+        if record.batch and record.kind in ("dicom", ""):
+            by_batch.setdefault(record.batch, []).append(record)
+    folders = {b: group for b, group in by_batch.items() if len(group) >= FOLDER_MIN_FILES}
+    grouped = {r.pk for group in folders.values() for r in group}
+    return [r for r in records if r.pk not in grouped], folders
+
+
+def folder_json(batch, group: list) -> dict:
+    """One line for a folder of DICOM files: its worst state and its counts."""
+    states = {r.status for r in group}
+    pending = states & {Attachment.Processing.QUEUED, Attachment.Processing.PROCESSING}
+    status = next(iter(sorted(pending))) if pending else Attachment.Processing.READY
+    failed = sum(r.status == Attachment.Processing.FAILED for r in group)
+    ready = sum(r.status == Attachment.Processing.READY for r in group)
+    detail = ngettext("%(n)d image", "%(n)d images", ready) % {"n": ready}
+    if failed:
+        detail += " · " + ngettext("%(n)d file could not be read", "%(n)d files could not be read", failed) % {
+            "n": failed}
+    size = sum(r.size for r in group)
+    return {
+        "id": f"batch-{batch}", "name": ngettext("Folder of %(n)d file", "Folder of %(n)d files", len(group))
+        % {"n": len(group)}, "kind": "dicom", "status": status,
+        "status_label": str(Attachment.Processing(status).label), "error": "", "size": size,
+        "size_label": filesizeformat(size), "detail": detail, "download_url": None, "thumbnail_url": None,
+        "created_at": min(r.created_at for r in group).isoformat(),
+    }
+
+
 def first_thumbnails(records) -> dict:
     rows = Derivative.objects.filter(attachment__in=records, kind=Derivative.Kind.THUMBNAIL, index=0)
     return dict(rows.values_list("attachment_id", "pk"))
@@ -102,7 +137,9 @@ def files_json(request, pk):
     case = _case(request, pk, "records.list")
     records = list(selectors.records_for(request.user, case))
     thumbs = first_thumbnails(records)
-    response = JsonResponse({"files": [record_json(case, r, thumbs) for r in records]})
+    singles, folders = split_folder_uploads(records)
+    rows = [record_json(case, r, thumbs) for r in singles] + [folder_json(b, group) for b, group in folders.items()]
+    response = JsonResponse({"files": sorted(rows, key=lambda row: row["created_at"])})
     response["Cache-Control"] = NO_STORE
     return response
 
