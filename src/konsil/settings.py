@@ -7,6 +7,8 @@ Environment variables:
   KONSIL_MASTER_KEYS     "id:base64key,id2:base64key2" master keys wrapping file data keys
   KONSIL_MASTER_KEY_ID   id of the master key used for new files (default: the first one)
   KONSIL_FILES_DIR       local folder for encrypted files (default KONSIL_HOME/files)
+  KONSIL_S3_BUCKET       S3-compatible bucket for the encrypted files instead (with KONSIL_S3_ENDPOINT_URL,
+                         KONSIL_S3_REGION, KONSIL_S3_ACCESS_KEY, KONSIL_S3_SECRET_KEY, KONSIL_S3_PREFIX; `scale` extra)
   KONSIL_DEBUG           "1" for development
   KONSIL_ALLOWED_HOSTS   comma separated (default 127.0.0.1,localhost)
   KONSIL_SECURE_COOKIES  "1" behind HTTPS (default: on unless DEBUG or local)
@@ -200,11 +202,22 @@ STATIC_URL = "/static/"
 STATIC_ROOT = HOME / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+def file_storage(env) -> dict:
+    """Encrypted objects go to a local folder, or to S3-compatible storage when KONSIL_S3_BUCKET is set."""
+    if env.get("KONSIL_S3_BUCKET"):
+        options = {"bucket_name": env["KONSIL_S3_BUCKET"], "file_overwrite": False, "default_acl": None,
+                   "querystring_auth": True, "location": env.get("KONSIL_S3_PREFIX", "")}
+        for option, name in (("endpoint_url", "KONSIL_S3_ENDPOINT_URL"), ("region_name", "KONSIL_S3_REGION"),
+                             ("access_key", "KONSIL_S3_ACCESS_KEY"), ("secret_key", "KONSIL_S3_SECRET_KEY")):
+            if env.get(name):
+                options[option] = env[name]
+        return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+    return {"BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": env.get("KONSIL_FILES_DIR", str(HOME / "files"))}}
+
+
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": os.environ.get("KONSIL_FILES_DIR", str(HOME / "files"))},
-    },
+    "default": file_storage(os.environ),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
