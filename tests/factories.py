@@ -13,6 +13,7 @@ from konsil.accounts.models import Membership, Organization, User
 from konsil.accounts.roles import OrganizationKind, Role
 from konsil.cases.models import Case, CaseDiagnosis, CaseQuestion, Consent, Patient
 from konsil.matching.models import License, Specialist
+from konsil.matching.npi import npi_check_digit
 
 _npi = itertools.count(1)
 
@@ -20,14 +21,7 @@ _npi = itertools.count(1)
 def valid_npi(seed: int) -> str:
     """A 10-digit NPI passing the Luhn check with the 80840 prefix."""
     base = f"1{seed:08d}"
-    digits = [int(d) for d in "80840" + base]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:
-            d *= 2
-            d = d - 9 if d > 9 else d
-        total += d
-    return base + str((10 - total % 10) % 10)
+    return base + npi_check_digit(base)
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):

@@ -318,6 +318,13 @@ def cmd_matching_assign(args) -> int:
     return commands.assign(args.cases, args.specialists, sys.stdout, sys.stderr)
 
 
+def cmd_matching_import(args) -> int:
+    from konsil.matching import commands
+
+    return commands.import_specialists(args.file, network=args.network, fmt=args.format,
+                                       out=sys.stdout, err=sys.stderr)
+
+
 def cmd_matching_specialties(args) -> int:
     from konsil.matching import commands
 
@@ -425,12 +432,17 @@ def build_parser() -> argparse.ArgumentParser:
             action.add_argument("--dry-run", action="store_true", help="report metrics, keep the current model")
         action.set_defaults(func=func)
 
-    matching = sub.add_parser("matching", help="batch matching and the specialty catalog (no database)")
+    matching = sub.add_parser("matching", help="batch matching, the specialty catalog, specialist import")
     matching_sub = matching.add_subparsers(dest="matching_command", metavar="ACTION", required=True)
     assign = matching_sub.add_parser("assign", help="assign cases to specialists (JSON Lines in and out)")
     assign.add_argument("--cases", required=True, type=Path)
     assign.add_argument("--specialists", required=True, type=Path)
     assign.set_defaults(func=cmd_matching_assign)
+    imp = matching_sub.add_parser("import", help="import specialists from CSV or JSON Lines (needs the database)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--network", required=True, help="slug of the provider network")
+    imp.add_argument("--format", choices=("csv", "jsonl"), default=None, help="default: from the file extension")
+    imp.set_defaults(func=cmd_matching_import)
     matching_sub.add_parser("specialties", help="print the specialty catalog as JSON Lines").set_defaults(
         func=cmd_matching_specialties)
 

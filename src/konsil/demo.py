@@ -27,6 +27,7 @@ from konsil.cases.models import CaregiverAuthorization, Case, Patient
 from konsil.core import context
 from konsil.matching import catalog
 from konsil.matching.models import License, Specialist, Specialty
+from konsil.matching.npi import npi_check_digit
 from konsil.matching.selectors import candidates
 from konsil.opinions import services as opinions
 from konsil.triage import services as triage
@@ -288,21 +289,6 @@ def route(status: str) -> list[str]:
     if status == "info_requested":
         return [*PATH[: PATH.index("in_review") + 1], "info_requested"]
     return list(PATH[: PATH.index(status) + 1])
-
-
-def npi_check_digit(base9: str) -> str:
-    """The Luhn check digit of an NPI: computed over the prefix 80840 followed by the first nine digits."""
-    total = 0
-    for i, ch in enumerate(reversed("80840" + base9)):
-        d = int(ch)
-        if i % 2 == 0:
-            d = d * 2 - 9 if d * 2 > 9 else d * 2
-        total += d
-    return str((10 - total % 10) % 10)
-
-
-def is_valid_npi(npi: str) -> bool:
-    return len(npi) == 10 and npi.isdigit() and npi_check_digit(npi[:9]) == npi[9]
 
 
 def demo_npi(n: int) -> str:

@@ -249,7 +249,7 @@ KONSIL_MASTER_KEY_ID = os.environ.get("KONSIL_MASTER_KEY_ID") or next(iter(KONSI
 
 # Pluggable engines: triage proposes, matching ranks. Later issues replace these.
 KONSIL_TRIAGE_ENGINE = os.environ.get("KONSIL_TRIAGE_ENGINE", "konsil.triage.ml.ModelTriage")
-KONSIL_MATCHING_ENGINE = os.environ.get("KONSIL_MATCHING_ENGINE", "konsil.matching.ranking.FilteredRanking")
+KONSIL_MATCHING_ENGINE = os.environ.get("KONSIL_MATCHING_ENGINE", "konsil.matching.ranking.ScoredRanking")
 KONSIL_SITE_URL = os.environ.get("KONSIL_SITE_URL", "http://127.0.0.1:8000")
 
 # Background work: Django tasks interface, database backend and `db_worker` by default.

@@ -15,6 +15,7 @@ urlpatterns = [
     path("cases/", include("konsil.cases.urls")),
     path("audit/", include("konsil.audit.urls")),
     path("records/", include("konsil.records.urls")),
+    path("matching/", include("konsil.matching.urls")),
     path("dicomweb/cases/<uuid:case_id>/", include("konsil.records.dicomweb_urls")),
     path("", include("konsil.opinions.urls")),
     path("admin/", admin.site.urls),

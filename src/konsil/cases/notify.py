@@ -36,6 +36,7 @@ TEXTS = {
     "red_flag": _("Red flag: case %(ref)s may need urgent attention."),
     "records_request": _("More records are needed for case %(ref)s."),
     "records_overdue": _("Records requested for case %(ref)s are overdue."),
+    "license_expiring": _("A license or board certification expires within 30 days: check the specialist directory."),
 }
 
 

@@ -22,6 +22,8 @@ class Periodic:
 SCHEDULE = [
     Periodic("konsil.records.tasks.send_records_reminders", 3600),
     Periodic("konsil.records.tasks.purge_expired_uploads", 3600),
+    Periodic("konsil.matching.tasks.run_batch_assignments", 900),
+    Periodic("konsil.matching.tasks.warn_expiring_credentials", 86400),
 ]
 
 

@@ -98,3 +98,34 @@ def specialties(out: TextIO = sys.stdout) -> int:
         _write(out, {"code": row["code"], "name": row["name"], "nucc": row["nucc_code"] or None,
                      "parent": row.get("parent") or None})
     return 0
+
+
+def import_specialists(path: Path | str, *, network: str, fmt: str | None = None, out: TextIO = sys.stdout,
+                       err: TextIO = sys.stderr) -> int:
+    """`konsil matching import FILE --network SLUG` (needs the database): one JSON line per row of the report,
+    then a summary line {"created", "updated", "failed"}. Status 0 when every row was saved, 1 otherwise,
+    2 for an unknown network."""
+    from konsil.accounts.models import Organization
+    from konsil.accounts.roles import OrganizationKind
+
+    from .importing import import_specialists as run
+
+    org = Organization.objects.filter(slug=network, kind=OrganizationKind.PROVIDER_NETWORK).first()
+    if org is None:
+        err.write(_("%(slug)s: no provider network with this slug") % {"slug": network} + "\n")
+        return 2
+    fmt = fmt or ("jsonl" if str(path).lower().endswith((".jsonl", ".ndjson", ".json")) else "csv")
+    try:
+        with Path(path).open("rb") as fh:
+            report = run(fh, fmt=fmt, network=org, actor="cli")
+    except OSError as exc:
+        err.write(_("%(path)s: cannot be read (%(error)s)") % {"path": path, "error": exc.strerror or exc} + "\n")
+        return 1
+    if report.file_error:
+        err.write(f"{path}: {report.file_error}\n")
+        return 1
+    data = report.as_dict()
+    for row in data["rows"]:
+        _write(out, row)
+    _write(out, {"created": data["created"], "updated": data["updated"], "failed": data["failed"]})
+    return 0 if not report.failed else 1

@@ -72,8 +72,9 @@ def ineligibility(case, specialist_id) -> str | None:
     """Why `specialist_id` may not be offered `case`, or None when they may.
 
     Checks what no coordinator may override: accepting, an earlier decline, specialty, licensure (the table, by
-    the patient's location and the case's channel), capacity and conflicts of interest. Language and delivery
-    mode rank candidates; a coordinator offering otherwise arranges an interpreter or another mode.
+    the patient's location and the case's channel), capacity, and being the referring or first-opinion physician.
+    The ranking also excludes a shared institution, a language without interpreter and a missing delivery mode;
+    a coordinator who offers such a case anyway overrides that with their reason.
     """
     from . import inputs, scoring
 
@@ -99,7 +100,7 @@ def ineligibility(case, specialist_id) -> str | None:
             "state": where, "rule": decision.rule}
     if scoring.free_slots(spec) <= 0:
         return _("This specialist has no capacity left.")
-    record = inputs.case_record(case)
+    record = {**inputs.case_record(case), "institution_excluded": []}  # an institution conflict only ranks lower
     problems = scoring.conflicts(record, spec)
     if problems:
         return _("This specialist has a conflict of interest: %(why)s.") % {"why": "; ".join(problems)}

@@ -18,6 +18,7 @@ class SpecialtyRefSerializer(serializers.Serializer):
 
 
 class LicenseSerializer(serializers.Serializer):
+    country = serializers.CharField()
     state = serializers.CharField()
     expires_on = serializers.DateField()
 
@@ -30,9 +31,18 @@ class SpecialistSerializer(serializers.Serializer):
     specialties = SpecialtyRefSerializer(many=True, source="specialties.all")
     languages = serializers.ListField(child=serializers.CharField())
     licenses = LicenseSerializer(many=True, source="licenses.all")
+    subspecialties = SpecialtyRefSerializer(many=True, source="subspecialties.all")
+    imlc = serializers.BooleanField()
+    affiliations = serializers.ListField(child=serializers.CharField())
     capacity = serializers.IntegerField()
     active_cases = serializers.IntegerField(default=0)
     accepting = serializers.BooleanField()
+    time_zone = serializers.CharField()
+    turnaround_hours = serializers.IntegerField()
+    delivery_modes = serializers.ListField(child=serializers.CharField())
+    fee = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
+    fee_currency = serializers.CharField()
+    quality = serializers.FloatField(allow_null=True)
 
 
 class DirectoryFilterSerializer(serializers.Serializer):
@@ -45,3 +55,4 @@ class CandidateSerializer(serializers.Serializer):
     specialist = SpecialistSerializer()
     score = serializers.FloatField()
     reasons = serializers.ListField(child=serializers.CharField())
+    factors = serializers.ListField(child=serializers.DictField(), default=list)

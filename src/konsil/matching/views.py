@@ -1,0 +1,107 @@
+"""Matching pages: bulk import of specialists, batch assignment runs and their proposals (coordinators)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from konsil.accounts.roles import OrganizationKind, Role
+from konsil.cases.selectors import audit_list
+from konsil.core import authz
+from konsil.core.errors import DomainError
+
+from . import importing, selectors, services
+from .forms import ImportForm
+from .models import BatchProposal
+from .permissions import managed_networks
+
+
+def _require(name: str, user, obj=None) -> None:
+    if not authz.can(name, user, obj):
+        raise DjangoPermissionDenied(_("You do not have permission to do this."))
+
+
+@login_required
+def import_specialists(request):
+    """Upload a CSV or JSON Lines file of specialists; the page shows the per-row report."""
+    _require("matching.import", request.user)
+    networks = managed_networks(request.user)
+    form = ImportForm(request.POST or None, request.FILES or None, networks=networks)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        network = form.cleaned_data["network"]
+        _require("matching.import", request.user, network)
+        report = importing.import_specialists(form.cleaned_data["file"], fmt=form.cleaned_data["fmt"],
+                                              network=network, actor=request.user)
+        if report.file_error:
+            form.add_error("file", report.file_error)
+    return render(request, "matching/import.html", {"form": form, "report": report},
+                  status=400 if form.errors else 200)
+
+
+def _coordinated(user):
+    return user.organizations_for(Role.COORDINATOR).filter(kind=OrganizationKind.PROVIDER_NETWORK)
+
+
+def _network(request, source):
+    networks = _coordinated(request.user)
+    wanted = source.get("network")
+    try:
+        network = networks.filter(pk=wanted).first() if wanted else networks.first()
+    except (ValueError, DjangoValidationError):  # a malformed id
+        network = None
+    if network is None:
+        raise Http404(_("Network not found."))
+    return network
+
+
+@login_required
+def batch(request):
+    """The latest batch runs of a network and the open proposals of its last finished run."""
+    _require("matching.batch", request.user)
+    network = _network(request, request.GET)
+    runs = list(selectors.runs_for([network])[:10])
+    last = next((r for r in runs if r.state == "done"), None)
+    proposals = list(selectors.proposals_of(last)) if last else []
+    audit_list(request.user, [p.case for p in proposals], action="matching.batch_view")
+    return render(request, "matching/batch.html", {
+        "network": network, "networks": _coordinated(request.user), "runs": runs, "last": last,
+        "proposals": proposals, "pending": services.pending_cases(network).count()})
+
+
+@login_required
+@require_POST
+def run_batch(request):
+    _require("matching.batch", request.user)
+    network = _network(request, request.POST)
+    try:
+        services.request_batch(actor=request.user, network=network)
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Batch assignment queued; its proposals appear here when it finishes."))
+    return redirect(f"{reverse('matching:batch')}?network={network.pk}")
+
+
+@login_required
+@require_POST
+def offer(request, pk):
+    _require("matching.batch", request.user)
+    proposal = BatchProposal.objects.select_related("run").filter(
+        pk=pk, run__network__in=_coordinated(request.user)).first()
+    if proposal is None:
+        raise Http404(_("Proposal not found."))
+    try:
+        case = services.offer_proposal(actor=request.user, proposal=proposal)
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Case %(ref)s was offered.") % {"ref": case.reference})
+    return redirect(f"{reverse('matching:batch')}?network={proposal.run.network_id}")
