@@ -107,7 +107,7 @@ class Walker:
             "triaged": lambda: transition(actor=self.coordinator, case=case, action="triage",
                                           specialty="cardiology", urgency="routine"),
             "offered": lambda: transition(actor=self.coordinator, case=case, action="offer",
-                                          specialist=str(self.specialist.pk)),
+                                          specialist=str(self.specialist.pk), reason="The test's specialist"),
             "accepted": lambda: transition(actor=s_user, case=case, action="accept"),
             "in_review": lambda: transition(actor=s_user, case=case, action="start_review"),
             "opinion_drafted": lambda: (

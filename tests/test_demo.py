@@ -117,7 +117,8 @@ def test_a_newcomer_can_walk_the_fresh_draft_to_closed(seeded):
     proposal = triage.propose(case=case)  # what the worker does after the submission commits
     case = transition(actor=coordinator, case=case, action="triage", specialty=proposal.specialty_id,
                       urgency="routine")
-    case = transition(actor=coordinator, case=case, action="offer", specialist=str(doctor.specialist.pk))
+    case = transition(actor=coordinator, case=case, action="offer", specialist=str(doctor.specialist.pk),
+                      reason="The demo's specialist login")  # not the top-ranked: an override
     case = transition(actor=doctor, case=case, action="accept")
     case = transition(actor=doctor, case=case, action="start_review")
     case = transition(actor=doctor, case=case, action="request_info", message="Which medicines do you take?")

@@ -35,6 +35,7 @@ from konsil.triage import services as triage
 PASSWORD = "konsil-demo-2026"
 DOMAIN = "konsil.demo"
 SEED = 42
+OFFER_REASON = "Demo scenario: the planned specialist"  # an override of the ranking needs a reason
 GENERATED_SPECIALISTS = 58  # plus specialist@ and chair@
 
 ORGS = {
@@ -528,7 +529,7 @@ class _CaseDriver:
                 reason=self.plan.triage_reason)
         if self.plan.declined_first:
             first = self.candidate()
-            self.go(self.coordinator, "offer", specialist=str(first.pk))
+            self.go(self.coordinator, "offer", specialist=str(first.pk), reason=OFFER_REASON)
             self.go(first.user, "decline", reason=self.plan.end_reason)
 
     def to_offered(self) -> None:
@@ -536,7 +537,7 @@ class _CaseDriver:
             self.specialist = self.s.users["specialist"].specialist
         else:
             self.specialist = self.candidate()
-        self.go(self.coordinator, "offer", specialist=str(self.specialist.pk))
+        self.go(self.coordinator, "offer", specialist=str(self.specialist.pk), reason=OFFER_REASON)
 
     def to_accepted(self) -> None:
         self.go(self.specialist.user, "accept")

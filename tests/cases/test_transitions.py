@@ -24,6 +24,7 @@ SPEC = {
     "triage": ({"submitted"}, "triaged"),
     "offer": ({"triaged"}, "offered"),
     "retract_offer": ({"offered"}, "triaged"),
+    "expire_offer": ({"offered"}, "triaged"),  # the system's only (tests/cases/test_offers.py)
     "accept": ({"offered"}, "accepted"),
     "decline": ({"offered"}, "triaged"),
     "start_review": ({"accepted"}, "in_review"),
@@ -41,7 +42,7 @@ SPEC = {
 # Who may take each action, and people around the case who may not (names from the `cast` fixture).
 ALLOWED = {
     "submit": ["patient", "coordinator"], "triage": ["coordinator"], "offer": ["coordinator"],
-    "retract_offer": ["coordinator"], "accept": ["specialist"], "decline": ["specialist"],
+    "retract_offer": ["coordinator"], "expire_offer": [], "accept": ["specialist"], "decline": ["specialist"],
     "start_review": ["specialist"], "request_info": ["specialist", "coordinator"],
     "provide_info": ["patient", "coordinator"], "complete_draft": ["specialist"],
     "revise_draft": ["specialist"],
@@ -50,6 +51,7 @@ ALLOWED = {
 }
 REFUSED = {
     "submit": ["stranger"], "triage": ["patient"], "offer": ["patient"], "retract_offer": ["specialist"],
+    "expire_offer": ["coordinator", "specialist", "patient"],
     "accept": ["coordinator"], "decline": ["patient"], "start_review": ["coordinator"],
     "request_info": ["patient"], "provide_info": ["specialist"], "complete_draft": ["coordinator"],
     "revise_draft": ["patient"], "sign": ["coordinator"], "deliver": ["patient"], "close": ["specialist"],
@@ -58,7 +60,8 @@ REFUSED = {
 # Who is notified of a successful action (the actor never is).
 NOTIFIED = {
     "submit": {"coordinator", "patient"}, "triage": {"patient"}, "offer": {"specialist"},
-    "retract_offer": {"specialist"}, "accept": {"coordinator", "patient"}, "decline": {"coordinator"},
+    "retract_offer": {"specialist"}, "expire_offer": {"specialist"}, "accept": {"coordinator", "patient"},
+    "decline": {"coordinator"},
     "start_review": {"patient"}, "request_info": {"patient"}, "provide_info": {"specialist"},
     "complete_draft": set(), "revise_draft": set(), "sign": {"coordinator"}, "deliver": {"patient"},
     "close": {"coordinator", "patient", "specialist"}, "amend": {"patient", "coordinator"},

@@ -68,6 +68,7 @@ class OfferStatus(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     DECLINED = "declined", _("Declined")
     WITHDRAWN = "withdrawn", _("Withdrawn")
+    EXPIRED = "expired", _("Timed out")
 
 
 LANGUAGE_CHOICES = [("en", _("English")), ("es", _("Spanish")), ("ja", _("Japanese")), ("zh", _("Chinese")),

@@ -58,6 +58,9 @@ def guard_offer(*, case, params, actor) -> None:
     problem = matching.ineligibility(case, specialist_id)
     if problem:
         raise ValidationFailed(problem, field="specialist")
+    from . import offers
+
+    offers.check_override(case=case, specialist_id=specialist_id, reason=params.get("reason"))
 
 
 def guard_reason(*, case, params, actor) -> None:
@@ -100,8 +103,10 @@ def on_triage(*, case, params, actor, relation) -> None:
 
 
 def on_offer(*, case, params, actor, relation) -> None:
-    Offer.objects.create(case=case, specialist_id=params["specialist"], offered_by=actor,
-                         reason=_text(params, "reason", required=False))
+    from . import offers
+
+    offers.open_offer(case=case, specialist_id=params["specialist"], offered_by=actor,
+                      reason=_text(params, "reason", required=False))
 
 
 def _close_pending_offer(case, status: str, reason: str = "") -> Offer | None:
@@ -117,14 +122,25 @@ def on_retract_offer(*, case, params, actor, relation) -> None:
     _close_pending_offer(case, OfferStatus.WITHDRAWN, _text(params, "reason", required=False))
 
 
+def on_expire_offer(*, case, params, actor, relation) -> None:
+    _close_pending_offer(case, OfferStatus.EXPIRED)
+
+
 def on_accept(*, case, params, actor, relation) -> None:
+    from . import offers, sla
+
+    offers.check_open(case)
     offer = _close_pending_offer(case, OfferStatus.ACCEPTED)
     case.assigned_specialist = offer.specialist
     case.save(update_fields=["assigned_specialist", "updated_at"])
+    sla.start_clock(case)
 
 
 def on_decline(*, case, params, actor, relation) -> None:
+    from . import offers
+
     _close_pending_offer(case, OfferStatus.DECLINED, _text(params, "reason"))
+    offers.after_decline(case)
 
 
 def on_request_info(*, case, params, actor, relation) -> None:

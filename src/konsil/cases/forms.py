@@ -107,6 +107,9 @@ class PreferencesForm(forms.Form):
                                 widget=forms.RadioSelect)
     preferred_delivery = forms.ChoiceField(label=_("How would you like to receive the opinion?"),
                                            choices=Delivery.choices, widget=forms.RadioSelect)
+    interpreter_needed = forms.BooleanField(
+        label=_("I need an interpreter"), required=False,
+        help_text=_("Then a specialist who does not speak your language can take the case, with an interpreter."))
 
 
 class AttachmentForm(forms.Form):

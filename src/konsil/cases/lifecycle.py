@@ -46,6 +46,7 @@ REQUEST_SIDE = frozenset({rel.PATIENT, rel.CAREGIVER, rel.REQUESTER})
 COORD = frozenset({rel.COORDINATOR})
 ASSIGNED = frozenset({rel.SPECIALIST})
 OFFERED = frozenset({rel.OFFERED})
+SYSTEM = frozenset({rel.SYSTEM})
 
 
 def _table() -> dict[str, Transition]:
@@ -57,11 +58,13 @@ def _table() -> dict[str, Transition]:
         Transition("triage", frozenset({S.SUBMITTED}), S.TRIAGED, COORD, _("Confirm triage"),
                    guard=fx.guard_triage, effect=fx.on_triage, notify=REQUEST_SIDE,
                    params=("specialty", "urgency", "reason")),
-        Transition("offer", frozenset({S.TRIAGED}), S.OFFERED, COORD, _("Offer to specialist"),
+        Transition("offer", frozenset({S.TRIAGED}), S.OFFERED, COORD | SYSTEM, _("Offer to specialist"),
                    guard=fx.guard_offer, effect=fx.on_offer, notify=OFFERED,
                    params=("specialist", "reason")),
         Transition("retract_offer", frozenset({S.OFFERED}), S.TRIAGED, COORD, _("Retract offer"),
                    effect=fx.on_retract_offer, notify=OFFERED, params=("reason",)),
+        Transition("expire_offer", frozenset({S.OFFERED}), S.TRIAGED, SYSTEM, _("Offer timed out"),
+                   effect=fx.on_expire_offer, notify=OFFERED),
         Transition("accept", frozenset({S.OFFERED}), S.ACCEPTED, OFFERED, _("Accept case"),
                    effect=fx.on_accept, notify=COORD | REQUEST_SIDE),
         Transition("decline", frozenset({S.OFFERED}), S.TRIAGED, OFFERED, _("Decline case"),

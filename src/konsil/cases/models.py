@@ -81,6 +81,7 @@ class Case(BaseModel):
     preferred_delivery = models.CharField(
         _("preferred delivery"), max_length=12, choices=Delivery.choices, default=Delivery.WRITTEN
     )
+    interpreter_needed = models.BooleanField(_("interpreter needed"), default=False)
     proposed_treatment = models.TextField(_("proposed treatment"), blank=True)
     proposed_cpt = models.CharField(_("CPT code"), max_length=5, blank=True)
     treating_physician = models.CharField(_("treating physician"), max_length=200, blank=True)

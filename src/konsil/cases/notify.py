@@ -37,6 +37,10 @@ TEXTS = {
     "records_request": _("More records are needed for case %(ref)s."),
     "records_overdue": _("Records requested for case %(ref)s are overdue."),
     "license_expiring": _("A license or board certification expires within 30 days: check the specialist directory."),
+    "expire_offer": _("Your offer of case %(ref)s timed out and was withdrawn."),
+    "escalated": _("No specialist accepted case %(ref)s: a coordinator needs to match it."),
+    "sla_reminder": _("The review of case %(ref)s is due soon."),
+    "sla_breach": _("The review of case %(ref)s is past its deadline."),
 }
 
 

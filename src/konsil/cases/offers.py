@@ -121,17 +121,19 @@ def expire_offers(now=None) -> int:
     for case_id in list(due.values_list("case_id", flat=True).distinct()):
         try:
             with transaction.atomic():
-                if _expire(case_id, now):
-                    expired += 1
-                    advance(case_id=case_id, now=now)
+                expired += _expire(case_id, now)
         except DomainError as exc:  # the case moved on meanwhile (accepted, cancelled): nothing to do
             log.info("offer of case %s not expired: %s", case_id, exc.code)
-    for case_id in _stalled(now):
-        advance(case_id=case_id, now=now)
+    for case_id in _stalled():  # the cases just timed out, and any whose re-offer did not run
+        try:
+            advance(case_id=case_id)
+        except DomainError as exc:  # retried on the next sweep
+            log.warning("case %s not re-offered: %s", case_id, exc.code)
     return expired
 
 
 def _expire(case_id, now) -> bool:
+    """Time out the case's pending offer if it is still pending and past its window (under the case's lock)."""
     from . import services
 
     case = Case.objects.select_for_update(of=("self",)).filter(pk=case_id).first()
@@ -142,8 +144,8 @@ def _expire(case_id, now) -> bool:
     return True
 
 
-def _stalled(now) -> list:
-    """Triaged cases left after a miss (a decline whose re-offer did not run): the sweep's safety net."""
+def _stalled() -> list:
+    """Triaged cases whose last offer was missed and that nobody moved on yet."""
     qs = Case.objects.filter(status=Status.TRIAGED, offers__status__in=MISSES).filter(
         Q(escalated_at__isnull=True) | Q(offers__responded_at__gt=F("escalated_at")))
     return list(qs.exclude(offers__status=OfferStatus.PENDING).values_list("pk", flat=True).distinct())
@@ -158,11 +160,10 @@ def after_decline(case) -> None:
 
 # --- moving on after a miss ---------------------------------------------------------------------------------
 
-def advance(*, case_id, now=None) -> Offer | None:
+def advance(*, case_id) -> Offer | None:
     """After a decline or a timeout: offer the next specialist, or escalate. Idempotent."""
     from . import services
 
-    now = now or timezone.now()
     with transaction.atomic():
         case = Case.objects.select_for_update(of=("self",)).select_related("patient").filter(pk=case_id).first()
         if case is None or case.status != Status.TRIAGED or case.offers.filter(status=OfferStatus.PENDING).exists():
@@ -172,23 +173,23 @@ def advance(*, case_id, now=None) -> Offer | None:
             return None  # never offered, or a coordinator retracted the offer: theirs to decide
         if case.escalated_at is not None:
             if last.responded_at and last.responded_at > case.escalated_at:
-                escalate(case=case, reason="missed_after_escalation", now=now)
+                escalate(case=case, reason="missed_after_escalation")
             return None
         misses = case.offers.filter(status__in=MISSES).count()
         if misses >= max_misses():
-            escalate(case=case, reason="misses", now=now)
+            escalate(case=case, reason="misses")
             return None
         _position, best = proposal(case)
         if best is None:
-            escalate(case=case, reason="nobody_left", now=now)
+            escalate(case=case, reason="nobody_left")
             return None
         services.transition(actor=SYSTEM_ACTOR, case=case, action="offer", specialist=str(best.specialist.pk))
         return case.offers.get(status=OfferStatus.PENDING)
 
 
-def escalate(*, case, reason: str, now=None) -> None:
+def escalate(*, case, reason: str) -> None:
     """Hand the case to the coordinators: marked, notified, audited."""
-    case.escalated_at = now or timezone.now()
+    case.escalated_at = timezone.now()
     case.save(update_fields=["escalated_at", "updated_at"])
     misses = case.offers.filter(status__in=MISSES).count()
     notify(case, "escalated", {rel.COORDINATOR})
@@ -204,7 +205,8 @@ def expiring(cases, now=None, *, limit: int = 20) -> list[Offer]:
     soon = Q()
     for urgency in WINDOW_MINUTES:
         soon |= Q(case__urgency=urgency, expires_at__lte=now + window(urgency) / 4)
-    qs = Offer.objects.filter(case__in=cases, status=OfferStatus.PENDING, expires_at__isnull=False).filter(soon)
+    qs = Offer.objects.filter(case__in=cases.values("pk"), status=OfferStatus.PENDING,
+                              expires_at__isnull=False).filter(soon)
     return list(qs.select_related("case", "specialist__user").order_by("expires_at")[:limit])
 
 
@@ -215,6 +217,6 @@ def escalated(cases, *, limit: int = 20) -> list:
 
 def recent_overrides(cases, *, limit: int = 10) -> list[Offer]:
     """Offers where a coordinator chose someone other than the top-ranked specialist, newest first."""
-    qs = Offer.objects.filter(case__in=cases).exclude(override_reason="")
+    qs = Offer.objects.filter(case__in=cases.values("pk")).exclude(override_reason="")
     return list(qs.select_related("case", "specialist__user", "proposed_specialist__user", "offered_by")
                 .order_by("-created_at")[:limit])

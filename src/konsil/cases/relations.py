@@ -16,6 +16,7 @@ SPECIALIST = "specialist"  # the assigned specialist
 OFFERED = "offered_specialist"  # a specialist with a pending offer
 SIGNER = "signer"  # a specialist who signed an opinion on the case (keeps read access)
 SPONSOR_ADMIN = "sponsor_admin"  # payer/employer admin of the sponsoring program: status only
+SYSTEM = "system"  # an automatic process (matching, SLA clock) acting as itself, never a user
 
 CLINICAL_RELATIONS = frozenset({PATIENT, CAREGIVER, REQUESTER, COORDINATOR, SPECIALIST, OFFERED, SIGNER})
 PATIENT_SIDE = frozenset({PATIENT, CAREGIVER, REQUESTER})
@@ -64,7 +65,7 @@ def relations(user, case) -> set[str]:
 
 def primary_relation(rels: set[str]) -> str:
     """The relation recorded in the audit trail when a user has several."""
-    for name in (SPECIALIST, OFFERED, COORDINATOR, PATIENT, CAREGIVER, REQUESTER, SIGNER, SPONSOR_ADMIN):
+    for name in (SPECIALIST, OFFERED, COORDINATOR, PATIENT, CAREGIVER, REQUESTER, SIGNER, SPONSOR_ADMIN, SYSTEM):
         if name in rels:
             return name
     return ""

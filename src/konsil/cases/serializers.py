@@ -47,6 +47,7 @@ class CaseWriteSerializer(StrictSerializer):
     treating_facility = _text()
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
     preferred_delivery = serializers.ChoiceField(choices=Delivery.choices, required=False)
+    interpreter_needed = serializers.BooleanField(required=False)
     clinical_summary = _text()
     wizard_step = serializers.IntegerField(required=False, min_value=1, max_value=6)
 
@@ -187,6 +188,7 @@ class CaseDetailSerializer(CaseSummarySerializer):
 
     network = serializers.UUIDField(source="network_id")
     preferred_delivery = serializers.CharField()
+    interpreter_needed = serializers.BooleanField()
     proposed_treatment = serializers.CharField()
     proposed_cpt = serializers.CharField()
     treating_physician = serializers.CharField()

@@ -41,7 +41,10 @@ MAX_QUESTIONS = 10
 # --- transitions --------------------------------------------------------------------------------------------
 
 def transition(*, actor, case: Case, action: str, **params) -> Case:
-    """Take `action` on `case` as `actor`, per the lifecycle table. Refusals are audited too."""
+    """Take `action` on `case` as `actor`, per the lifecycle table. Refusals are audited too.
+
+    `actor` is a user, or the name of an automatic process ("matching"): that holds the `system` relation only.
+    """
     try:
         with transaction.atomic():
             case = Case.objects.select_for_update(of=("self",)).select_related("patient").get(pk=case.pk)
@@ -57,8 +60,10 @@ def _apply(*, actor, case: Case, action: str, params: dict) -> Case:
     t = lifecycle.table().get(action) if isinstance(action, str) else None
     if t is None:
         raise ValidationFailed(_("Unknown action."), field="action", code="unknown_action")
-    relations = rel.relations(actor, case)
-    if not relations & rel.CLINICAL_RELATIONS:
+    system = isinstance(actor, str)
+    user = None if system else actor  # effects, the timeline and notifications take a user or None
+    relations = {rel.SYSTEM} if system else rel.relations(actor, case)
+    if not relations & (rel.CLINICAL_RELATIONS | {rel.SYSTEM}):
         raise PermissionDenied(_("You do not have access to this case."))
     # Whoever may see the case learns that the move is illegal in its state; only then who may take it.
     if case.status not in t.sources:
@@ -76,17 +81,17 @@ def _apply(*, actor, case: Case, action: str, params: dict) -> Case:
     # A pending offer is closed by every move out of `offered`: tell its specialist before the effect.
     before_effect = t.notify & {rel.OFFERED} if source == Status.OFFERED else set()
     if before_effect:
-        notify(case, action, before_effect, actor=actor)
-    t.effect(case=case, params=params, actor=actor, relation=relation)
+        notify(case, action, before_effect, actor=user)
+    t.effect(case=case, params=params, actor=user, relation=relation)
     case.status = t.target_from(source)
     case.save(update_fields=["status", "updated_at"])
     StatusChange.objects.create(
-        case=case, action=action, from_status=source, to_status=case.status, actor=actor, role=relation,
+        case=case, action=action, from_status=source, to_status=case.status, actor=user, role=relation,
         note=str(params.get("reason") or "")[:2000],
     )
     emit(actor=actor, action=f"case.{action}", obj=case, patient_id=case.patient_id, role=relation,
          detail={"from": source, "to": case.status})
-    notify(case, action, t.notify - before_effect, actor=actor)
+    notify(case, action, t.notify - before_effect, actor=user)
     return case
 
 
@@ -158,6 +163,14 @@ def _case_fields(data: dict) -> dict:
         errors["urgency"] = [_("Choose routine, urgent or STAT.")]
     if "preferred_delivery" in clean and clean["preferred_delivery"] not in Delivery.values:
         errors["preferred_delivery"] = [_("Choose one of the options.")]
+    if "interpreter_needed" in data:
+        value = data["interpreter_needed"]
+        if isinstance(value, bool):
+            clean["interpreter_needed"] = value
+        elif str(value).lower() in ("true", "false", "1", "0", "on", ""):
+            clean["interpreter_needed"] = str(value).lower() in ("true", "1", "on")
+        else:
+            errors["interpreter_needed"] = [_("Answer yes or no.")]
     cpt = clean.get("proposed_cpt", "")
     if cpt and not (len(cpt) == 5 and cpt[:4].isdigit() and (cpt[4].isdigit() or cpt[4] in "FTU")):
         errors["proposed_cpt"] = [_("A CPT code has five characters, like 27447.")]

@@ -230,7 +230,8 @@ def _step_clinical(request, case):
 
 def _step_preferences(request, case):
     form = PreferencesForm(_post(request), initial={"urgency": case.urgency,
-                                                     "preferred_delivery": case.preferred_delivery})
+                                                     "preferred_delivery": case.preferred_delivery,
+                                                     "interpreter_needed": case.interpreter_needed})
     if form.is_bound and form.is_valid():
         response = _save_step(request, case, 4, form, dict(form.cleaned_data))
         if response:
@@ -494,7 +495,11 @@ def queue(request):
     qs = qs.annotate(urgency_rank=URGENCY_RANK).order_by(
         "urgency_rank", F("submitted_at").asc(nulls_last=True), "created_at")
     page = _page(request, qs, 50)
-    selectors.audit_list(user, page.object_list)
+    from . import sla  # review deadlines, expiring offers, escalations, overrides
+
+    alerts = sla.queue_alerts(user)
+    listed = {c.pk for c in page.object_list}
+    selectors.audit_list(user, [*page.object_list, *(c for c in alerts.cases if c.pk not in listed)])
     counts = selectors.queue_counts(user)
     statuses = [(value, label, counts.get(value, 0)) for value, label in Status.choices]
     open_total = sum(n for s, n in counts.items() if s in OPEN_STATUSES)
@@ -502,6 +507,7 @@ def queue(request):
         "page": page, "form": form, "statuses": statuses, "open_total": open_total, "current_status": status,
         "triage_accuracy": triage_selectors.recent_accuracy(user),
         "overdue_requests": records_selectors.overdue_for_coordinator(user)[:20],
+        "alerts": alerts,
     })
 
 

@@ -24,6 +24,8 @@ SCHEDULE = [
     Periodic("konsil.records.tasks.purge_expired_uploads", 3600),
     Periodic("konsil.matching.tasks.run_batch_assignments", 900),
     Periodic("konsil.matching.tasks.warn_expiring_credentials", 86400),
+    Periodic("konsil.cases.tasks.expire_offers", 60),
+    Periodic("konsil.cases.tasks.send_sla_reminders", 300),
 ]
 
 
