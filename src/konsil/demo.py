@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from konsil.accounts.models import Membership, Organization, User
 from konsil.accounts.roles import OrganizationKind, Role
 from konsil.audit.services import emit
+from konsil.cases import offers
 from konsil.cases import services as cases
 from konsil.cases.models import CaregiverAuthorization, Case, Patient
 from konsil.core import context
@@ -487,6 +488,7 @@ class _CaseDriver:
             "proposed_treatment": p.treatment, "proposed_cpt": p.cpt, "clinical_summary": p.summary,
             "treating_physician": "Alan Placeholder, MD", "treating_physician_email": f"clinician@{DOMAIN}",
             "treating_facility": ORGS["hospital"][0],
+            "interpreter_needed": self.patient.language not in ("en", "es"),
             "questions": [q for q, _a in p.questions], "diagnoses": list(p.codes),
         }
         sponsor = self.s.orgs[p.sponsor] if p.sponsor else None
@@ -506,7 +508,11 @@ class _CaseDriver:
         self.case = case
 
     def candidate(self, exclude=()) -> Specialist:
-        reserved = [f"specialist@{DOMAIN}", f"chair@{DOMAIN}"]
+        """The best-ranked directory specialist (matching's ranking, as the coordinator sees it)."""
+        reserved = {f"specialist@{DOMAIN}", f"chair@{DOMAIN}"}
+        for ranked in offers.ranked_for_offer(self.case):
+            if ranked.specialist.user.email not in reserved and ranked.specialist.pk not in exclude:
+                return ranked.specialist
         qs = candidates(self.case).exclude(user__email__in=reserved).exclude(pk__in=exclude).order_by("npi")
         found = qs.first()
         if found is None:

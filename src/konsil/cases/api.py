@@ -88,7 +88,12 @@ class CaseViewSet(viewsets.GenericViewSet):
 
     def _body(self, case) -> dict:
         if authz.can("case.view", self.request.user, case):
-            return CaseDetailSerializer(case, context=self.get_serializer_context()).data
+            body = CaseDetailSerializer(case, context=self.get_serializer_context()).data
+            from konsil.opinions.blinded import hidden_for
+
+            if hidden_for(self.request.user, case):  # blinded review: the first opinion stays hidden until then
+                body.update(diagnoses=[], proposed_treatment="", proposed_cpt="", blinded=True)
+            return body
         return CaseStatusSerializer(case).data
 
     @extend_schema(parameters=[CaseFilterSerializer], responses=CaseSummarySerializer(many=True))

@@ -36,6 +36,8 @@ TEXTS = {
     "red_flag": _("Red flag: case %(ref)s may need urgent attention."),
     "records_request": _("More records are needed for case %(ref)s."),
     "records_overdue": _("Records requested for case %(ref)s are overdue."),
+    "panel_invite": _("You have been invited to the panel on case %(ref)s."),
+    "panel_dissent": _("A panel member dissented from the consensus on case %(ref)s."),
     "license_expiring": _("A license or board certification expires within 30 days: check the specialist directory."),
     "expire_offer": _("Your offer of case %(ref)s timed out and was withdrawn."),
     "escalated": _("No specialist accepted case %(ref)s: a coordinator needs to match it."),
@@ -78,7 +80,12 @@ def recipients(case, relations: frozenset[str] | set[str], *, exclude=None) -> l
 
 def notify(case, kind: str, relations, *, actor=None) -> int:
     """Create in-app notifications and send emails after the transaction commits."""
-    users = recipients(case, relations, exclude=actor)
+    return notify_users(case, kind, recipients(case, relations, exclude=actor))
+
+
+def notify_users(case, kind: str, users) -> int:
+    """The same for users no case relation names (panel members, say). Emails carry no clinical content."""
+    users = [u for u in users if u.is_active]
     Notification.objects.bulk_create([Notification(user=u, case=case, kind=kind) for u in users])
     emails = [(u.email, u.preferred_language) for u in users if u.email]
     if emails:

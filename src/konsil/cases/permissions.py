@@ -32,7 +32,7 @@ def can_create_case(user, _obj=None) -> bool:
 
 @rule("case.message")
 def can_message(user, case) -> bool:
-    return bool(rel.relations(user, case) & (rel.CLINICAL_RELATIONS - {rel.OFFERED}))
+    return bool(rel.relations(user, case) & (rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.PANEL_MEMBER}))
 
 
 @rule("case.read_report")

@@ -17,8 +17,10 @@ OFFERED = "offered_specialist"  # a specialist with a pending offer
 SIGNER = "signer"  # a specialist who signed an opinion on the case (keeps read access)
 SPONSOR_ADMIN = "sponsor_admin"  # payer/employer admin of the sponsoring program: status only
 SYSTEM = "system"  # an automatic process (matching, SLA clock) acting as itself, never a user
+PANEL_MEMBER = "panel_member"  # a seat on the case's convened multidisciplinary panel: reads the record
 
-CLINICAL_RELATIONS = frozenset({PATIENT, CAREGIVER, REQUESTER, COORDINATOR, SPECIALIST, OFFERED, SIGNER})
+CLINICAL_RELATIONS = frozenset({PATIENT, CAREGIVER, REQUESTER, COORDINATOR, SPECIALIST, OFFERED, SIGNER,
+                                PANEL_MEMBER})
 PATIENT_SIDE = frozenset({PATIENT, CAREGIVER, REQUESTER})
 
 
@@ -56,6 +58,8 @@ def relations(user, case) -> set[str]:
             found.add(OFFERED)
         if case.opinions.filter(author=specialist, signed_at__isnull=False).exists():
             found.add(SIGNER)
+        if case.panels.filter(status="convened", members__specialist=specialist).exists():
+            found.add(PANEL_MEMBER)
     if case.sponsor_id and user.memberships.filter(
         organization_id=case.sponsor_id, role__in=[Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN], active=True
     ).exists():
@@ -65,7 +69,8 @@ def relations(user, case) -> set[str]:
 
 def primary_relation(rels: set[str]) -> str:
     """The relation recorded in the audit trail when a user has several."""
-    for name in (SPECIALIST, OFFERED, COORDINATOR, PATIENT, CAREGIVER, REQUESTER, SIGNER, SPONSOR_ADMIN, SYSTEM):
+    for name in (SPECIALIST, OFFERED, COORDINATOR, PATIENT, CAREGIVER, REQUESTER, SIGNER, PANEL_MEMBER,
+                 SPONSOR_ADMIN, SYSTEM):
         if name in rels:
             return name
     return ""

@@ -26,6 +26,7 @@ def _clinical_q(user) -> Q:
         q |= Q(assigned_specialist=specialist)
         q |= Q(offers__specialist=specialist, offers__status="pending")
         q |= Q(opinions__author=specialist, opinions__signed_at__isnull=False)
+        q |= Q(panels__status="convened", panels__members__specialist=specialist)
     return q
 
 

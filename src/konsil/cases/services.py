@@ -395,7 +395,7 @@ def read_attachment(*, actor, attachment: Attachment) -> bytes:
 def post_message(*, actor, case: Case, body: str) -> Message:
     """A message in the case's thread; after delivery it is a follow-up question."""
     relations = rel.relations(actor, case)
-    if not relations & (rel.CLINICAL_RELATIONS - {rel.OFFERED}):
+    if not relations & (rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.PANEL_MEMBER}):
         raise PermissionDenied(_("You may not write on this case."))
     if case.status in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN):
         raise Conflict(_("Messages open once the case is submitted."))

@@ -28,6 +28,7 @@ from konsil.core import authz, files
 from konsil.core.errors import DomainError, NotFound
 from konsil.matching import ranking
 from konsil.matching import selectors as matching
+from konsil.opinions import blinded
 from konsil.records import reading
 from konsil.records import selectors as records_selectors
 from konsil.records.intake import ATTACHABLE
@@ -62,6 +63,7 @@ RELATION_LABELS = {
     rel.REQUESTER: gettext_lazy("Referring clinician"), rel.COORDINATOR: gettext_lazy("Care coordinator"),
     rel.SPECIALIST: gettext_lazy("Specialist"), rel.OFFERED: gettext_lazy("Specialist (offered)"),
     rel.SIGNER: gettext_lazy("Signing specialist"), rel.SPONSOR_ADMIN: gettext_lazy("Program admin"),
+    rel.PANEL_MEMBER: gettext_lazy("Panel member"),
     "treating_physician": gettext_lazy("Treating physician"),
 }
 STEPS = ((1, gettext_lazy("Patient")), (2, gettext_lazy("Questions")),
@@ -362,9 +364,11 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "can_message": authz.can("case.message", user, case)
         and case.status not in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN),
         "can_upload": case.status in ATTACHABLE
-        and bool(relations & (rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER})),
+        and bool(relations & (rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER, rel.PANEL_MEMBER})),
         "records_upload": reading.upload_context(case), "records_viewer": reading.viewer_context(case),
         "has_images": case.studies.exists(), "clinical": reading.clinical_context(case),
+        "blinded": blinded.hidden_for(user, case),
+        "panel_links": rel.COORDINATOR in relations,
         "can_edit": authz.can("case.edit", user, case),
         "can_read_report": authz.can("case.read_report", user, case),
         "is_reviewer": bool(relations & {rel.SPECIALIST, rel.SIGNER}),

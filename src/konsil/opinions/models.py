@@ -81,3 +81,86 @@ class ReportShare(BaseModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_viewed_at = models.DateTimeField(null=True, blank=True)
+
+
+# --- multidisciplinary panels (tumour boards) --------------------------------------------------------------
+
+class Panel(BaseModel):
+    """A case's multidisciplinary panel: a template's roles, each filled by one member, and a chair."""
+
+    class Status(models.TextChoices):
+        CONVENED = "convened", _("Convened")
+        DISSOLVED = "dissolved", _("Dissolved")
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="panels")
+    template = models.CharField(_("template"), max_length=64)
+    label = models.CharField(_("panel"), max_length=200)
+    source = models.TextField(_("source"), blank=True)
+    chair = models.ForeignKey("matching.Specialist", on_delete=models.PROTECT, related_name="chaired_panels")
+    meeting_at = models.DateTimeField(_("meeting"), null=True, blank=True)
+    meeting_minutes = models.PositiveSmallIntegerField(_("meeting length (minutes)"), default=60)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.CONVENED)
+    assembled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["case"], condition=models.Q(status="convened"),
+                                               name="one_convened_panel_per_case")]
+
+
+class Agreement(models.TextChoices):
+    AGREE = "agree", _("I agree with the consensus opinion")
+    DISSENT = "dissent", _("I dissent from the consensus opinion")
+
+
+class PanelMember(BaseModel):
+    """One role of a panel, the member filling it, their input and their agreement with the consensus."""
+
+    panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="members")
+    specialist = models.ForeignKey("matching.Specialist", on_delete=models.PROTECT, related_name="panel_seats")
+    role = models.ForeignKey("matching.Specialty", on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+    score = models.FloatField(null=True, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    assessment = models.TextField(_("assessment"), blank=True)
+    recommendation = models.TextField(_("recommendation"), blank=True)
+    submitted_at = models.DateTimeField(_("input submitted at"), null=True, blank=True)
+    agreement = models.CharField(_("agreement"), max_length=8, choices=Agreement.choices, blank=True)
+    dissent_reason = models.TextField(_("reason for dissent"), blank=True)
+    agreement_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["panel", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["panel", "specialist"], name="one_seat_per_member"),
+            models.UniqueConstraint(fields=["panel", "role"], name="one_member_per_role"),
+        ]
+
+    @property
+    def is_chair(self) -> bool:
+        return self.specialist_id == self.panel.chair_id
+
+
+# --- blinded review ------------------------------------------------------------------------------------------
+
+class ReviewPlan(BaseModel):
+    """How a case is reviewed: blinded means the reviewer assesses before seeing the first opinion."""
+
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="review_plan")
+    blinded = models.BooleanField(_("blinded review"), default=False)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+
+class IndependentAssessment(BaseModel):
+    """The reviewer's own impression and treatment, recorded before the first opinion is shown (kept as is)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="independent_assessments")
+    specialist = models.ForeignKey("matching.Specialist", on_delete=models.PROTECT, related_name="+")
+    diagnosis_impression = models.TextField(_("diagnostic impression"))
+    impression_code = models.CharField(_("ICD-10-CM code"), max_length=8, blank=True)
+    recommended_treatment = models.TextField(_("recommended treatment"))
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        ordering = ["recorded_at"]
+        constraints = [models.UniqueConstraint(fields=["case", "specialist"], name="one_assessment_per_reviewer")]

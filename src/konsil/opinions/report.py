@@ -51,7 +51,17 @@ def report_context(case) -> dict:
         "diagnoses": list(case.diagnoses.all()),
         "revised_name": icd10.describe(opinion.revised_diagnosis) if opinion.revised_diagnosis else "",
         "versions": versions,
+        **_panel_and_blinding(case),
     }
+
+
+def _panel_and_blinding(case) -> dict:
+    """The panel with each member's role and any dissent; independent assessments of a blinded review."""
+    from . import blinded, panels
+
+    members = panels.report_rows(case)
+    return {"panel": members[0].panel if members else None, "panel_members": members,
+            "independent_assessments": blinded.for_report(case)}
 
 
 def _refuse_fetch(url, *args, **kwargs):

@@ -80,7 +80,10 @@ def _author(actor, case):
 
 def save_draft(*, actor, case, data: dict) -> Opinion:
     """Create or update the working draft (autosave: partial data is fine)."""
+    from .blinded import require_unblinded
+
     author = _author(actor, case)
+    require_unblinded(actor=actor, case=case)
     if case.status not in DRAFTABLE:
         raise Conflict(_("The opinion can be edited only while the case is in review."), code="not_editable")
     if not isinstance(data, dict):

@@ -1,8 +1,8 @@
-"""Specialist workspace and review screen; the report, its PDF and the treating physician's link."""
+"""Specialist workspace and review screen; panels and blinded review; the report, its PDF and its shared link."""
 
 from django.urls import path
 
-from . import views
+from . import panel_views, views
 
 app_name = "opinions"
 
@@ -15,6 +15,13 @@ urlpatterns = [
     path("cases/<uuid:pk>/report/", views.report_page, name="report"),
     path("cases/<uuid:pk>/report.pdf", views.report_pdf, name="report_pdf"),
     path("cases/<uuid:pk>/report/share/", views.share, name="share"),
+    path("specialist/cases/<uuid:pk>/assessment/", views.independent_assessment, name="assessment"),
+    path("cases/<uuid:pk>/panel/", panel_views.panel_page, name="panel"),
+    path("cases/<uuid:pk>/panel/assemble/", panel_views.panel_assemble, name="panel_assemble"),
+    path("cases/<uuid:pk>/panel/input/", panel_views.panel_input, name="panel_input"),
+    path("cases/<uuid:pk>/panel/agreement/", panel_views.panel_agreement, name="panel_agreement"),
+    path("cases/<uuid:pk>/panel/dissolve/", panel_views.panel_dissolve, name="panel_dissolve"),
+    path("cases/<uuid:pk>/review-plan/", panel_views.review_plan, name="review_plan"),
     path("r/<str:token>/", views.shared, name="shared"),
     path("r/<str:token>/report.pdf", views.shared_pdf, name="shared_pdf"),
 ]

@@ -31,8 +31,9 @@ from konsil.records import reading
 from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
-from . import report, services
+from . import blinded, panels, report, services
 from .forms import AmendForm, OpinionForm, ShareForm, content_from
+from .panel_forms import AssessmentForm
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,10 @@ def workspace(request):
     for case in offers:
         case.patient_age = _age(case.patient.birth_date)
     mine = list(visible.filter(assigned_specialist=specialist).order_by("-updated_at"))
-    audit_list(request.user, offers + mine)
+    seats = list(panels.seats_of(specialist))
+    audit_list(request.user, offers + mine + [seat.panel.case for seat in seats])
     groups = [(label, [c for c in mine if c.status in statuses]) for label, statuses in MY_CASE_GROUPS]
-    return render(request, "opinions/workspace.html", {"offers": offers, "groups": groups})
+    return render(request, "opinions/workspace.html", {"offers": offers, "groups": groups, "seats": seats})
 
 
 @require_POST
@@ -141,7 +143,24 @@ def _review_case(request, pk, *, audit: bool):
     return case, relations
 
 
-def _render_review(request, case, relations, *, form=None, amend_form=None, failed=None, status=200):
+def _blinding_context(request, case, relations, assessment_form=None) -> dict:
+    """Blinded review: whether the first opinion is hidden, the reviewer's assessment and its form."""
+    specialist = getattr(request.user, "specialist", None)
+    hidden = blinded.hidden_for(request.user, case)
+    can_assess = hidden and rel.SPECIALIST in relations and case.status in blinded.ASSESS_IN
+    panel = panels.active_panel(case)
+    seat = next((m for m in panel.members.all() if m.specialist_id == getattr(specialist, "pk", None)),
+                None) if panel else None
+    return {
+        "blind": hidden, "blinded_plan": blinded.is_blinded(case),
+        "independent": blinded.assessment_of(case, specialist),
+        "assessment_form": (assessment_form or AssessmentForm()) if can_assess else None,
+        "panel": panel, "panel_inputs": bool(panel and panels.inputs_visible(panel, seat, False)),
+    }
+
+
+def _render_review(request, case, relations, *, form=None, amend_form=None, failed=None, status=200,
+                   assessment_form=None):
     questions = list(case.questions.all())
     draft = services.current_draft(case)
     signed = services.latest_signed(case)
@@ -166,6 +185,7 @@ def _render_review(request, case, relations, *, form=None, amend_form=None, fail
         "report": report.report_context(case) if signed else None,
         "has_images": case.studies.exists(), "records_viewer": reading.viewer_context(case),
         "clinical": reading.clinical_context(case),
+        **_blinding_context(request, case, relations, assessment_form),
     }
     return render(request, "opinions/review.html", context, status=status)
 
@@ -191,6 +211,8 @@ def _review_post(request, pk):
     if action == "save" and not form_posted:
         return redirect("opinions:review", pk=case.pk)
     try:
+        if action in OPINION_ACTIONS:
+            blinded.require_unblinded(actor=request.user, case=case)
         if form_posted and action in ("save", "complete_draft"):
             draft = services.current_draft(case)
             services.save_draft(actor=request.user, case=case, data=content_from(
@@ -217,6 +239,7 @@ def autosave(request, pk):
     """Save the draft as the specialist types: JSON in, JSON out."""
     try:
         case = get_case(request.user, pk, audit=False)
+        blinded.require_unblinded(actor=request.user, case=case)
         questions = list(case.questions.all())
         current = services.current_draft(case)
         data = content_from(request.POST, questions, base_answers=current.answers if current else None)
@@ -245,6 +268,27 @@ def amend(request, pk):
                               status=exc.status)
     messages.success(request, _("The amended opinion is signed."))
     return redirect("opinions:report", pk=case.pk)
+
+
+@require_POST
+@login_required
+def independent_assessment(request, pk):
+    """Blinded review: the reviewer's independent assessment, which then shows the first opinion."""
+    case, relations = _review_case(request, pk, audit=False)
+    form = AssessmentForm(data=request.POST)
+    try:
+        blinded.record_assessment(
+            actor=request.user, case=case, diagnosis_impression=request.POST.get("diagnosis_impression", ""),
+            impression_code=request.POST.get("impression_code", ""),
+            recommended_treatment=request.POST.get("recommended_treatment", ""))
+    except DomainError as exc:
+        _not_found_passes(exc)
+        form.show_errors(_field_errors(exc))
+        return _render_review(request, case, relations, assessment_form=form, failed=("assessment", exc),
+                              status=exc.status)
+    messages.success(request, _("Your independent assessment is recorded. The submitted diagnosis and the "
+                                "proposed treatment are now shown."))
+    return redirect("opinions:review", pk=case.pk)
 
 
 # --- report -------------------------------------------------------------------------------------------------

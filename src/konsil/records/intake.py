@@ -34,7 +34,7 @@ def check_can_add(actor, case: Case) -> None:
     """Records may be added by the care team and the patient's side while the case is open."""
     if case.status not in ATTACHABLE:
         raise Conflict(_("This case is closed to new documents."))
-    if not rel.relations(actor, case) & rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER}:
+    if not rel.relations(actor, case) & rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER, rel.PANEL_MEMBER}:
         raise PermissionDenied(_("You may not add documents to this case."))
 
 
