@@ -366,10 +366,18 @@ class _Seeder:
     def specialist(self, user: User, npi: str, specialties, states, languages, institution: str,
                    capacity: int, expired: frozenset[str] = frozenset()) -> Specialist:
         home = states[0]
+        rng = random.Random(npi)  # the same profile on every run
+        start = rng.choice(["08:00", "09:00", "10:00"])
         specialist, created = Specialist.objects.get_or_create(user=user, defaults={
             "network": self.orgs["network"], "npi": npi, "languages": list(languages),
             "institution": institution, "capacity": capacity,
-            "time_zone": TIME_ZONES.get(home, "America/New_York")})
+            "time_zone": TIME_ZONES.get(home, "America/New_York"),
+            "delivery_modes": ["written", "video"] + (["phone"] if rng.random() < 0.5 else []),
+            "turnaround_hours": rng.choice([24, 48, 72]), "weekly_hours": rng.choice([4, 8, 12]),
+            "availability": [{"day": d, "start": start, "end": "17:00"} for d in range(5)],
+            "on_time_rate": round(rng.uniform(0.75, 0.99), 2), "completed_cases": rng.randint(5, 400),
+            "peer_review_score": round(rng.uniform(0.7, 0.98), 2), "imlc": rng.random() < 0.4,
+            "fee": rng.choice([350, 450, 600, 800]), "fee_currency": "USD"})
         self.summary.count("specialists", created)
         if created:
             specialist.specialties.add(*specialties)
