@@ -46,7 +46,7 @@ def cd_export(tmp_path: Path, datasets: list[bytes]) -> Path:
     return folder
 
 
-def text_pdf(pages: list[str]) -> bytes:
+def text_pdf(pages: list[str], media_box: str = "0 0 612 792") -> bytes:
     """A minimal hand-written PDF: one Helvetica line per page."""
     count = len(pages)
     page_ids = [4 + 2 * i for i in range(count)]
@@ -58,7 +58,7 @@ def text_pdf(pages: list[str]) -> bytes:
     for page_id, text in zip(page_ids, pages, strict=True):
         content = f"BT /F1 12 Tf 72 700 Td ({text}) Tj ET".encode()
         objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [{media_box}] /Resources << /Font << /F1 3 0 R >> >> "
             f"/Contents {page_id + 1} 0 R >>".encode())
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
     out = bytearray(b"%PDF-1.4\n")
@@ -157,3 +157,13 @@ def tus_upload(client, case, data: bytes, filename: str, *, chunk: int = 0, **me
         if response.status_code != 204:
             return response
     return response
+
+
+def ingest(case, user, data: bytes, name: str):
+    """Store and process a record at once (no worker), and return it fresh from the database."""
+    from konsil.cases.models import Attachment
+    from konsil.records import intake, processing
+
+    record = intake.store_record(actor=user, case=case, content=data, filename=name, process=False)
+    processing.process(record.pk)
+    return Attachment.objects.get(pk=record.pk)

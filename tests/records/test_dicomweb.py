@@ -13,18 +13,12 @@ from PIL import Image
 
 from konsil.audit.models import AuditEvent
 from konsil.cases.models import Attachment, Case
-from konsil.records import intake, processing, synthetic
+from konsil.records import intake, synthetic
 from konsil.records.models import Instance, Series, Study
 
-from .records_support import ct, zip_bytes
+from .records_support import ct, ingest, zip_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def ingest(case, user, data, name):
-    record = intake.store_record(actor=user, case=case, content=data, filename=name, process=False)
-    processing.process(record.pk)
-    return Attachment.objects.get(pk=record.pk)
 
 
 @pytest.fixture

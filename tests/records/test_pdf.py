@@ -11,33 +11,7 @@ from konsil.records import pdf as pdf_module
 from konsil.records.errors import RecordRejected
 from konsil.records.pdf import PdfInfo, inspect, page_thumbnails
 
-
-def text_pdf(pages: list[str], media_box: str = "0 0 612 792") -> bytes:
-    """A minimal PDF written by hand: one Helvetica line per page."""
-    count = len(pages)
-    page_ids = [4 + 2 * i for i in range(count)]
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        f"<< /Type /Pages /Kids [{' '.join(f'{n} 0 R' for n in page_ids)}] /Count {count} >>".encode(),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    for page_id, text in zip(page_ids, pages, strict=True):
-        content = f"BT /F1 12 Tf 72 700 Td ({text}) Tj ET".encode()
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [{media_box}] /Resources << /Font << /F1 3 0 R >> >> "
-            f"/Contents {page_id + 1} 0 R >>".encode()
-        )
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+from .records_support import text_pdf
 
 
 def blank_pdf(pages: int = 1) -> bytes:

@@ -13,15 +13,9 @@ from konsil.cases.models import Attachment, Case
 from konsil.records import intake, processing, synthetic
 from konsil.records.models import Derivative, Instance, Series
 
-from .records_support import ct, photo, text_pdf, zip_bytes
+from .records_support import ct, ingest, photo, text_pdf, zip_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def ingest(case, user, data, name):
-    record = intake.store_record(actor=user, case=case, content=data, filename=name, process=False)
-    processing.process(record.pk)
-    return Attachment.objects.get(pk=record.pk)
 
 
 @pytest.fixture
