@@ -102,3 +102,22 @@ def test_seal_open_helpers(settings):
     assert fields.key_id_of("plain") is None and fields.key_id_of("") is None and fields.key_id_of(None) is None
     assert fields.open_text("plain", aad=b"x") == "plain"
     assert [f.name for f in fields.encrypted_fields(Patient)] == ["given_name", "family_name", "email", "phone"]
+
+
+def test_signatures_hold_no_name_in_the_clear(draft_case, network, patient_user):
+    from konsil.cases.models import CaregiverAuthorization
+    from tests.factories import make_user
+
+    caregiver = make_user("caregiver", network)
+    auth = CaregiverAuthorization.objects.create(caregiver=caregiver, patient=draft_case.patient,
+                                                 relationship="daughter", signed_by="Ana García",
+                                                 signed_at=draft_case.created_at)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT signer_name FROM cases_consent WHERE case_id = %s", [_db_pk(draft_case.pk)])
+        consent_raw = cursor.fetchone()[0]
+        cursor.execute("SELECT signed_by FROM cases_caregiverauthorization WHERE id = %s", [_db_pk(auth.pk)])
+        caregiver_raw = cursor.fetchone()[0]
+    for value in (consent_raw, caregiver_raw):
+        assert value.startswith(fields.PREFIX) and "García" not in value
+    draft_case.consent.refresh_from_db()
+    assert draft_case.consent.signer_name == "Ana García"

@@ -56,7 +56,7 @@ class CaregiverAuthorization(BaseModel):
     caregiver = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="caregiver_authorizations")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="caregiver_authorizations")
     relationship = models.CharField(_("relationship"), max_length=64)
-    signed_by = models.CharField(_("signed by"), max_length=200)
+    signed_by = EncryptedTextField(_("signed by"))
     signed_at = models.DateTimeField(_("signed at"))
     expires_on = models.DateField(_("expires on"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
@@ -142,7 +142,7 @@ class Consent(BaseModel):
 
     case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="consent")
     scope = models.JSONField(_("scope"), default=list)
-    signer_name = models.CharField(_("signed by"), max_length=200)
+    signer_name = EncryptedTextField(_("signed by"))
     signer_relationship = models.CharField(_("relationship to patient"), max_length=64, default="self")
     signed_at = models.DateTimeField(_("signed at"))
     ip = models.GenericIPAddressField(null=True, blank=True)
