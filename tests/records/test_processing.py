@@ -298,11 +298,24 @@ def test_zip_bomb_found_midway_leaves_nothing_behind(draft_case, patient_user):
 
 
 def test_a_crash_inside_an_archive_undoes_its_entries(draft_case, patient_user, monkeypatch):
-    monkeypatch.setitem(processing.HANDLERS, "pdf", _boom)
+    """A crash outside any one entry (here: while indexing the batch) fails the archive, undone entirely."""
+    monkeypatch.setattr(processing.IndexBatch, "finish", _boom)
     data = zip_bytes({"a/IM1": ct(1)[0], "b/report.pdf": text_pdf(["report"])})
     record = ingest(draft_case, patient_user, data, "cd.zip")
     assert_failed_cleanly(record, "processing")
     assert not Series.objects.exists()
+
+
+def test_a_crash_on_one_archive_entry_fails_that_entry_only(draft_case, patient_user, monkeypatch):
+    monkeypatch.setitem(processing.HANDLERS, "pdf", _boom)
+    data = zip_bytes({"a/IM1": ct(1)[0], "b/report.pdf": text_pdf(["report"])})
+    record = ingest(draft_case, patient_user, data, "cd.zip")
+    assert record.status == "ready" and record.detail["images"] == 1 and record.detail["failed"] == 1
+    failed_child = record.entries.get(kind="pdf")
+    assert failed_child.status == "failed" and failed_child.error_code == "processing"
+    assert not Derivative.objects.filter(attachment=failed_child).exists()
+    assert Series.objects.get().instance_count == 1
+    assert_no_orphans()
 
 
 def test_bad_entry_inside_an_archive_does_not_fail_it(draft_case, patient_user):

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.utils.translation import gettext as _
 
 from konsil.accounts.models import Membership, User
@@ -42,6 +42,9 @@ KNOWN = frozenset({*REQUIRED, "first_name", "last_name", *LISTS, *STRUCTURED, *B
                    "weekly_hours", "time_zone", "turnaround_hours", "in_person_location", "fee", "fee_currency",
                    "on_time_rate", "completed_cases", "peer_review_score"})
 _TRUE, _FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
+MAX_DEPTH = 20  # JSON nesting a profile needs is 3; deeper input is refused before parsing
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula triggers (CSV injection)
+TEXT_FIELDS = ("first_name", "last_name", "institution", "in_person_location")
 
 
 @dataclass
@@ -98,16 +101,23 @@ def _records(text: str, fmt: str):
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                yield line, _("Not valid JSON (%(error)s).") % {"error": exc.msg}
+                record = _json(raw)
+            except ValidationError as exc:
+                yield line, exc.messages[0]
                 continue
             yield line, record if isinstance(record, dict) else _("Each line must be a JSON object.")
         return
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    try:
+        columns = [c.strip() for c in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise ValueError(_("Not valid CSV (%(error)s).") % {"error": exc}) from None
+    missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise ValueError(_("Missing columns: %(columns)s.") % {"columns": ", ".join(missing)})
+    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+    if repeated:  # DictReader would silently keep the last of the two cells
+        raise ValueError(_("Repeated columns: %(columns)s.") % {"columns": ", ".join(repeated)})
     try:
         for row in reader:
             if None in row:
@@ -116,6 +126,30 @@ def _records(text: str, fmt: str):
             yield reader.line_num, {k: v for k, v in row.items() if (v or "").strip() != ""}
     except csv.Error as exc:
         yield reader.line_num, _("Not valid CSV (%(error)s).") % {"error": exc}
+
+
+def _depth(text: str) -> int:
+    """The deepest bracket nesting of `text` (brackets inside strings counted too: an upper bound)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _json(text: str):
+    """Parsed JSON, or ValidationError for invalid, too deeply nested or unrepresentable input."""
+    if _depth(text) > MAX_DEPTH:
+        raise ValidationError(_("Not valid JSON (nested too deeply)."))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(_("Not valid JSON (%(error)s).") % {"error": exc.msg}) from None
+    except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
+        raise ValidationError(_("Not valid JSON (a value is too large).")) from None
 
 
 def _from_cell(name: str, value: str):
@@ -129,10 +163,7 @@ def _from_cell(name: str, value: str):
         return value.lower() in _TRUE
     if name in STRUCTURED:
         if value.startswith("["):
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError:
-                raise ValidationError(_("Not valid JSON.")) from None
+            return _json(value)
         if name == "availability":
             raise ValidationError(_("Give the weekly slots as JSON."))
         parts = [p.split(":") for p in value.split(";") if p.strip()]
@@ -155,9 +186,9 @@ def _number(value, *, kind=int, lo=None, hi=None):
         raise ValidationError(_("Expected a number."))
     try:
         number = kind(str(value).strip()) if isinstance(value, str) else kind(value)
-    except (TypeError, ValueError, InvalidOperation):
+    except (TypeError, ValueError, InvalidOperation, OverflowError):
         raise ValidationError(_("Expected a whole number.") if kind is int else _("Expected a number.")) from None
-    if kind is not int and not math.isfinite(number):
+    if kind is Decimal and not number.is_finite() or kind is float and not math.isfinite(number):
         raise ValidationError(_("Expected a number."))
     if kind is int and isinstance(value, float) and value != int(value):
         raise ValidationError(_("Expected a whole number."))
@@ -173,6 +204,30 @@ def _string(value, limit: int) -> str:
     if len(value.strip()) > limit:
         raise ValidationError(_("Keep this under %(n)d characters.") % {"n": limit})
     return value.strip()
+
+
+def _plain(value, limit: int) -> str:
+    """Free text that a spreadsheet will not run as a formula when the directory is exported (CSV injection)."""
+    value = _string(value, limit)
+    if value.startswith(FORMULA_START):
+        raise ValidationError(_("Text may not start with =, +, -, @ or a tab (spreadsheet formulas)."))
+    return value
+
+
+def _names(value) -> None:
+    profile.validate_names(value)
+    if any(name.strip().startswith(FORMULA_START) for name in value):
+        raise ValidationError(_("Text may not start with =, +, -, @ or a tab (spreadsheet formulas)."))
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _codes(value, known: set[str]) -> list[str]:
@@ -214,6 +269,8 @@ def clean_row(raw: dict, known_codes: set[str]) -> tuple[dict, dict[str, list[st
     errors: dict[str, list[str]] = {}
 
     def check(name: str, fn, *, required: bool = False, default=None):
+        if name in errors:
+            return
         if raw.get(name) in (None, "", []):
             if required:
                 errors[name] = [_("This field is required.")]
@@ -233,10 +290,14 @@ def clean_row(raw: dict, known_codes: set[str]) -> tuple[dict, dict[str, list[st
 
     for name in sorted(set(raw) - KNOWN):
         errors[name] = [_("Unknown field.")]
+    nul = sorted(str(name) for name in raw if _has_nul(name) or _has_nul(raw[name]))
+    for name in nul:  # the database refuses NUL characters: report them instead of failing the import
+        errors[name] = [_("Contains a NUL character.")]
+    raw = {k: v for k, v in raw.items() if k not in nul}
     check("email", lambda v: validated(validate_email)(_string(v, 254)).lower(), required=True)
     check("npi", lambda v: validated(validate_npi)(_string(str(v), 10)), required=True)
-    check("first_name", lambda v: _string(v, 150), default="")
-    check("last_name", lambda v: _string(v, 150), default="")
+    check("first_name", lambda v: _plain(v, 150), default="")
+    check("last_name", lambda v: _plain(v, 150), default="")
     check("specialties", lambda v: _codes(v, known_codes), required=True)
     check("subspecialties", lambda v: _codes(v, known_codes), default=[])
     check("languages", validated(profile.validate_languages), required=True)
@@ -244,15 +305,15 @@ def clean_row(raw: dict, known_codes: set[str]) -> tuple[dict, dict[str, list[st
     check("board_certifications", validated(profile.validate_board_certifications), default=[])
     check("imlc", validated(_bool), default=False)
     check("accepting", validated(_bool), default=True)
-    check("institution", lambda v: _string(v, 200), default="")
-    check("affiliations", validated(profile.validate_names), default=[])
+    check("institution", lambda v: _plain(v, 200), default="")
+    check("affiliations", validated(_names), default=[])
     check("capacity", lambda v: _number(v, lo=0, hi=500), default=5)
     check("weekly_hours", lambda v: _number(v, lo=0, hi=168))
     check("turnaround_hours", lambda v: _number(v, lo=1, hi=10000), default=72)
     check("time_zone", validated(_zone), default="America/New_York")
     check("availability", validated(profile.validate_availability), default=[])
     check("delivery_modes", validated(profile.validate_delivery_modes), default=["written"])
-    check("in_person_location", lambda v: _string(v, 200), default="")
+    check("in_person_location", lambda v: _plain(v, 200), default="")
     check("fee", lambda v: Decimal(str(_number(v, kind=Decimal, lo=0, hi=99999999))).quantize(Decimal("0.01")))
     check("fee_currency", validated(_currency), default="USD")
     check("on_time_rate", lambda v: _number(v, kind=float, lo=0, hi=1))
@@ -274,7 +335,7 @@ def _zone(value) -> None:
 
 
 def _currency(value) -> None:
-    if not isinstance(value, str) or len(value) != 3 or not value.isalpha() or not value.isupper():
+    if not isinstance(value, str) or len(value) != 3 or not (value.isascii() and value.isalpha() and value.isupper()):
         raise ValidationError(_("Use a three-letter currency code such as USD."))
 
 
@@ -304,6 +365,10 @@ def _save(data: dict, network) -> str:
         user = User.objects.filter(email__iexact=data["email"]).first()
         if user is not None and Specialist.objects.filter(user=user).exists():
             raise RowError("email", _("This person already has a specialist profile with another NPI."))
+        if user is not None and (user.is_staff or user.is_superuser
+                                 or user.memberships.exclude(organization=network).exists()):
+            # another organization's account (or an administrator's): an import never takes it over
+            raise RowError("email", _("This email belongs to an account outside this network."))
         if user is None:
             user = User.objects.create_user(data["email"], None)
         specialist, action = Specialist(user=user, network=network, npi=data["npi"]), "created"
@@ -373,7 +438,7 @@ def import_specialists(fileobj, *, fmt: str, network, actor) -> ImportReport:
         except ValidationError as exc:
             report.rows.append(RowResult(line, False, {k: [str(m) for m in v] for k, v in exc.message_dict.items()},
                                          npi))
-        except IntegrityError:
+        except DatabaseError:  # a constraint or a value the database refuses: the savepoint undid the row
             report.rows.append(RowResult(line, False, {"row": [_("Conflicts with an existing record.")]}, npi))
         else:
             report.rows.append(RowResult(line, True, {}, npi, action))

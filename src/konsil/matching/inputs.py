@@ -45,7 +45,7 @@ def specialist_record(s: Specialist, *, today: dt.date | None = None, now: dt.da
         "imlc": s.imlc,
         "languages": list(s.languages or []),
         "capacity": s.capacity,
-        "active": getattr(s, "active_cases", 0) or 0,
+        "active": (getattr(s, "active_cases", 0) or 0) + (getattr(s, "pending_offers", 0) or 0),
         "institution": canon(s.institution),
         "affiliations": [canon(a) for a in (s.affiliations or []) if canon(a)],
         "turnaround_hours": float(s.turnaround_hours or 1),

@@ -19,7 +19,9 @@ def specialties() -> QuerySet[Specialty]:
 
 def _with_load(qs: QuerySet[Specialist]) -> QuerySet[Specialist]:
     return qs.select_related("user").prefetch_related("specialties", "subspecialties", "licenses").annotate(
-        active_cases=Count("cases", filter=Q(cases__status__in=ACTIVE_CASE_STATUSES), distinct=True)
+        active_cases=Count("cases", filter=Q(cases__status__in=ACTIVE_CASE_STATUSES), distinct=True),
+        # a pending offer holds a slot: otherwise two offers to a specialist with one slot could both be accepted
+        pending_offers=Count("offers", filter=Q(offers__status="pending"), distinct=True),
     )
 
 

@@ -107,6 +107,8 @@ def request_batch(*, actor, network: Organization) -> AssignmentRun:
     if network.kind != OrganizationKind.PROVIDER_NETWORK:
         raise ValidationFailed(_("Choose a provider network."), field="network")
     with transaction.atomic():
+        # the network's row serializes requests: two clicks at once queue one run, not two
+        Organization.objects.select_for_update().filter(pk=network.pk).first()
         if AssignmentRun.objects.filter(network=network, state=AssignmentRun.State.QUEUED).exists():
             raise Conflict(_("A batch assignment is already queued for this network."), code="run_queued")
         run = AssignmentRun.objects.create(network=network, trigger="manual", requested_by=actor)
@@ -127,11 +129,14 @@ def execute_run(*, run: AssignmentRun) -> AssignmentRun:
     """Assign the network's pending cases exactly (most cases, then the highest total score); store proposals."""
     from . import selectors
 
-    cases = list(pending_cases(run.network))
     with transaction.atomic():
+        # one run at a time per network (the network's row is the lock): a second run waits, then sees the
+        # first one's offers and supersedes its proposals instead of proposing the same cases alongside them
+        Organization.objects.select_for_update().filter(pk=run.network_id).first()
         run = AssignmentRun.objects.select_for_update().get(pk=run.pk)
         if run.state != AssignmentRun.State.QUEUED:
             return run  # idempotent: a retried task finds the run done
+        cases = list(pending_cases(run.network))
         table = licensure.load_table()
         weights = inputs.weights_for(run.network)
         records = [inputs.case_record(c) for c in cases]

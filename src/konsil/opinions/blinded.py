@@ -8,7 +8,7 @@ and the triage proposal (which repeats the diagnoses).
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -81,6 +81,8 @@ def _text(value, name: str, errors: dict) -> str:
     value = "" if value is None else str(value).strip()
     if not value:
         errors[name] = [_("This field is required.")]
+    elif "\x00" in value:  # PostgreSQL refuses NUL characters in text
+        errors[name] = [_("Remove the NUL character from this text.")]
     elif len(value) > MAX_TEXT:
         errors[name] = [_("Keep this under %(n)d characters.") % {"n": MAX_TEXT}]
     return value
@@ -106,14 +108,21 @@ def record_assessment(*, actor, case, diagnosis_impression: str, recommended_tre
         errors["impression_code"] = [_("Unknown ICD-10-CM code.")]
     if errors:
         raise ValidationFailed(_("Check the highlighted fields."), errors=errors)
-    with transaction.atomic():
-        assessment = IndependentAssessment.objects.create(
-            case=case, specialist=reviewer, diagnosis_impression=impression,
-            impression_code=icd10.normalize(code) if code else "", recommended_treatment=treatment,
-            recorded_at=timezone.now())
-        emit(actor=actor, action="review.independent_assessment", obj=assessment, patient_id=case.patient_id,
-             role=rel.SPECIALIST, detail={"code": assessment.impression_code})
+    try:
+        with transaction.atomic():
+            assessment = IndependentAssessment.objects.create(
+                case=case, specialist=reviewer, diagnosis_impression=impression,
+                impression_code=icd10.normalize(code) if code else "", recommended_treatment=treatment,
+                recorded_at=timezone.now())
+            _emit_assessment(actor, case, assessment)
+    except IntegrityError:  # a double submit: the first one recorded it (one_assessment_per_reviewer)
+        raise Conflict(_("Your independent assessment is already recorded."), code="already_recorded") from None
     return assessment
+
+
+def _emit_assessment(actor, case, assessment) -> None:
+    emit(actor=actor, action="review.independent_assessment", obj=assessment, patient_id=case.patient_id,
+         role=rel.SPECIALIST, detail={"code": assessment.impression_code})
 
 
 def for_report(case) -> list[IndependentAssessment]:

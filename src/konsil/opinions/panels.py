@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -213,12 +213,26 @@ def _require_coordinator(actor, case) -> None:
 
 
 def assemble_panel(*, actor, case, template_code: str | None = None, now: dt.datetime | None = None) -> Panel:
-    """Fill every role of the case's panel, pick a chair and a meeting slot, invite the members, offer the chair."""
+    """Fill every role of the case's panel, pick a chair and a meeting slot, invite the members, offer the chair.
+
+    The case row is locked for the whole assembly, so that a double submit waits for the first and then finds
+    its panel (409) instead of assembling a second one."""
+    from konsil.cases.models import Case
+
+    _require_coordinator(actor, case)
+    with transaction.atomic():
+        case = Case.objects.select_for_update(of=("self",)).select_related("patient", "network").get(pk=case.pk)
+        try:
+            with transaction.atomic():
+                return _assemble(actor=actor, case=case, template_code=template_code, now=now)
+        except IntegrityError:  # another request convened a panel meanwhile (one_convened_panel_per_case)
+            raise Conflict(_("This case already has a panel."), code="panel_exists") from None
+
+
+def _assemble(*, actor, case, template_code, now) -> Panel:
     from konsil.cases.services import transition
     from konsil.matching import inputs, licensure
 
-    case.refresh_from_db()
-    _require_coordinator(actor, case)
     if case.status not in ASSEMBLE_FROM:
         raise Conflict(_("A panel can be assembled once the case is triaged and until the opinion is drafted."),
                        code="panel_not_now")
@@ -240,24 +254,23 @@ def assemble_panel(*, actor, case, template_code: str | None = None, now: dt.dat
     chair = picks[chair_at][0]
     meeting_at = meeting.common_slot(
         [(getattr(s, "availability", None), getattr(s, "time_zone", None)) for s, *_rest in picks], now=now)
-    with transaction.atomic():
-        panel = Panel.objects.create(case=case, template=template.code, label=str(template.label)[:200],
-                                     source=str(template.source), chair=chair, meeting_at=meeting_at,
-                                     assembled_by=actor)
-        PanelMember.objects.bulk_create([
-            PanelMember(panel=panel, specialist=s, role_id=code, position=i, score=score, reasons=list(reasons))
-            for i, (s, score, code, reasons) in enumerate(picks)])
-        emit(actor=actor, action="panel.assemble", obj=panel, patient_id=case.patient_id, role=rel.COORDINATOR,
-             detail={"template": template.code, "chair": str(chair.pk), "members": [str(p[0].pk) for p in picks],
-                     "roles": [p[2] for p in picks], "meeting_at": meeting_at.isoformat() if meeting_at else None})
-        if case.status == Status.TRIAGED:
-            try:
-                transition(actor=actor, case=case, action="offer", specialist=str(chair.pk),
-                           reason=_("Chair of the %(panel)s") % {"panel": template.label})
-            except (ValidationFailed, Conflict) as exc:
-                raise Conflict(_("The case cannot be offered to the chair, %(name)s: %(why)s") % {
-                    "name": chair, "why": exc.message}, code="chair_not_offered") from exc
-        _notify_users(case, "panel_invite", [s.user for s, *_rest in picks if s.user_id != actor.pk])
+    panel = Panel.objects.create(case=case, template=template.code, label=str(template.label)[:200],
+                                 source=str(template.source), chair=chair, meeting_at=meeting_at,
+                                 assembled_by=actor)
+    PanelMember.objects.bulk_create([
+        PanelMember(panel=panel, specialist=s, role_id=code, position=i, score=score, reasons=list(reasons))
+        for i, (s, score, code, reasons) in enumerate(picks)])
+    emit(actor=actor, action="panel.assemble", obj=panel, patient_id=case.patient_id, role=rel.COORDINATOR,
+         detail={"template": template.code, "chair": str(chair.pk), "members": [str(p[0].pk) for p in picks],
+                 "roles": [p[2] for p in picks], "meeting_at": meeting_at.isoformat() if meeting_at else None})
+    if case.status == Status.TRIAGED:
+        try:
+            transition(actor=actor, case=case, action="offer", specialist=str(chair.pk),
+                       reason=_("Chair of the %(panel)s") % {"panel": template.label})
+        except (ValidationFailed, Conflict) as exc:
+            raise Conflict(_("The case cannot be offered to the chair, %(name)s: %(why)s") % {
+                "name": chair, "why": exc.message}, code="chair_not_offered") from exc
+    _notify_users(case, "panel_invite", [s.user for s, *_rest in picks if s.user_id != actor.pk])
     return panel
 
 
@@ -280,6 +293,8 @@ def _text(value, name: str, errors: dict, *, required: bool = True) -> str:
     value = "" if value is None else str(value).strip()
     if required and not value:
         errors[name] = [_("This field is required.")]
+    elif "\x00" in value:  # PostgreSQL refuses NUL characters in text
+        errors[name] = [_("Remove the NUL character from this text.")]
     elif len(value) > MAX_TEXT:
         errors[name] = [_("Keep this under %(n)d characters.") % {"n": MAX_TEXT}]
     return value
@@ -323,7 +338,11 @@ def record_agreement(*, actor, panel: Panel, agreement: str, reason: str = "") -
     with transaction.atomic():
         seat.agreement, seat.agreement_at = agreement, timezone.now()
         seat.dissent_reason = reason if agreement == Agreement.DISSENT else ""
-        seat.save(update_fields=["agreement", "dissent_reason", "agreement_at", "updated_at"])
+        recorded = PanelMember.objects.filter(pk=seat.pk, agreement="").update(
+            agreement=seat.agreement, dissent_reason=seat.dissent_reason, agreement_at=seat.agreement_at,
+            updated_at=seat.agreement_at)
+        if not recorded:  # a double submit: the first one recorded the position (recorded once)
+            raise Conflict(_("You already recorded your position."), code="already_recorded")
         emit(actor=actor, action=f"panel.{agreement}", obj=seat, patient_id=panel.case.patient_id,
              role="panel_member", detail={"panel": str(panel.pk), "role": seat.role_id})
         if agreement == Agreement.DISSENT:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydicom
+import pydicom.config
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filewriter import correct_ambiguous_vr
@@ -31,6 +33,10 @@ MAGIC = b"DICM"
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float and Double Float Pixel Data
 _UID_PATTERN = re.compile(r"[0-9]+(\.[0-9]+)+")  # lenient: real archives carry leading zeros
 _UID_MAX_LENGTH = 64
+# pydicom's value validation warns (and logs) with the offending value quoted, which may be a name or a birth
+# date (PHI); values are checked here instead, where needed, without quoting them.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+logging.getLogger("pydicom").setLevel(logging.CRITICAL)  # its warnings quote element values too
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,26 @@ def read(data: bytes, *, pixels: bool = True) -> Dataset:
         raise RecordRejected(failure, f"parse error: {type(exc).__name__}") from exc
     if not uids_valid:
         raise RecordRejected(failure, "missing or invalid SOP Instance UID or Study Instance UID")
+    if len(_text(ds, "SeriesInstanceUID")) > _UID_MAX_LENGTH or len(_text(ds, "SOPClassUID")) > _UID_MAX_LENGTH:
+        raise RecordRejected(failure, "Series Instance UID or SOP Class UID longer than 64 characters")
     _settle_transfer_syntax(ds)
     if pixels:
         _check_pixel_length(ds)
+        _check_frame_count(ds)
     return ds
+
+
+def _check_frame_count(ds: Dataset) -> None:
+    """Every frame takes at least a byte: a NumberOfFrames beyond the pixel data's size is a lie (or a bomb)."""
+    tag = next((t for t in PIXEL_TAGS if t in ds), None)
+    if tag is None:
+        return
+    try:
+        stored = len(ds[tag].value or b"")
+    except Exception as exc:  # a malformed pixel data element
+        raise RecordRejected("dicom_corrupt", f"pixel data unreadable: {type(exc).__name__}") from exc
+    if frame_count(ds) > max(stored, 1):
+        raise RecordRejected("dicom_corrupt", "more frames declared than the pixel data can hold")
 
 
 def _is_uid(value: Any) -> bool:
@@ -104,12 +126,23 @@ def _syntax_read_with(ds: Dataset) -> UID:
     return ExplicitVRLittleEndian if little in (True, None) else ExplicitVRBigEndian
 
 
+_PIXEL_MODULE = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel")
+
+
 def _check_pixel_length(ds: Dataset) -> None:
-    """Native (uncompressed) pixel data must hold at least Rows*Columns*Samples*Bits/8*Frames bytes."""
+    """Native (uncompressed) pixel data must hold at least Rows*Columns*Samples*Bits/8*Frames bytes.
+
+    The Image Pixel module is checked first: pydicom computes the length from the raw values, and a
+    non-numeric NumberOfFrames would be repeated as a string (a TypeError, or a memory bomb) instead.
+    """
     if "PixelData" not in ds or transfer_syntax(ds).is_encapsulated:
         return
+    values = [_int(ds, keyword) for keyword in _PIXEL_MODULE]
+    frames = _value(ds, "NumberOfFrames")
+    if any(v is None or v < 1 for v in values) or (frames not in (None, "") and (_int(ds, "NumberOfFrames") or 0) < 1):
+        raise RecordRejected("dicom_corrupt", "image pixel module missing or not numeric")
     try:
-        expected = get_expected_length(ds, unit="bytes")
+        expected = int(get_expected_length(ds, unit="bytes"))
         actual = len(ds.PixelData)
     except Exception as exc:  # missing or malformed Image Pixel module
         raise RecordRejected("dicom_corrupt", f"image pixel module unreadable: {type(exc).__name__}") from exc

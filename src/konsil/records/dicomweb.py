@@ -221,10 +221,11 @@ class WadoRendered(DicomWebView):
         window = None
         if request.GET.get("window"):  # PS3.18: window=center,width,function
             try:
-                center, width = (float(v) for v in request.GET["window"].split(",")[:2])
+                center, width = request.GET["window"].split(",")[:2]
+                window = render.parse_window(center, width)
             except ValueError:
-                raise DomainError(_("window must be centre,width."), field="window") from None
-            window = (center, width)
+                raise DomainError(_("window must be centre,width with finite numbers and a width of at least 1."),
+                                  field="window") from None
         try:
             image = render.render(dicom.read(intake.read_plaintext(inst.attachment)), frame=int(frame) - 1,
                                   window=window, fmt=fmt)
@@ -244,8 +245,11 @@ def dicom_parts(content_type: str, body: bytes) -> list[bytes]:
     if not message.is_multipart():
         raise DomainError(_("Send DICOM instances as multipart/related; type=\"application/dicom\"."),
                           field="body")
-    return [part.get_payload(decode=True) or b"" for part in message.iter_parts()
-            if part.get_content_type() == "application/dicom"]
+    parts = [part.get_payload(decode=True) or b"" for part in message.iter_parts()
+             if part.get_content_type() == "application/dicom"]
+    if not parts:
+        raise DomainError(_("The request holds no application/dicom part."), field="body", code="no_instances")
+    return parts
 
 
 class Studies(QidoStudies):

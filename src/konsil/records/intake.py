@@ -11,6 +11,7 @@ import os
 import uuid
 from datetime import timedelta
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import transaction
@@ -149,15 +150,18 @@ def append_chunk(*, actor, upload: Upload, offset: int, chunk: bytes) -> Upload:
     aad = f"{upload.pk}:{len(upload.parts)}".encode()
     nonce = os.urandom(crypto.NONCE_BYTES)
     name = files.save_raw(nonce + _part_aead(upload).encrypt(nonce, chunk, aad))
-    with transaction.atomic():
-        locked = Upload.objects.select_for_update().get(pk=upload.pk)
-        if locked.offset != offset:  # a concurrent PATCH got there first
-            files.delete(name)
-            raise Conflict(_("The upload offset does not match; resume from the server's offset."),
-                           field="offset", code="offset_mismatch")
-        locked.parts = [*locked.parts, {"name": name, "size": len(chunk)}]
-        locked.offset += len(chunk)
-        locked.save(update_fields=["parts", "offset", "updated_at"])
+    try:
+        with transaction.atomic():
+            locked = Upload.objects.select_for_update().get(pk=upload.pk)
+            if locked.offset != offset or locked.status != UploadStatus.RECEIVING:  # a concurrent request won
+                raise Conflict(_("The upload offset does not match; resume from the server's offset."),
+                               field="offset", code="offset_mismatch")
+            locked.parts = [*locked.parts, {"name": name, "size": len(chunk)}]
+            locked.offset += len(chunk)
+            locked.save(update_fields=["parts", "offset", "updated_at"])
+    except BaseException:  # the part was not recorded: its object goes too
+        files.delete(name)
+        raise
     if locked.offset == locked.length:
         return finish_upload(actor=actor, upload=locked)
     return locked
@@ -178,13 +182,15 @@ def _drop_parts(upload: Upload) -> None:
 
 def finish_upload(*, actor, upload: Upload) -> Upload:
     """Turn the received parts into a stored record (queued for processing); the parts are removed."""
-    content = _assemble(upload)
     try:
+        content = _assemble(upload)
         attachment = store_record(actor=actor, case=upload.case, content=content, filename=upload.filename,
                                   batch=upload.batch)
-    except (ValidationFailed, Conflict):
+    except BaseException as exc:  # refused, or storage failed: nothing of the upload is kept, it must be resent
         _drop_parts(upload)
         Upload.objects.filter(pk=upload.pk).update(status=UploadStatus.CANCELLED, parts=[])
+        if isinstance(exc, (files.IntegrityError, crypto.DecryptionError, InvalidTag, OSError)):
+            raise Conflict(_("The upload could not be stored; send the file again."), code="upload_failed") from exc
         raise
     _drop_parts(upload)
     upload.status, upload.parts, upload.attachment = UploadStatus.COMPLETE, [], attachment

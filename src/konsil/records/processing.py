@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -50,9 +51,15 @@ def process(attachment_id) -> Attachment | None:
     except (files.IntegrityError, crypto.DecryptionError):
         return _fail(attachment, "integrity", "stored object failed to decrypt or verify")
     except Exception as exc:  # a bug or an unforeseen file: the record fails, the worker goes on
-        logger.exception("record %s failed in processing (%s)", attachment.pk, type(exc).__name__)
+        _log_failure("record %s failed in processing", attachment.pk, exc)
         return _fail(attachment, "processing", type(exc).__name__)
     return _ready(attachment, kind, detail)
+
+
+def _log_failure(message: str, object_id, exc: BaseException) -> None:
+    """Log an unexpected failure with its type and stack, never its message: parsers quote file content (PHI)."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error(message + " (%s)\n%s", object_id, type(exc).__name__, stack)
 
 
 def _ready(attachment: Attachment, kind: str, detail: dict) -> Attachment:
@@ -93,8 +100,8 @@ def undo(attachment: Attachment) -> None:
     for series_id in Series.objects.filter(pk__in=kept, thumbnail__isnull=True).values_list("pk", flat=True):
         try:  # the series lost its picture with the undone images: draw it from the images left
             refresh_thumbnail(series_id)
-        except Exception:  # a missing thumbnail must not stop the undo
-            logger.exception("series %s: thumbnail not refreshed", series_id)
+        except Exception as exc:  # a missing thumbnail must not stop the undo
+            _log_failure("series %s: thumbnail not refreshed", series_id, exc)
 
 
 def _recount(series_ids) -> list:
@@ -229,7 +236,7 @@ class IndexBatch:
         if key not in self.series:
             self.series[key], _ = Series.objects.get_or_create(
                 study=self.study(info), series_uid=info.series_uid,
-                defaults={"number": info.series_number, "modality": info.modality or "",
+                defaults={"number": _int32(info.series_number), "modality": (info.modality or "")[:16],
                           "body_part": (info.body_part or "")[:64], "description": info.series_description or ""})
         return self.series[key]
 
@@ -242,6 +249,11 @@ class IndexBatch:
             Study.objects.filter(pk=study.pk).update(modalities=",".join(modalities)[:64])
 
 
+def _int32(value: int | None) -> int | None:
+    """A series or instance number the database column holds (a 32-bit integer), else none."""
+    return value if value is not None and -2**31 <= value < 2**31 else None
+
+
 def index_instance(attachment: Attachment, info, batch: IndexBatch | None = None) -> Instance:
     """Put one DICOM instance into the case's study / series / instance index."""
     own = batch is None
@@ -249,9 +261,9 @@ def index_instance(attachment: Attachment, info, batch: IndexBatch | None = None
     with transaction.atomic():
         series = batch.series_for(info)
         instance = Instance.objects.create(
-            series=series, attachment=attachment, sop_uid=info.sop_uid, sop_class_uid=info.sop_class_uid or "",
-            number=info.instance_number, position=info.position, frames=info.frames, rows=info.rows or 0,
-            columns=info.columns or 0, transfer_syntax_uid=info.transfer_syntax_uid or "",
+            series=series, attachment=attachment, sop_uid=info.sop_uid, sop_class_uid=(info.sop_class_uid or "")[:64],
+            number=_int32(info.instance_number), position=info.position, frames=info.frames, rows=info.rows or 0,
+            columns=info.columns or 0, transfer_syntax_uid=(info.transfer_syntax_uid or "")[:64],
             has_pixels=info.has_pixels, burned_in_annotation=info.burned_in_annotation)
         batch.known_sops.add(info.sop_uid)
         if own:
@@ -324,19 +336,25 @@ def _entry(parent: Attachment, entry, touched, batch: IndexBatch) -> str:
                              parent=parent, kind="dicom", status=P.READY, content_type="application/dicom")
         try:
             touched.add(index_instance(child, info, batch).series_id)
-        except IntegrityError:
+        except Exception as exc:  # a duplicate that raced in, or values the index cannot hold: this entry only
             undo(child)
             child.delete()
             files.delete(child.storage_name)
-            return "duplicates"
+            if isinstance(exc, IntegrityError):
+                return "duplicates"
+            _log_failure("archive entry of %s could not be indexed", parent.pk, exc)
+            return "failed"
         return "images"
     child = store_record(actor=parent.uploaded_by, case=parent.case, content=entry.data, filename=entry.path,
                          parent=parent, kind=kind, status=P.PROCESSING, content_type=detect.MIME.get(kind, ""))
     try:
         detail = HANDLERS[kind](child, entry.data, touched)
-    except RecordRejected as exc:
+    except Exception as exc:  # one bad entry fails alone; the rest of the archive goes on
+        if not isinstance(exc, RecordRejected):
+            _log_failure("archive entry %s failed in processing", child.pk, exc)
         undo(child)
-        child.status, child.error_code = P.FAILED, exc.code
+        child.status = P.FAILED
+        child.error_code = exc.code if isinstance(exc, RecordRejected) else "processing"
         child.save(update_fields=["status", "error_code", "updated_at"])
         return "failed"
     child.status, child.detail = P.READY, detail

@@ -8,7 +8,6 @@ decodes works on any laptop or phone without WebGL or a client-side codec).
 from __future__ import annotations
 
 import functools
-import math
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -206,10 +205,7 @@ def _window(request):
             raise ValueError("preset")
         return preset
     if wc is not None or ww is not None:
-        center, width = float(wc or ""), float(ww or "")
-        if not (math.isfinite(center) and math.isfinite(width)) or width <= 0:
-            raise ValueError("window")
-        return center, width
+        return render.parse_window(wc or "", ww or "")  # finite, width at least 1 (what render accepts)
     return None
 
 
@@ -235,8 +231,8 @@ def frame(request, instance_id, frame):
     try:
         window, size = _window(request), _size(request)
     except ValueError:
-        return HttpResponseBadRequest(_("Give a known preset, or a window centre and a positive width, and a size "
-                                        "between 16 and 4096."))
+        return HttpResponseBadRequest(_("Give a known preset, or a window centre and a width of at least 1, and a "
+                                        "size between 16 and 4096."))
     if frame >= instance.frames:
         raise Http404
     try:

@@ -8,6 +8,7 @@ without windowing.
 from __future__ import annotations
 
 import io
+import math
 from typing import Literal
 
 import numpy as np
@@ -34,6 +35,7 @@ PRESETS: dict[str, tuple[float, float]] = {  # (center, width) in HU
 }
 PNG_COMPRESS_LEVEL = 1
 JPEG_QUALITY = 90
+MIN_WINDOW_WIDTH = 1
 _YBR = ("YBR_FULL", "YBR_FULL_422")
 Window = tuple[float, float] | str | None
 
@@ -47,13 +49,16 @@ def render(ds: Dataset, *, frame: int = 0, window: Window = None, size: int | No
         raise ValueError("size must be a positive number of pixels")
     requested = _requested_window(window)  # before decoding: a bad preset is the caller's error
     pixels, photometric = decode_frame(ds, frame)
-    if pixels.ndim == 3 or photometric == "PALETTE COLOR":
-        image = _to_rgb8(ds, pixels, photometric)
-    else:
-        image = _to_gray8(ds, pixels, requested)
-        if photometric == "MONOCHROME1":
-            image = 255 - image
-    return _encode(image, size=size, fmt=fmt)
+    try:
+        if pixels.ndim == 3 or photometric == "PALETTE COLOR":
+            image = _to_rgb8(ds, pixels, photometric)
+        else:
+            image = _to_gray8(ds, pixels, requested)
+            if photometric == "MONOCHROME1":
+                image = 255 - image
+        return _encode(image, size=size, fmt=fmt)
+    except Exception as exc:  # a malformed LUT, colour or geometry element: the file's fault, not the caller's
+        raise RecordRejected("dicom_corrupt", f"frame could not be rendered: {type(exc).__name__}") from exc
 
 
 def thumbnail(ds: Dataset, size: int = 128) -> bytes:
@@ -85,9 +90,14 @@ def _requested_window(window: Window) -> tuple[float, float] | None:
             raise ValueError(f"unknown window preset {window!r}; known: {', '.join(PRESETS)}")
         return PRESETS[window]
     center, width = (float(value) for value in window)
-    if width < 1:
-        raise ValueError("window width must be at least 1")
+    if not (math.isfinite(center) and math.isfinite(width)) or width < MIN_WINDOW_WIDTH:
+        raise ValueError("window centre and width must be finite, the width at least 1")
     return center, width
+
+
+def parse_window(center, width) -> tuple[float, float]:
+    """A window from request parameters: finite numbers, width at least 1; ValueError otherwise."""
+    return _requested_window((float(center), float(width)))
 
 
 def _to_gray8(ds: Dataset, pixels: np.ndarray, requested: tuple[float, float] | None) -> np.ndarray:
