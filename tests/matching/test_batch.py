@@ -147,3 +147,18 @@ def test_a_failing_run_is_marked_failed(network, scene, monkeypatch):
     run.refresh_from_db()
     assert run.state == "failed" and "solver exploded" in run.error
     tasks.run_batch_assignment.call("00000000-0000-0000-0000-000000000000")  # an unknown run: nothing to do
+
+
+def test_a_run_the_worker_lost_does_not_block_new_requests(network, coordinator):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from konsil.matching import services
+    from konsil.matching.models import AssignmentRun
+
+    lost = AssignmentRun.objects.create(network=network, trigger="manual", requested_by=coordinator)
+    AssignmentRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    run = services.request_batch(actor=coordinator, network=network)
+    lost.refresh_from_db()
+    assert lost.state == AssignmentRun.State.FAILED and run.pk != lost.pk

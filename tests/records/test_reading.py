@@ -103,6 +103,7 @@ def test_frames(records, draft_case, patient_user, as_user):
     mr_url = reverse("records:frame", kwargs={"instance_id": mr.pk, "frame": 3})
     assert _png(client.get(mr_url)).size == (32, 32)
     assert client.get(reverse("records:frame", kwargs={"instance_id": mr.pk, "frame": 4})).status_code == 404
+    assert AuditEvent.objects.filter(action="imaging.frame", outcome="denied", object_id=str(mr.pk)).exists()
 
 
 def test_thumbnails_and_previews(records, draft_case, specialist, as_user):

@@ -100,6 +100,9 @@ def warn_expiring(*, today: dt.date | None = None, days: int = 30) -> int:
 
 # --- batch assignment -------------------------------------------------------------------------------------------
 
+STALE_RUN = dt.timedelta(minutes=30)
+
+
 def request_batch(*, actor, network: Organization) -> AssignmentRun:
     """Queue a batch assignment for `network` (the worker runs it after this transaction commits)."""
     from . import tasks
@@ -109,6 +112,10 @@ def request_batch(*, actor, network: Organization) -> AssignmentRun:
     with transaction.atomic():
         # the network's row serializes requests: two clicks at once queue one run, not two
         Organization.objects.select_for_update().filter(pk=network.pk).first()
+        # a run the worker lost (queued for longer than STALE_RUN) no longer blocks new requests
+        AssignmentRun.objects.filter(network=network, state=AssignmentRun.State.QUEUED,
+                                     created_at__lt=timezone.now() - STALE_RUN).update(
+            state=AssignmentRun.State.FAILED)
         if AssignmentRun.objects.filter(network=network, state=AssignmentRun.State.QUEUED).exists():
             raise Conflict(_("A batch assignment is already queued for this network."), code="run_queued")
         run = AssignmentRun.objects.create(network=network, trigger="manual", requested_by=actor)

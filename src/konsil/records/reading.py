@@ -234,6 +234,8 @@ def frame(request, instance_id, frame):
         return HttpResponseBadRequest(_("Give a known preset, or a window centre and a width of at least 1, and a "
                                         "size between 16 and 4096."))
     if frame >= instance.frames:
+        emit(actor=request.user, action="imaging.frame", obj=instance,
+             patient_id=instance.series.study.case.patient_id, outcome="denied", detail={"frame": frame})
         raise Http404
     try:
         png = render.render(_dataset(instance.attachment_id, instance.attachment.sha256), frame=frame,
