@@ -183,3 +183,12 @@ def test_a_folder_upload_is_one_line_in_files_json(draft_case, patient_user, as_
     assert folder["status"] == "ready" and folder["detail"] == "6 images" and folder["download_url"] is None
     assert single.status == "ready"
     assert Series.objects.get(study__case=draft_case).instance_count == 6
+
+
+def test_the_summary_shows_the_latest_value_of_each_test():
+    from konsil.records.reading import latest_results
+
+    rows = [{"code": "8480-6", "value": "120", "date": "2024"}, {"code": "8480-6", "value": "135", "date": "2020"},
+            {"code": "2093-3", "value": "180", "date": "2023"}, {"display": "Mood", "value": "ok"}]
+    assert [r["value"] for r in latest_results(rows)] == ["120", "180", "ok"]
+    assert len(latest_results(rows, limit=1)) == 1

@@ -276,6 +276,19 @@ def derivative(request, pk):
 
 
 TIMELINE_LIMIT = 60
+RESULTS_LIMIT = 25
+
+
+def latest_results(observations: list[dict], limit: int = RESULTS_LIMIT) -> list[dict]:
+    """The newest value of each test (observations come newest first); earlier values are on the timeline."""
+    seen, out = set(), []
+    for item in observations:
+        key = item.get("code") or item.get("display")
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(item)
+    return out[:limit]
 
 
 def clinical_context(case) -> list[dict]:
@@ -292,7 +305,7 @@ def clinical_context(case) -> list[dict]:
         out.append({
             "record_url": record_url, "patient": summary.patient or {},
             "active_conditions": summary.active_conditions, "medications": summary.current_medications,
-            "allergies": summary.allergies, "observations": summary.observations[:40],
+            "allergies": summary.allergies, "observations": latest_results(summary.observations),
             "procedures": summary.procedures[:20], "imaging_studies": summary.imaging_studies[:10],
             "timeline": summary.timeline()[:TIMELINE_LIMIT], "counts": summary.counts,
         })
