@@ -108,6 +108,9 @@ def test_records_arrive_and_the_specialist_reads_them(browser, serial_live_serve
     assert spec.get_attribute("[data-viewer]", "data-slices") == str(SLICES)
     spec.keyboard.press("End")
     spec.wait_for_function(f"() => document.querySelector('[data-viewer]').dataset.slice == '{SLICES}'")
+    spec.click("[data-viewer] [data-action=fullscreen]")
+    spec.wait_for_function("() => document.fullscreenElement === document.querySelector('[data-viewer]')")
+    spec.evaluate("() => document.exitFullscreen()")
     summary = spec.inner_text(".clinical-summary")
     assert "Active problems" in summary and "Recent results" in summary
 

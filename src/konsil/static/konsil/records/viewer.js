@@ -244,7 +244,8 @@
       "zoom-out": function () { self.zoomBy(1 / ZOOM_STEP); },
       reset: function () { self.resetView(true); },
       "previous-slice": function () { self.showSlice(self.slice - 1); },
-      "next-slice": function () { self.showSlice(self.slice + 1); }
+      "next-slice": function () { self.showSlice(self.slice + 1); },
+      fullscreen: function () { self.toggleFullscreen(); }
     };
     this.root.querySelectorAll("[data-action]").forEach(function (button) {
       var action = actions[button.getAttribute("data-action")];
@@ -404,6 +405,17 @@
     this.panY = py - ratio * (py - this.panY);
     this.zoom = next;
     this.applyTransform();
+  };
+
+  /** The whole viewer on the whole screen (a laptop's review screen leaves it a narrow column). */
+  Viewer.prototype.toggleFullscreen = function () {
+    var root = this.root;
+    if (document.fullscreenElement === root) {
+      if (document.exitFullscreen) document.exitFullscreen();
+    } else if (root.requestFullscreen) {
+      root.requestFullscreen().then(function () { root.querySelector("[data-viewer-viewport]").focus(); },
+        function () { /* refused (iframe, old browser): stay in the page */ });
+    }
   };
 
   Viewer.prototype.resetView = function (alsoWindow) {
