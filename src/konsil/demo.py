@@ -154,6 +154,7 @@ class CasePlan:
     declined_first: bool = False
     attachment: str = ""
     records: bool = False  # a zipped CD export with a CT study and a FHIR health-record export
+    panel: str = ""  # a multidisciplinary panel template convened after triage (opinions/data/panel_templates.csv)
     opinion: dict = field(default_factory=dict)
     amendment: str = ""
     follow_up: tuple[str, str] | None = None  # (patient's question, specialist's reply) after delivery
@@ -175,12 +176,13 @@ CASES = (
         summary="Angina at rest twice this month; two-vessel disease on catheterization.",
     ),
     CasePlan(
-        "K-DEMO03", "triaged", "linh", "coordinator", "payer", "payer", ("C50.911",),
+        "K-DEMO03", "offered", "linh", "coordinator", "payer", "payer", ("C50.911",),
         (("Is a mastectomy necessary, or is breast-conserving surgery an option?", ""),
          ("Should I have chemotherapy before surgery?", "")),
         "Right mastectomy followed by adjuvant chemotherapy", "breast_oncology", cpt="19303",
         urgency="urgent", summary="2.4 cm invasive ductal carcinoma, ER+/HER2-, one suspicious lymph node.",
         declined_first=True, end_reason="At capacity this month; please offer to a colleague.",
+        panel="breast_cancer",
     ),
     CasePlan(
         "K-DEMO04", "offered", "omar", "clinician", "clinician", "hospital", ("I48.91",),
@@ -269,7 +271,7 @@ CASES = (
         end_reason="The patient decided to continue with her local rheumatologist.",
     ),
     CasePlan(
-        "K-DEMO14", "submitted", "ivan", "coordinator", "payer", "payer", ("J84.10",),
+        "K-DEMO14", "triaged", "ivan", "coordinator", "payer", "payer", ("J84.10",),
         (("Is this idiopathic pulmonary fibrosis, and should I start antifibrotic medication?", ""),),
         "Antifibrotic therapy", "pulmonology", urgency="urgent",
         summary="Progressive shortness of breath; CT shows basal reticulation.",
@@ -421,10 +423,17 @@ class _Seeder:
                 "capacity": rng.randint(3, 8),
                 "expired": frozenset(s for s in extra if rng.random() < 0.1),
             })
-        # Each case matched from the directory needs two specialists licensed where its patient lives.
+        # Each case matched from the directory needs two specialists licensed where its patient lives, and a
+        # panel case one specialist per role.
+        from konsil.opinions.panels import template_named
+
         for plan in CASES:
             state = PATIENTS[plan.patient].state
             same = [p for p in plans if p["specialty"] == plan.specialty][:2]
+            if plan.panel:
+                same += [next(p for p in plans if p["specialty"] in ((plan.specialty,) if plan.specialty in role
+                                                                     else role))
+                         for role in template_named(plan.panel).roles]
             for p in same:
                 if state not in p["states"]:
                     p["states"].append(state)
@@ -545,8 +554,15 @@ class _CaseDriver:
             first = self.candidate()
             self.go(self.coordinator, "offer", specialist=str(first.pk), reason=OFFER_REASON)
             self.go(first.user, "decline", reason=self.plan.end_reason)
+        if self.plan.panel:
+            from konsil.opinions.panels import assemble_panel
+
+            assemble_panel(actor=self.coordinator, case=self.case, template_code=self.plan.panel)
+            self.case.refresh_from_db()
 
     def to_offered(self) -> None:
+        if self.plan.panel:
+            return  # convening the panel offered the case to its chair
         if self.plan.specialist == "specialist":
             self.specialist = self.s.users["specialist"].specialist
         else:

@@ -44,7 +44,7 @@ def totp_now(secret: str) -> str:
 def sign_in(browser, base_url: str, email: str):
     """A fresh browser context signed in as `email`, enrolling TOTP when the role requires it."""
     context = browser.new_context(base_url=base_url, accept_downloads=True)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)  # CI machines are shared and slow at times
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto("/accounts/login/")

@@ -28,7 +28,7 @@ def specialist_page(live_server, monkeypatch, specialist):
         context = browser.new_context(base_url=live_server.url)
         context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
                               "url": live_server.url}])
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(30_000)
         yield context.new_page()
         browser.close()
 
