@@ -116,7 +116,7 @@ def bench_ct(case, actor, n: int = 500, size: int = 512) -> None:
     client.force_login(actor)
     firsts, scroll = [], []
     for _ in range(5):
-        processing_cache_clear()
+        viewer_cache_clear()
         start = time.perf_counter()
         index = client.get(f"/records/cases/{case.pk}/imaging.json").json()
         frames = index["studies"][0]["series"][0]["frames"]
@@ -135,7 +135,7 @@ def bench_ct(case, actor, n: int = 500, size: int = 512) -> None:
     browser_first_image(case, actor)
 
 
-def processing_cache_clear() -> None:
+def viewer_cache_clear() -> None:
     from konsil.records import reading
 
     reading._dataset.cache_clear()

@@ -359,7 +359,7 @@ def cmd_schedule(args) -> int:
     from konsil.core import schedule
 
     if args.once:
-        for path in schedule.tick():
+        for path in schedule.tick(state=schedule.state_file()):
             print(f"enqueued {path}")
         return 0
     schedule.loop()

@@ -251,11 +251,9 @@ KONSIL_MASTER_KEY_ID = os.environ.get("KONSIL_MASTER_KEY_ID") or next(iter(KONSI
 KONSIL_TRIAGE_ENGINE = os.environ.get("KONSIL_TRIAGE_ENGINE", "konsil.triage.ml.ModelTriage")
 KONSIL_MATCHING_ENGINE = os.environ.get("KONSIL_MATCHING_ENGINE", "konsil.matching.ranking.ScoredRanking")
 KONSIL_SITE_URL = os.environ.get("KONSIL_SITE_URL", "http://127.0.0.1:8000")
-# Offers and review deadlines by urgency (matching): acceptance windows, misses before escalation, review clocks.
-KONSIL_OFFER_WINDOW_MINUTES = {"routine": 240, "urgent": 60, "stat": 15}
-KONSIL_OFFER_MAX_MISSES = int(os.environ.get("KONSIL_OFFER_MAX_MISSES", "3"))
-KONSIL_REVIEW_HOURS = {"routine": 72, "urgent": 24, "stat": 4}
-KONSIL_REVIEW_REMINDER_AT = 0.75
+# Offers and review deadlines by urgency: the defaults live in cases/offers.py and cases/sla.py; a deployment
+# overrides them with KONSIL_OFFER_WINDOW_MINUTES, KONSIL_OFFER_MAX_MISSES, KONSIL_REVIEW_HOURS and
+# KONSIL_REVIEW_REMINDER_AT in its settings module.
 
 # Background work: Django tasks interface, database backend and `db_worker` by default.
 TASKS = {

@@ -13,7 +13,8 @@ from PIL import Image
 
 from konsil.audit.models import AuditEvent
 from konsil.cases.models import Attachment, Case
-from konsil.records import intake, synthetic
+from konsil.core import files
+from konsil.records import synthetic
 from konsil.records.models import Instance, Series, Study
 
 from .records_support import ct, ingest, zip_bytes
@@ -168,7 +169,7 @@ def test_stow(draft_case, patient_user, as_user, django_capture_on_commit_callba
 def test_stow_refuses_cut_images_and_known_instances(imaging, draft_case, patient_user, as_user):
     client = as_user(patient_user)
     known = Instance.objects.filter(series__modality="CT").first()
-    ds = pydicom.dcmread(io.BytesIO(intake.read_plaintext(known.attachment)))
+    ds = pydicom.dcmread(io.BytesIO(files.get_for(known.attachment)))
     ds.InstitutionName = "Re-sent"
     resent = io.BytesIO()
     ds.save_as(resent)

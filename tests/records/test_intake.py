@@ -55,7 +55,7 @@ def test_ciphertext_is_bound_to_its_record(draft_case, patient_user):
     # b's row pointed at a's object (same key material would be needed, and the record id is bound in)
     b.storage_name, b.wrapped_key, b.key_id, b.sha256 = a.storage_name, a.wrapped_key, a.key_id, a.sha256
     with pytest.raises(Exception) as caught:
-        intake.read_plaintext(b)
+        files.get_for(b)
     assert type(caught.value).__name__ == "DecryptionError"
 
 
@@ -97,7 +97,7 @@ def test_upload_parts_assemble_in_order(draft_case, patient_user, django_capture
     for offset in range(0, len(data), 100):
         upload = intake.append_chunk(actor=patient_user, upload=upload, offset=offset, chunk=data[offset:offset + 100])
     assert upload.status == UploadStatus.COMPLETE
-    assert intake.read_plaintext(upload.attachment) == data
+    assert files.get_for(upload.attachment) == data
     assert stored_names() == {upload.attachment.storage_name}
 
 
@@ -171,8 +171,8 @@ def test_storage_and_database_hold_no_plaintext(draft_case, patient_user, tmp_pa
     assert "Zelinska" not in details and family not in details
 
 
-def test_read_plaintext_checks_integrity(draft_case, patient_user, monkeypatch):
+def test_reading_a_record_checks_integrity(draft_case, patient_user, monkeypatch):
     record = store(draft_case, patient_user, b"content", "a.txt")
     record.sha256 = "0" * 64
     with pytest.raises(files.IntegrityError):
-        intake.read_plaintext(record)
+        files.get_for(record)

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from konsil.cases.models import Attachment, Patient
-from konsil.core import crypto, fields, keys
+from konsil.core import crypto, fields, files, keys
 from konsil.records import intake, processing
 from konsil.records.models import Derivative, Series, Upload
 
@@ -71,15 +71,15 @@ def test_rotate_rewraps_without_reencrypting(two_keys, draft_case, patient_user)
     # the old keys go away: everything still reads
     two_keys.KONSIL_MASTER_KEYS = {"t2": K2}
     for record in Attachment.objects.all():
-        intake.read_plaintext(record)
+        files.get_for(record)
     for derivative in Derivative.objects.all():
-        processing.read_derivative(derivative)
-    assert b"Rotation survives" in processing.read_derivative(Derivative.objects.get(attachment=pdf, kind="text"))
+        files.get_for(derivative)
+    assert b"Rotation survives" in files.get_for(Derivative.objects.get(attachment=pdf, kind="text"))
     assert Patient.objects.get(pk=draft_case.patient_id).family_name == "García"
     assert Series.objects.get().description == "Head 1.0 axial"
     upload = intake.append_chunk(actor=patient_user, upload=Upload.objects.get(pk=upload.pk), offset=10,
                                  chunk=b"second one")
-    assert intake.read_plaintext(upload.attachment) == b"first halfsecond one"
+    assert files.get_for(upload.attachment) == b"first halfsecond one"
 
 
 def test_without_the_old_key_nothing_reads(two_keys, draft_case, patient_user):
@@ -87,7 +87,7 @@ def test_without_the_old_key_nothing_reads(two_keys, draft_case, patient_user):
     two_keys.KONSIL_MASTER_KEYS = {"t2": K2}
     two_keys.KONSIL_MASTER_KEY_ID = "t2"
     with pytest.raises(crypto.DecryptionError):
-        intake.read_plaintext(record)
+        files.get_for(record)
     with pytest.raises(crypto.DecryptionError):
         keys.rotate()
 

@@ -13,6 +13,7 @@ import pytest
 
 from konsil.cases.models import Attachment
 from konsil.cases.selectors import attachments_for
+from konsil.core import files
 from konsil.core.errors import Conflict, ValidationFailed
 from konsil.records import intake, processing, selectors
 from konsil.records.models import Derivative, Instance, Series, Study, Upload
@@ -72,11 +73,11 @@ def test_pdf_text_and_page_thumbnails(draft_case, patient_user):
                                                           "Plan: cardiology review"]), "echo.pdf")
     assert record.status == "ready" and record.kind == "pdf"
     assert record.detail["pages"] == 2 and record.detail["text_length"] > 20
-    text = processing.read_derivative(derivatives(record, "text")[0]).decode()
+    text = files.get_for(derivatives(record, "text")[0]).decode()
     assert "ejection fraction" in text
     thumbs = derivatives(record, "thumbnail")
     assert [t.index for t in thumbs] == [0, 1]
-    assert all(processing.read_derivative(t).startswith(PNG) for t in thumbs)
+    assert all(files.get_for(t).startswith(PNG) for t in thumbs)
     from konsil.triage.ml import record_texts
 
     texts = record_texts(draft_case)
@@ -89,20 +90,20 @@ def test_photo_thumbnail(draft_case, patient_user):
     assert record.status == "ready" and record.kind == "jpeg"
     assert record.detail == {"width": 300, "height": 200}
     (thumb,) = derivatives(record, "thumbnail")
-    assert processing.read_derivative(thumb).startswith(PNG)
+    assert files.get_for(thumb).startswith(PNG)
 
 
 def test_plain_text_record(draft_case, patient_user):
     record = ingest(draft_case, patient_user, b"Blutdruck 130/85, Puls 72\n", "werte.txt")
     assert record.kind == "text" and record.status == "ready"
-    assert processing.read_derivative(derivatives(record, "text")[0]).decode().startswith("Blutdruck")
+    assert files.get_for(derivatives(record, "text")[0]).decode().startswith("Blutdruck")
 
 
 def test_fhir_bundle_summary_feeds_triage(draft_case, patient_user):
     data = synthea_bundle()
     record = ingest(draft_case, patient_user, data, "export.json")
     assert record.status == "ready" and record.kind == "fhir", record.error_code
-    summary = json.loads(processing.read_derivative(derivatives(record, "summary")[0]))
+    summary = json.loads(files.get_for(derivatives(record, "summary")[0]))
     assert summary["counts"]["patients"] == 1
     assert record.detail["conditions"] == summary["counts"]["conditions"] > 0
     assert record.detail["encounters"] > 0
@@ -139,7 +140,7 @@ def test_single_dicom_is_indexed_with_a_thumbnail(draft_case, patient_user):
     instance = Instance.objects.get(attachment=record)
     assert (instance.rows, instance.columns, instance.frames) == (64, 64, 1)
     assert series.thumbnail is not None
-    assert processing.read_derivative(series.thumbnail).startswith(PNG)
+    assert files.get_for(series.thumbnail).startswith(PNG)
 
 
 def test_cd_export_zip_is_indexed_and_junk_ignored(draft_case, patient_user, tmp_path):
@@ -364,7 +365,7 @@ def test_failure_of_a_record_keeps_other_records_series(draft_case, patient_user
     processing.undo(archive)
     series.refresh_from_db()
     assert series.instance_count == 1 and series.thumbnail_id
-    assert processing.read_derivative(series.thumbnail).startswith(PNG)
+    assert files.get_for(series.thumbnail).startswith(PNG)
     assert_no_orphans()
 
 

@@ -155,3 +155,37 @@ def test_keys_rotate_new_refused_with_environment_keys(capsys, monkeypatch):
     monkeypatch.setenv("KONSIL_MASTER_KEYS", "k1:AAAA")
     code, _result, err = run(capsys, "keys", "rotate", "--new")
     assert code == 1 and "KONSIL_MASTER_KEYS" in err
+
+
+@pytest.mark.django_db
+def test_keys_rotate_to_an_unconfigured_key_is_refused(settings, capsys):
+    settings.KONSIL_MASTER_KEY_ID = "missing"
+    code, _result, err = run(capsys, "keys", "rotate")
+    assert code == 1 and "missing" in err and "KONSIL_MASTER_KEYS" in err
+
+
+@pytest.mark.django_db
+def test_keys_rotate_is_audited(settings, capsys):
+    from konsil.audit.models import AuditEvent
+
+    code, result, _ = run(capsys, "keys", "rotate")
+    assert code == 0
+    event = AuditEvent.objects.get(action="keys.rotate")
+    assert event.object_id == result["master_key"]
+
+
+def test_inspect_utf16_text_counts_characters(tmp_path, capsys):
+    note = tmp_path / "note.txt"
+    note.write_bytes("Befund: unauffällig".encode("utf-16"))
+    code, result, _ = run(capsys, "records", "inspect", str(note))
+    assert code == 0 and result["kind"] == "text" and result["text_length"] == len("Befund: unauffällig")
+
+
+@pytest.mark.django_db
+def test_schedule_once_enqueues_only_what_is_due(settings, capsys, tmp_path):
+    settings.HOME = tmp_path
+    assert cli.main(["schedule", "--once"]) == 0
+    first = capsys.readouterr().out
+    assert "konsil.cases.tasks.expire_offers" in first and (tmp_path / "schedule.json").exists()
+    assert cli.main(["schedule", "--once"]) == 0  # a minute has not passed: nothing is due again
+    assert capsys.readouterr().out == ""

@@ -119,9 +119,9 @@ def test_resume_after_a_dropped_connection(patient_client, draft_case, django_ca
         done = tus_patch(patient_client, location, offset, PDF[offset:])
     assert done.status_code == 204
     record = Attachment.objects.get(pk=done["Konsil-Record"])
-    from konsil.records.intake import read_plaintext
+    from konsil.core.files import get_for
 
-    assert read_plaintext(record) == PDF
+    assert get_for(record) == PDF
 
 
 def test_patch_after_completion_is_a_conflict(patient_client, draft_case, django_capture_on_commit_callbacks):

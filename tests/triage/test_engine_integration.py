@@ -115,3 +115,6 @@ def test_confirmed_decisions_become_training_rows(walker, draft_case, coordinato
     rows = feedback.confirmed_rows()
     assert rows == [{"text": rows[0]["text"], "label": "cardiology_pulmonology"}]
     assert case.questions.first().text in rows[0]["text"]
+    from konsil.audit.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="triage.retrain_read", object_id=str(case.pk)).exists()

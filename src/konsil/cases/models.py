@@ -203,10 +203,6 @@ class StatusChange(BaseModel):
         ordering = ["created_at"]
 
 
-# Until cases.choices.OfferStatus has EXPIRED (appended last), the timed-out status is added here.
-OFFER_STATUSES = OfferStatus.choices + ([] if "expired" in OfferStatus.values else [("expired", _("Timed out"))])
-
-
 class Offer(BaseModel):
     """A case offered to one specialist, open until `expires_at`; automatic offers have no `offered_by`.
 
@@ -217,7 +213,7 @@ class Offer(BaseModel):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="offers")
     specialist = models.ForeignKey("matching.Specialist", on_delete=models.PROTECT, related_name="offers")
     offered_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=12, choices=OFFER_STATUSES, default=OfferStatus.PENDING)
+    status = models.CharField(max_length=12, choices=OfferStatus.choices, default=OfferStatus.PENDING)
     responded_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
@@ -235,10 +231,6 @@ class Offer(BaseModel):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "expires_at"])]
-
-    @property
-    def automatic(self) -> bool:
-        return self.offered_by_id is None
 
     @property
     def is_override(self) -> bool:

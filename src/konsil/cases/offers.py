@@ -27,8 +27,7 @@ from .notify import notify
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "matching"
-EXPIRED = "expired"  # OfferStatus.EXPIRED once cases.choices has it
-MISSES = (OfferStatus.DECLINED, EXPIRED)
+MISSES = (OfferStatus.DECLINED, OfferStatus.EXPIRED)
 WINDOW_MINUTES = {"routine": 240, "urgent": 60, "stat": 15}
 MAX_MISSES = 3
 
@@ -55,10 +54,12 @@ def ranked_for_offer(case) -> list:
 
 def proposal(case, ranked=None):
     """(position, Ranked) of the best specialist who may be offered the case now, or (None, None)."""
+    from konsil.matching.licensure import load_table
     from konsil.matching.selectors import ineligibility
 
+    table = load_table()  # once for every candidate checked
     for position, r in enumerate(ranked_for_offer(case) if ranked is None else ranked, start=1):
-        if ineligibility(case, r.specialist.pk) is None:
+        if ineligibility(case, r.specialist.pk, table=table) is None:
             return position, r
     return None, None
 

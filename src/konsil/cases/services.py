@@ -377,8 +377,6 @@ def add_attachment(*, actor, case: Case, upload, description: str = "") -> Attac
     check_can_add(actor, case)
     if upload is None:
         raise ValidationFailed(_("Choose a file."), field="file")
-    if upload.size == 0:
-        raise ValidationFailed(_("The file is empty."), field="file")
     if upload.size > settings.KONSIL_MAX_ATTACHMENT_BYTES:
         raise ValidationFailed(_("The file is too large."), field="file")
     return store_record(actor=actor, case=case, content=upload.read(), filename=getattr(upload, "name", ""),

@@ -31,7 +31,7 @@ from konsil.matching import selectors as matching
 from konsil.opinions import blinded
 from konsil.records import reading
 from konsil.records import selectors as records_selectors
-from konsil.records.intake import ATTACHABLE
+from konsil.records.intake import ATTACHABLE, UPLOADERS
 from konsil.records.models import RequestMethod
 from konsil.triage import selectors as triage_selectors
 from konsil.triage.presenters import present
@@ -363,8 +363,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "offers": case.offers.select_related("specialist__user") if rel.COORDINATOR in relations else (),
         "can_message": authz.can("case.message", user, case)
         and case.status not in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN),
-        "can_upload": case.status in ATTACHABLE
-        and bool(relations & (rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER, rel.PANEL_MEMBER})),
+        "can_upload": case.status in ATTACHABLE and bool(relations & UPLOADERS),
         "records_upload": reading.upload_context(case), "records_viewer": reading.viewer_context(case),
         "has_images": case.studies.exists(), "clinical": reading.clinical_context(case),
         "blinded": blinded.hidden_for(user, case),

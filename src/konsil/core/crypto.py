@@ -30,12 +30,14 @@ def _master(key_id: str) -> AESGCM:
         raise DecryptionError(f"master key {key_id!r} is not configured") from None
 
 
-def _seal(aead: AESGCM, data: bytes, aad: bytes) -> bytes:
+def seal(aead: AESGCM, data: bytes, aad: bytes) -> bytes:
+    """nonce || AES-GCM(data) under `aead`, with `aad` bound in."""
     nonce = os.urandom(NONCE_BYTES)
     return nonce + aead.encrypt(nonce, data, aad)
 
 
-def _open(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
+def unseal(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
+    """The inverse of `seal`; DecryptionError when cut short, tampered with or under another key."""
     if len(blob) < NONCE_BYTES + 16:  # nonce + GCM tag: anything shorter was cut
         raise DecryptionError("ciphertext is truncated")
     try:
@@ -46,19 +48,19 @@ def _open(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
 
 def wrap_key(data_key: bytes, key_id: str | None = None) -> tuple[bytes, str]:
     key_id = key_id or settings.KONSIL_MASTER_KEY_ID
-    return _seal(_master(key_id), data_key, key_id.encode()), key_id
+    return seal(_master(key_id), data_key, key_id.encode()), key_id
 
 
 def unwrap_key(wrapped: bytes, key_id: str) -> bytes:
-    return _open(_master(key_id), wrapped, key_id.encode())
+    return unseal(_master(key_id), wrapped, key_id.encode())
 
 
 def encrypt(plaintext: bytes, *, aad: bytes = b"") -> Sealed:
     """Encrypt under a fresh data key; `aad` binds the ciphertext to its owner (e.g. the object id)."""
     data_key = AESGCM.generate_key(bit_length=256)
     wrapped, key_id = wrap_key(data_key)
-    return Sealed(_seal(AESGCM(data_key), plaintext, aad), wrapped, key_id)
+    return Sealed(seal(AESGCM(data_key), plaintext, aad), wrapped, key_id)
 
 
 def decrypt(sealed: Sealed, *, aad: bytes = b"") -> bytes:
-    return _open(AESGCM(unwrap_key(sealed.wrapped_key, sealed.key_id)), sealed.ciphertext, aad)
+    return unseal(AESGCM(unwrap_key(sealed.wrapped_key, sealed.key_id)), sealed.ciphertext, aad)

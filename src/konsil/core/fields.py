@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import os
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -38,8 +37,7 @@ def _aead(key_id: str) -> AESGCM:
 
 def seal_text(value: str, *, aad: bytes, key_id: str | None = None) -> str:
     key_id = key_id or settings.KONSIL_MASTER_KEY_ID
-    nonce = os.urandom(crypto.NONCE_BYTES)
-    blob = nonce + _aead(key_id).encrypt(nonce, value.encode(), aad)
+    blob = crypto.seal(_aead(key_id), value.encode(), aad)
     return f"{PREFIX}{key_id}:{base64.b64encode(blob).decode()}"
 
 
@@ -50,8 +48,11 @@ def open_text(stored: str, *, aad: bytes) -> str:
     aead = _aead(key_id)  # an unconfigured key says so, rather than "tampered"
     try:
         blob = base64.b64decode(b64, validate=True)
-        return aead.decrypt(blob[: crypto.NONCE_BYTES], blob[crypto.NONCE_BYTES :], aad).decode()
-    except Exception as exc:  # InvalidTag, bad base64, cut short: the value was tampered with or moved
+    except ValueError as exc:  # bad base64: the value was tampered with
+        raise crypto.DecryptionError("an encrypted field failed to authenticate") from exc
+    try:
+        return crypto.unseal(aead, blob, aad).decode()
+    except (crypto.DecryptionError, UnicodeDecodeError) as exc:  # tampered with, cut short or moved
         raise crypto.DecryptionError("an encrypted field failed to authenticate") from exc
 
 

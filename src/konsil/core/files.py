@@ -34,14 +34,14 @@ def random_object_name() -> str:
     return f"objects/{token[:2]}/{token}"
 
 
-def put(plaintext: bytes, *, aad: bytes) -> StoredObject:
-    """Encrypt `plaintext` and store it under a random name."""
+def put(plaintext: bytes, *, aad: bytes, sha256: str | None = None) -> StoredObject:
+    """Encrypt `plaintext` and store it under a random name (`sha256`: the digest, when the caller has it)."""
     sealed = crypto.encrypt(plaintext, aad=aad)
     name = _storage().save(random_object_name(), ContentFile(sealed.ciphertext))
     return StoredObject(
         name=name,
         size=len(plaintext),
-        sha256=hashlib.sha256(plaintext).hexdigest(),
+        sha256=sha256 or hashlib.sha256(plaintext).hexdigest(),
         wrapped_key=sealed.wrapped_key,
         key_id=sealed.key_id,
     )
@@ -62,11 +62,25 @@ def save_raw(blob: bytes) -> str:
     return _storage().save(random_object_name(), ContentFile(blob))
 
 
+def put_for(obj, plaintext: bytes, *, sha256: str | None = None) -> StoredObject:
+    """Store `plaintext` for a row with storage fields (a record, a derivative), bound to its primary key."""
+    stored = put(plaintext, aad=str(obj.pk).encode(), sha256=sha256)
+    obj.storage_name, obj.wrapped_key, obj.key_id = stored.name, stored.wrapped_key, stored.key_id
+    obj.size, obj.sha256 = stored.size, stored.sha256
+    return stored
+
+
+def get_for(obj) -> bytes:
+    """Read back what `put_for` stored for `obj` (decrypted and integrity-checked). The caller audits."""
+    return get(name=obj.storage_name, wrapped_key=obj.wrapped_key, key_id=obj.key_id, sha256=obj.sha256,
+               aad=str(obj.pk).encode())
+
+
 def delete(name: str) -> None:
     _storage().delete(name)
 
 
 def raw(name: str) -> bytes:
-    """The stored ciphertext, for tests that check nothing is kept in the clear."""
+    """Stored bytes as written (ciphertext): upload parts written by `save_raw`, and tests."""
     with _storage().open(name, "rb") as fh:
         return fh.read()

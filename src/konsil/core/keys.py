@@ -68,7 +68,11 @@ def rotate(batch_size: int = 500) -> dict:
                     n += 1
         if n:
             resealed[model._meta.label] = n
-    return {"master_key": current, "rewrapped": rewrapped, "resealed_rows": resealed}
+    report = {"master_key": current, "rewrapped": rewrapped, "resealed_rows": resealed}
+    from konsil.audit.services import emit
+
+    emit(actor="keys", action="keys.rotate", object_type="core.masterkey", object_id=current, detail=report)
+    return report
 
 
 def _batches(queryset, size: int):

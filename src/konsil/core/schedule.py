@@ -1,14 +1,18 @@
 """Periodic work: a small clock that enqueues tasks on the task backend at fixed intervals.
 
 `konsil run` starts it beside the worker (`konsil schedule`); deployments run that same command as one process, or
-call `konsil schedule --once` from cron. Each entry is a django-tasks task path and its interval in seconds.
+call `konsil schedule --once` from cron. Each entry is a django-tasks task path and its interval in seconds. The
+time each task last ran is kept in KONSIL_HOME/schedule.json, so a cron call or a restart enqueues only what is due.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 
@@ -33,18 +37,35 @@ def due(now: float, schedule=None) -> list[Periodic]:
     return [p for p in (schedule or SCHEDULE) if now - p.last >= p.every]
 
 
-def tick(now: float | None = None, schedule=None) -> list[str]:
-    """Enqueue every task whose interval has passed; returns their paths."""
-    now = time.monotonic() if now is None else now
+def tick(now: float | None = None, schedule=None, state: Path | None = None) -> list[str]:
+    """Enqueue every task whose interval has passed; returns their paths. `state` keeps the last runs on disk."""
+    now = time.time() if now is None else now
+    schedule = schedule or SCHEDULE
+    last = _load(state)
+    for periodic in schedule:
+        periodic.last = max(periodic.last, last.get(periodic.task, 0.0))
     enqueued = []
     for periodic in due(now, schedule):
         import_string(periodic.task).enqueue()
         periodic.last = now
         enqueued.append(periodic.task)
+    if state is not None and enqueued:
+        state.write_text(json.dumps({p.task: p.last for p in schedule}))
     return enqueued
+
+
+def state_file() -> Path:
+    return settings.HOME / "schedule.json"
+
+
+def _load(state: Path | None) -> dict:
+    try:
+        return json.loads(state.read_text()) if state is not None and state.exists() else {}
+    except (OSError, ValueError):
+        return {}  # an unreadable record: everything counts as due once
 
 
 def loop(interval: float = 30.0) -> None:  # pragma: no cover - the long-running form of `tick`
     while True:
-        tick()
+        tick(state=state_file())
         time.sleep(interval)

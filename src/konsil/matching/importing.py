@@ -44,7 +44,6 @@ KNOWN = frozenset({*REQUIRED, "first_name", "last_name", *LISTS, *STRUCTURED, *B
 _TRUE, _FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
 MAX_DEPTH = 20  # JSON nesting a profile needs is 3; deeper input is refused before parsing
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula triggers (CSV injection)
-TEXT_FIELDS = ("first_name", "last_name", "institution", "in_person_location")
 
 
 @dataclass

@@ -100,9 +100,6 @@ class License(BaseModel):
         constraints = [models.UniqueConstraint(fields=["specialist", "country", "state"],
                                                name="one_license_per_jurisdiction")]
 
-    @property
-    def jurisdiction(self) -> str:
-        return self.state if self.country == "US" else self.country
 
 
 class LicensureRule(BaseModel):

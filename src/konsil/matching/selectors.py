@@ -70,7 +70,7 @@ def network_specialists(network) -> QuerySet[Specialist]:
     return _with_load(Specialist.objects.filter(network=network, accepting=True)).order_by("npi")
 
 
-def ineligibility(case, specialist_id) -> str | None:
+def ineligibility(case, specialist_id, *, table=None) -> str | None:
     """Why `specialist_id` may not be offered `case`, or None when they may.
 
     Checks what no coordinator may override: accepting, an earlier decline, specialty, licensure (the table, by
@@ -95,7 +95,8 @@ def ineligibility(case, specialist_id) -> str | None:
     patient = case.patient
     decision = licensure.eligibility(patient.state or None, case.channel, spec["licensed_states"], spec["imlc"],
                                      country=patient.country or licensure.US,
-                                     licensed_countries=spec["licensed_countries"], table=licensure.load_table())
+                                     licensed_countries=spec["licensed_countries"],
+                                     table=table or licensure.load_table())
     if not decision.eligible:
         where = licensure.jurisdiction(patient.state, patient.country or licensure.US) or "?"
         return _("This specialist holds no valid license for %(state)s: %(rule)s.") % {

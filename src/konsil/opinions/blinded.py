@@ -19,10 +19,10 @@ from konsil.core import icd10
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
 
 from .models import IndependentAssessment, ReviewPlan
+from .panels import clean_text
 
 PLAN_FROM = frozenset({Status.DRAFT, Status.SUBMITTED, Status.TRIAGED, Status.OFFERED})
 ASSESS_IN = frozenset({Status.ACCEPTED, Status.IN_REVIEW, Status.INFO_REQUESTED})
-MAX_TEXT = 10000
 
 
 def is_blinded(case) -> bool:
@@ -77,17 +77,6 @@ def set_review_plan(*, actor, case, blinded) -> ReviewPlan:
     return plan
 
 
-def _text(value, name: str, errors: dict) -> str:
-    value = "" if value is None else str(value).strip()
-    if not value:
-        errors[name] = [_("This field is required.")]
-    elif "\x00" in value:  # PostgreSQL refuses NUL characters in text
-        errors[name] = [_("Remove the NUL character from this text.")]
-    elif len(value) > MAX_TEXT:
-        errors[name] = [_("Keep this under %(n)d characters.") % {"n": MAX_TEXT}]
-    return value
-
-
 def record_assessment(*, actor, case, diagnosis_impression: str, recommended_treatment: str,
                       impression_code: str = "") -> IndependentAssessment:
     """The reviewer's own impression and treatment, time-stamped and kept unchanged; it unblinds the case."""
@@ -101,8 +90,8 @@ def record_assessment(*, actor, case, diagnosis_impression: str, recommended_tre
     if assessment_of(case, reviewer) is not None:
         raise Conflict(_("Your independent assessment is already recorded."), code="already_recorded")
     errors: dict = {}
-    impression = _text(diagnosis_impression, "diagnosis_impression", errors)
-    treatment = _text(recommended_treatment, "recommended_treatment", errors)
+    impression = clean_text(diagnosis_impression, "diagnosis_impression", errors)
+    treatment = clean_text(recommended_treatment, "recommended_treatment", errors)
     code = str(impression_code or "").strip()
     if code and not icd10.is_valid(code):
         errors["impression_code"] = [_("Unknown ICD-10-CM code.")]

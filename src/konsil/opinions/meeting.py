@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from konsil.matching.zones import valid_zone
 
 UTC = dt.UTC
 DEFAULT_WEEK = [{"day": day, "start": "09:00", "end": "17:00"} for day in range(5)]
@@ -20,10 +22,8 @@ Interval = tuple[dt.datetime, dt.datetime]
 
 
 def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(str(name or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    """The named time zone, or UTC when the name is missing or unknown."""
+    return ZoneInfo(name) if name and valid_zone(name) else ZoneInfo("UTC")
 
 
 def _time(text) -> dt.time | None:

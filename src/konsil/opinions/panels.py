@@ -289,7 +289,8 @@ def _seat(actor, panel: Panel) -> PanelMember:
     return seat
 
 
-def _text(value, name: str, errors: dict, *, required: bool = True) -> str:
+def clean_text(value, name: str, errors: dict, *, required: bool = True) -> str:
+    """A stripped text field, or a field error (required, no NUL character, at most MAX_TEXT characters)."""
     value = "" if value is None else str(value).strip()
     if required and not value:
         errors[name] = [_("This field is required.")]
@@ -306,8 +307,8 @@ def submit_input(*, actor, panel: Panel, assessment: str, recommendation: str) -
     if latest_signed(panel.case) is not None:
         raise Conflict(_("The consensus opinion is signed: inputs are closed."), code="inputs_closed")
     errors: dict = {}
-    assessment = _text(assessment, "assessment", errors)
-    recommendation = _text(recommendation, "recommendation", errors)
+    assessment = clean_text(assessment, "assessment", errors)
+    recommendation = clean_text(recommendation, "recommendation", errors)
     if errors:
         raise ValidationFailed(_("Check the highlighted fields."), errors=errors)
     with transaction.atomic():
@@ -332,7 +333,7 @@ def record_agreement(*, actor, panel: Panel, agreement: str, reason: str = "") -
     agreement = str(agreement or "").strip()
     if agreement not in Agreement.values:
         errors["agreement"] = [_("Choose whether you agree or dissent.")]
-    reason = _text(reason, "dissent_reason", errors, required=agreement == Agreement.DISSENT)
+    reason = clean_text(reason, "dissent_reason", errors, required=agreement == Agreement.DISSENT)
     if errors:
         raise ValidationFailed(_("Check the highlighted fields."), errors=errors)
     with transaction.atomic():
@@ -358,7 +359,7 @@ def dissolve_panel(*, actor, panel: Panel, reason: str) -> Panel:
     if panel.status != Panel.Status.CONVENED:
         raise Conflict(_("This panel was dissolved."), code="panel_dissolved")
     errors: dict = {}
-    reason = _text(reason, "reason", errors)
+    reason = clean_text(reason, "reason", errors)
     if errors:
         raise ValidationFailed(_("Give a reason."), errors=errors)
     with transaction.atomic():

@@ -33,7 +33,7 @@ def _inspect_one(kind: str, data: bytes) -> dict:
     if kind in ("jpeg", "png"):
         width, height, fmt = images.image_info(data)
         return {"width": width, "height": height, "format": fmt}
-    return {"text_length": len(data.decode("utf-8-sig", "replace"))}
+    return {"text_length": len(detect.decode_text(data) or "")}
 
 
 def _inspect_entries(entries, *, kind: str) -> dict:

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from konsil.audit.services import emit
 from konsil.cases.selectors import get_case
+from konsil.core import files
 from konsil.core.errors import DomainError, NotFound
 
 from . import dicom, intake, render
@@ -182,7 +183,7 @@ class WadoInstances(DicomWebView):
         for inst in instances:
             self.audit(inst)
         boundary = secrets.token_hex(16)
-        parts = (intake.read_plaintext(inst.attachment) for inst in instances)
+        parts = (files.get_for(inst.attachment) for inst in instances)
         response = StreamingHttpResponse(
             _multipart(parts, boundary, "application/dicom"),
             content_type=f'multipart/related; type="application/dicom"; boundary={boundary}')
@@ -201,7 +202,7 @@ class WadoMetadata(DicomWebView):
         for inst in instances:
             self.audit(inst)
             # read with its pixels, so that Pixel Data is listed (as a BulkDataURI, never inline)
-            ds = dicom.read(intake.read_plaintext(inst.attachment))
+            ds = dicom.read(files.get_for(inst.attachment))
             url = f"{self.base()}studies/{study_uid}/series/{inst.series.series_uid}/instances/{inst.sop_uid}"
             out.append(dicom.to_dicom_json(ds, lambda elem, url=url: url))
         return _json(out)
@@ -227,7 +228,7 @@ class WadoRendered(DicomWebView):
                 raise DomainError(_("window must be centre,width with finite numbers and a width of at least 1."),
                                   field="window") from None
         try:
-            image = render.render(dicom.read(intake.read_plaintext(inst.attachment)), frame=int(frame) - 1,
+            image = render.render(dicom.read(files.get_for(inst.attachment)), frame=int(frame) - 1,
                                   window=window, fmt=fmt)
         except RecordRejected as exc:
             return JsonResponse({"error": exc.message, "code": exc.code}, status=406)

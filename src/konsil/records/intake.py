@@ -7,11 +7,9 @@ each chunk encrypted as a part under the upload's data key, and the last chunk t
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from datetime import timedelta
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import transaction
@@ -29,13 +27,14 @@ from .errors import REASONS
 from .models import Upload, UploadStatus
 
 ATTACHABLE = frozenset(Status) - {Status.CLOSED, Status.CANCELLED, Status.WITHDRAWN}
+UPLOADERS = rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER, rel.PANEL_MEMBER}  # who may add records
 
 
 def check_can_add(actor, case: Case) -> None:
     """Records may be added by the care team and the patient's side while the case is open."""
     if case.status not in ATTACHABLE:
         raise Conflict(_("This case is closed to new documents."))
-    if not rel.relations(actor, case) & rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.SIGNER, rel.PANEL_MEMBER}:
+    if not rel.relations(actor, case) & UPLOADERS:
         raise PermissionDenied(_("You may not add documents to this case."))
 
 
@@ -57,17 +56,15 @@ def store_record(*, actor, case: Case, content: bytes, filename: str, content_ty
         raise ValidationFailed(REASONS["empty"], field="file", code="empty")
     if len(content) > settings.KONSIL_MAX_STUDY_BYTES:
         raise ValidationFailed(REASONS["too_large"], field="file", code="too_large")
-    if parent is None and find_duplicate(case, hashlib.sha256(content).hexdigest()):
+    digest = hashlib.sha256(content).hexdigest()
+    if parent is None and find_duplicate(case, digest):
         raise Conflict(REASONS["duplicate"], field="file", code="duplicate")
     attachment = Attachment(case=case, uploaded_by=actor, filename=_clean_name(filename), parent=parent,
                             content_type=(content_type or "application/octet-stream")[:100], kind=kind,
                             description=str(description or "")[:255], batch=batch, status=status)
-    stored = files.put(content, aad=str(attachment.pk).encode())
+    stored = files.put_for(attachment, content, sha256=digest)
     try:
         with transaction.atomic():
-            attachment.size, attachment.sha256 = stored.size, stored.sha256
-            attachment.storage_name, attachment.wrapped_key, attachment.key_id = (
-                stored.name, stored.wrapped_key, stored.key_id)
             attachment.save()
             if parent is None:
                 emit(actor=actor, action="attachment.create", obj=attachment, patient_id=case.patient_id,
@@ -84,15 +81,9 @@ def store_record(*, actor, case: Case, content: bytes, filename: str, content_ty
 
 def read_record(*, actor, attachment: Attachment, action: str = "attachment.download") -> bytes:
     """Decrypt a record; the caller got `attachment` through a scoped selector. Audited."""
-    content = read_plaintext(attachment)
+    content = files.get_for(attachment)
     emit(actor=actor, action=action, obj=attachment, patient_id=attachment.case.patient_id)
     return content
-
-
-def read_plaintext(attachment: Attachment) -> bytes:
-    """Decrypt without auditing: for background processing only, never for a person."""
-    return files.get(name=attachment.storage_name, wrapped_key=attachment.wrapped_key, key_id=attachment.key_id,
-                     sha256=attachment.sha256, aad=str(attachment.pk).encode())
 
 
 # --- resumable uploads (tus) ----------------------------------------------------------------------------------
@@ -148,8 +139,7 @@ def append_chunk(*, actor, upload: Upload, offset: int, chunk: bytes) -> Upload:
     if upload.offset + len(chunk) > upload.length:
         raise ValidationFailed(_("The upload is longer than announced."), field="file", code="too_large")
     aad = f"{upload.pk}:{len(upload.parts)}".encode()
-    nonce = os.urandom(crypto.NONCE_BYTES)
-    name = files.save_raw(nonce + _part_aead(upload).encrypt(nonce, chunk, aad))
+    name = files.save_raw(crypto.seal(_part_aead(upload), chunk, aad))
     try:
         with transaction.atomic():
             locked = Upload.objects.select_for_update().get(pk=upload.pk)
@@ -171,7 +161,7 @@ def _assemble(upload: Upload) -> bytes:
     aead, out = _part_aead(upload), bytearray()
     for index, part in enumerate(upload.parts):
         blob = files.raw(part["name"])
-        out += aead.decrypt(blob[: crypto.NONCE_BYTES], blob[crypto.NONCE_BYTES :], f"{upload.pk}:{index}".encode())
+        out += crypto.unseal(aead, blob, f"{upload.pk}:{index}".encode())
     return bytes(out)
 
 
@@ -189,7 +179,7 @@ def finish_upload(*, actor, upload: Upload) -> Upload:
     except BaseException as exc:  # refused, or storage failed: nothing of the upload is kept, it must be resent
         _drop_parts(upload)
         Upload.objects.filter(pk=upload.pk).update(status=UploadStatus.CANCELLED, parts=[])
-        if isinstance(exc, (files.IntegrityError, crypto.DecryptionError, InvalidTag, OSError)):
+        if isinstance(exc, (files.IntegrityError, crypto.DecryptionError, OSError)):
             raise Conflict(_("The upload could not be stored; send the file again."), code="upload_failed") from exc
         raise
     _drop_parts(upload)

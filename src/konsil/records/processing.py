@@ -21,7 +21,7 @@ from konsil.core import crypto, files
 
 from . import archive, detect, dicom, fhir, images, pdf, render
 from .errors import RecordRejected
-from .intake import read_plaintext, store_record
+from .intake import store_record
 from .models import Derivative, Instance, Series, Study
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def process(attachment_id) -> Attachment | None:
     Attachment.objects.filter(pk=attachment.pk).update(status=P.PROCESSING, updated_at=timezone.now())
     touched: set = set()
     try:
-        data = read_plaintext(attachment)
+        data = files.get_for(attachment)
         kind = detect.detect(data, attachment.filename)
         detail = HANDLERS[kind](attachment, data, touched)
         for series_id in touched:
@@ -126,9 +126,7 @@ def derive(attachment: Attachment, kind: str, content: bytes, index: int = 0) ->
     """Store something read out of a record, encrypted like the record itself (replacing an earlier one)."""
     old = Derivative.objects.filter(attachment=attachment, kind=kind, index=index).first()
     derivative = Derivative(attachment=attachment, kind=kind, index=index)
-    stored = files.put(content, aad=str(derivative.pk).encode())
-    derivative.storage_name, derivative.wrapped_key, derivative.key_id = stored.name, stored.wrapped_key, stored.key_id
-    derivative.size, derivative.sha256 = stored.size, stored.sha256
+    stored = files.put_for(derivative, content)
     try:
         with transaction.atomic():
             if old is not None:
@@ -140,11 +138,6 @@ def derive(attachment: Attachment, kind: str, content: bytes, index: int = 0) ->
     if old is not None:
         files.delete(old.storage_name)
     return derivative
-
-
-def read_derivative(derivative: Derivative) -> bytes:
-    return files.get(name=derivative.storage_name, wrapped_key=derivative.wrapped_key, key_id=derivative.key_id,
-                     sha256=derivative.sha256, aad=str(derivative.pk).encode())
 
 
 # --- one handler per kind ---------------------------------------------------------------------------------------
@@ -166,7 +159,9 @@ def _image(attachment, data, touched) -> dict:
 
 
 def _text(attachment, data, touched) -> dict:
-    text = _decode_text(data)
+    text = detect.decode_text(data)
+    if text is None:
+        raise RecordRejected("text_encoding")
     if _meant_as_json(attachment.filename, text):
         fhir.parse(data)  # broken JSON fails with its reason; valid JSON that is no FHIR resource too
     derive(attachment, Derivative.Kind.TEXT, text.encode())
@@ -177,15 +172,6 @@ def _meant_as_json(filename: str, text: str) -> bool:
     """A .json file, or text shaped like a JSON object, that detection could not read as FHIR."""
     stripped = text.strip()
     return (filename or "").lower().endswith(".json") or (stripped.startswith("{") and stripped.endswith("}"))
-
-
-def _decode_text(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "utf-16"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise RecordRejected("text_encoding")
 
 
 def _fhir(attachment, data, touched) -> dict:
@@ -279,7 +265,7 @@ def refresh_thumbnail(series_id) -> None:
         return
     middle = instances[len(instances) // 2]
     try:
-        png = render.thumbnail(dicom.read(read_plaintext(middle.attachment)))
+        png = render.thumbnail(dicom.read(files.get_for(middle.attachment)))
     except RecordRejected:
         return  # pixels this install cannot decode: the series is listed without a picture
     previous = series.thumbnail
@@ -352,10 +338,7 @@ def _entry(parent: Attachment, entry, touched, batch: IndexBatch) -> str:
     except Exception as exc:  # one bad entry fails alone; the rest of the archive goes on
         if not isinstance(exc, RecordRejected):
             _log_failure("archive entry %s failed in processing", child.pk, exc)
-        undo(child)
-        child.status = P.FAILED
-        child.error_code = exc.code if isinstance(exc, RecordRejected) else "processing"
-        child.save(update_fields=["status", "error_code", "updated_at"])
+        _fail(child, exc.code if isinstance(exc, RecordRejected) else "processing")
         return "failed"
     child.status, child.detail = P.READY, detail
     child.save(update_fields=["status", "detail", "updated_at"])

@@ -21,13 +21,12 @@ from django.views.decorators.http import require_GET
 from konsil.audit.services import emit
 from konsil.cases.models import Attachment
 from konsil.cases.selectors import get_case
+from konsil.core import files
 from konsil.core.errors import NotFound
 
 from . import dicom, render, selectors
 from .errors import REASONS, RecordRejected
-from .intake import read_plaintext
 from .models import Derivative
-from .processing import read_derivative
 
 PRESET_LABELS = {
     "ct_soft_tissue": _("CT soft tissue"),
@@ -195,7 +194,7 @@ def imaging_json(request, pk):
 @functools.lru_cache(maxsize=48)
 def _dataset(attachment_id, sha256):
     """Parsed instances, kept briefly: scrolling asks for the same few instances again and again."""
-    return dicom.read(read_plaintext(Attachment.objects.get(pk=attachment_id)))
+    return dicom.read(files.get_for(Attachment.objects.get(pk=attachment_id)))
 
 
 def _window(request):
@@ -256,7 +255,7 @@ def series_thumbnail(request, pk):
     if series is None:
         raise Http404
     emit(actor=request.user, action="imaging.thumbnail", obj=series, patient_id=series.study.case.patient_id)
-    response = HttpResponse(read_derivative(series.thumbnail), content_type="image/png")
+    response = HttpResponse(files.get_for(series.thumbnail), content_type="image/png")
     response["Cache-Control"] = FRAME_CACHE
     return response
 
@@ -270,7 +269,7 @@ def derivative(request, pk):
         raise Http404
     emit(actor=request.user, action="record.preview", obj=item.attachment, patient_id=item.attachment.case.patient_id,
          detail={"page": item.index})
-    response = HttpResponse(read_derivative(item), content_type="image/png")
+    response = HttpResponse(files.get_for(item), content_type="image/png")
     response["Cache-Control"] = FRAME_CACHE
     return response
 

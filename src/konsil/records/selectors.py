@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from konsil.accounts.roles import Role
+from konsil.core.files import get_for
 
 from .models import RecordsRequest, RequestStatus
 
@@ -29,14 +30,13 @@ def record_texts(case) -> list[tuple[str, str]]:
     For triage (a system reader): not audited per read, the proposal it feeds is.
     """
     from .models import Derivative
-    from .processing import read_derivative
 
     out = []
     derivatives = Derivative.objects.filter(attachment__case=case, kind=Derivative.Kind.TEXT,
                                             attachment__status="ready").order_by("created_at")
     for derivative in derivatives:
         try:
-            text = read_derivative(derivative).decode("utf-8", "replace")[:MAX_TEXT_PER_RECORD]
+            text = get_for(derivative).decode("utf-8", "replace")[:MAX_TEXT_PER_RECORD]
         except Exception:  # noqa: S112 - an unreadable derivative is skipped, the record's page shows the error
             continue
         out.append((text, f"attachment:{derivative.attachment_id}"))
@@ -48,11 +48,10 @@ def clinical_summaries(case) -> list[dict]:
     import json
 
     from .models import Derivative
-    from .processing import read_derivative
 
     derivatives = Derivative.objects.filter(attachment__case=case, kind=Derivative.Kind.SUMMARY,
                                             attachment__status="ready").order_by("-created_at")
-    return [{"attachment_id": str(d.attachment_id), **json.loads(read_derivative(d))} for d in derivatives]
+    return [{"attachment_id": str(d.attachment_id), **json.loads(get_for(d))} for d in derivatives]
 
 
 # --- scoped reads for files and imaging (audited by the views that show them) ---------------------------------

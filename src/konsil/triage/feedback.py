@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from konsil.audit.services import emit_many
+
 from .labels import specialties_for
 from .ml import case_inputs
 from .model import load
@@ -18,7 +20,7 @@ def class_for_specialty(code: str) -> str | None:
 
 def confirmed_rows() -> list[dict]:
     """One row {"text", "label"} per case: its latest decision, mapped back onto the model's classes."""
-    rows, seen = [], set()
+    rows, read, seen = [], [], set()
     decisions = TriageDecision.objects.select_related("case__patient").order_by("-created_at")
     for decision in decisions:
         if decision.case_id in seen:
@@ -27,4 +29,7 @@ def confirmed_rows() -> list[dict]:
         label = class_for_specialty(decision.chosen_specialty_id)
         if label:
             rows.append({"text": case_inputs(decision.case)["text"], "label": label})
+            read.append({"action": "triage.retrain_read", "object_type": "cases.case",
+                         "object_id": str(decision.case_id), "patient_id": decision.case.patient_id})
+    emit_many(actor="triage", purpose="operations", events=read)  # retraining reads each case's text and records
     return rows
