@@ -192,3 +192,19 @@ def test_the_summary_shows_the_latest_value_of_each_test():
             {"code": "2093-3", "value": "180", "date": "2023"}, {"display": "Mood", "value": "ok"}]
     assert [r["value"] for r in latest_results(rows)] == ["120", "180", "ok"]
     assert len(latest_results(rows, limit=1)) == 1
+
+
+def test_pages_list_a_folder_upload_as_one_line(draft_case, patient_user):
+    import uuid
+
+    from konsil.records.reading import FolderRow, record_rows
+
+    batch = uuid.uuid4()
+    for i, data in enumerate(ct(5, size=32)):
+        record = intake.store_record(actor=patient_user, case=draft_case, content=data, filename=f"IM{i}",
+                                     batch=batch, process=False)
+        processing.process(record.pk)
+    letter = ingest(draft_case, patient_user, text_pdf(["letter"]), "letter.pdf")
+    rows = record_rows(Attachment.objects.filter(case=draft_case, parent__isnull=True))
+    assert len(rows) == 2 and isinstance(rows[0], FolderRow) and rows[1].pk == letter.pk
+    assert rows[0].filename == "Folder of 5 files" and rows[0].get_status_display() == "Ready" and rows[0].pk is None

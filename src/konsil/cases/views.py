@@ -251,7 +251,7 @@ def _step_documents(request, case):
         response = _save_step(request, case, 5, form, {})
         if response:
             return response
-    return _wizard(request, case, 5, form=form, attachments=selectors.attachments_for(request.user, case))
+    return _wizard(request, case, 5, form=form, record_rows=_record_rows(request, case))
 
 
 def _upload(request, case, form, *, raise_errors: bool = False) -> bool:
@@ -286,7 +286,7 @@ def _step_review(request, case):
         else:
             messages.success(request, _("Your case was submitted. We will let you know when it moves on."))
             return redirect("cases:detail", pk=case.pk)
-    return _wizard(request, case, 6, form=form, attachments=selectors.attachments_for(request.user, case))
+    return _wizard(request, case, 6, form=form, record_rows=_record_rows(request, case))
 
 
 # --- the case page ------------------------------------------------------------------------------------------
@@ -343,6 +343,10 @@ def _timeline(case, relations):
     return changes
 
 
+def _record_rows(request, case) -> list:
+    return reading.record_rows(selectors.attachments_for(request.user, case))
+
+
 def _render_detail(request, case, *, bound=None, message_form=None, upload_form=None, error=None,
                    placed: bool = False):
     """The case page. `error` shows as a banner unless `placed` next to the fields of a form on the page."""
@@ -360,6 +364,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "timeline": _timeline(case, relations),
         "thread": _labelled(selectors.messages_for(user, case), "author_role"),
         "attachments": selectors.attachments_for(user, case),
+        "record_rows": _record_rows(request, case),
         "offers": case.offers.select_related("specialist__user") if rel.COORDINATOR in relations else (),
         "can_message": authz.can("case.message", user, case)
         and case.status not in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN),

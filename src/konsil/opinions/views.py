@@ -177,7 +177,7 @@ def _render_review(request, case, relations, *, form=None, amend_form=None, fail
     context = {
         "case": case, "patient": case.patient, "patient_age": _age(case.patient.birth_date),
         "questions": questions, "diagnoses": list(case.diagnoses.all()), "proposal": present(latest_proposal(case)),
-        "attachments": list(attachments_for(request.user, case)), "thread": thread[-5:],
+        "record_rows": reading.record_rows(attachments_for(request.user, case)), "thread": thread[-5:],
         "thread_count": len(thread), "form": form, "draft": draft, "editable": editable,
         "revised_name": _code_name(form), "amend_revised_name": _code_name(amend_form),
         "actions": allowed & set(REVIEW_ACTIONS), "amend_form": amend_form if can_amend else None,

@@ -8,6 +8,7 @@ decodes works on any laptop or phone without WebGL or a client-side codec).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -102,11 +103,43 @@ def split_folder_uploads(records) -> tuple[list, dict]:
     return [r for r in records if r.pk not in grouped], folders
 
 
+@dataclass(frozen=True)
+class FolderRow:
+    """A folder upload as one line of a page's records list (no download: its files are its images)."""
+
+    filename: str
+    status: str
+    size: int
+    created_at: object
+    pk: None = None
+    description: str = ""
+    error_message: str = ""
+
+    def get_status_display(self) -> str:
+        return str(Attachment.Processing(self.status).label)
+
+
+def folder_status(group: list) -> str:
+    """The worst state of a folder's files: queued or processing while any is, else ready."""
+    pending = {r.status for r in group} & {Attachment.Processing.QUEUED, Attachment.Processing.PROCESSING}
+    return next(iter(sorted(pending))) if pending else Attachment.Processing.READY
+
+
+def folder_name(group: list) -> str:
+    return ngettext("Folder of %(n)d file", "Folder of %(n)d files", len(group)) % {"n": len(group)}
+
+
+def record_rows(records) -> list:
+    """A page's records list: records one per line, each folder upload as one FolderRow, oldest first."""
+    singles, folders = split_folder_uploads(list(records))
+    rows = singles + [FolderRow(folder_name(g), folder_status(g), sum(r.size for r in g),
+                                min(r.created_at for r in g)) for g in folders.values()]
+    return sorted(rows, key=lambda row: row.created_at)
+
+
 def folder_json(batch, group: list) -> dict:
     """One line for a folder of DICOM files: its worst state and its counts."""
-    states = {r.status for r in group}
-    pending = states & {Attachment.Processing.QUEUED, Attachment.Processing.PROCESSING}
-    status = next(iter(sorted(pending))) if pending else Attachment.Processing.READY
+    status = folder_status(group)
     failed = sum(r.status == Attachment.Processing.FAILED for r in group)
     ready = sum(r.status == Attachment.Processing.READY for r in group)
     detail = ngettext("%(n)d image", "%(n)d images", ready) % {"n": ready}
@@ -115,8 +148,7 @@ def folder_json(batch, group: list) -> dict:
             "n": failed}
     size = sum(r.size for r in group)
     return {
-        "id": f"batch-{batch}", "name": ngettext("Folder of %(n)d file", "Folder of %(n)d files", len(group))
-        % {"n": len(group)}, "kind": "dicom", "status": status,
+        "id": f"batch-{batch}", "name": folder_name(group), "kind": "dicom", "status": status,
         "status_label": str(Attachment.Processing(status).label), "error": "", "size": size,
         "size_label": filesizeformat(size), "detail": detail, "download_url": None, "thumbnail_url": None,
         "created_at": min(r.created_at for r in group).isoformat(),
