@@ -78,6 +78,7 @@ def assign(cases_path: Path | str, specialists_path: Path | str, out: TextIO = s
             err.write(_("%(path)s: no valid record") % {"path": path} + "\n")
             return 1
     index = optimize.SpecialistIndex(specialists, weights or scoring.DEFAULT_WEIGHTS)
+    cases = optimize.with_fallback(cases, index)
     result = optimize.assign(cases, index)
     for case, sid, score, n in zip(cases, result.specialist_ids, result.scores, result.candidates, strict=True):
         if sid is None:

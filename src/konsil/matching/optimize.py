@@ -383,6 +383,20 @@ def greedy(cases: list[dict], specialists, *, weights: Weights | None = None) ->
     return _result(greedy_match(cases, edges, index.free), edges, index, started)
 
 
+def with_fallback(cases: list[dict], index: SpecialistIndex) -> list[dict]:
+    """The cases, each one nobody of its specialty can take moved to the parent specialty (scoring.may_take's
+    rule) when someone there can, marked `fallback_from` so that the explanation says so."""
+    out = []
+    for case in cases:
+        parent = scoring.fallback_specialty(case["specialty"])
+        if parent and not case.get("fallback_from") and not index.feasible(case).size:
+            moved = {**case, "specialty": parent, "fallback_from": case["specialty"]}
+            if index.feasible(moved).size:
+                case = moved
+        out.append(case)
+    return out
+
+
 def explain_unassigned(case: dict, candidates: int, index: SpecialistIndex) -> list[str]:
     if candidates:
         return [ngettext("the only eligible specialist was needed for another case in this batch",

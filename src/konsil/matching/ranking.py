@@ -24,6 +24,7 @@ class Ranked:
     score: float
     reasons: list[str] = field(default_factory=list)
     factors: list[dict] = field(default_factory=list)
+    fallback_from: str | None = None  # the case's specialty, when nobody there was eligible (scoring.may_take)
 
 
 class FilteredRanking:
@@ -33,14 +34,14 @@ class FilteredRanking:
     version = "1"
 
     def rank(self, case, candidates) -> list[Ranked]:
-        language = case.patient.language
+        language = case.identity.language
         ranked = []
         for s in candidates:
             active = getattr(s, "active_cases", 0) or 0
             free = max(0, s.capacity - active)
             speaks = language in (s.languages or [])
             score = (1.0 if speaks else 0.0) + free / max(1, s.capacity) * 0.5
-            state = case.patient.state
+            state = case.identity.state
             reasons = [_("licensed in %(state)s") % {"state": state}] if state else []
             reasons.append(_("speaks the patient's language") if speaks else _("needs an interpreter"))
             reasons.append(_("%(free)d of %(cap)d case slots free") % {"free": free, "cap": s.capacity})
@@ -84,19 +85,33 @@ class ScoredRanking:
         return pool(case)
 
     def rank(self, case, candidates) -> list[Ranked]:
+        """The eligible specialists of the case's specialty; when there is none, those of its parent specialty,
+        each explanation saying so."""
         from . import inputs
+        from .selectors import pool
 
         if not case.specialty_id:
             return []
         table = licensure.load_table()
         weights = inputs.weights_for(case.network)
         record = inputs.case_record(case)
+        ranked = self._rank(record, candidates, weights, table)
+        parent = scoring.fallback_specialty(case.specialty_id)
+        if ranked or not parent:
+            return ranked
+        record = {**record, "specialty": parent, "fallback_from": case.specialty_id}
+        return self._rank(record, list(pool(case, specialty=parent)), weights, table)
+
+    @staticmethod
+    def _rank(record: dict, candidates, weights, table) -> list[Ranked]:
+        from . import inputs
+
         today = timezone.localdate()
         ranked = []
         for s in candidates:
             ev = explain(record, inputs.specialist_record(s, today=today), weights, table)
             if ev.feasible:
-                ranked.append(Ranked(s, round(ev.score, 4), ev.reasons, ev.factors))
+                ranked.append(Ranked(s, round(ev.score, 4), ev.reasons, ev.factors, record.get("fallback_from")))
         return sorted(ranked, key=lambda r: (-r.score, str(r.specialist), str(r.specialist.pk)))
 
 
@@ -107,6 +122,12 @@ def _engine(path: str):
 
 def engine():
     return _engine(settings.KONSIL_MATCHING_ENGINE)
+
+
+def falls_back(case) -> bool:
+    """Nobody of the case's specialty is eligible, so its parent specialty's specialists may take it."""
+    ranked = rank(case)
+    return bool(ranked) and bool(getattr(ranked[0], "fallback_from", None))
 
 
 def rank(case) -> list[Ranked]:

@@ -90,11 +90,46 @@ class Catalog:
                 code = self.parents.get(code, "")
         return frozenset(out)
 
+    def takers(self, code: str | None) -> frozenset[str]:
+        """`code` and every specialty under it: whose practitioners may take a case of `code`."""
+        if not code:
+            return frozenset()
+        return frozenset(c for c in self.names if code in self.expand([c])) | {code}
+
+    def parent(self, code: str | None) -> str | None:
+        return self.parents.get(code or "") or None
+
 
 @lru_cache(maxsize=1)
 def specialty_catalog() -> Catalog:
     rows = catalog.rows()
     return Catalog({r["code"]: r["name"] for r in rows}, {r["code"]: r["parent"] for r in rows if r.get("parent")})
+
+
+def may_take(code: str | None, *, fallback: bool = False) -> frozenset[str]:
+    """The specialties whose practitioners may take a case of specialty `code` (the one rule of the hierarchy,
+    used by the ranking, the offer guard, the batch and the panels): `code` and its subspecialties, since a
+    subspecialist takes cases of their parent specialty; with `fallback` (nobody under `code` is eligible), the
+    parent specialty and everything under it too."""
+    cat = specialty_catalog()
+    codes = cat.takers(code)
+    parent = cat.parent(code) if fallback else None
+    return codes | cat.takers(parent) if parent else codes
+
+
+def fallback_specialty(code: str | None) -> str | None:
+    """Where a case of `code` may go when no specialist of `code` is eligible: its parent specialty (or None)."""
+    return specialty_catalog().parent(code)
+
+
+def fallback_note(case: dict) -> str | None:
+    """The explanation of a case routed to the parent specialty (case["fallback_from"] set), else None."""
+    sub = case.get("fallback_from")
+    if not sub:
+        return None
+    names = specialty_catalog().names
+    return _("no eligible %(sub)s specialist: the case goes to the parent specialty, %(parent)s") % {
+        "sub": names.get(sub, sub), "parent": names.get(case["specialty"], case["specialty"])}
 
 
 # --- input validation --------------------------------------------------------------------------------------------
@@ -285,7 +320,10 @@ def check(case: dict, specialist: dict, *, table=None) -> tuple[bool, list[str]]
     spec_name = {"specialty": names.get(case["specialty"], case["specialty"])}
     if not specialist["accepting"]:
         problems.append(_("is not accepting cases"))
-    if case["specialty"] in practised(specialist):
+    note = fallback_note(case)
+    if note:
+        notes.append(note)
+    if (set(specialist["specialties"]) | set(specialist["subspecialties"])) & may_take(case["specialty"]):
         notes.append(_("practises %(specialty)s") % spec_name)
     else:
         problems.append(_("does not practise %(specialty)s") % spec_name)

@@ -25,9 +25,12 @@ def _with_load(qs: QuerySet[Specialist]) -> QuerySet[Specialist]:
     )
 
 
-def _practises(code: str) -> Q:
-    return (Q(specialties__code=code) | Q(specialties__parent__code=code)
-            | Q(subspecialties__code=code) | Q(subspecialties__parent__code=code))
+def _practises(code: str, *, fallback: bool = False) -> Q:
+    """Specialists who may take a case of `code` (scoring.may_take: the catalog's hierarchy)."""
+    from .scoring import may_take
+
+    codes = may_take(code, fallback=fallback)
+    return Q(specialties__code__in=codes) | Q(subspecialties__code__in=codes)
 
 
 def directory(*, network=None, specialty: str | None = None, state: str | None = None,
@@ -53,16 +56,17 @@ def candidates(case) -> QuerySet[Specialist]:
     The conservative pre-filter (kept for the demo seeder); the scored ranking uses `pool` and the licensure table.
     """
     qs = directory(network=case.network, specialty=case.specialty_id,
-                   state=case.patient.state or None).filter(accepting=True)
+                   state=case.identity.state or None).filter(accepting=True)
     declined = case.offers.filter(status="declined").values("specialist")
     return qs.exclude(pk__in=declined)
 
 
-def pool(case) -> QuerySet[Specialist]:
-    """The network's specialists practising the case's specialty: what the scored ranking evaluates."""
+def pool(case, specialty: str | None = None) -> QuerySet[Specialist]:
+    """The network's specialists practising the case's specialty (or `specialty`, the parent it falls back to):
+    what the scored ranking evaluates."""
     if not case.specialty_id:
         return Specialist.objects.none()
-    return directory(network=case.network, specialty=case.specialty_id).filter(accepting=True)
+    return directory(network=case.network, specialty=specialty or case.specialty_id).filter(accepting=True)
 
 
 def network_specialists(network) -> QuerySet[Specialist]:
@@ -88,11 +92,10 @@ def ineligibility(case, specialist_id, *, table=None) -> str | None:
         return _("This specialist is not accepting cases.")
     if case.offers.filter(specialist=specialist, status="declined").exists():
         return _("This specialist already declined the case.")
-    if case.specialty_id and not Specialist.objects.filter(pk=specialist.pk).filter(
-            _practises(case.specialty_id)).exists():
+    if case.specialty_id and not _takes(specialist, case):
         return _("This specialist does not practise the case's specialty.")
     spec = inputs.specialist_record(specialist)
-    patient = case.patient
+    patient = case.identity  # the identity the case was submitted with (cases.identity)
     decision = licensure.eligibility(patient.state or None, case.channel, spec["licensed_states"], spec["imlc"],
                                      country=patient.country or licensure.US,
                                      licensed_countries=spec["licensed_countries"],
@@ -108,6 +111,16 @@ def ineligibility(case, specialist_id, *, table=None) -> str | None:
     if problems:
         return _("This specialist has a conflict of interest: %(why)s.") % {"why": "; ".join(problems)}
     return None
+
+
+def _takes(specialist, case) -> bool:
+    """The specialist practises the case's specialty, or its parent when nobody of the specialty is eligible."""
+    from . import ranking
+
+    mine = Specialist.objects.filter(pk=specialist.pk)
+    if mine.filter(_practises(case.specialty_id)).exists():
+        return True
+    return mine.filter(_practises(case.specialty_id, fallback=True)).exists() and ranking.falls_back(case)
 
 
 def runs_for(networks) -> QuerySet[AssignmentRun]:

@@ -149,6 +149,7 @@ def execute_run(*, run: AssignmentRun) -> AssignmentRun:
         records = [inputs.case_record(c) for c in cases]
         rows = {str(s.pk): s for s in selectors.network_specialists(run.network)}
         index = optimize.SpecialistIndex([inputs.specialist_record(s) for s in rows.values()], weights, table)
+        records = optimize.with_fallback(records, index)
         result = optimize.assign(records, index)
         BatchProposal.objects.filter(case__in=cases, state=BatchProposal.State.PROPOSED).update(
             state=BatchProposal.State.SUPERSEDED)
