@@ -29,7 +29,7 @@ def guard_submit(*, case, params, actor) -> None:
         errors["questions"] = [_("Ask at least one question for the specialist.")]
     if not hasattr(case, "consent"):
         errors["consent"] = [_("The authorization to obtain and share records must be signed.")]
-    p = case.patient
+    p = case.identity
     if not p.state and p.country == "US":
         errors["patient.state"] = [_("Tell us the US state where the patient lives.")]
     if errors:
@@ -47,6 +47,26 @@ def guard_triage(*, case, params, actor) -> None:
     urgency = params.get("urgency")
     if urgency and urgency not in Urgency.values:
         raise ValidationFailed(_("Choose routine, urgent or STAT."), field="urgency")
+
+
+def guard_retriage(*, case, params, actor) -> None:
+    """Re-triage: a known specialty other than the current one, and the reason (kept as triage feedback)."""
+    from konsil.matching.models import Specialty
+
+    errors: dict[str, list[str]] = {}
+    code = str(params.get("specialty") or "").strip()
+    if not code:
+        errors["specialty"] = [_("Choose a specialty.")]
+    elif not Specialty.objects.filter(pk=code).exists():
+        errors["specialty"] = [_("Unknown specialty.")]
+    elif code == case.specialty_id:
+        errors["specialty"] = [_("The case already has this specialty: choose another one.")]
+    try:
+        _text(params, "reason", max_length=2000)
+    except ValidationFailed as exc:
+        errors["reason"] = [str(exc.message)]
+    if errors:
+        raise ValidationFailed(_("Check the highlighted fields."), errors=errors)
 
 
 def guard_offer(*, case, params, actor) -> None:
@@ -96,10 +116,29 @@ def on_submit(*, case, params, actor, relation) -> None:
 def on_triage(*, case, params, actor, relation) -> None:
     from konsil.triage import services as triage
 
+    if actor is None:  # auto-routing confirms a confident proposal: nobody decided, so no feedback is recorded
+        case.specialty_id, case.urgency = params["specialty"], params.get("urgency") or case.urgency
+        case.save(update_fields=["specialty", "urgency", "updated_at"])
+        return
     triage.record_decision(
         case=case, actor=actor, specialty_code=params["specialty"],
         urgency=params.get("urgency") or case.urgency, reason=_text(params, "reason", required=False),
     )
+
+
+def on_retriage(*, case, params, actor, relation) -> None:
+    """A new specialty: any pending offer is withdrawn, the coordinator's reason kept as triage feedback, and the
+    case is matched afresh (no longer escalated)."""
+    from konsil.triage import services as triage
+
+    reason = _text(params, "reason", max_length=2000)
+    if case.offers.filter(status=OfferStatus.PENDING).exists():
+        _close_pending_offer(case, OfferStatus.WITHDRAWN, reason)
+    triage.record_decision(case=case, actor=actor, specialty_code=str(params["specialty"]).strip(),
+                           urgency=case.urgency, reason=reason)
+    if case.escalated_at is not None:
+        case.escalated_at = None
+        case.save(update_fields=["escalated_at", "updated_at"])
 
 
 def on_offer(*, case, params, actor, relation) -> None:

@@ -55,9 +55,11 @@ def _table() -> dict[str, Transition]:
     transitions = [
         Transition("submit", frozenset({S.DRAFT}), S.SUBMITTED, REQUEST_SIDE | COORD, _("Submit"),
                    guard=fx.guard_submit, effect=fx.on_submit, notify=COORD | REQUEST_SIDE),
-        Transition("triage", frozenset({S.SUBMITTED}), S.TRIAGED, COORD, _("Confirm triage"),
+        Transition("triage", frozenset({S.SUBMITTED}), S.TRIAGED, COORD | SYSTEM, _("Confirm triage"),
                    guard=fx.guard_triage, effect=fx.on_triage, notify=REQUEST_SIDE,
                    params=("specialty", "urgency", "reason")),
+        Transition("retriage", frozenset({S.TRIAGED, S.OFFERED}), S.TRIAGED, COORD, _("Change specialty"),
+                   guard=fx.guard_retriage, effect=fx.on_retriage, notify=OFFERED, params=("specialty", "reason")),
         Transition("offer", frozenset({S.TRIAGED}), S.OFFERED, COORD | SYSTEM, _("Offer to specialist"),
                    guard=fx.guard_offer, effect=fx.on_offer, notify=OFFERED,
                    params=("specialist", "reason")),

@@ -41,6 +41,8 @@ TEXTS = {
     "license_expiring": _("A license or board certification expires within 30 days: check the specialist directory."),
     "expire_offer": _("Your offer of case %(ref)s timed out and was withdrawn."),
     "escalated": _("No specialist accepted case %(ref)s: a coordinator needs to match it."),
+    "retriage": _("Case %(ref)s was moved to another specialty; your offer of it was withdrawn."),
+    "routing_needed": _("Case %(ref)s could not be routed automatically: a coordinator needs to match it."),
     "sla_reminder": _("The review of case %(ref)s is due soon."),
     "sla_breach": _("The review of case %(ref)s is past its deadline."),
 }

@@ -315,7 +315,7 @@ def _offer_options(request, case, specialties):
 def _action_forms(request, case, relations, bound, context):
     transitions = [t for t in lifecycle.allowed_actions(case.status, relations)
                    if t.action not in REVIEW_SCREEN_ACTIONS]
-    needs_catalog = any(t.action in ("triage", "offer") for t in transitions)
+    needs_catalog = any(t.action in ("triage", "offer", "retriage") for t in transitions)
     specialties = list(matching.specialties()) if needs_catalog else []
     proposal = context.get("proposal")
     forms = []
