@@ -24,8 +24,9 @@ def test_patient_reads_the_report_only_after_delivery(client, login, case_at, pa
     opinion = Opinion.objects.get(case=case)
     for text in ("Ana García", case.reference, "Do I need a stent?", "Not now; medication first.",
                  "I25.10", "I25.110", "Stress echocardiogram", "Optimize medical therapy first",
-                 opinion.content_hash, "Yes: the content matches what was signed.", "does not replace"):
+                 opinion.verify_code[:4], "Yes: the content matches what was signed.", "does not replace"):
         assert text in page, text
+    assert opinion.content_hash not in page  # no raw hash for the patient: a verification link instead
     assert AuditEvent.objects.filter(actor=patient_user, action="report.read", outcome="success",
                                      object_id=str(case.pk)).exists()
 
@@ -86,7 +87,7 @@ def test_amendment_is_version_2_with_its_reason(client, login, case_at, speciali
     assert v2.amendment_reason == "Lipid panel result arrived" and v2.is_signed
     page = client.get(reverse("opinions:report", args=[case.pk])).content.decode()
     assert "Lipid panel result arrived" in page and "Stress echocardiogram and lipid panel" in page
-    assert v2.content_hash in page
+    assert f"/verify/{v2.verify_code}/" in page and v2.verify_code != Opinion.objects.get(case=case, version=1).verify_code
 
 
 def test_amend_refused_to_others(client, login, case_at, coordinator):

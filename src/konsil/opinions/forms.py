@@ -45,6 +45,56 @@ class ShareForm(ServiceForm):
                                      widget=forms.TextInput(attrs={"autocomplete": "off"}))
     recipient_email = forms.CharField(label=_("Physician's email"), required=False,
                                       widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    days = forms.TypedChoiceField(label=_("Access ends after"), required=False, coerce=int, initial=14,
+                                  choices=[(7, _("7 days")), (14, _("14 days")), (30, _("30 days"))])
+
+
+class ProofForm(ServiceForm):
+    """The treating physician proves who they are: the e-mailed code, or the patient's date of birth."""
+
+    code = forms.CharField(label=_("Code from the email"), required=False, max_length=12,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+    birth_date = forms.CharField(label=_("Patient's date of birth"), required=False,
+                                 widget=forms.DateInput(attrs={"type": "date", "autocomplete": "off"}))
+
+
+class LetterheadForm(forms.Form):
+    """The network's letterhead on its reports; the logo is re-encoded as PNG (nothing of the upload is kept)."""
+
+    display_name = forms.CharField(label=_("Name on the report"), max_length=200)
+    address = forms.CharField(label=_("Address"), required=False, max_length=500,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+    phone = forms.CharField(label=_("Phone"), required=False, max_length=40)
+    email = forms.EmailField(label=_("Email"), required=False)
+    website = forms.URLField(label=_("Website"), required=False, max_length=200, assume_scheme="https")
+    logo = forms.FileField(label=_("Logo (PNG or JPEG, up to 1 MB)"), required=False)
+    remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
+
+    MAX_LOGO = 1024 * 1024
+
+    def clean_logo(self):
+        upload = self.cleaned_data.get("logo")
+        if not upload:
+            return ""
+        if upload.size > self.MAX_LOGO:
+            raise forms.ValidationError(_("The logo must be 1 MB or smaller."))
+        import base64
+        import io
+
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(upload) as image:
+                if image.format not in ("PNG", "JPEG"):
+                    raise forms.ValidationError(_("Upload a PNG or JPEG image."))
+                if image.width * image.height > 25_000_000:
+                    raise forms.ValidationError(_("The image is too large."))
+                image.thumbnail((1200, 400))
+                out = io.BytesIO()
+                image.convert("RGBA").save(out, format="PNG", optimize=True)
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+            raise forms.ValidationError(_("Upload a PNG or JPEG image.")) from None
+        return base64.b64encode(out.getvalue()).decode()
 
 
 class OpinionForm(ServiceForm):

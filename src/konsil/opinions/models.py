@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from konsil.core.models import BaseModel
+
+
+def new_verify_code() -> str:
+    """The public code printed on a signed report (and in its QR): 60 random bits, no look-alike letters."""
+    return base64.b32encode(secrets.token_bytes(10)).decode()[:12]
+
+
+def new_public_id() -> str:
+    """A share's public id: in the link and the access log; it opens nothing without the recipient's proof."""
+    return secrets.token_urlsafe(12)
 
 
 class DiagnosisVerdict(models.TextChoices):
@@ -53,6 +66,7 @@ class Opinion(BaseModel):
     signed_at = models.DateTimeField(null=True, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
     amendment_reason = models.TextField(_("reason for amendment"), blank=True)
+    verify_code = models.CharField(max_length=16, blank=True, db_index=True)  # set when signed; public
 
     class Meta:
         ordering = ["case", "-version"]
@@ -71,16 +85,48 @@ class Opinion(BaseModel):
 
 
 class ReportShare(BaseModel):
-    """Access to the report given to the treating physician through a secret link."""
+    """The report shared with the treating physician. The link carries only `public_id`; reading the report
+    needs the recipient's proof (a code e-mailed to them, or the patient's birth date). Only hashes are kept."""
+
+    class Proof(models.TextChoices):
+        EMAIL_CODE = "email_code", _("A code sent to my email")
+        BIRTH_DATE = "birth_date", _("The patient's date of birth")
 
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="report_shares")
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
     recipient_name = models.CharField(_("recipient name"), max_length=200)
     recipient_email = models.EmailField(_("recipient email"))
-    token_hash = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    codes_sent = models.PositiveSmallIntegerField(default=0)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    blocked_at = models.DateTimeField(null=True, blank=True)  # too many failed proofs: a new share is needed
     last_viewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class Letterhead(BaseModel):
+    """What a network's reports carry at the top: its name, logo, address and contact."""
+
+    organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE,
+                                        related_name="letterhead")
+    display_name = models.CharField(_("name on the report"), max_length=200)
+    address = models.TextField(_("address"), max_length=500, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    website = models.URLField(_("website"), max_length=200, blank=True)
+    logo_png = models.TextField(blank=True)  # base64 PNG, re-encoded by Pillow on upload (nothing else kept)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
 
 
 # --- multidisciplinary panels (tumour boards) --------------------------------------------------------------

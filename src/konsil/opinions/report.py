@@ -1,10 +1,22 @@
-"""The report: who may read it (audited), what it shows, and its PDF (weasyprint, no network)."""
+"""The report: who may read it (audited), what it shows, and its PDF (weasyprint, no network).
+
+The report is written in the patient's language (labels included), whoever reads it; it carries the network's
+letterhead, the signer's credentials, the records reviewed, a plain-language summary first and the clinical detail
+after, a verification link with its QR code (no raw hash), and the paper size of the patient's country.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from konsil.audit.services import emit
 from konsil.cases import relations as rel
@@ -12,7 +24,11 @@ from konsil.cases.selectors import get_case
 from konsil.core import authz, icd10
 from konsil.core.errors import NotFound, PermissionDenied
 
+from .models import DiagnosisVerdict, Letterhead, TreatmentVerdict
 from .services import latest_signed, verify_signature
+
+# Countries that print on US Letter; everyone else uses A4 (ISO 216).
+LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PR", "PH", "CL", "CO", "VE", "CR", "GT", "DO", "SV", "PA"})
 
 
 def report_case(user, case_id, *, action: str = "report.read"):
@@ -31,7 +47,140 @@ def audit_shared_download(share) -> None:
          patient_id=share.case.patient_id, role="treating_physician")
 
 
-def report_context(case) -> dict:
+def patient_identity(case):
+    """The identity the report is for: the case's versioned identity when the case has one, else its patient."""
+    return getattr(case, "identity", None) or case.patient
+
+
+def report_language(case) -> str:
+    """The patient's language when Konsil speaks it, else the site's default."""
+    language = (getattr(patient_identity(case), "language", "") or "").lower()
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE.split("-")[0]
+
+
+def paper_size(case) -> str:
+    """CSS @page size: Letter for patients in Letter countries (the US and its neighbours), A4 elsewhere."""
+    country = (getattr(patient_identity(case), "country", "") or "").upper()
+    if not country:
+        return "letter" if report_language(case) == "en" else "A4"
+    return "letter" if country in LETTER_COUNTRIES else "A4"
+
+
+@dataclass
+class Brand:
+    """The letterhead printed on the report: a network's own, or the installation's name."""
+
+    name: str
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+    website: str = ""
+    logo_png: str = ""
+    organization_id: object = None
+
+
+def letterhead(organization) -> Brand:
+    row = Letterhead.objects.filter(organization=organization).first() if organization is not None else None
+    if row is None:
+        return Brand(name=getattr(settings, "KONSIL_BRAND_NAME", "") or "Konsil")
+    return Brand(name=row.display_name, address=row.address, phone=row.phone, email=row.email,
+                 website=row.website, logo_png=row.logo_png, organization_id=row.organization_id)
+
+
+def credentials(specialist) -> dict:
+    """What qualifies the signer: specialties, boards, licences with numbers and jurisdictions, institution."""
+    if specialist is None:
+        return {}
+    return {
+        "name": specialist.user.display_name,
+        "npi": specialist.npi,
+        "institution": specialist.institution,
+        "specialties": [str(s) for s in specialist.specialties.all()] + [
+            str(s) for s in specialist.subspecialties.all()],
+        "boards": [b for b in (specialist.board_certifications or []) if isinstance(b, dict)],
+        "licenses": sorted(specialist.licenses.all(), key=lambda lic: (lic.country != "US", lic.country,
+                                                                        lic.state)),
+    }
+
+
+@dataclass
+class Reviewed:
+    kind: str
+    title: str
+    date: object
+    detail: str = ""
+
+
+def records_reviewed(case) -> list[Reviewed]:
+    """The documents and imaging studies of the case, with their dates (study date, else the day received)."""
+    from konsil.cases.models import Attachment
+
+    rows = []
+    docs = case.attachments.filter(status=Attachment.Processing.READY).exclude(kind__in=("dicom", "zip", ""))
+    for doc in docs.order_by("created_at"):
+        rows.append(Reviewed(kind=_("Document"), title=doc.description or doc.filename,
+                             date=doc.created_at.date(), detail=doc.kind.upper()))
+    for study in case.studies.all().prefetch_related("series"):
+        series = len(study.series.all())
+        rows.append(Reviewed(kind=_("Imaging study"), title=study.description or study.modalities or _("Study"),
+                             date=study.study_date or study.created_at.date(),
+                             detail=" · ".join(filter(None, [study.modalities, ngettext(
+                                 "%(n)d series", "%(n)d series", series) % {"n": series}]))))
+    return rows
+
+
+def plain_summary(opinion, revised_name: str) -> list[str]:
+    """The opinion in plain words for the patient, from its structured verdicts (the detail follows)."""
+    lines = []
+    verdict = opinion.diagnosis_verdict
+    if verdict == DiagnosisVerdict.CONFIRMED:
+        lines.append(_("The specialist agrees with your diagnosis."))
+    elif verdict == DiagnosisVerdict.REFINED:
+        lines.append(_("The specialist agrees, and makes your diagnosis more precise: %(name)s.")
+                     % {"name": revised_name or opinion.revised_diagnosis})
+    elif verdict == DiagnosisVerdict.CHANGED:
+        lines.append(_("The specialist thinks your diagnosis is different: %(name)s.")
+                     % {"name": revised_name or opinion.revised_diagnosis})
+    treatment = {
+        TreatmentVerdict.AGREE: _("The specialist agrees with the treatment your doctor proposed."),
+        TreatmentVerdict.MODIFY: _("The specialist suggests changes to the treatment your doctor proposed."),
+        TreatmentVerdict.ALTERNATIVE: _("The specialist recommends a different treatment."),
+        TreatmentVerdict.AGAINST: _("The specialist recommends against the treatment your doctor proposed."),
+    }.get(opinion.treatment_verdict)
+    if treatment:
+        lines.append(treatment)
+    if opinion.further_tests:
+        lines.append(_("The specialist recommends more tests (listed below)."))
+    lines.append(_("Take this report to your doctor and talk it over before you change your treatment."))
+    return lines
+
+
+def verification_url(opinion, request=None) -> str:
+    path = reverse("opinions:verify", args=[opinion.verify_code]) if opinion.verify_code else ""
+    if not path:
+        return ""
+    if request is not None:
+        return request.build_absolute_uri(path)
+    base = (getattr(settings, "KONSIL_SITE_URL", "") or "").rstrip("/")
+    return base + path
+
+
+def qr_svg(url: str) -> str:
+    """An SVG QR code of `url` (drawn by qrcode: no script, no user text)."""
+    if not url:
+        return ""
+    import qrcode
+    from qrcode.image.svg import SvgPathImage
+
+    svg = qrcode.make(url, image_factory=SvgPathImage, box_size=10, border=1).to_string(encoding="unicode")
+    return mark_safe(svg[svg.index("<svg"):])  # noqa: S308 - drawn by qrcode from our own URL
+
+
+def format_code(code: str) -> str:
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def report_context(case, request=None) -> dict:
     """Everything the report shows, from the latest signed version; NotFound when nothing is signed."""
     opinion = latest_signed(case)
     if opinion is None:
@@ -41,18 +190,39 @@ def report_context(case) -> dict:
     versions = list(signed.order_by("version"))
     for version in versions:
         version.verified = verify_signature(version)
+    language = report_language(case)
+    with translation.override(language):
+        revised_name = icd10.describe(opinion.revised_diagnosis) if opinion.revised_diagnosis else ""
+        summary = plain_summary(opinion, revised_name)
+        reviewed = records_reviewed(case)
+    verify_url = verification_url(opinion, request)
     return {
         "case": case,
-        "patient": case.patient,
+        "patient": patient_identity(case),
         "opinion": opinion,
         "signer": opinion.signed_by,
         "verified": verify_signature(opinion),
         "questions": [(q, answers.get(str(q.pk), "")) for q in case.questions.all()],
         "diagnoses": list(case.diagnoses.all()),
-        "revised_name": icd10.describe(opinion.revised_diagnosis) if opinion.revised_diagnosis else "",
+        "revised_name": revised_name,
         "versions": versions,
+        "report_language": language,
+        "paper_size": paper_size(case),
+        "brand": letterhead(case.network),
+        "credentials": credentials(opinion.author),
+        "reviewed": reviewed,
+        "plain_summary": summary,
+        "verify_url": verify_url,
+        "verify_code": format_code(opinion.verify_code),
+        "verify_qr": qr_svg(verify_url),
         **_panel_and_blinding(case),
     }
+
+
+def render_body(context: dict) -> str:
+    """The report body in the patient's language (not the reader's)."""
+    with translation.override(context["report_language"]):
+        return render_to_string("opinions/_report_body.html", context)
 
 
 def _panel_and_blinding(case) -> dict:
@@ -80,7 +250,8 @@ def _no_network_fetcher():
 def render_pdf(context: dict) -> bytes:
     import weasyprint  # imported late: it loads system libraries
 
-    html = render_to_string("opinions/report_print.html", context)
+    with translation.override(context["report_language"]):
+        html = render_to_string("opinions/report_print.html", context)
     return weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_network_fetcher()).write_pdf()
 
 

@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -32,7 +32,7 @@ from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
 from . import blinded, panels, report, services
-from .forms import AmendForm, OpinionForm, ShareForm, content_from
+from .forms import AmendForm, OpinionForm, ProofForm, ShareForm, content_from
 from .panel_forms import AssessmentForm
 
 log = logging.getLogger(__name__)
@@ -302,17 +302,27 @@ def _report_case(request, pk, action: str):
         raise Forbidden from None
 
 
-def _render_report(request, case, *, share_form=None, share_failed=None, share=None, share_link="",
-                   status=200):
-    context = report.report_context(case)
+def _report_page_context(request, case) -> dict:
+    """The report context with its body rendered in the patient's language."""
+    context = report.report_context(case, request)
+    if context["brand"].logo_png:
+        context["logo_url"] = reverse("opinions:letterhead_logo", args=[context["brand"].organization_id])
+    context["report_body"] = report.render_body(context)
+    return context
+
+
+def _render_report(request, case, *, share_form=None, share_failed=None, share=None, status=200):
+    context = _report_page_context(request, case)
     can_share = case.status in (Status.DELIVERED, Status.CLOSED) and bool(
         rel.relations(request.user, case) & SHARERS)
     if can_share and share_form is None:
         share_form = ShareForm(initial={"recipient_name": case.treating_physician,
                                         "recipient_email": case.treating_physician_email})
+    shares = list(case.report_shares.all()) if can_share else []
+    for row in shares:
+        row.state = services.share_state(row)
     context.update(pdf_url=reverse("opinions:report_pdf", args=[case.pk]), can_share=can_share,
-                   share_form=share_form, share_failed=share_failed, share=share, share_link=share_link,
-                   share_days=services.SHARE_DAYS)
+                   share_form=share_form, share_failed=share_failed, share=share, shares=shares)
     return render(request, "opinions/report.html", context, status=status)
 
 
@@ -327,67 +337,244 @@ def report_page(request, pk):
 @login_required
 def report_pdf(request, pk):
     case = _report_case(request, pk, "report.download")
-    return report.pdf_response(case, report.render_pdf(report.report_context(case)))
+    return report.pdf_response(case, report.render_pdf(report.report_context(case, request)))
+
+
+def _share_mail(request, grant) -> bool:
+    """The link (public id only) by email; reading it still needs the recipient's proof."""
+    link = request.build_absolute_uri(reverse("opinions:shared", args=[grant.public_id]))
+    with translation.override(grant.case.patient.language or None):
+        body = _("%(name)s, a second-opinion report was shared with you on Konsil. Open the page below; to read "
+                 "the report you will confirm who you are with a code sent to this address, or with the "
+                 "patient's date of birth. The page works until %(date)s.\n\n%(link)s\n") % {
+            "name": grant.recipient_name, "date": grant.expires_at.date().isoformat(), "link": link}
+        subject = _("A second-opinion report was shared with you")
+    try:
+        send_mail(subject, body, None, [grant.recipient_email])
+    except OSError:
+        log.warning("report share email failed for share %s", grant.pk)
+        return False
+    return True
 
 
 @require_POST
 @never_cache
 @login_required
 def share(request, pk):
-    """Give the treating physician a link to the report: shown once here and emailed (link only)."""
+    """Share the report with the treating physician: they get an email with a link that asks for proof."""
     case = _report_case(request, pk, "report.read")
     form = ShareForm(data=request.POST)
     try:
-        grant, token = services.share_report(
+        grant = services.share_report(
             actor=request.user, case=case, recipient_name=request.POST.get("recipient_name", ""),
-            recipient_email=request.POST.get("recipient_email", ""))
+            recipient_email=request.POST.get("recipient_email", ""), days=request.POST.get("days") or 14)
     except DomainError as exc:
         _not_found_passes(exc)
         form.show_errors(_field_errors(exc))
         return _render_report(request, case, share_form=form, share_failed=exc, status=exc.status)
-    link = request.build_absolute_uri(reverse("opinions:shared", args=[token]))
-    body = _("A second-opinion report was shared with you on Konsil. Open it here (the link expires on "
-             "%(date)s):\n\n%(link)s\n") % {"date": grant.expires_at.date().isoformat(), "link": link}
-    try:
-        send_mail(_("A second-opinion report was shared with you"), body, None, [grant.recipient_email])
-        emailed = True
-    except OSError:
-        log.warning("report share email failed for share %s", grant.pk)
-        emailed = False
-    if not emailed:
-        messages.warning(request, _("The email could not be sent: give the physician the link yourself."))
-    return _render_report(request, case, share=grant, share_link=link)
+    if _share_mail(request, grant):
+        messages.success(request, _("The report was shared with %(name)s (%(email)s).") % {
+            "name": grant.recipient_name, "email": grant.recipient_email})
+    else:
+        messages.warning(request, _("The email could not be sent. Give the physician the address of the "
+                                    "shared page yourself: %(link)s") % {
+            "link": request.build_absolute_uri(reverse("opinions:shared", args=[grant.public_id]))})
+    return redirect(reverse("opinions:report", args=[case.pk]) + "#share-h")
 
 
-# --- the treating physician's link --------------------------------------------------------------------------
-
-def _shared(request, token):
-    try:
-        grant = services.open_shared_report(token)
-        return grant, report.report_context(grant.case)
-    except NotFound:
-        return None, None
-
-
-def _invalid_link(request):
-    return render(request, "opinions/shared_invalid.html", status=404)
-
-
+@require_POST
 @never_cache
-def shared(request, token):
-    grant, context = _shared(request, token)
-    if grant is None:
-        return _invalid_link(request)
-    context.update(shared=True, pdf_url=reverse("opinions:shared_pdf", args=[token]), share=grant)
-    response = render(request, "opinions/report.html", context)
+@login_required
+def share_revoke(request, pk, share_id):
+    case = _report_case(request, pk, "report.read")
+    try:
+        grant = services.revoke_share(actor=request.user, case=case, share_id=share_id)
+    except DomainError as exc:
+        _not_found_passes(exc)
+        messages.error(request, exc.message)
+        return redirect(reverse("opinions:report", args=[case.pk]) + "#share-h")
+    messages.success(request, _("Access for %(name)s is revoked.") % {"name": grant.recipient_name})
+    return redirect(reverse("opinions:report", args=[case.pk]) + "#share-h")
+
+
+# --- the treating physician's page: proof first, then the report --------------------------------------------
+
+SHARE_SESSION_KEY = "konsil_report_shares"
+
+
+def _proven(request, grant) -> bool:
+    """Whether this browser proved itself for `grant` within the last ACCESS_MINUTES."""
+    stamp = (request.session.get(SHARE_SESSION_KEY) or {}).get(str(grant.pk))
+    return bool(stamp) and timezone.now().timestamp() - stamp < services.ACCESS_MINUTES * 60
+
+
+def _remember_proof(request, grant) -> None:
+    request.session.cycle_key()  # a fresh session id once proven
+    proofs = {k: v for k, v in (request.session.get(SHARE_SESSION_KEY) or {}).items()
+              if timezone.now().timestamp() - v < services.ACCESS_MINUTES * 60}
+    proofs[str(grant.pk)] = timezone.now().timestamp()
+    request.session[SHARE_SESSION_KEY] = proofs
+
+
+def _shared_response(response):
     response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
     return response
 
 
+def _invalid_link(request, exc=None):
+    message = exc.message if exc is not None else _("This link is not valid or has expired.")
+    return _shared_response(render(request, "opinions/shared_invalid.html", {"message": message}, status=404))
+
+
+def _proof_page(request, grant, *, form=None, failed=None, sent=False, status=200):
+    context = {"share": grant, "form": form or ProofForm(), "failed": failed, "code_sent": sent,
+               "code_minutes": services.CODE_MINUTES}
+    return _shared_response(render(request, "opinions/shared_proof.html", context, status=status))
+
+
 @never_cache
-def shared_pdf(request, token):
-    grant, context = _shared(request, token)
-    if grant is None:
+def shared(request, public_id):
+    """GET: the proof form, or the report once this browser has proven itself. POST: check a proof."""
+    grant = services.find_share(public_id)
+    if services.share_state(grant) in ("unknown", "revoked", "expired", "blocked"):
+        try:
+            services.open_shared_report(grant)  # audits the refusal
+        except DomainError as exc:
+            return _invalid_link(request, exc)
+    if request.method == "POST":
+        return _shared_proof(request, grant)
+    if not _proven(request, grant):
+        return _proof_page(request, grant)
+    try:
+        services.open_shared_report(grant)
+    except DomainError as exc:
+        return _invalid_link(request, exc)
+    context = _report_page_context(request, grant.case)
+    context.update(shared=True, pdf_url=reverse("opinions:shared_pdf", args=[grant.public_id]), share=grant)
+    return _shared_response(render(request, "opinions/report.html", context))
+
+
+def _shared_proof(request, grant):
+    form = ProofForm(data=request.POST)
+    method = request.POST.get("method", "")
+    value = request.POST.get("code" if method == "email_code" else "birth_date", "")
+    try:
+        services.prove_recipient(share=grant, method=method, value=value)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            return _invalid_link(request, exc)
+        form.show_errors(_field_errors(exc))
+        grant.refresh_from_db()
+        return _proof_page(request, grant, form=form, failed=exc, status=exc.status)
+    _remember_proof(request, grant)
+    return redirect("opinions:shared", public_id=grant.public_id)
+
+
+@require_POST
+@never_cache
+def shared_code(request, public_id):
+    """Email a one-time code to the share's recipient (the address the patient gave, never one typed here)."""
+    grant = services.find_share(public_id)
+    try:
+        grant, code = services.send_share_code(share=grant)
+    except NotFound as exc:
+        return _invalid_link(request, exc)
+    except DomainError as exc:
+        return _proof_page(request, grant, failed=exc, status=exc.status)
+    body = _("Your code to open the shared second-opinion report on Konsil is %(code)s. It works for %(n)d "
+             "minutes, once. If you did not ask for it, ignore this email.") % {
+        "code": code, "n": services.CODE_MINUTES}
+    try:
+        send_mail(_("Your Konsil code"), body, None, [grant.recipient_email])
+    except OSError:
+        log.warning("share code email failed for share %s", grant.pk)
+        return _proof_page(request, grant, failed=DomainError(_("The email could not be sent. Use the patient's "
+                                                                 "date of birth instead.")), status=503)
+    return _proof_page(request, grant, sent=True)
+
+
+@never_cache
+def shared_pdf(request, public_id):
+    grant = services.find_share(public_id)
+    if grant is None or not _proven(request, grant):
+        if grant is not None and services.share_state(grant) == "open":
+            return redirect("opinions:shared", public_id=grant.public_id)
         return _invalid_link(request)
-    report.audit_shared_download(grant)
-    return report.pdf_response(grant.case, report.render_pdf(context))
+    try:
+        services.open_shared_report(grant, action="report.download")
+    except DomainError as exc:
+        return _invalid_link(request, exc)
+    return _shared_response(report.pdf_response(grant.case, report.render_pdf(
+        report.report_context(grant.case, request))))
+
+
+# --- public verification of a signed report -----------------------------------------------------------------
+
+@never_cache
+def verify(request, code):
+    """Anyone holding a report checks it: valid, changed since signing, superseded, or unknown. Nothing clinical."""
+    result = services.verify_report(code)
+    context = {"result": result, "code": code}
+    if result.opinion is not None:
+        context["brand"] = report.letterhead(result.opinion.case.network)
+    return _shared_response(render(request, "opinions/verify.html", context,
+                                   status=404 if result.state == "unknown" else 200))
+
+
+# --- the network's letterhead -------------------------------------------------------------------------------
+
+def _admin_networks(user):
+    from konsil.accounts.models import Organization
+    from konsil.accounts.roles import OrganizationKind, Role
+
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    return user.organizations_for(Role.ORG_ADMIN).filter(kind=OrganizationKind.PROVIDER_NETWORK)
+
+
+@never_cache
+@login_required
+def letterhead(request, org_id=None):
+    """The network admin sets the name, logo, address and contact printed on the network's reports."""
+    from .forms import LetterheadForm
+
+    networks = list(_admin_networks(request.user))
+    if not networks:
+        raise Forbidden
+    network = next((n for n in networks if org_id is None or str(n.pk) == str(org_id)), None)
+    if network is None:
+        raise Http404
+    current = report.letterhead(network)
+    if request.method == "POST":
+        form = LetterheadForm(data=request.POST, files=request.FILES)
+        if form.is_valid():
+            services.save_letterhead(actor=request.user, organization=network, data=form.cleaned_data)
+            messages.success(request, _("The letterhead is saved."))
+            return redirect("opinions:letterhead_for", org_id=network.pk)
+        status = 400
+    else:
+        form = LetterheadForm(initial={"display_name": current.name, "address": current.address,
+                                       "phone": current.phone, "email": current.email, "website": current.website})
+        status = 200
+    logo_url = reverse("opinions:letterhead_logo", args=[network.pk]) if current.logo_png else ""
+    return render(request, "opinions/letterhead.html", {
+        "form": form, "network": network, "networks": networks, "brand": current, "logo_url": logo_url},
+        status=status)
+
+
+def letterhead_logo(request, org_id):
+    """A network's logo (public branding, re-encoded PNG)."""
+    import base64
+
+    from django.http import HttpResponse
+
+    from .models import Letterhead
+
+    row = Letterhead.objects.filter(organization_id=org_id).exclude(logo_png="").first()
+    if row is None:
+        raise Http404
+    response = HttpResponse(base64.b64decode(row.logo_png), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=300"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
