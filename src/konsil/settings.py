@@ -247,6 +247,13 @@ def _master_keys() -> dict[str, bytes]:
 KONSIL_MASTER_KEYS = _master_keys()
 KONSIL_MASTER_KEY_ID = os.environ.get("KONSIL_MASTER_KEY_ID") or next(iter(KONSIL_MASTER_KEYS))
 
+# The audit trail: a keyed hash chain (the key never in the database) and signed checkpoints of its head written
+# outside the database (an append-only file by default; ship it to write-once storage). See docs/security.md.
+KONSIL_AUDIT_KEY = base64.b64decode(os.environ.get("KONSIL_AUDIT_KEY") or _persistent_secret(
+    "audit_key", lambda: base64.b64encode(secrets.token_bytes(32)).decode()))
+KONSIL_AUDIT_CHECKPOINTS = os.environ.get("KONSIL_AUDIT_CHECKPOINTS", str(HOME / "audit_checkpoints.log"))
+KONSIL_AUDIT_CHECKPOINT_SYSLOG = os.environ.get("KONSIL_AUDIT_CHECKPOINT_SYSLOG", "")  # "host:port" (UDP), optional
+
 # Pluggable engines: triage proposes, matching ranks. Later issues replace these.
 KONSIL_TRIAGE_ENGINE = os.environ.get("KONSIL_TRIAGE_ENGINE", "konsil.triage.ml.ModelTriage")
 KONSIL_MATCHING_ENGINE = os.environ.get("KONSIL_MATCHING_ENGINE", "konsil.matching.ranking.ScoredRanking")
@@ -301,3 +308,8 @@ LOGGING = {
                 "pydicom": {"level": "CRITICAL"}, "pypdf": {"level": "CRITICAL"}},
 }
 KONSIL_VERSION = __import__("konsil").__version__
+# The product's face: its name in the header, title and emails, and its logo (a static path or an absolute URL).
+KONSIL_BRAND_NAME = os.environ.get("KONSIL_BRAND_NAME", "Konsil")
+KONSIL_BRAND_LOGO = os.environ.get("KONSIL_BRAND_LOGO", "konsil/logo.svg")
+# Demo mode: the sign-in page lists the demo people. "auto" (default): when the demo data is loaded.
+KONSIL_DEMO = os.environ.get("KONSIL_DEMO", "auto").strip().lower()

@@ -19,8 +19,9 @@ def test_my_access_lists_a_read_by_the_coordinator(client, login, coordinator, p
     response = client.get(url("audit:my_access"))
     assert response.status_code == 200
     body = response.content.decode()
-    assert coordinator.email in body
-    assert "Opened the case" in body and "Care coordinator" in body and "Web" in body
+    # one line in words: who, what they are, what they did (grouped by case, day and person)
+    assert f"{coordinator.get_full_name() or coordinator.email}, care coordinator, opened your case" in body
+    assert case.reference in body
 
 
 def test_my_access_shows_only_my_records(client, login, coordinator, patient_user, other_case):

@@ -32,7 +32,7 @@ ACTION_LABELS = {
     "triage.propose": gettext_lazy("Automatic triage proposal"),
     "opinion.save_draft": gettext_lazy("Worked on the opinion"),
     "opinion.sign": gettext_lazy("Signed the opinion"),
-    "report.read": gettext_lazy("Read the report"),
+    "report.read": gettext_lazy("Opened the report"),
     "report.pdf": gettext_lazy("Downloaded the report"),
     "report.share": gettext_lazy("Gave the treating physician access to the report"),
     "report.read_shared": gettext_lazy("The treating physician opened the report"),
@@ -68,10 +68,10 @@ def _present(events, user=None):
 @login_required
 def my_access(request):
     """The patient's own access log: who read or changed their data, when, and how."""
+    from .presenters import grouped_access_log
+
     events = selectors.access_log_for_patient_user(request.user)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    _present(page.object_list, request.user)
-    return render(request, "audit/my_access.html", {"page": page})
+    return render(request, "audit/my_access.html", {"groups": grouped_access_log(events, request.user)})
 
 
 class TrailFilterForm(forms.Form):

@@ -1,6 +1,17 @@
-"""Template context shared by every page."""
+"""Template context shared by every page: roles, unread notifications, version, and the product's face."""
 
 from django.conf import settings
+from django.templatetags.static import static
+
+
+def brand_logo_url() -> str:
+    """The logo's address: an absolute URL or site path as given, a static path otherwise; '' for none."""
+    logo = (getattr(settings, "KONSIL_BRAND_LOGO", "") or "").strip()
+    if not logo:
+        return ""
+    if logo.startswith(("http://", "https://", "/")):
+        return logo
+    return static(logo)
 
 
 def konsil(request):
@@ -10,4 +21,8 @@ def konsil(request):
     if user is not None and user.is_authenticated:
         unread = user.notifications.filter(read_at__isnull=True).count()
         roles = user.role_set()
-    return {"unread_notifications": unread, "user_roles": roles, "KONSIL_VERSION": settings.KONSIL_VERSION}
+    return {
+        "unread_notifications": unread, "user_roles": roles, "KONSIL_VERSION": settings.KONSIL_VERSION,
+        "BRAND_NAME": getattr(settings, "KONSIL_BRAND_NAME", "Konsil") or "Konsil",
+        "BRAND_LOGO_URL": brand_logo_url(),
+    }

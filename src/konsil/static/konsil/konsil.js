@@ -125,3 +125,20 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
 })();
+
+/* Demo sign-in: a button with data-demo-email / data-demo-password fills the sign-in form (no inline script). */
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-demo-email]") : null;
+    if (!button) return;
+    var form = document.getElementById("login-form");
+    if (!form) return;
+    var email = form.querySelector('input[name="email"]');
+    var password = form.querySelector('input[name="password"]');
+    if (email) email.value = button.getAttribute("data-demo-email");
+    if (password) password.value = button.getAttribute("data-demo-password") || "";
+    var submit = form.querySelector('button[type="submit"]');
+    if (submit) submit.focus();
+  });
+})();

@@ -1,0 +1,161 @@
+"""Design-system template helpers: inline icons and the one date format of each locale.
+
+`{% icon "file-text" %}` inlines a vendored Lucide icon (static/konsil/icons, ISC licence) as decorative SVG;
+`{% icon "bell" label=_("Notifications") %}` gives it an accessible name instead.
+`{{ value|day }}` is a date in the locale's DATE_FORMAT (in the user's time zone for datetimes);
+`{{ value|day_short }}` the same without the year (MONTH_DAY_FORMAT), `{{ value|moment }}` date and time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from django import template
+from django.utils import formats, timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+ICON_DIR = Path(__file__).resolve().parent.parent.parent / "static" / "konsil" / "icons"
+_NAME = re.compile(r"^[a-z0-9-]+$")
+
+
+@lru_cache(maxsize=128)
+def _icon_body(name: str) -> str:
+    """The inner shapes of a vendored icon; empty for an unknown name (never an error on a page)."""
+    if not _NAME.match(name):
+        return ""
+    path = ICON_DIR / f"{name}.svg"
+    if not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    match = re.search(r"<svg[^>]*>(.*)</svg>", text, re.S)
+    return re.sub(r"\s+", " ", match.group(1)).strip() if match else ""
+
+
+@register.simple_tag
+def icon(name: str, label: str = "", size: int = 20, css: str = "") -> str:
+    body = _icon_body(str(name))
+    if not body:
+        return ""
+    a11y = f'role="img" aria-label="{escape(label)}"' if label else 'aria-hidden="true"'
+    classes = f"icon icon-{name}" + (f" {escape(css)}" if css else "")
+    return mark_safe(  # noqa: S308 - vendored file content, attributes escaped
+        f'<svg class="{classes}" xmlns="http://www.w3.org/2000/svg" width="{int(size)}" height="{int(size)}" '
+        f'viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" '
+        f'stroke-linejoin="round" focusable="false" {a11y}>{body}</svg>'
+    )
+
+
+def _local(value):
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value) if timezone.is_aware(value) else value
+    return value
+
+
+@register.filter
+def day(value) -> str:
+    """A date in the locale's one date format (3 Dec 2026 / 3 de diciembre de 2026 / 2026年12月3日)."""
+    if not value:
+        return ""
+    return formats.date_format(_local(value), "DATE_FORMAT")
+
+
+@register.filter
+def day_short(value) -> str:
+    """Day and month in the locale's format, no year."""
+    if not value:
+        return ""
+    return formats.date_format(_local(value), "MONTH_DAY_FORMAT")
+
+
+@register.filter
+def moment(value) -> str:
+    """Date and time in the locale's format."""
+    if not value:
+        return ""
+    return formats.date_format(_local(value), "DATETIME_FORMAT")
+
+
+@register.filter
+def accessible(field):
+    """Render a bound field's widget tied to its hint and error (aria-describedby) and marked invalid on error."""
+    ids = []
+    if field.help_text:
+        ids.append(f"{field.auto_id}_helptext")
+    if field.errors:
+        ids.append(f"{field.auto_id}_error")
+    attrs = {}
+    if ids:
+        attrs["aria-describedby"] = " ".join(ids)
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return field.as_widget(attrs=attrs)
+
+
+@register.filter
+def vocab(value) -> str:
+    """Clinical vocabulary from data files (specialty names, presets) in the reader's language, when translated."""
+    from django.utils.translation import gettext
+
+    return gettext(str(value)) if value else ""
+
+
+def demo_enabled() -> bool:
+    """Demo mode: KONSIL_DEMO=1/true/on forces it, 0/false/off hides it, auto (default): the demo data is loaded."""
+    from django.conf import settings
+
+    flag = str(getattr(settings, "KONSIL_DEMO", "auto")).strip().lower()
+    if flag in ("0", "false", "off", "no", ""):
+        return False
+    if flag in ("1", "true", "on", "yes"):
+        return True
+    from konsil.accounts.models import User
+    from konsil.demo import LOGINS
+
+    return User.objects.filter(email=LOGINS[0].email).exists()
+
+
+@register.simple_tag
+def demo_people():
+    """The demo people by role and name for the sign-in page ([] outside demo mode).
+
+    Each: role label, name, email, password, what they are (a specialist's specialties, the offers waiting).
+    """
+    if not demo_enabled():
+        return []
+    from django.utils.translation import gettext as _
+    from django.utils.translation import ngettext
+
+    from konsil.accounts.models import User
+    from konsil.accounts.roles import MFA_ROLES, Role
+    from konsil.demo import LOGINS, PASSWORD
+
+    users = {u.email: u for u in User.objects.filter(email__in=[lg.email for lg in LOGINS])}
+    people = []
+    for lg in LOGINS:
+        user = users.get(lg.email)
+        if user is None:
+            continue
+        about = ""
+        spec = getattr(user, "specialist", None) if hasattr(user, "specialist") else None
+        if spec is not None:
+            names = ", ".join(gettext_lazy_str(s.name) for s in spec.specialties.all())
+            waiting = spec.offers.filter(status="pending").count()
+            about = names
+            if waiting:
+                about += " · " + ngettext("%(n)d case offered", "%(n)d cases offered", waiting) % {"n": waiting}
+        people.append({"role": str(Role(lg.role).label), "name": user.get_full_name() or user.email,
+                       "email": lg.email, "password": PASSWORD, "about": about,
+                       "mfa": lg.role in MFA_ROLES, "mfa_text": _("asks for a code from an authenticator app")})
+    return people
+
+
+def gettext_lazy_str(text: str) -> str:
+    from django.utils.translation import gettext
+
+    return gettext(text)

@@ -1,0 +1,44 @@
+"""'Who accessed my data' in words: grouped by case, day and person; 300 image views are one line."""
+
+from __future__ import annotations
+
+from konsil.audit.services import emit, emit_many
+
+from .conftest import url
+
+
+def test_many_reads_collapse_into_one_line(client, login, coordinator, patient_user, walker, draft_case):
+    case = walker.walk_to(draft_case, "submitted")
+    login(client, coordinator)
+    for _ in range(3):
+        client.get(url("cases:detail", pk=case.pk))
+    emit_many(actor=coordinator, events=[
+        {"action": "record.preview", "object_type": "cases.case", "object_id": str(case.pk),
+         "patient_id": case.patient_id} for _ in range(300)])
+    client.force_login(patient_user)
+    body = client.get(url("audit:my_access")).content.decode()
+    assert "opened your case 3 times" in body
+    assert "viewed 300 pages of your documents" in body
+    assert body.count("viewed 300 pages") == 1
+    assert f"Case {case.reference}" in body
+
+
+def test_a_refused_access_is_said_so(client, coordinator, patient_user, draft_case):
+    emit(actor=coordinator, action="case.read", obj=draft_case, patient_id=draft_case.patient_id, outcome="denied")
+    client.force_login(patient_user)
+    body = client.get(url("audit:my_access")).content.decode()
+    assert "tried to access your data and was refused" in body
+
+
+def test_own_reads_say_you(client, patient_user, draft_case):
+    client.force_login(patient_user)
+    client.get(url("cases:detail", pk=draft_case.pk))
+    body = client.get(url("audit:my_access")).content.decode()
+    assert "You opened your case" in body
+
+
+def test_specialist_is_named_by_specialty(client, specialist, patient_user, draft_case):
+    emit(actor=specialist.user, action="case.read", obj=draft_case, patient_id=draft_case.patient_id)
+    client.force_login(patient_user)
+    body = client.get(url("audit:my_access")).content.decode()
+    assert "specialist in Cardiology, opened your case" in body

@@ -1,0 +1,95 @@
+"""The home page: what happens next on each case, who acts, by when, and the one action the person wants."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.urls import reverse
+from django.utils import timezone
+
+from konsil.accounts.roles import Role
+from konsil.core.views import next_step
+
+from ..factories import make_user
+from .conftest import url
+
+
+def test_patient_home_says_what_happens_next(client, patient_user, walker, draft_case):
+    case = walker.walk_to(draft_case, "in_review")
+    client.force_login(patient_user)
+    response = client.get("/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "What happens next" in body and case.reference in body
+    assert "The specialist is reviewing your records." in body
+    assert "Opinion expected by" in body
+    # the expected date is the review deadline, in the locale's date format
+    from django.utils import formats
+    assert formats.date_format(timezone.localtime(case.review_due_at), "DATE_FORMAT") in body
+
+
+def test_delivered_case_offers_read_the_report_not_withdraw(client, patient_user, walker, draft_case):
+    case = walker.walk_to(draft_case, "delivered")
+    client.force_login(patient_user)
+    body = client.get("/").content.decode()
+    report = reverse("opinions:report", kwargs={"pk": case.pk})
+    assert f'class="button primary" href="{report}"' in body
+    assert "Read the report" in body and "Withdraw" not in body
+
+
+def test_draft_asks_to_continue(client, patient_user, draft_case):
+    client.force_login(patient_user)
+    body = client.get("/").content.decode()
+    assert "Continue your request" in body
+    assert url("cases:intake", pk=draft_case.pk, step=draft_case.wizard_step or 1) in body
+
+
+def test_next_step_for_every_status(walker, draft_case):
+    """Each reachable status has words, someone who acts and an action; open ones have an expected date."""
+    case = draft_case
+    for status in ["submitted", "triaged", "offered", "accepted", "in_review", "opinion_drafted", "signed",
+                   "delivered", "closed"]:
+        case = walker.walk_to(case, status)
+        step = next_step(case)
+        assert step.status_text and step.next_text and step.who and step.action_url, status
+        if status not in ("delivered", "closed"):
+            assert step.expected is not None and step.expected >= timezone.now() - dt.timedelta(seconds=5), status
+    assert next_step(case).done
+
+
+def test_empty_home_invites_to_start(client, network):
+    user = make_user(Role.PATIENT, network)
+    client.force_login(user)
+    body = client.get("/").content.decode()
+    assert "No open requests" in body and reverse("cases:new") in body
+
+
+def test_home_is_audited_per_case_shown(client, patient_user, walker, draft_case):
+    from konsil.audit.models import AuditEvent
+
+    walker.walk_to(draft_case, "submitted")
+    client.force_login(patient_user)
+    client.get("/")
+    assert AuditEvent.objects.filter(action="case.list", actor=patient_user, object_id=str(draft_case.pk)).exists()
+
+
+def test_other_patients_cases_never_show(client, patient_user, other_case):
+    client.force_login(patient_user)
+    assert other_case.reference not in client.get("/").content.decode()
+
+
+def test_roles_are_sent_to_their_work(client, login, coordinator, specialist, auditor, network):
+    login(client, coordinator)
+    assert client.get("/").url == reverse("cases:queue")
+    login(client, specialist.user)
+    assert client.get("/").url == reverse("opinions:workspace")
+    login(client, auditor)
+    assert client.get("/").url == reverse("audit:trail")
+    admin = make_user(Role.ORG_ADMIN, network)
+    login(client, admin)
+    assert client.get("/").url == reverse("accounts:manage_users")
+
+
+def test_anonymous_goes_to_sign_in(client, db):
+    response = client.get("/")
+    assert response.status_code == 302 and reverse("accounts:login") in response.url
