@@ -108,9 +108,11 @@ def guard_amend(*, case, params, actor) -> None:
 def on_submit(*, case, params, actor, relation) -> None:
     case.submitted_at = timezone.now()
     case.save(update_fields=["submitted_at", "updated_at"])
+    from konsil.matching import routing
     from konsil.triage import tasks as triage_tasks
 
-    triage_tasks.enqueue_proposal(case.pk)
+    if not routing.after_submit(case):  # auto-routing triages, then routes
+        triage_tasks.enqueue_proposal(case.pk)
 
 
 def on_triage(*, case, params, actor, relation) -> None:

@@ -15,13 +15,15 @@ from konsil.cases.models import Case
 from konsil.core import authz
 from konsil.core.errors import ValidationFailed
 
-from . import ranking, selectors
+from . import ranking, routing, selectors
 from .models import Specialist, Specialty
 from .serializers import (
     CandidateSerializer,
     DirectoryFilterSerializer,
+    EligibilitySerializer,
     SpecialistSerializer,
     SpecialtySerializer,
+    WayOutInputSerializer,
 )
 
 
@@ -77,3 +79,21 @@ class CaseCandidatesViewSet(viewsets.GenericViewSet):
     def candidates(self, request, pk=None):
         case = case_for(request, pk, action="matching.candidates", rule="case.match")
         return Response(CandidateSerializer(ranking.rank(case), many=True).data)
+
+    @extend_schema(parameters=[CASE_ID], responses=EligibilitySerializer)
+    @action(detail=True, methods=["get"])
+    def eligibility(self, request, pk=None):
+        """How many specialists may be offered the case; when none, who came nearest, which constraint failed
+        (specialty, availability, licence, language, capacity, conflict, declined, delivery) and the ways out."""
+        case = case_for(request, pk, action="matching.eligibility", rule="case.match")
+        return Response(routing.explain(case, request.user))
+
+    @extend_schema(parameters=[CASE_ID], request=WayOutInputSerializer, responses=EligibilitySerializer)
+    @action(detail=True, methods=["post"], url_path="ways-out")
+    def ways_out(self, request, pk=None):
+        """Take a way out: "interpreter", "consult_path" or "escalate" (re-triage is the `retriage` transition)."""
+        case = case_for(request, pk, action="matching.way_out", rule="case.match", audit=False)
+        data = WayOutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = routing.take_way_out(actor=request.user, case=case, **data.validated_data)
+        return Response(routing.explain(case, request.user))

@@ -205,3 +205,34 @@ class BatchProposal(BaseModel):
 
     class Meta:
         ordering = ["run", "-score"]
+
+
+class RoutingSetting(BaseModel):
+    """A provider network's auto-routing switch (edited by its org admins): when on, a submitted case whose triage
+    is confident is offered to the top-ranked eligible specialist with no person in between."""
+
+    network = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE, related_name="routing_setting")
+    auto_route = models.BooleanField(_("route confident cases automatically"), default=False)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.network}: {'on' if self.auto_route else 'off'}"
+
+
+class RoutingOutcome(BaseModel):
+    """What auto-routing did with a submitted case: offered it, or gave it to the coordinators with the reasons."""
+
+    class Outcome(models.TextChoices):
+        OFFERED = "offered", _("offered automatically")
+        COORDINATORS = "coordinators", _("needs a coordinator")
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="routing_outcomes")
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    reasons = models.JSONField(_("reasons"), default=list)
+    red_flag = models.BooleanField(_("red flag"), default=False)
+    specialist = models.ForeignKey(Specialist, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    seconds = models.FloatField(_("seconds from submission"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from konsil.core.api import StrictSerializer
+
 
 class SpecialtySerializer(serializers.Serializer):
     code = serializers.CharField()
@@ -56,3 +58,39 @@ class CandidateSerializer(serializers.Serializer):
     score = serializers.FloatField()
     reasons = serializers.ListField(child=serializers.CharField())
     factors = serializers.ListField(child=serializers.DictField(), default=list)
+
+
+class FailedConstraintSerializer(serializers.Serializer):
+    constraint = serializers.CharField(help_text="specialty, availability, licence, language, capacity, conflict, "
+                                                 "declined or delivery")
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False, help_text="licence: the licensure decision code")
+
+
+class NearestSerializer(serializers.Serializer):
+    specialist = serializers.UUIDField()
+    name = serializers.CharField()
+    failed = FailedConstraintSerializer(many=True)
+
+
+class WayOutSerializer(serializers.Serializer):
+    way = serializers.CharField(help_text="related_specialty, consult_path, interpreter, other_network, panel, "
+                                          "escalate")
+    label = serializers.CharField()
+    action = serializers.CharField(allow_null=True, help_text="a lifecycle action (retriage, with `params`) or "
+                                                              "a way to POST to ways-out/")
+    params = serializers.DictField(required=False)
+    eligible = serializers.IntegerField(required=False)
+    href = serializers.CharField(allow_null=True)
+
+
+class EligibilitySerializer(serializers.Serializer):
+    eligible = serializers.IntegerField()
+    fallback_from = serializers.CharField(allow_null=True)
+    nearest = NearestSerializer(many=True)
+    ways_out = WayOutSerializer(many=True)
+
+
+class WayOutInputSerializer(StrictSerializer):
+    way = serializers.ChoiceField(choices=["interpreter", "consult_path", "escalate"])
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)

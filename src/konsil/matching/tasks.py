@@ -37,3 +37,19 @@ def warn_expiring_credentials() -> None:
     from .services import warn_expiring
 
     warn_expiring()
+
+
+@task()
+def triage_and_route(case_id: str) -> None:
+    """After a submission in a network that routes automatically: triage, then the routing task."""
+    from .routing import triage_and_route as run
+
+    run(case_id=case_id)
+
+
+@task()
+def route_case(case_id: str) -> None:
+    """Offer a confidently triaged case to its top-ranked specialist, or give it to the coordinators."""
+    from .routing import route
+
+    route(case_id=case_id)

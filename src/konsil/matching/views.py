@@ -105,3 +105,57 @@ def offer(request, pk):
     else:
         messages.success(request, _("Case %(ref)s was offered.") % {"ref": case.reference})
     return redirect(f"{reverse('matching:batch')}?network={proposal.run.network_id}")
+
+
+# --- never a dead end: ways out, auto-routing setting -------------------------------------------------------------
+
+@login_required
+@require_POST
+def way_out(request, pk, way: str):
+    """Take a way out of "nobody eligible" from the case page (an interpreter, the consult path, escalation)."""
+    from konsil.cases.selectors import get_case
+    from konsil.core.errors import NotFound
+
+    from . import routing
+
+    try:
+        case = get_case(request.user, pk, action="matching.way_out", audit=False)
+    except NotFound:
+        raise Http404(_("Case not found.")) from None
+    try:
+        routing.take_way_out(actor=request.user, case=case, way=way, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, {
+            "interpreter": _("An interpreter is requested: specialists who need one can now take the case."),
+            "consult_path": _("The opinion goes to the patient's local physician in consultation."),
+            "escalate": _("The network's coordinators were alerted."),
+        }[way])
+    return redirect(reverse("cases:detail", kwargs={"pk": case.pk}) + "#actions")
+
+
+@login_required
+def routing_settings(request):
+    """A network admin turns auto-routing on or off."""
+    from . import routing
+
+    networks = [n for n in request.user.organizations_for(Role.ORG_ADMIN).filter(
+        kind=OrganizationKind.PROVIDER_NETWORK)]
+    if not networks:
+        raise DjangoPermissionDenied(_("You do not have permission to do this."))
+    if request.method == "POST":
+        network = next((n for n in networks if str(n.pk) == request.POST.get("network")), None)
+        if network is None:
+            messages.error(request, _("Choose a provider network."))
+        else:
+            try:
+                routing.set_auto_route(actor=request.user, network=network,
+                                       on=request.POST.get("auto_route") in ("on", "true", "1"))
+            except DomainError as exc:
+                messages.error(request, str(exc.message))
+            else:
+                messages.success(request, _("Saved."))
+        return redirect("matching:routing")
+    rows = [(n, routing.auto_route_on(n)) for n in networks]
+    return render(request, "matching/routing.html", {"rows": rows})

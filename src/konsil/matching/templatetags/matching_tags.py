@@ -1,0 +1,16 @@
+"""Template tags of the matching app: why nobody is eligible for a case, and the ways out."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def nobody_eligible(context, case):
+    """routing.explain for the case page (the page view audited the read)."""
+    from ..routing import explain
+
+    request = context.get("request")
+    return explain(case, getattr(request, "user", None))
