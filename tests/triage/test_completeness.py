@@ -43,10 +43,10 @@ def test_found_and_missing_items_with_evidence():
     items = by_item(completeness.checklist(["breast_oncology"], text))
     assert items["pathology_report"]["present"] and "biopsy" in items["pathology_report"]["evidence"].lower()
     assert items["receptor_status"]["present"]
-    assert not items["staging_imaging"]["present"] and items["staging_imaging"]["evidence"] == ""  # negated
-    assert not items["operative_note"]["present"]
+    assert not items["staging"]["present"] and items["staging"]["evidence"] == ""  # negated
+    assert {row["condition"] for row in items.values()} == {"breast_cancer"}  # the words name the condition
     assert {row["item"] for row in completeness.missing(["breast_oncology"], text)} == {
-        "staging_imaging", "operative_note", "breast_imaging"}
+        "staging", "treatment_recommendation", "breast_imaging"}
 
 
 @pytest.mark.parametrize(("specialty", "text", "present", "absent"), [
@@ -54,11 +54,12 @@ def test_found_and_missing_items_with_evidence():
      {"cath_report", "stress_test", "lipid_panel"}),
     ("interventional_cardiology", "Cardiac catheterization showed 90% LAD stenosis. LDL 130.",
      {"cath_report", "lipid_panel"}, {"ecg"}),
-    ("electrophysiology", "Holter monitor showed paroxysmal atrial fibrillation.", {"ambulatory_monitor", "ecg"},
+    ("electrophysiology", "Holter monitor showed paroxysmal SVT.", {"ambulatory_monitor", "ecg"},
      {"echo_report"}),
     ("spine_surgery", "MRI lumbar spine: L4-5 herniation. Strength 4/5 in the EHL. Six weeks of physical therapy.",
      {"imaging_report", "neuro_exam", "conservative_therapy"}, set()),
-    ("orthopedic_surgery", "Knee pain for a year.", set(), {"imaging_report", "physical_exam", "conservative_therapy"}),
+    ("orthopedic_surgery", "Shoulder pain for a year.", set(),
+     {"imaging_report", "physical_exam", "conservative_therapy"}),
     ("neurology", "EEG showed left temporal sharp waves. MRI brain normal. Cranial nerves intact.",
      {"eeg", "brain_imaging", "neuro_exam"}, set()),
     ("neurosurgery", "Referred for a meningioma.", set(), {"brain_imaging", "neuro_exam"}),

@@ -45,6 +45,8 @@ TEXTS = {
     "routing_needed": _("Case %(ref)s could not be routed automatically: a coordinator needs to match it."),
     "sla_reminder": _("The review of case %(ref)s is due soon."),
     "sla_breach": _("The review of case %(ref)s is past its deadline."),
+    "triage_questions": _("A few short questions about case %(ref)s will help find the right specialist."),
+    "record_identity": _("A record on case %(ref)s may belong to another person: please check it."),
 }
 
 

@@ -1,4 +1,9 @@
-"""Completeness checklists: the records a specialty needs to review a case (data in knowledge/checklists.csv).
+"""Completeness checklists: the records a reviewer needs, by condition first, else by specialty.
+
+A case whose ICD-10-CM codes or words name a known condition (knowledge/conditions.csv: breast cancer, aortic
+stenosis, herniated disc ...) gets that condition's list (knowledge/condition_checklists.csv: for breast cancer the
+biopsy pathology, ER/PR/HER2, breast imaging, staging and the surgeon's or oncologist's recommendation). Otherwise
+the specialties' lists apply (knowledge/checklists.csv). Every item carries its source.
 
 An item is present when its keywords occur in the case's text and are not negated ("no echo report available").
 A specialty without its own rows uses its catalog parent's; when none of the specialties has a checklist, the
@@ -12,11 +17,23 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .knowledge import catalog_parents, fail, find, read, regex, snippet
+from .knowledge import catalog_parents, clean_codes, fail, find, icd_hits, icd_rules, read, regex, snippet
 from .knowledge import specialties as specialty_codes
 
 FILE = "checklists.csv"
+CONDITIONS_FILE = "conditions.csv"
+CONDITION_ITEMS_FILE = "condition_checklists.csv"
 GENERIC = "*"
+MENTION_IGNORE = ("negated", "family", "hypothetical")
+
+
+@dataclass(frozen=True)
+class Condition:
+    code: str
+    label: str
+    icd10: tuple
+    keywords: re.Pattern | None
+    source: str
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,58 @@ def items() -> dict[str, tuple[Item, ...]]:
     return {code: tuple(rows) for code, rows in out.items()}
 
 
+@lru_cache(maxsize=1)
+def conditions() -> tuple[Condition, ...]:
+    """The conditions with their own checklist, in file order (the most specific first)."""
+    out, seen = [], set()
+    for line, row in read(CONDITIONS_FILE, ("condition", "label", "icd10", "keywords", "source"),
+                          required=("condition", "label")):
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", row["condition"]) or row["condition"] in seen:
+            raise fail(CONDITIONS_FILE, line, f"condition code {row['condition']!r} not lower_snake_case or repeated")
+        if not row["icd10"] and not row["keywords"]:
+            raise fail(CONDITIONS_FILE, line, "needs icd10 or keywords")
+        seen.add(row["condition"])
+        out.append(Condition(row["condition"], row["label"], icd_rules(CONDITIONS_FILE, line, row["icd10"]),
+                             regex(CONDITIONS_FILE, line, row["keywords"]), row["source"]))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def condition_items() -> dict[str, tuple[Item, ...]]:
+    """Condition code -> its checklist items in file order."""
+    known = {c.code for c in conditions()}
+    out: dict[str, list[Item]] = defaultdict(list)
+    for line, row in read(CONDITION_ITEMS_FILE, ("condition", "item", "label", "keywords", "source"),
+                          required=("condition", "item", "label", "keywords")):
+        if row["condition"] not in known:
+            raise fail(CONDITION_ITEMS_FILE, line, f"unknown condition {row['condition']!r} (not in {CONDITIONS_FILE})")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", row["item"]):
+            raise fail(CONDITION_ITEMS_FILE, line, f"item code {row['item']!r} must be lower_snake_case")
+        if any(existing.item == row["item"] for existing in out[row["condition"]]):
+            raise fail(CONDITION_ITEMS_FILE, line, f"item {row['item']!r} repeated for {row['condition']}")
+        out[row["condition"]].append(Item(row["condition"], row["item"], row["label"],
+                                          regex(CONDITION_ITEMS_FILE, line, row["keywords"]), row["source"]))
+    empty = known - set(out)
+    if empty:
+        raise fail(CONDITION_ITEMS_FILE, 1, f"no items for {', '.join(sorted(empty))}")
+    return {code: tuple(rows) for code, rows in out.items()}
+
+
+def conditions_for(icd10, text: str) -> list[dict]:
+    """[{"condition", "label", "evidence", "source"}]: the known conditions the codes or the words name."""
+    codes = clean_codes(icd10)
+    text = text or ""
+    out = []
+    for condition in conditions():
+        hits = icd_hits(condition.icd10, codes) if condition.icd10 else []
+        match = None if hits else find(condition.keywords, text, MENTION_IGNORE)
+        if hits or match is not None:
+            evidence = f"ICD-10-CM {', '.join(hits)}" if hits else snippet(text, match)
+            out.append({"condition": condition.code, "label": condition.label, "evidence": evidence,
+                        "source": condition.source})
+    return out
+
+
 def _rows_for(specialty: str) -> tuple[Item, ...]:
     table = items()
     seen = set()
@@ -57,23 +126,29 @@ def _rows_for(specialty: str) -> tuple[Item, ...]:
     return ()
 
 
-def checklist(specialties: list[str], text: str) -> list[dict]:
-    """[{"item", "label", "present", "evidence", "source"}] for the union of the specialties' checklists."""
+def checklist(specialties: list[str], text: str, *, icd10=()) -> list[dict]:
+    """[{"item", "label", "present", "evidence", "source", "condition"}]: the checklists of the conditions the case
+    names (codes or words), else the union of the specialties' checklists, else the generic list."""
     text = text or ""
     chosen: dict[str, Item] = {}
-    for code in specialties or ():
-        for item in _rows_for(str(code or "").strip()):
+    for found in conditions_for(icd10, text):
+        for item in condition_items()[found["condition"]]:
             chosen.setdefault(item.item, item)
+    if not chosen:
+        for code in specialties or ():
+            for item in _rows_for(str(code or "").strip()):
+                chosen.setdefault(item.item, item)
     if not chosen:
         chosen = {item.item: item for item in items()[GENERIC]}
     out = []
     for item in chosen.values():
         match = find(item.keywords, text, ignore=("negated",))
         out.append({"item": item.item, "label": item.label, "present": match is not None,
-                    "evidence": snippet(text, match) if match else "", "source": item.source})
+                    "evidence": snippet(text, match) if match else "", "source": item.source,
+                    "condition": item.specialty if item.specialty in condition_items() else ""})
     return out
 
 
-def missing(specialties: list[str], text: str) -> list[dict]:
+def missing(specialties: list[str], text: str, *, icd10=()) -> list[dict]:
     """The checklist items not found in the text."""
-    return [row for row in checklist(specialties, text) if not row["present"]]
+    return [row for row in checklist(specialties, text, icd10=icd10) if not row["present"]]

@@ -27,6 +27,12 @@ class TriageProposal(BaseModel):
     checklist = models.JSONField(default=list)
     inconsistencies = models.JSONField(default=list)
     summary = models.JSONField(default=dict)
+    # the evidence for a subspecialty: {"subspecialty", "applies_to", "evidence": [{"kind", "value", "ref"}], "source"}
+    specialty_evidence = models.JSONField(default=dict, blank=True)
+    # the engine's own choice when a subspecialty refined it, or the clarifying answers moved it
+    engine_specialty = models.CharField(max_length=64, blank=True)
+    clarification = models.ForeignKey("Clarification", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="proposals")
 
     @property
     def missing_items(self) -> list[dict]:
@@ -46,3 +52,24 @@ class TriageDecision(BaseModel):
     agreed = models.BooleanField()
     reason = models.TextField(blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+
+class Clarification(BaseModel):
+    """Clarifying questions asked when triage was unsure, and the answers given (issue #17).
+
+    `questions`: [{"code", "options": [option codes], "gain"}] chosen by expected information over the proposal's
+    candidates; `answers`: {question code: option code}, plus "note" for words of the patient's own.
+    """
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="clarifications")
+    proposal = models.ForeignKey(TriageProposal, null=True, on_delete=models.SET_NULL, related_name="+")
+    language = models.CharField(max_length=8, default="en")
+    questions = models.JSONField(default=list)
+    answers = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]

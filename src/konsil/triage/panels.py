@@ -112,6 +112,14 @@ def for_case(specialty_codes: list[str], icd10: list[str], text: str) -> dict:
 def subspecialty(specialty_code: str, icd10: list[str], text: str) -> str | None:
     """The catalog subspecialty the evidence supports for a proposed specialty (C50 + medical_oncology ->
     breast_oncology), or None. Every trigger a row sets (icd10, keywords) must hold."""
+    found = refine(specialty_code, icd10, text)
+    return found["subspecialty"] if found else None
+
+
+def refine(specialty_code: str, icd10: list[str], text: str, sources=()) -> dict | None:
+    """The subspecialty with the evidence that supports it, or None:
+    {"subspecialty", "applies_to", "evidence": [{"kind": "code"|"phrase", "value", "ref"}], "source"}.
+    A phrase is credited to the first source ({"ref", "text"}) it occurs in, else to the case itself."""
     specialty_code = (specialty_code or "").strip()
     if not specialty_code:
         return None
@@ -120,9 +128,30 @@ def subspecialty(specialty_code: str, icd10: list[str], text: str) -> str | None
     for rule in refinements():
         if specialty_code not in rule.applies_to and specialty_code != rule.subspecialty:
             continue
-        if rule.icd10 and not icd_hits(rule.icd10, codes):
+        hits = icd_hits(rule.icd10, codes) if rule.icd10 else []
+        if rule.icd10 and not hits:
             continue
-        if rule.keywords and find(rule.keywords, text, IGNORE) is None:
+        match = find(rule.keywords, text, IGNORE) if rule.keywords else None
+        if rule.keywords and match is None:
             continue
-        return rule.subspecialty
+        evidence = [{"kind": "code", "value": code, "ref": "case:diagnoses"} for code in hits]
+        if match is not None:
+            ref = next((str(s.get("ref") or "") for s in sources or ()
+                        if isinstance(s, dict) and find(rule.keywords, str(s.get("text") or ""), IGNORE)), "case")
+            evidence.append({"kind": "phrase", "value": match.group(0), "ref": ref})
+        return {"subspecialty": rule.subspecialty, "applies_to": specialty_code, "evidence": evidence,
+                "source": rule.source}
     return None
+
+
+def describe(found: dict | None) -> str:
+    """One line for a proposal's reasons: "breast_oncology: ICD-10-CM C50.911; “breast cancer” (attachment:…)"."""
+    if not found:
+        return ""
+    parts = []
+    for item in found.get("evidence", ()):
+        if item.get("kind") == "code":
+            parts.append(f"ICD-10-CM {item['value']}")
+        else:
+            parts.append(f"“{item['value']}” ({item.get('ref') or 'case'})")
+    return f"{found['applies_to']} → {found['subspecialty']}: {'; '.join(parts)} [{found['source']}]"
