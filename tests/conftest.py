@@ -23,6 +23,31 @@ def _isolated_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.AXES_ENABLED = False
+    settings.KONSIL_AUDIT_CHECKPOINTS = str(tmp_path / "audit_checkpoints.log")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_lifts_the_audit_triggers():
+    """Tests that commit (live server) end with a flush: on SQLite that is a DELETE the audit triggers refuse."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    from django.db.backends.sqlite3.base import DatabaseOperations
+
+    from konsil.audit import dbguard
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, **kwargs):
+        lift = [f"DROP TRIGGER IF EXISTS {name};" for name in dbguard.SQLITE_TRIGGERS]
+        put_back = [f"CREATE TRIGGER IF NOT EXISTS {name} {body};" for name, body in dbguard.SQLITE_TRIGGERS.items()]
+        return [*lift, *original(self, style, tables, **kwargs), *put_back]
+
+    DatabaseOperations.sql_flush = sql_flush
+    yield
+    DatabaseOperations.sql_flush = original
 
 
 @pytest.fixture

@@ -92,17 +92,38 @@ def make_draft(network: Organization, patient_user: User, *, codes=("I25.10",), 
     return case
 
 
+def set_identity(case: Case, **fields) -> None:
+    """Change the patient identity version `case` points at in place, as a data fix would (tests only: a version
+    used by a submitted case is immutable through the models, cases.identity)."""
+    type(case.identity).objects.filter(pk=case.identity_id).update(**fields)
+    case.identity.refresh_from_db()
+
+
 @contextmanager
 def audit_trigger_disabled():
-    """Let raw SQL tamper with the audit trail in a test (PostgreSQL's append-only trigger refuses it)."""
-    from django.db import connection
+    """Let a test tamper with the audit trail as a database administrator could: the triggers of both engines
+    lifted, and the ORM's refusal of QuerySet.update/delete too."""
+    from unittest import mock
 
-    toggle = "ALTER TABLE audit_auditevent {} TRIGGER audit_auditevent_append_only"
-    with connection.cursor() as cursor:
+    from django.db import connection
+    from django.db.models import QuerySet
+
+    from konsil.audit import dbguard
+    from konsil.audit.models import AuditQuerySet
+
+    toggle = "ALTER TABLE {} {} TRIGGER {}"
+    with connection.cursor() as cursor, mock.patch.object(AuditQuerySet, "update", QuerySet.update), \
+            mock.patch.object(AuditQuerySet, "delete", QuerySet.delete):
         if connection.vendor == "postgresql":
-            cursor.execute(toggle.format("DISABLE"))
+            for table, trigger in dbguard.PG_TRIGGERS.items():
+                cursor.execute(toggle.format(table, "DISABLE", trigger))
+        else:
+            dbguard.uninstall(connection)
         try:
             yield cursor
         finally:
             if connection.vendor == "postgresql":
-                cursor.execute(toggle.format("ENABLE"))
+                for table, trigger in dbguard.PG_TRIGGERS.items():
+                    cursor.execute(toggle.format(table, "ENABLE", trigger))
+            else:
+                dbguard.install(connection)

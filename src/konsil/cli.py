@@ -272,13 +272,66 @@ def cmd_audit_verify(args) -> int:
 
     from konsil.audit.services import verify
 
-    result = verify()
+    result = verify(checkpoint_path=getattr(args, "checkpoints", None))
+    for warning in result.warnings:
+        print(_("warning: %(warning)s") % {"warning": warning}, file=sys.stderr)
     if result.ok:
-        print(_("audit chain OK: %(n)d events verified") % {"n": result.verified})
+        if result.checkpoints:
+            print(_("audit chain OK: %(n)d events verified, %(c)d signed checkpoints matched")
+                  % {"n": result.verified, "c": result.checkpoints})
+        else:
+            print(_("audit chain OK: %(n)d events verified") % {"n": result.verified})
         return 0
     print(_("audit chain BROKEN at event %(seq)s: %(reason)s (%(n)d verified before it)")
           % {"seq": result.broken_seq, "reason": result.reason, "n": result.verified}, file=sys.stderr)
     return 1
+
+
+def cmd_audit_checkpoint(args) -> int:
+    from konsil.audit import checkpoints
+
+    if args.public_key:
+        print(checkpoints.public_key_pem(), end="")
+        return 0
+    try:
+        mark = checkpoints.write(force=args.force)
+    except checkpoints.CheckpointError as exc:
+        print(f"konsil audit checkpoint: {exc}", file=sys.stderr)
+        return 1
+    if mark is None:
+        print("audit checkpoint: the chain has not moved since the last checkpoint")
+    else:
+        print(f"audit checkpoint: event {mark.seq} {mark.hash} -> {checkpoints.path()}")
+    return 0
+
+
+def cmd_audit_protect(args) -> int:
+    from django.db import connection
+
+    from konsil.audit import dbguard
+
+    dbguard.install(connection)
+    missing = dbguard.missing(connection)
+    print("audit triggers: " + ("missing " + ", ".join(missing) if missing else "in place"))
+    return 1 if missing else 0
+
+
+def cmd_audit_export(args) -> int:
+    from konsil.audit import export
+    from konsil.audit.services import emit
+
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    count = 0
+    try:
+        for line in export.lines(args.format, export.events(args.since)):
+            out.write(line + "\n")
+            count += 1
+    finally:
+        if args.out:
+            out.close()
+    emit(actor="cli", action="audit.export", purpose="compliance",
+         detail={"format": args.format, "since": args.since, "events": count})
+    return 0
 
 
 def cmd_manage(argv: Sequence[str]) -> int:
@@ -416,8 +469,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    audit_sub.add_parser("verify", help="check the hash chain of the audit trail").set_defaults(
-        func=cmd_audit_verify)
+    verify = audit_sub.add_parser("verify", help="check the keyed chain against the signed checkpoints")
+    verify.add_argument("--checkpoints", type=Path, default=None,
+                        help="checkpoint file to check against (default KONSIL_AUDIT_CHECKPOINTS)")
+    verify.set_defaults(func=cmd_audit_verify)
+    checkpoint = audit_sub.add_parser("checkpoint", help="append a signed checkpoint of the chain head")
+    checkpoint.add_argument("--force", action="store_true", help="write one even when the chain has not moved")
+    checkpoint.add_argument("--public-key", action="store_true", help="print the key that checks checkpoints")
+    checkpoint.set_defaults(func=cmd_audit_checkpoint)
+    audit_sub.add_parser("protect", help="(re)create the database triggers that refuse changes").set_defaults(
+        func=cmd_audit_protect)
+    export = audit_sub.add_parser("export", help="events as FHIR AuditEvent (NDJSON) or RFC 5424 syslog lines")
+    export.add_argument("--format", choices=("fhir", "syslog"), required=True)
+    export.add_argument("--since", type=int, default=0, metavar="SEQ", help="only events after this one")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
+    export.set_defaults(func=cmd_audit_export)
 
     triage = sub.add_parser("triage", help="the triage model: classify, train, retrain")
     triage_sub = triage.add_subparsers(dest="triage_command", metavar="ACTION", required=True)

@@ -102,7 +102,7 @@ def test_deleting_everything_is_detected(chain):
 def test_deleting_the_last_row_and_the_head_is_detected(chain):
     with trigger_disabled() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE seq = 5")
-    ChainHead.objects.all().delete()
+        ChainHead.objects.all().delete()
     assert not verify().ok
 
 

@@ -15,8 +15,34 @@ class Outcome(models.TextChoices):
     FAILURE = "failure", _("Failure")
 
 
+class AuditQuerySet(models.QuerySet):
+    """Bulk changes are refused like single ones: the trail only grows (the database refuses them too)."""
+
+    def update(self, **kwargs):
+        raise RuntimeError("audit events are append-only")
+
+    def delete(self):
+        raise RuntimeError("audit events are append-only")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise RuntimeError("audit events are append-only")
+
+    def update_or_create(self, *args, **kwargs):
+        raise RuntimeError("audit events are append-only")
+
+    update.queryset_only = delete.queryset_only = True
+
+
+class Alg(models.TextChoices):
+    HMAC = "hmac-sha256", "HMAC-SHA-256"
+    LEGACY = "sha256", "SHA-256 (unkeyed, before 2026-12)"
+
+
 class AuditEvent(models.Model):
-    """One event. `seq` is gap-free; `hash` = SHA-256(prev_hash + canonical content)."""
+    """One event. `seq` is gap-free; `hash` = HMAC-SHA-256(audit key, prev_hash + canonical content).
+
+    Events written before the chain was keyed carry alg "sha256" (plain SHA-256); none may follow a keyed one.
+    """
 
     seq = models.BigIntegerField(primary_key=True)
     id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -38,9 +64,13 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    alg = models.CharField(max_length=16, choices=Alg.choices, default=Alg.HMAC)
+
+    objects = AuditQuerySet.as_manager()
 
     class Meta:
         ordering = ["seq"]
+        base_manager_name = "objects"
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:

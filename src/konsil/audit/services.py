@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from konsil.core import context
 
-from .models import AuditEvent, ChainHead, Outcome
+from .models import Alg, AuditEvent, ChainHead, Outcome
 
 GENESIS = "0" * 64
 HASHED_FIELDS = (
@@ -34,7 +36,11 @@ def _canonical(event: AuditEvent) -> bytes:
 
 
 def compute_hash(prev_hash: str, event: AuditEvent) -> str:
-    return hashlib.sha256(prev_hash.encode() + _canonical(event)).hexdigest()
+    """HMAC-SHA-256 under the audit key (kept outside the database); plain SHA-256 for legacy events."""
+    message = prev_hash.encode() + _canonical(event)
+    if getattr(event, "alg", Alg.HMAC) == Alg.LEGACY:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(settings.KONSIL_AUDIT_KEY, message, hashlib.sha256).hexdigest()
 
 
 def emit(
@@ -108,23 +114,66 @@ class VerifyResult:
     ok: bool
     broken_seq: int | None = None
     reason: str = ""
+    checkpoints: int = 0  # signed checkpoints outside the database that matched the chain
+    warnings: list[str] = field(default_factory=list)
 
 
-def verify(batch_size: int = 2000) -> VerifyResult:
-    """Walk the chain in order; report the first event whose hash, link or sequence is wrong."""
-    prev_hash, expected_seq, count = GENESIS, 1, 0
-    last_seq = 0
+def verify(batch_size: int = 2000, checkpoint_path=None) -> VerifyResult:
+    """Walk the chain in order; report the first event whose hash, link or sequence is wrong.
+
+    Each signed checkpoint (written outside the database, see checkpoints.py) must name an event that exists with
+    the hash it recorded: a rewrite that recomputed the hashes, or newest events deleted with the head moved back,
+    both fail here even with the audit key in hand.
+    """
+    from . import checkpoints as cps
+    from . import dbguard
+
+    warnings = [f"the database trigger {name} is missing; run `konsil audit protect`"
+                for name in dbguard.missing(connection)]
+    try:
+        marks = cps.read(checkpoint_path)
+    except cps.CheckpointError as exc:
+        return VerifyResult(0, False, None, str(exc), warnings=warnings)
+    if not marks:
+        warnings.append("no signed checkpoint outside the database yet (`konsil audit checkpoint`)")
+    wanted = {mark.seq: mark for mark in marks if mark.seq}
+    prev_hash, expected_seq, count, matched = GENESIS, 1, 0, 0
+    last_seq, legacy, keyed_seen = 0, 0, False
+
+    def broken(seq, reason):
+        return VerifyResult(count, False, seq, reason, matched, warnings)
+
     for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size):
         if event.seq != expected_seq:
-            return VerifyResult(count, False, expected_seq, f"event {expected_seq} is missing")
+            return broken(expected_seq, f"event {expected_seq} is missing")
         if event.prev_hash != prev_hash:
-            return VerifyResult(count, False, event.seq,
-                                f"event {event.seq} does not link to its predecessor")
-        if compute_hash(prev_hash, event) != event.hash:
-            return VerifyResult(count, False, event.seq, f"event {event.seq} was altered")
+            return broken(event.seq, f"event {event.seq} does not link to its predecessor")
+        if event.alg == Alg.LEGACY:
+            if keyed_seen or not marks or event.seq > marks[-1].legacy:
+                return broken(event.seq, f"event {event.seq} claims to predate the keyed chain: it was rewritten")
+            legacy += 1
+        else:
+            keyed_seen = True
+        if not hmac.compare_digest(compute_hash(prev_hash, event), event.hash):
+            return broken(event.seq, f"event {event.seq} was altered")
+        mark = wanted.get(event.seq)
+        if mark is not None:
+            if not hmac.compare_digest(mark.hash, event.hash):
+                return broken(event.seq, f"event {event.seq} differs from the signed checkpoint of "
+                                         f"{mark.at}: the chain was rewritten")
+            matched += 1
         prev_hash, expected_seq, count, last_seq = event.hash, expected_seq + 1, count + 1, event.seq
+    beyond = [mark for mark in marks if mark.seq > last_seq]
+    if beyond:
+        return broken(last_seq + 1, f"events after {last_seq} were removed: a signed checkpoint of "
+                                    f"{beyond[-1].at} records event {beyond[-1].seq}")
     head = ChainHead.objects.filter(id=1).first() or ChainHead(seq=0, hash=GENESIS)
     if head.seq != last_seq or head.hash != prev_hash:
-        return VerifyResult(count, False, last_seq + 1, f"events after {last_seq} were removed")
-    return VerifyResult(count, True)
+        return broken(last_seq + 1, f"events after {last_seq} were removed")
+    if legacy:
+        warnings.append(f"{legacy} events written before the chain was keyed are protected by the "
+                        "checkpoints only")
+    if marks and marks[-1].seq < last_seq:
+        warnings.append(f"events after {marks[-1].seq} are not checkpointed yet")
+    return VerifyResult(count, True, checkpoints=matched, warnings=warnings)
 

@@ -30,6 +30,7 @@ SCHEDULE = [
     Periodic("konsil.matching.tasks.warn_expiring_credentials", 86400),
     Periodic("konsil.cases.tasks.expire_offers", 60),
     Periodic("konsil.cases.tasks.send_sla_reminders", 300),
+    Periodic("konsil.audit.tasks.write_checkpoint", 300),  # signed audit chain head, outside the database
 ]
 
 

@@ -1,0 +1,13 @@
+"""Periodic audit work: a signed checkpoint of the chain head outside the database."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+
+@task()
+def write_checkpoint() -> None:
+    """Every few minutes (core/schedule.py): append a signed checkpoint when the chain moved."""
+    from .checkpoints import write
+
+    write()
