@@ -61,6 +61,36 @@ _HISTORY_CUE = re.compile(r"\b(?:history of|presents? (?:with|for)|presented (?:
 _FILLER = re.compile(r"^(?:none|no(?:ne)? known\b.*|nkda|no (?:current |home )?medications?|as above|see (?:above|list"
                      r"|hpi)|please see\b.*|noncontributory|unremarkable|negative|n/?a|deferred)\W*$", re.IGNORECASE)
 
+# signature lines, page furniture, demographics and dates alone: never a problem, a result or history
+_BOILERPLATE = re.compile(
+    r"^(?:(?:electronically |digitally )?(?:signed|authenticated|verified|approved|dictated|transcribed|reviewed"
+    r"|attested|co-?signed)(?: (?:and \w+ )?(?:by|on|electronically))?\b"
+    r"|signature\b|e-?signed\b|/s/|(?:page|pg\.?) \d+(?: (?:of|/) \d+)?\b|\d+ of \d+$"
+    r"|(?:patient(?: name)?|name|pt(?: name)?|dob|d\.o\.b\.?|date of birth|birth ?date|born|mrn|medical record"
+    r"(?: number| no\.?)?|account(?: number| no\.?)?|acct|fin|csn|encounter(?: number| no\.?| id)?"
+    r"|visit(?: number| id)?"
+    r"|sex|gender|age|address|phone|tel|fax|email|ssn|insurance|member id|policy(?: number)?|referring(?: physician"
+    r"| provider)?|ordering(?: physician| provider)?|attending(?: physician)?|provider|physician|surgeon|pathologist"
+    r"|radiologist|author|cc|copy to|copies to|date(?: of (?:service|visit|exam|report|procedure|admission"
+    r"|discharge))?|time|printed|report (?:date|status|generated)|status|accession(?: number| no\.?)?|location"
+    r"|facility|department|room)\s*[:#]"
+    r"|dr\.? [a-z][\w.'-]*(?: [a-z][\w.'-]*)?,?(?: m\.?d\.?| d\.?o\.?)?\.?$"
+    r"|(?:[a-z][\w.'-]+ ){1,3}(?:m\.?d\.?|d\.?o\.?|ph\.?d\.?|r\.?n\.?|np|pa-c)\.?$"
+    r"|(?:confidential|privileged)\b|this (?:report|document|message) (?:is|contains|may)\b"
+    r"|(?:end of (?:report|document)|continued (?:on|from)|\(?continued\)?)\W*$)",
+    re.IGNORECASE)
+_DATE_ONLY = re.compile(
+    r"^\W*(?:(?:date|on|dated)\W*)?(?:\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}|\d{1,2} \w{3,9},? \d{2,4}"
+    r"|\w{3,9}\.? \d{1,2},? \d{2,4}"
+    r"|\d{4}-\d{2}-\d{2}(?:[t ]\d{1,2}:\d{2}(?::\d{2})?)?)(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?)?\W*$",
+    re.IGNORECASE)
+
+
+def boilerplate(item: str) -> bool:
+    """A signature line, page header or footer, demographic field or a date alone: not clinical content."""
+    item = " ".join((item or "").split())
+    return bool(_BOILERPLATE.match(item) or _DATE_ONLY.match(item))
+
 
 def _category(header: str) -> str | None:
     name = " ".join(header.upper().split())
@@ -120,7 +150,8 @@ def _items(category: str | None, body: str) -> list[str]:
             pieces = [p for piece in pieces for p in re.split(r"[;,](?!\d)\s*(?=[A-Za-z])", piece)]
         for piece in pieces:
             piece = _LIST_MARK.sub("", piece).strip(" ,;")
-            if len(piece) >= 3 and re.search(r"[A-Za-z]{2}", piece) and not _FILLER.match(piece):
+            if len(piece) >= 3 and re.search(r"[A-Za-z]{2}", piece) and not _FILLER.match(piece) \
+                    and not boilerplate(piece):
                 out.append(piece)
     return out
 
