@@ -142,3 +142,27 @@
     if (submit) submit.focus();
   });
 })();
+
+/* Tables that scroll sideways on small screens can be scrolled with the keyboard too (tabindex, a named region). */
+(function () {
+  "use strict";
+  function mark() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      if (scrolls && !wrap.hasAttribute("tabindex")) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        var caption = wrap.querySelector("caption");
+        var heading = caption ? caption.textContent.trim() : "";
+        if (heading && !wrap.hasAttribute("aria-label")) wrap.setAttribute("aria-label", heading);
+        wrap.setAttribute("data-scroll-marked", "");
+      } else if (!scrolls && wrap.hasAttribute("data-scroll-marked")) {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("data-scroll-marked");
+      }
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mark); else mark();
+  window.addEventListener("resize", mark);
+})();
