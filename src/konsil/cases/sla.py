@@ -89,18 +89,21 @@ class QueueAlerts:
     expiring_offers: list = field(default_factory=list)
     escalated: list = field(default_factory=list)
     overrides: list = field(default_factory=list)
+    routing_needed: list = field(default_factory=list)  # RoutingOutcome rows: auto-routing gave these back
 
     @property
     def cases(self) -> list:
         """Every case shown, once (for the audit trail)."""
         seen = {}
         for case in [*self.breaches, *self.due_soon, *self.escalated,
-                     *(o.case for o in self.expiring_offers), *(o.case for o in self.overrides)]:
+                     *(o.case for o in self.expiring_offers), *(o.case for o in self.overrides),
+                     *(r.case for r in self.routing_needed)]:
             seen.setdefault(case.pk, case)
         return list(seen.values())
 
     def __bool__(self) -> bool:
-        return bool(self.breaches or self.due_soon or self.expiring_offers or self.escalated or self.overrides)
+        return bool(self.breaches or self.due_soon or self.expiring_offers or self.escalated or self.overrides
+                    or self.routing_needed)
 
 
 def queue_alerts(user, now=None, *, limit: int = 20) -> QueueAlerts:
@@ -117,4 +120,18 @@ def queue_alerts(user, now=None, *, limit: int = 20) -> QueueAlerts:
         expiring_offers=offers.expiring(cases, now, limit=limit),
         escalated=offers.escalated(cases, limit=limit),
         overrides=offers.recent_overrides(cases),
+        routing_needed=_routing_needed(cases, limit),
     )
+
+
+def _routing_needed(cases, limit: int) -> list:
+    """Cases auto-routing gave to the coordinators (with its reasons) that nobody has moved on since."""
+    from konsil.matching.models import RoutingOutcome
+
+    waiting = cases.filter(status__in=(Status.SUBMITTED, Status.TRIAGED)).exclude(offers__status="pending")
+    rows = (RoutingOutcome.objects.filter(case__in=waiting.values("pk"))
+            .select_related("case").order_by("-red_flag", "created_at"))
+    latest = {}
+    for row in rows:
+        latest.setdefault(row.case_id, row)
+    return [r for r in latest.values() if r.outcome == RoutingOutcome.Outcome.COORDINATORS][:limit]

@@ -1,0 +1,160 @@
+"""Auto-routing: a confident triage is offered to the top-ranked specialist with no person in between; abstaining
+cases and cases nobody can take go to the coordinators with the reasons; red-flag cases route first."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from konsil.accounts.roles import Role
+from konsil.audit.models import AuditEvent
+from konsil.cases.models import Notification, StatusChange
+from konsil.cases.services import transition
+from konsil.core.errors import PermissionDenied, ValidationFailed
+from konsil.matching import routing, tasks
+from konsil.matching.models import RoutingOutcome, RoutingSetting
+from konsil.triage.engine import Proposal
+from konsil.triage.models import TriageDecision
+
+from ..conftest import verified_login
+from ..factories import make_draft, make_specialist, make_user
+
+
+def proposal(code, **kwargs):
+    return Proposal(code, ranked=[{"code": code, "probability": 0.93}], **kwargs)
+
+
+PLAN = {"proposal": proposal("cardiology")}
+
+
+class FixedEngine:
+    """A triage engine answering what the test planned."""
+
+    name = "fixed"
+    version = "1"
+
+    def propose(self, case):
+        return PLAN["proposal"]
+
+
+@pytest.fixture(autouse=True)
+def fixed_engine(settings):
+    settings.KONSIL_TRIAGE_ENGINE = "tests.cases.test_autoroute.FixedEngine"
+    yield
+    PLAN["proposal"] = proposal("cardiology")
+
+
+@pytest.fixture
+def auto(network):
+    return RoutingSetting.objects.create(network=network, auto_route=True)
+
+
+def submit(case, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        transition(actor=case.patient.user, case=case, action="submit")
+    case.refresh_from_db()
+    return case
+
+
+def test_confident_case_is_offered_to_the_top_ranked(auto, draft_case, specialist, network, coordinator,
+                                                     django_capture_on_commit_callbacks):
+    make_specialist(network, specialty="cardiology", states=("NY",), first_name="Far")  # not licensed in CA
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    assert case.status == "offered" and case.specialty_id == "cardiology"
+    offer = case.offers.get(status="pending")
+    assert offer.specialist == specialist and offer.rank == 1 and offer.offered_by is None
+    actions = list(StatusChange.objects.filter(case=case).order_by("created_at").values_list("action", "role"))
+    assert actions[1:] == [("triage", "system"), ("offer", "system")]
+    assert not TriageDecision.objects.filter(case=case).exists()  # nobody decided: no feedback row
+    outcome = RoutingOutcome.objects.get(case=case)
+    assert outcome.outcome == "offered" and outcome.specialist == specialist and outcome.seconds >= 0
+    assert AuditEvent.objects.filter(action="matching.auto_route", object_id=str(case.pk)).exists()
+    # the specialist still decides
+    case = transition(actor=specialist.user, case=case, action="accept")
+    assert case.status == "accepted"
+
+
+def test_abstaining_case_goes_to_the_coordinators_with_reasons(auto, draft_case, specialist, coordinator,
+                                                               django_capture_on_commit_callbacks):
+    PLAN["proposal"] = Proposal("cardiology", abstain=True, reasons=["two specialties equally likely"])
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    assert case.status == "submitted" and not case.offers.exists()
+    outcome = RoutingOutcome.objects.get(case=case)
+    assert outcome.outcome == "coordinators"
+    assert "not confident" in outcome.reasons[0] and "two specialties equally likely" in outcome.reasons
+    assert Notification.objects.filter(user=coordinator, kind="routing_needed").exists()
+
+
+def test_nobody_eligible_goes_to_the_coordinators_with_why(auto, draft_case, coordinator, network,
+                                                           django_capture_on_commit_callbacks):
+    PLAN["proposal"] = proposal("nephrology")
+    make_specialist(network, specialty="nephrology", states=("NY",), first_name="Nils", last_name="York")
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    assert case.status == "triaged" and case.escalated_at is not None
+    outcome = RoutingOutcome.objects.get(case=case)
+    assert outcome.outcome == "coordinators"
+    assert any("Nils York" in r and "not licensed in CA" in r for r in outcome.reasons)
+    assert Notification.objects.filter(user=coordinator, kind="routing_needed").exists()
+
+
+def test_queue_shows_routing_reasons(client, auto, draft_case, coordinator, network,
+                                     django_capture_on_commit_callbacks):
+    PLAN["proposal"] = Proposal("cardiology", abstain=True, reasons=["unclear question"])
+    submit(draft_case, django_capture_on_commit_callbacks)
+    verified_login(client, coordinator)
+    page = client.get(reverse("cases:queue")).content.decode()
+    assert 'id="routing-needed"' in page and "not confident" in page and draft_case.reference in page
+
+
+def test_off_by_default_triage_only(draft_case, specialist, django_capture_on_commit_callbacks):
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    assert case.status == "submitted" and case.triage_proposals.exists()
+    assert not RoutingOutcome.objects.exists()
+
+
+def test_red_flag_cases_route_first(auto, network, patient_user, monkeypatch):
+    queued = []
+
+    def record(self, *args, **kwargs):
+        queued.append((self.name, self.priority, *args))
+
+    monkeypatch.setattr(type(tasks.route_case), "enqueue", record)
+    calm = make_draft(network, patient_user)
+    red = make_draft(network, patient_user)
+    for case in (calm, red):
+        case.status, case.submitted_at = "submitted", case.created_at
+        case.save()
+    PLAN["proposal"] = proposal("cardiology")
+    routing.triage_and_route(case_id=calm.pk)
+    PLAN["proposal"] = proposal("cardiology", urgency="stat",
+                                red_flags=[{"code": "stemi", "label": "STEMI", "urgency": "stat"}])
+    routing.triage_and_route(case_id=red.pk)
+    assert queued == [("route_case", 0, str(calm.pk)), ("route_case", routing.RED_FLAG_PRIORITY, str(red.pk))]
+    assert tasks.route_case.priority < routing.RED_FLAG_PRIORITY
+
+
+def test_red_flag_case_routed_urgently(auto, draft_case, specialist, django_capture_on_commit_callbacks):
+    PLAN["proposal"] = proposal("cardiology", urgency="stat",
+                                red_flags=[{"code": "stemi", "label": "STEMI", "urgency": "stat"}])
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    assert case.status == "offered" and case.urgency == "stat"
+    assert RoutingOutcome.objects.get(case=case).red_flag
+
+
+def test_only_org_admins_switch_auto_routing(network, coordinator, client):
+    admin = make_user(Role.ORG_ADMIN, network)
+    with pytest.raises(PermissionDenied):
+        routing.set_auto_route(actor=coordinator, network=network, on=True)
+    with pytest.raises(ValidationFailed):
+        routing.set_auto_route(actor=admin, network=network, on="yes")
+    routing.set_auto_route(actor=admin, network=network, on=True)
+    assert routing.auto_route_on(network)
+    verified_login(client, admin)
+    assert client.get(reverse("matching:routing")).status_code == 200
+    client.post(reverse("matching:routing"), {"network": str(network.pk)})  # the box unticked: off
+    assert not routing.auto_route_on(network)
+    assert AuditEvent.objects.filter(action="matching.routing_set").count() == 2
+    verified_login(client, coordinator)
+    assert client.get(reverse("matching:routing")).status_code == 403
+
+
