@@ -4,7 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from konsil.accounts.api import MeView, TokenView
-from konsil.cases.api import CaseViewSet, NotificationViewSet
+from konsil.cases.api import CaseViewSet, Icd10LookupView, NotificationViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
 from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
 from konsil.records.tus import UploadCreateView, UploadView
@@ -23,6 +23,7 @@ router.register("notifications", NotificationViewSet, basename="notification")
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("me/", MeView.as_view(), name="me"),
+    path("icd10/", Icd10LookupView.as_view(), name="icd10"),
     path("cases/<str:pk>/report.pdf", ReportPdfViewSet.as_view({"get": "retrieve"}), name="case-report-pdf"),
     path("records/cases/<uuid:pk>/uploads/", UploadCreateView.as_view(), name="records-uploads"),
     path("records/uploads/<uuid:upload_id>", UploadView.as_view(), name="records-upload"),

@@ -59,9 +59,11 @@ def test_create_case_reuses_the_patients_own_record(network, patient_user, draft
     case = services.create_case(actor=patient_user, network=network,
                                 data=case_data(patient={**PATIENT, "given_name": "Anita"}))
     assert case.patient == draft_case.patient
-    draft_case.patient.refresh_from_db()
-    assert draft_case.patient.given_name == "Anita"
     assert Patient.objects.count() == 1
+    # The other case keeps its identity; the new details are the next version (cases.identity, #10 finding 2).
+    draft_case.refresh_from_db()
+    assert draft_case.identity.given_name != "Anita" and draft_case.patient.given_name != "Anita"
+    assert (case.identity.given_name, case.identity.version) == ("Anita", draft_case.identity.version + 1)
 
 
 def test_referring_clinician_creates_a_case_for_an_unlinked_patient(network):

@@ -334,8 +334,8 @@ def test_referring_clinician_requester_can_submit(network, coordinator):
 
 def test_submit_guard_lists_what_is_missing(network, patient_user):
     case = make_draft(network, patient_user, questions=(), consent=False)
-    case.patient.state = ""
-    case.patient.save()
+    case.identity.state = ""  # the case's identity version (cases.identity)
+    case.identity.save()
     with pytest.raises(ValidationFailed) as exc:
         transition(actor=patient_user, case=case, action="submit")
     assert set(exc.value.errors) == {"questions", "consent", "patient.state"}

@@ -11,7 +11,7 @@ from konsil.core.errors import Conflict, ValidationFailed
 from konsil.matching import optimize, services, tasks
 from konsil.matching.models import AssignmentRun, BatchProposal
 
-from ..factories import OrganizationFactory, make_draft, make_specialist, make_user
+from ..factories import OrganizationFactory, make_draft, make_specialist, make_user, set_identity
 
 
 @pytest.fixture
@@ -24,8 +24,7 @@ def scene(network, walker, draft_case, other_case, specialist):
     b.peer_review_score = 0.1
     b.save()
     english = walker.walk_to(draft_case, "triaged")
-    other_case.patient.language = "es"
-    other_case.patient.save()
+    set_identity(other_case, language="es")
     spanish = walker.walk_to(other_case, "triaged")
     Case.objects.filter(pk=spanish.pk).update(created_at=english.created_at.replace(year=english.created_at.year + 1))
     return {"a": specialist, "b": b, "english": english, "spanish": spanish}
@@ -53,8 +52,7 @@ def test_the_run_is_exact_not_greedy(network, scene):
 
 
 def test_a_case_nobody_can_take_is_explained(network, scene, patient_user):
-    scene["english"].patient.language = "ko"
-    scene["english"].patient.save()
+    set_identity(scene["english"], language="ko")
     run = services.execute_run(run=AssignmentRun.objects.create(network=network))
     nobody = proposals(run)[scene["english"].pk]
     assert nobody.specialist is None and nobody.score is None

@@ -13,7 +13,7 @@ from konsil.matching import ranking, selectors, services
 from konsil.matching.models import LicensureRule, Specialty
 from konsil.triage.models import TriageProposal
 
-from ..factories import make_draft, make_specialist, make_user
+from ..factories import make_draft, make_specialist, make_user, set_identity
 
 
 @pytest.fixture(autouse=True)
@@ -64,8 +64,7 @@ def test_the_licensure_table_decides_visibly(network, triaged, specialist):
 
 
 def test_language_is_hard_unless_an_interpreter_is_requested(triaged, specialist):
-    triaged.patient.language = "ja"
-    triaged.patient.save()
+    set_identity(triaged, language="ja")
     triaged.refresh_from_db()
     assert ids(triaged) == []
     triaged.interpreter_needed = True  # the case flag asked of the cases app

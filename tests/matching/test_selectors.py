@@ -12,7 +12,7 @@ from konsil.cases.services import transition
 from konsil.matching import catalog, ranking, selectors
 from konsil.matching.models import License, Specialty
 
-from ..factories import make_draft, make_specialist
+from ..factories import make_draft, make_specialist, set_identity
 
 
 @pytest.fixture
@@ -135,8 +135,7 @@ def filtered(settings):
 
 
 def test_ranking_puts_a_language_match_first(network, triaged, filtered):
-    triaged.patient.language = "es"
-    triaged.patient.save()
+    set_identity(triaged, language="es")
     roomy = make_specialist(network, specialty="cardiology", states=("CA",), languages=("en",), capacity=20,
                             last_name="Aaron")
     speaks = make_specialist(network, specialty="cardiology", states=("CA",), languages=("es",), capacity=1,

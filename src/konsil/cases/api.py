@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from konsil.accounts.roles import OrganizationKind, Role
 from konsil.audit.services import emit
@@ -31,8 +32,12 @@ from .serializers import (
     CaseStatusSerializer,
     CaseSummarySerializer,
     CaseWriteSerializer,
+    CodeDecisionInputSerializer,
+    CodeSuggestionSerializer,
     ConsentInputSerializer,
     ConsentSerializer,
+    IcdQuerySerializer,
+    IcdResultSerializer,
     MarkedSerializer,
     MessageInputSerializer,
     MessageSerializer,
@@ -193,6 +198,24 @@ class CaseViewSet(viewsets.GenericViewSet):
         message = services.post_message(actor=request.user, case=case, body=data.validated_data["body"])
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(methods=["GET"], parameters=[CASE_ID], responses=CodeSuggestionSerializer(many=True))
+    @extend_schema(methods=["POST"], parameters=[CASE_ID], request=CodeDecisionInputSerializer,
+                   responses={200: CodeSuggestionSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="code-suggestions")
+    def code_suggestions(self, request, pk=None):
+        """Codes Konsil read in the patient's words and records; a coordinator or the case's clinician confirms
+        (the code joins the diagnoses) or rejects each."""
+        from . import coding
+
+        if request.method == "GET":
+            case = case_for(request, pk, action="case.code_suggestions")
+            return Response(CodeSuggestionSerializer(case.code_suggestions.all(), many=True).data)
+        case = case_for(request, pk, action="case.code_decide", audit=False)
+        data = CodeDecisionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        suggestion = coding.decide(actor=request.user, case=case, **data.validated_data)
+        return Response(CodeSuggestionSerializer(suggestion).data)
+
     @extend_schema(parameters=[CASE_ID], responses=TriageProposalSerializer)
     @action(detail=True, methods=["get"])
     def triage(self, request, pk=None):
@@ -222,3 +245,20 @@ class NotificationViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         ids = None if data.validated_data.get("all") else data.validated_data["ids"]
         return Response({"marked": services.mark_notifications_read(actor=request.user, ids=ids)})
+
+
+class Icd10LookupView(APIView):
+    """Search-as-you-type over ICD-10-CM titles and inclusion terms (plain words understood: "breast cancer").
+
+    Reference data only, no patient data: not audited."""
+
+    @extend_schema(parameters=[IcdQuerySerializer], responses=IcdResultSerializer(many=True))
+    def get(self, request):
+        from konsil.core import icd10
+
+        query = IcdQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data.get("q", "")
+        if "\x00" in q:
+            raise ValidationFailed(_("The search contains characters that are not allowed."), field="q")
+        return Response(icd10.search(q, limit=query.validated_data.get("limit", 20)))

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from konsil.core.errors import DomainError
 
-from .choices import LANGUAGE_CHOICES, STATE_CHOICES, ConsentScope, Delivery, Sex, Status, Urgency
+from .choices import (
+    COUNTRY_CHOICES,
+    LANGUAGE_CHOICES,
+    STATE_CHOICES,
+    STATE_NAMED_CHOICES,
+    ConsentScope,
+    Delivery,
+    Sex,
+    Status,
+    Urgency,
+)
 
 BLANK = [("", "—")]
 
@@ -64,13 +76,19 @@ class PatientForm(forms.Form):
     birth_date = forms.DateField(label=_("Birth date"), widget=forms.DateInput(attrs={"type": "date"}),
                                  error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")})
     sex = forms.ChoiceField(label=_("Sex"), choices=BLANK + list(Sex.choices))
-    country = forms.CharField(label=_("Country"), max_length=2, initial="US",
-                              help_text=_("Two-letter code, e.g. US, MX, JP."))
-    state = forms.ChoiceField(label=_("US state"), choices=BLANK + STATE_CHOICES, required=False,
+    country = forms.ChoiceField(label=_("Country where the patient lives"), choices=COUNTRY_CHOICES,
+                                initial="US")
+    state = forms.ChoiceField(label=_("US state"), choices=BLANK + STATE_NAMED_CHOICES, required=False,
                               help_text=_("Required when the patient lives in the United States."))
     language = forms.ChoiceField(label=_("Preferred language"), choices=LANGUAGE_CHOICES, initial="en")
     email = forms.EmailField(label=_("Email"), required=False)
     phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("country") == "US" and not data.get("state"):
+            self.add_error("state", _("Choose the US state where the patient lives."))
+        return data
 
     def service_data(self) -> dict:
         data = dict(self.cleaned_data)
@@ -86,18 +104,40 @@ class QuestionsForm(forms.Form):
 
 
 class ClinicalForm(forms.Form):
-    """Intake step 3: diagnosis codes, proposed treatment, treating physician, history."""
+    """Intake step 3, in the patient's own words: the diagnosis, the proposed treatment, the history; codes are
+    optional (a lookup helps those who want them; Konsil suggests codes that the care team confirms)."""
 
-    diagnoses = RowsField(label=_("Diagnosis codes (ICD-10-CM)"), required=False,
-                          help_text=_("For example I25.10. Ask your doctor if you are not sure."))
-    proposed_treatment = forms.CharField(label=_("Proposed treatment"), required=False,
-                                         widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
-    proposed_cpt = forms.CharField(label=_("CPT code (optional)"), required=False, max_length=5)
+    diagnosis_text = forms.CharField(
+        label=_("What is the diagnosis? (in your own words)"), required=False, max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For example: breast cancer in the left breast, found in March."))
+    diagnoses = RowsField(label=_("Diagnosis codes (ICD-10-CM, optional)"), required=False,
+                          help_text=_("Only if you know them: type a word (e.g. breast) or a code (e.g. C50.9) "
+                                      "to look it up. The care team adds codes for you otherwise."))
+    proposed_treatment = forms.CharField(
+        label=_("What treatment was proposed? (in your own words)"), required=False, max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For example: surgery to remove the breast, then chemotherapy."))
+    proposed_cpt = forms.CharField(label=_("CPT code of the treatment (optional)"), required=False, max_length=5)
     treating_physician = forms.CharField(label=_("Treating physician"), required=False, max_length=200)
+    CODE_SHAPE = re.compile(r"^[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?(\s+—.*)?$")
     treating_physician_email = forms.EmailField(label=_("Treating physician's email"), required=False)
     treating_facility = forms.CharField(label=_("Facility"), required=False, max_length=200)
-    clinical_summary = forms.CharField(label=_("History and symptoms"), required=False,
-                                       widget=forms.Textarea(attrs={"rows": 6}), max_length=20000)
+    clinical_summary = forms.CharField(
+        label=_("Your history and symptoms (in your own words)"), required=False, max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("What happened, when, which tests and treatments you had so far."))
+
+
+    def clean(self):
+        """Words typed in a code box ("breast cancer") join the diagnosis in words rather than being refused."""
+        data = super().clean()
+        rows = data.get("diagnoses") or []
+        words = [row for row in rows if not self.CODE_SHAPE.match(row)]
+        if words and "diagnosis_text" in data:
+            data["diagnoses"] = [row for row in rows if self.CODE_SHAPE.match(row)]
+            data["diagnosis_text"] = "\n".join([data["diagnosis_text"], *words]).strip()[:5000]
+        return data
 
 
 class PreferencesForm(forms.Form):

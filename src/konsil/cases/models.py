@@ -49,6 +49,70 @@ class Patient(BaseModel):
     def full_name(self) -> str:
         return str(self)
 
+    def current_identity(self) -> PatientIdentity:
+        """The newest version of the patient's identity (version 1 is taken from this row when none exists)."""
+        identity = self.identities.order_by("-version").first()
+        if identity is None:
+            identity = PatientIdentity.objects.create(
+                patient=self, version=1, **{name: getattr(self, name) for name in IDENTITY_FIELDS})
+        return identity
+
+
+IDENTITY_FIELDS = ("given_name", "family_name", "birth_date", "sex", "state", "country", "language", "email",
+                   "phone")
+
+
+class IdentityLocked(Exception):
+    """A version of a patient's identity used by a submitted case does not change."""
+
+
+class PatientIdentity(BaseModel):
+    """One version of who the patient is (name, birth date, residence, contact), as a case was submitted with.
+
+    A case points at the version it was submitted with; once a submitted case uses a version it never changes:
+    an edit creates the next version (audited, shown on the case page). The report is signed for this version,
+    and licensure reads its state.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="identities")
+    version = models.PositiveIntegerField(_("version"))
+    given_name = EncryptedTextField(_("given name"))
+    family_name = EncryptedTextField(_("family name"))
+    birth_date = models.DateField(_("birth date"))
+    sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices)
+    state = models.CharField(_("US state"), max_length=2, blank=True, choices=STATE_CHOICES)
+    country = models.CharField(_("country"), max_length=2, default="US")
+    language = models.CharField(_("preferred language"), max_length=8, choices=LANGUAGE_CHOICES, default="en")
+    email = EncryptedTextField(_("email"), blank=True)
+    phone = EncryptedTextField(_("phone"), blank=True)
+    supersedes = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    changed_fields = models.JSONField(default=list, blank=True)  # names only, never values
+    created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["patient", "version"]
+        constraints = [models.UniqueConstraint(fields=["patient", "version"], name="unique_identity_version")]
+
+    def __str__(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def full_name(self) -> str:
+        return str(self)
+
+    @property
+    def locked(self) -> bool:
+        """Used by a case that left the draft state: this version is part of the record now."""
+        return self.pk is not None and self.cases.exclude(status=Status.DRAFT).exists()
+
+    def values(self) -> dict:
+        return {name: getattr(self, name) for name in IDENTITY_FIELDS}
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding and self.locked:
+            raise IdentityLocked(f"identity {self.pk} is used by a submitted case")
+        super().save(*args, **kwargs)
+
 
 class CaregiverAuthorization(BaseModel):
     """A recorded authorization for a caregiver to act for a patient."""
@@ -74,6 +138,10 @@ class Case(BaseModel):
         help_text=_("Referring hospital, payer or employer program"),
     )
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="cases")
+    identity = models.ForeignKey(
+        PatientIdentity, null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
+        help_text=_("The version of the patient's identity this case was submitted with"),
+    )
     requester = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="requested_cases")
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.PATIENT)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
@@ -82,6 +150,7 @@ class Case(BaseModel):
         _("preferred delivery"), max_length=12, choices=Delivery.choices, default=Delivery.WRITTEN
     )
     interpreter_needed = models.BooleanField(_("interpreter needed"), default=False)
+    diagnosis_text = models.TextField(_("diagnosis in your words"), blank=True)
     proposed_treatment = models.TextField(_("proposed treatment"), blank=True)
     proposed_cpt = models.CharField(_("CPT code"), max_length=5, blank=True)
     treating_physician = models.CharField(_("treating physician"), max_length=200, blank=True)
@@ -111,6 +180,13 @@ class Case(BaseModel):
     def __str__(self) -> str:
         return self.reference
 
+    def save(self, *args, **kwargs):
+        if self.identity_id is None and self.patient_id is not None:
+            self.identity = self.patient.current_identity()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "identity"}
+        super().save(*args, **kwargs)
+
 
 class CaseQuestion(BaseModel):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="questions")
@@ -135,6 +211,59 @@ class CaseDiagnosis(BaseModel):
         from konsil.core.icd10 import describe
 
         return describe(self.code)
+
+
+class CodeSuggestion(BaseModel):
+    """An ICD-10-CM code Konsil read in the patient's words or records: a proposal until a coordinator or the
+    clinician confirms it (it becomes one of the case's diagnoses) or rejects it."""
+
+    class Decision(models.TextChoices):
+        SUGGESTED = "suggested", _("Suggested")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="code_suggestions")
+    code = models.CharField(_("ICD-10-CM code"), max_length=8)
+    source = models.CharField(max_length=16)  # "text" (the patient's words) or "records"
+    matched = models.CharField(max_length=200, blank=True)  # the title words found in the text
+    status = models.CharField(max_length=12, choices=Decision.choices, default=Decision.SUGGESTED)
+    decided_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["case", "code"], name="unique_case_code_suggestion")]
+
+    @property
+    def description(self) -> str:
+        from konsil.core.icd10 import describe
+
+        return describe(self.code)
+
+
+class Invitation(BaseModel):
+    """An invitation by e-mail: a caregiver invited by the patient, or a referring clinician by a coordinator.
+
+    The link carries a signed, expiring token naming this row; the row keeps no secret."""
+
+    class Kind(models.TextChoices):
+        CAREGIVER = "caregiver", _("Caregiver")
+        CLINICIAN = "clinician", _("Referring clinician")
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    network = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    email = EncryptedTextField(_("email"))
+    relationship = models.CharField(_("relationship"), max_length=64, blank=True)
+    invited_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    expires_at = models.DateTimeField()
+    accepted_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    npi = models.CharField(_("NPI"), max_length=10, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
 
 
 class Consent(BaseModel):

@@ -38,9 +38,10 @@ class CaseWriteSerializer(StrictSerializer):
 
     patient = PatientInputSerializer(required=False)
     questions = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
+    diagnosis_text = _text(help_text=_("The diagnosis in the patient's own words, e.g. breast cancer"))
     diagnoses = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False,
-                                      help_text=_("ICD-10-CM codes, e.g. C50.911"))
-    proposed_treatment = _text()
+                                      help_text=_("Optional ICD-10-CM codes, e.g. C50.911"))
+    proposed_treatment = _text(help_text=_("In plain words; the CPT code is optional"))
     proposed_cpt = _text(help_text=_("CPT code of the proposed treatment, e.g. 27447"))
     treating_physician = _text()
     treating_physician_email = _text()
@@ -86,6 +87,17 @@ class TransitionInputSerializer(StrictSerializer):
         return attrs
 
 
+class CodeDecisionInputSerializer(StrictSerializer):
+    code = serializers.CharField(max_length=16, help_text=_("A suggested ICD-10-CM code, e.g. C50.911"))
+    decision = serializers.ChoiceField(choices=["confirm", "reject"])
+
+
+class IcdQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=100, allow_blank=True, required=False,
+                              help_text=_("Words of a title or inclusion term, or the start of a code"))
+    limit = serializers.IntegerField(min_value=1, max_value=50, required=False)
+
+
 class AttachmentInputSerializer(StrictSerializer):
     file = serializers.FileField()
     description = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -126,6 +138,29 @@ class PatientSerializer(serializers.Serializer):
     language = serializers.CharField()
     email = serializers.CharField()
     phone = serializers.CharField()
+
+
+class IdentitySerializer(serializers.Serializer):
+    """The version of the patient's identity the case points at (submitted with; the report is signed for it)."""
+
+    id = serializers.UUIDField()
+    version = serializers.IntegerField()
+    changed_fields = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+
+
+class CodeSuggestionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    description = serializers.CharField()
+    source = serializers.ChoiceField(choices=["text", "records"])
+    matched = serializers.CharField()
+    status = serializers.ChoiceField(choices=["suggested", "confirmed", "rejected"])
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class IcdResultSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField()
 
 
 class QuestionSerializer(serializers.Serializer):
@@ -176,11 +211,14 @@ class CaseSummarySerializer(serializers.Serializer):
     status_display = serializers.CharField(source="get_status_display")
     urgency = serializers.CharField()
     channel = serializers.CharField()
-    patient_name = serializers.CharField(source="patient.full_name")
+    patient_name = serializers.SerializerMethodField()
     specialty = serializers.CharField(source="specialty_id", allow_null=True)
     created_at = serializers.DateTimeField()
     submitted_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
+
+    def get_patient_name(self, case) -> str:
+        return (case.identity or case.patient).full_name
 
 
 class CaseDetailSerializer(CaseSummarySerializer):
@@ -189,6 +227,7 @@ class CaseDetailSerializer(CaseSummarySerializer):
     network = serializers.UUIDField(source="network_id")
     preferred_delivery = serializers.CharField()
     interpreter_needed = serializers.BooleanField()
+    diagnosis_text = serializers.CharField()
     proposed_treatment = serializers.CharField()
     proposed_cpt = serializers.CharField()
     treating_physician = serializers.CharField()
@@ -198,13 +237,23 @@ class CaseDetailSerializer(CaseSummarySerializer):
     wizard_step = serializers.IntegerField()
     delivered_at = serializers.DateTimeField(allow_null=True)
     closed_at = serializers.DateTimeField(allow_null=True)
-    patient = PatientSerializer()
+    patient = serializers.SerializerMethodField()
+    identity = IdentitySerializer(allow_null=True)
     assigned_specialist = NamedRefSerializer(allow_null=True)
     questions = QuestionSerializer(many=True, source="questions.all")
     diagnoses = DiagnosisSerializer(many=True, source="diagnoses.all")
+    code_suggestions = CodeSuggestionSerializer(many=True, source="code_suggestions.all")
     consent = serializers.SerializerMethodField()
     timeline = TimelineEntrySerializer(many=True, source="timeline.all")
     allowed_actions = serializers.SerializerMethodField()
+
+    @extend_schema_field(PatientSerializer)
+    def get_patient(self, case):
+        """The patient's details as this case has them (its identity version), under the patient's id."""
+        identity = case.identity or case.patient
+        return PatientSerializer({"id": case.patient_id, **{name: getattr(identity, name) for name in (
+            "given_name", "family_name", "birth_date", "sex", "state", "country", "language", "email",
+            "phone")}}).data
 
     @extend_schema_field(ConsentSerializer(allow_null=True))
     def get_consent(self, case):

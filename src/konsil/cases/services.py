@@ -16,7 +16,7 @@ from konsil.audit.services import emit
 from konsil.core import context, icd10
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
 
-from . import lifecycle
+from . import coding, identity, lifecycle
 from . import relations as rel
 from .choices import (
     LANGUAGE_CHOICES,
@@ -149,8 +149,8 @@ def _patient_fields(data) -> dict:
     return clean
 
 
-CASE_FIELDS = ("urgency", "preferred_delivery", "proposed_treatment", "proposed_cpt", "treating_physician",
-               "treating_physician_email", "treating_facility", "clinical_summary")
+CASE_FIELDS = ("urgency", "preferred_delivery", "diagnosis_text", "proposed_treatment", "proposed_cpt",
+               "treating_physician", "treating_physician_email", "treating_facility", "clinical_summary")
 
 
 def _case_fields(data: dict) -> dict:
@@ -178,7 +178,7 @@ def _case_fields(data: dict) -> dict:
     if email and "@" not in email:
         errors["treating_physician_email"] = [_("Enter a valid email address.")]
     for name, limit in (("treating_physician", 200), ("treating_facility", 200), ("proposed_treatment", 5000),
-                        ("clinical_summary", 20000)):
+                        ("diagnosis_text", 5000), ("clinical_summary", 20000)):
         if len(clean.get(name, "")) > limit:
             errors[name] = [_("Keep this under %(n)d characters.") % {"n": limit}]
     if errors:
@@ -194,7 +194,7 @@ def validate_codes(codes) -> list[str]:
         raise ValidationFailed(_("Give a list of ICD-10-CM codes."), field="diagnoses")
     clean, bad = [], []
     for raw in codes:
-        code = str(raw or "").strip().upper()
+        code = str(raw or "").split(" — ")[0].strip().upper()  # "C50.911 — title" picked from the lookup
         if not code:
             continue
         if not icd10.is_valid(code):
@@ -203,7 +203,8 @@ def validate_codes(codes) -> list[str]:
             clean.append(icd10.normalize(code))
     if bad:
         raise ValidationFailed(
-            _("Unknown ICD-10-CM code(s): %(codes)s.") % {"codes": ", ".join(bad)}, field="diagnoses"
+            _("Unknown ICD-10-CM code(s): %(codes)s. Codes are optional: describe the diagnosis in words "
+              "instead.") % {"codes": ", ".join(bad)}, field="diagnoses"
         )
     return clean
 
@@ -278,15 +279,14 @@ def create_case(*, actor, network, data: dict, patient: Patient | None = None, s
                 patient = Patient.objects.create(network=network, user=actor if own_record else None,
                                                  **clean["patient"])
                 emit(actor=actor, action="patient.create", obj=patient, patient_id=patient.pk)
-            else:
-                for key, value in clean["patient"].items():
-                    setattr(patient, key, value)
-                patient.save()
-                emit(actor=actor, action="patient.update", obj=patient, patient_id=patient.pk)
-        case = Case.objects.create(network=network, patient=patient, requester=actor, channel=channel,
-                                   sponsor=sponsor, **clean["case"])
+        # The new case gets its own identity version when its details differ; other cases keep theirs.
+        version = identity.for_new_case(actor=actor, patient=patient, values=clean.get("patient"))
+        case = Case.objects.create(network=network, patient=patient, identity=version, requester=actor,
+                                   channel=channel, sponsor=sponsor, **clean["case"])
         _write_lists(case, clean)
         emit(actor=actor, action="case.create", obj=case, patient_id=patient.pk)
+        if coding.WORD_FIELDS & (set(clean["case"]) | set(clean)):
+            coding.refresh(actor=actor, case=case, records=False)
     return case
 
 
@@ -325,10 +325,8 @@ def update_case(*, actor, case: Case, data: dict) -> Case:
         checks["wizard_step"] = lambda: _wizard_step(data["wizard_step"])
     clean = _validated(checks)
     with transaction.atomic():
-        if "patient" in clean:
-            for key, value in clean["patient"].items():
-                setattr(case.patient, key, value)
-            case.patient.save()
+        if "patient" in clean:  # a new version when another case uses this one (cases.identity)
+            identity.update_for_case(actor=actor, case=case, values=clean["patient"])
         for key, value in clean["case"].items():
             setattr(case, key, value)
         if "wizard_step" in clean:
@@ -337,6 +335,8 @@ def update_case(*, actor, case: Case, data: dict) -> Case:
         _write_lists(case, clean)
         emit(actor=actor, action="case.update", obj=case, patient_id=case.patient_id,
              detail={"fields": sorted(str(k)[:64] for k in set(data) - {"patient"})})
+        if coding.WORD_FIELDS & (set(clean["case"]) | set(clean)):
+            coding.refresh(actor=actor, case=case)
     return case
 
 

@@ -15,6 +15,8 @@ urlpatterns = [
     path("<uuid:pk>/intake/<int:step>/", views.intake, name="intake"),
     path("<uuid:pk>/actions/<slug:action>/", views.transition, name="transition"),
     path("<uuid:pk>/messages/", views.post_message, name="message"),
+    path("<uuid:pk>/codes/", views.code_decision, name="code_decision"),
+    path("<uuid:pk>/codes/refresh/", views.code_refresh, name="code_refresh"),
     path("<uuid:pk>/attachments/", views.upload, name="upload"),
     path("<uuid:pk>/attachments/<uuid:att>/", views.attachment, name="attachment"),
 ]

@@ -37,7 +37,7 @@ from konsil.triage import selectors as triage_selectors
 from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
-from . import lifecycle, selectors, services
+from . import coding, identity, lifecycle, selectors, services
 from . import relations as rel
 from .choices import OPEN_STATUSES, Channel, ConsentScope, Status, Urgency
 from .forms import (
@@ -144,7 +144,9 @@ def new_case(request):
     network = _intake_network(user)
     is_patient = user.has_role(Role.PATIENT)
     patient = Patient.objects.filter(user=user).order_by("created_at").first() if is_patient else None
-    initial = _patient_initial(patient) or {"email": user.email if is_patient else ""}
+    initial = (_patient_initial(patient.current_identity()) if patient else
+               {"email": user.email if is_patient else "", "given_name": user.first_name if is_patient else "",
+                "family_name": user.last_name if is_patient else ""})
     form = PatientForm(request.POST or None, initial=initial)
     if network is None:
         form.add_error(None, _("Your account is not linked to a provider network. Please contact support."))
@@ -199,7 +201,7 @@ def _post(request):
 
 
 def _step_patient(request, case):
-    form = PatientForm(_post(request), initial=_patient_initial(case.patient))
+    form = PatientForm(_post(request), initial=_patient_initial(case.identity))
     if form.is_bound and form.is_valid():
         response = _save_step(request, case, 1, form, {"patient": form.service_data()})
         if response:
@@ -218,8 +220,8 @@ def _step_questions(request, case):
 
 
 def _step_clinical(request, case):
-    fields = ("proposed_treatment", "proposed_cpt", "treating_physician", "treating_physician_email",
-              "treating_facility", "clinical_summary")
+    fields = ("diagnosis_text", "proposed_treatment", "proposed_cpt", "treating_physician",
+              "treating_physician_email", "treating_facility", "clinical_summary")
     form = ClinicalForm(_post(request), initial={name: getattr(case, name) for name in fields})
     if form.is_bound and "add_row" not in form.data and form.is_valid():
         response = _save_step(request, case, 3, form, dict(form.cleaned_data))
@@ -372,6 +374,8 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "records_upload": reading.upload_context(case), "records_viewer": reading.viewer_context(case),
         "has_images": case.studies.exists(), "clinical": reading.clinical_context(case),
         "blinded": blinded.hidden_for(user, case),
+        "identity_history": identity.history(case),
+        "can_decide_codes": coding.may_decide(user, case),
         "panel_links": rel.COORDINATOR in relations,
         "can_edit": authz.can("case.edit", user, case),
         "can_read_report": authz.can("case.read_report", user, case),
@@ -422,6 +426,33 @@ def post_message(request, pk):
             return _to_detail(case, "messages")
     return _render_detail(request, _case_or_404(request.user, pk), message_form=form, error=error,
                           placed=placed)
+
+
+@login_required
+@require_POST
+def code_decision(request, pk):
+    """Confirm or reject a code Konsil suggested (coordinators and the case's clinicians)."""
+    case = _case_or_404(request.user, pk, audit=False)
+    try:
+        coding.decide(actor=request.user, case=case, code=request.POST.get("code", ""),
+                      decision=request.POST.get("decision", ""))
+    except DomainError as exc:
+        return _render_detail(request, _case_or_404(request.user, pk), error=exc)
+    messages.success(request, _("The code was confirmed.") if request.POST.get("decision") == "confirm"
+                     else _("The suggestion was rejected."))
+    return _to_detail(case, "diagnoses")
+
+
+@login_required
+@require_POST
+def code_refresh(request, pk):
+    """Read the case's words and records again for codes (coordinators and the case's clinicians)."""
+    case = _case_or_404(request.user, pk, audit=False)
+    if not coding.may_decide(request.user, case):
+        raise DjangoPermissionDenied(_("You do not have permission to do this."))
+    coding.refresh(actor=request.user, case=case)
+    messages.success(request, _("Konsil read the case again for diagnosis codes."))
+    return _to_detail(case, "diagnoses")
 
 
 def _to_detail(case, anchor: str = ""):

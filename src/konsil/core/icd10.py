@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from functools import lru_cache
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import simple_icd_10_cm as cm
+    # the library fills its code list lazily and without a lock (threads racing to fill it get None indexes):
+    # fill it once here, under the import lock
+    cm.get_all_codes()
+_INDEX_LOCK = threading.Lock()  # the search index is built once, by one thread
 
 _SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 
@@ -56,3 +61,123 @@ def tabular_index(code: str) -> int | None:
 
 def ancestors(code: str) -> list[str]:
     return list(cm.get_ancestors(code))
+
+
+# --- search and suggestions from plain words ---------------------------------------------------------------
+
+MAX_QUERY = 100  # characters of a search-as-you-type query
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset({"of", "and", "or", "the", "a", "an", "in", "on", "with", "without", "to", "for", "by", "due",
+                   "other", "unspecified", "specified", "site", "nos", "type", "not", "elsewhere", "classified",
+                   "part", "my", "i", "have", "has", "had", "is", "was", "me", "at", "as", "from", "left", "right"})
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall((text or "").lower())
+
+
+def _lay_terms() -> list[tuple[re.Pattern, str]]:
+    """Plain words and the ICD-10-CM wording they stand for (data: icd10_lay_terms.csv, with sources)."""
+    import csv
+    from pathlib import Path
+
+    rows = []
+    with open(Path(__file__).with_name("icd10_lay_terms.csv"), encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            rows.append((re.compile(r"\b(?:" + row["pattern"] + r")\b"), row["icd10_wording"]))
+    return rows
+
+
+_LAY: list | None = None
+
+
+def expand(text: str) -> str:
+    """The text with the ICD-10-CM wording of the plain words it uses added ("breast cancer" -> "... malignant
+    neoplasm ...")."""
+    low = (text or "").lower()
+    return " ".join([low, *_lay_matches(low)[1]])
+
+
+def _lay_matches(low: str) -> tuple[set[str], list[str]]:
+    """The words of `low` that lay terms cover, and the ICD-10-CM wording they stand for."""
+    global _LAY
+    if _LAY is None:
+        _LAY = _lay_terms()
+    covered, wording = set(), []
+    for pattern, words in _LAY:
+        for match in pattern.finditer(low):
+            covered.update(_words(match.group(0)))
+            wording.append(words)
+    return covered, wording
+
+
+def _index() -> list[tuple[str, str, str, frozenset]]:
+    with _INDEX_LOCK:
+        return _build_index()
+
+
+@lru_cache(maxsize=1)
+def _build_index() -> list[tuple[str, str, str, frozenset]]:
+    """(code, title, the searchable text: title, inclusion terms and 'includes' notes, its content words)."""
+    rows, seen = [], set()
+    for code in cm.get_all_codes(with_dots=True):
+        if code in seen or not (cm.is_category_or_subcategory(code) or cm.is_extended_subcategory(code)):
+            continue
+        seen.add(code)
+        title = cm.get_description(code)
+        terms = [*cm.get_inclusion_term(code), *cm.get_includes(code)]
+        text = " ".join([title, *terms]).lower()
+        rows.append((code, title, text, frozenset(w for w in _words(title) if w not in _STOP)))
+    return rows
+
+
+def search(query: str, *, limit: int = 20) -> list[dict]:
+    """Codes whose code, title or inclusion terms hold every word of `query` (plain words understood too).
+
+    Broad codes (categories) first, then by code order; `matched` says which term matched."""
+    query = (query or "").strip()
+    words = [w for w in _words(query) if w not in _STOP]
+    if not words:
+        return []
+    code_like = query.upper().replace(" ", "")
+    covered, wording = _lay_matches(query.lower())
+    lay = [w for w in _words(" ".join(wording)) if w not in _STOP]
+    plain = [w for w in words if w not in covered]  # the words the lay terms do not replace
+    found = []
+    for position, (code, title, text, _content) in enumerate(_index()):
+        if code.startswith(code_like) and _SHAPE.match(code_like[:3] or "-"):
+            found.append((0, 0, len(code), position, code, title))
+            continue
+        literal = all(w in text for w in words)
+        if not literal and not (lay and all(w in text for w in lay + plain) and any(w in text for w in words)):
+            continue
+        low = title.lower()
+        in_title = all(w in low for w in words) or bool(lay and all(w in low for w in lay + plain))
+        found.append((1, 0 if in_title else 1, len(code), position, code, title))
+        if len(found) >= 5000:
+            break
+    found.sort()
+    return [{"code": row[4], "title": row[5]} for row in found[:limit]]
+
+
+def suggest(text: str, *, limit: int = 5) -> list[dict]:
+    """Codes a text speaks of: every content word of the code's title appears in the text (plain words
+    understood through the lay terms). The most specific titles first; a code is left out when a broader one
+    says the same words. Proposals only: a person confirms them."""
+    expanded = expand(text)
+    have = set(_words(expanded)) - _STOP
+    if not have:
+        return []
+    hits = {}
+    for code, title, _text, content in _index():
+        if content and len(content) >= 2 and content <= have:
+            hits[code] = (title, content)
+    chosen = []
+    for code, (title, content) in hits.items():
+        parent = cm.get_parent(code) if len(code) > 3 else ""
+        if parent in hits and hits[parent][1] >= content:
+            continue  # the broader code says as much
+        chosen.append((-len(content), len(code), code, title, sorted(content)))
+    chosen.sort()
+    return [{"code": code, "title": title, "matched": " ".join(words)}
+            for _n, _len, code, title, words in chosen[:limit]]

@@ -1,0 +1,94 @@
+"""ICD-10-CM codes Konsil reads in the patient's words and records: suggestions a person confirms or rejects."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from konsil.accounts.roles import Role
+from konsil.audit.services import emit
+from konsil.core import icd10
+from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
+
+from . import relations as rel
+from .choices import Status
+from .models import Case, CaseDiagnosis, CodeSuggestion
+
+WORD_FIELDS = frozenset({"diagnosis_text", "proposed_treatment", "clinical_summary", "questions", "diagnoses"})
+MAX_FROM_TEXT = 5
+MAX_PER_RECORD = 3
+CLOSED = frozenset({Status.CLOSED, Status.CANCELLED, Status.WITHDRAWN})
+Decision = CodeSuggestion.Decision
+
+
+def _patient_words(case: Case) -> str:
+    questions = " ".join(q.text for q in case.questions.all())
+    return " \n".join([case.diagnosis_text, case.proposed_treatment, case.clinical_summary, questions])
+
+
+def proposals(case: Case, *, records: bool = True) -> dict[str, tuple[str, str]]:
+    """code -> (source, matched words): from the patient's words first, then from the records' text."""
+    found = {s["code"]: ("text", s["matched"]) for s in icd10.suggest(_patient_words(case), limit=MAX_FROM_TEXT)}
+    if records:
+        from konsil.records.selectors import record_texts
+
+        for text, _ref in record_texts(case):
+            for s in icd10.suggest(text, limit=MAX_PER_RECORD):
+                found.setdefault(s["code"], ("records", s["matched"]))
+    return found
+
+
+def refresh(*, actor, case: Case, records: bool = True) -> list[CodeSuggestion]:
+    """Bring the case's open suggestions up to date with its text; decisions already taken are kept.
+    Runs inside the caller's transaction (or its own)."""
+    with transaction.atomic():
+        found = proposals(case, records=records)
+        given = set(case.diagnoses.values_list("code", flat=True))
+        existing = {s.code: s for s in case.code_suggestions.all()}
+        stale = [s.pk for code, s in existing.items() if s.status == Decision.SUGGESTED and code not in found]
+        CodeSuggestion.objects.filter(pk__in=stale).delete()
+        new = [CodeSuggestion(case=case, code=code, source=source, matched=matched[:200])
+               for code, (source, matched) in found.items() if code not in existing and code not in given]
+        CodeSuggestion.objects.bulk_create(new)
+        if new or stale:
+            emit(actor=actor, action="case.code_suggest", obj=case, patient_id=case.patient_id,
+                 detail={"added": len(new), "removed": len(stale)})
+    return list(case.code_suggestions.all())
+
+
+def may_decide(user, case: Case) -> bool:
+    """Coordinators and the clinicians of the case (assigned specialist, referring clinician) confirm codes."""
+    relations = rel.relations(user, case)
+    if relations & {rel.COORDINATOR, rel.SPECIALIST}:
+        return True
+    return rel.REQUESTER in relations and user.has_role(Role.REFERRING_CLINICIAN)
+
+
+def decide(*, actor, case: Case, code: str, decision: str) -> CodeSuggestion:
+    """Confirm (the code becomes one of the case's diagnoses) or reject a suggested code."""
+    if decision not in ("confirm", "reject"):
+        raise ValidationFailed(_("Choose confirm or reject."), field="decision")
+    code = icd10.normalize(str(code or ""))
+    if not may_decide(actor, case):
+        emit(actor=actor, action="case.code_decide", obj=case, patient_id=case.patient_id, outcome="denied")
+        raise PermissionDenied(_("Only the care coordinators and the case's clinicians confirm codes."))
+    if case.status in CLOSED:
+        raise Conflict(_("This case is closed."), code="case_closed")
+    with transaction.atomic():
+        try:
+            suggestion = case.code_suggestions.select_for_update().get(code=code)
+        except CodeSuggestion.DoesNotExist:
+            raise ValidationFailed(_("This code was not suggested for the case."), field="code") from None
+        if suggestion.status != Decision.SUGGESTED:
+            raise Conflict(_("This suggestion was already decided."), code="already_decided")
+        suggestion.status = Decision.CONFIRMED if decision == "confirm" else Decision.REJECTED
+        suggestion.decided_by, suggestion.decided_at = actor, timezone.now()
+        suggestion.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
+        if suggestion.status == Decision.CONFIRMED and not case.diagnoses.filter(code=code).exists():
+            position = (case.diagnoses.aggregate(n=Max("position"))["n"] or -1) + 1
+            CaseDiagnosis.objects.create(case=case, code=code, position=position)
+        emit(actor=actor, action=f"case.code_{decision}", obj=case, patient_id=case.patient_id,
+             role=rel.primary_relation(rel.relations(actor, case)), detail={"source": suggestion.source})
+    return suggestion
