@@ -87,7 +87,7 @@ def subspecialty_for(case) -> str | None:
 
 def case_record(case, *, now: dt.datetime | None = None) -> dict:
     """`case` (triaged: a specialty is set) as a scoring dict."""
-    patient = case.patient
+    patient = case.identity  # the identity the case was submitted with (cases.identity)
     country = (patient.country or "US").upper()
     requester_specialist = Specialist.objects.filter(user_id=case.requester_id).values_list("pk", flat=True).first()
     previous = (type(case).objects.filter(patient_id=case.patient_id, assigned_specialist__isnull=False)
