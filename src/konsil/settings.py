@@ -286,6 +286,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("KONSIL_API_RATE", "10000/hour")},
 }
+KONSIL_API_DOCS_PUBLIC = env_bool("KONSIL_API_DOCS_PUBLIC", False)  # /api/schema/ and /api/docs/ without sign-in
 SPECTACULAR_SETTINGS = {
     "TITLE": "Konsil API",
     "DESCRIPTION": "Medical second opinions: cases, records, opinions, specialists.",

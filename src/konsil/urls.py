@@ -3,9 +3,9 @@
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from konsil.core import views as core_views
+from konsil.core.api import CachedSchemaView, SignedInSwaggerView
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -16,10 +16,11 @@ urlpatterns = [
     path("audit/", include("konsil.audit.urls")),
     path("records/", include("konsil.records.urls")),
     path("matching/", include("konsil.matching.urls")),
+    path("triage/", include("konsil.triage.urls")),
     path("dicomweb/cases/<uuid:case_id>/", include("konsil.records.dicomweb_urls")),
     path("", include("konsil.opinions.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("konsil.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/schema/", CachedSchemaView.as_view(), name="schema"),
+    path("api/docs/", SignedInSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -25,7 +25,8 @@ def test_schema_generates_cleanly(tmp_path, db):
         assert f"  {path}:" in text, path
 
 
-def test_schema_endpoint(client, db):
+def test_schema_endpoint(client, login, coordinator):
+    login(client, coordinator)  # signed-in by default (KONSIL_API_DOCS_PUBLIC opens it)
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     schema = response.json()
@@ -33,7 +34,8 @@ def test_schema_endpoint(client, db):
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
 
 
-def test_swagger_ui_uses_only_local_assets(client, db):
+def test_swagger_ui_uses_only_local_assets(client, login, coordinator):
+    login(client, coordinator)
     response = client.get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()

@@ -7,14 +7,20 @@ are named with dots ("patient.birth_date", "questions.0").
 from __future__ import annotations
 
 import json
+import threading
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions as drf
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -104,3 +110,42 @@ def object_or_404(queryset, pk, message=None):
         return queryset.get(pk=pk)
     except (queryset.model.DoesNotExist, ValueError, DjangoValidationError):
         raise NotFound(message or _("Not found.")) from None
+
+
+def docs_public() -> bool:
+    """The schema and Swagger UI need a signed-in user unless KONSIL_API_DOCS_PUBLIC is set."""
+    return bool(getattr(settings, "KONSIL_API_DOCS_PUBLIC", False))
+
+
+class SignedInSwaggerView(SpectacularSwaggerView):
+    """Swagger UI for signed-in people (a sign-in redirect otherwise), unless the docs are public."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not docs_public() and not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return super().dispatch(request, *args, **kwargs)
+
+
+class CachedSchemaView(SpectacularAPIView):
+    """The OpenAPI schema, generated once per language and version under a lock, then served from memory.
+
+    drf-spectacular builds the schema on every request and its generator is not safe to run in several threads at
+    once (500s on the first concurrent requests under gunicorn threads)."""
+
+    _cache: dict = {}
+    _lock = threading.Lock()
+
+    def get_permissions(self):
+        return [AllowAny()] if docs_public() else [IsAuthenticated()]
+
+    def _get_schema_response(self, request):
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        language = translation.get_language()
+        key = (version, language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE)
+        with self._lock:
+            schema = self._cache.get(key)
+            if schema is None:
+                generator = self.generator_class(urlconf=self.urlconf, api_version=version, patterns=self.patterns)
+                schema = self._cache[key] = generator.get_schema(request=request, public=self.serve_public)
+        return Response(data=schema, headers={
+            "Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'})
