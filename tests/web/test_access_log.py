@@ -42,3 +42,12 @@ def test_specialist_is_named_by_specialty(client, specialist, patient_user, draf
     client.force_login(patient_user)
     body = client.get(url("audit:my_access")).content.decode()
     assert "specialist in Cardiology, opened your case" in body
+
+
+def test_case_moves_are_said_as_what_happened(client, patient_user, walker, draft_case):
+    case = walker.walk_to(draft_case, "offered")
+    client.force_login(patient_user)
+    body = client.get(url("audit:my_access")).content.decode()
+    assert "You sent your request" in body and "offered your case to a specialist" in body
+    assert "case.offer" not in body and "offer to specialist" not in body.lower().replace("offered", "")
+    assert f"Case {case.reference}" in body

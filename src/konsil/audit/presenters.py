@@ -27,6 +27,59 @@ MODALITIES = {
 }
 
 
+# The case's moves, said as what happened (the lifecycle labels are imperatives for buttons).
+DONE = {
+    "case.submit": gettext_lazy("sent your request"),
+    "case.triage": gettext_lazy("chose the specialty of your case"),
+    "case.retriage": gettext_lazy("changed the specialty of your case"),
+    "case.offer": gettext_lazy("offered your case to a specialist"),
+    "case.accept": gettext_lazy("accepted your case"),
+    "case.decline": gettext_lazy("declined your case"),
+    "case.expire_offer": gettext_lazy("did not answer the offer in time"),
+    "case.retract_offer": gettext_lazy("withdrew the offer to a specialist"),
+    "case.start_review": gettext_lazy("started reviewing your case"),
+    "case.request_info": gettext_lazy("asked you for more information"),
+    "case.provide_info": gettext_lazy("answered the specialist's questions"),
+    "case.complete_draft": gettext_lazy("finished the draft opinion"),
+    "case.revise_draft": gettext_lazy("revised the draft opinion"),
+    "case.sign": gettext_lazy("signed the opinion"),
+    "case.amend": gettext_lazy("amended the opinion"),
+    "case.deliver": gettext_lazy("sent you the report"),
+    "case.close": gettext_lazy("closed the case"),
+    "case.cancel": gettext_lazy("cancelled the case"),
+    "case.withdraw": gettext_lazy("withdrew the request"),
+    "case.create": gettext_lazy("created the case"),
+    "case.update": gettext_lazy("updated the case"),
+    "case.escalate": gettext_lazy("passed your case to the care coordinators"),
+    "case.code_suggest": gettext_lazy("suggested diagnosis codes for your case"),
+    "case.code_suggestions": gettext_lazy("suggested diagnosis codes for your case"),
+    "case.code_accept": gettext_lazy("confirmed a diagnosis code"),
+    "case.code_reject": gettext_lazy("set aside a suggested diagnosis code"),
+    "record.process": gettext_lazy("read your uploaded records to prepare them"),
+    "records.request": gettext_lazy("asked for your records"),
+    "records.remind": gettext_lazy("sent a reminder about your records"),
+    "records.received": gettext_lazy("received your records"),
+    "triage.propose": gettext_lazy("proposed a specialty for your case"),
+    "triage.escalate": gettext_lazy("asked a care coordinator to check your case"),
+    "triage.questions": gettext_lazy("prepared questions about your case"),
+    "triage.answers": gettext_lazy("recorded your answers"),
+    "triage.read": gettext_lazy("read the triage of your case"),
+    "offer.open": gettext_lazy("offered your case to a specialist"),
+    "caregiver.authorize": gettext_lazy("authorized a caregiver"),
+    "consent.sign": gettext_lazy("signed the authorization"),
+    "patient.create": gettext_lazy("created your patient record"),
+    "patient.update": gettext_lazy("updated your patient record"),
+    "message.create": gettext_lazy("wrote a message"),
+    "message.list": gettext_lazy("read the messages"),
+    "opinion.save_draft": gettext_lazy("worked on the opinion"),
+    "opinion.sign": gettext_lazy("signed the opinion"),
+    "opinion.read": gettext_lazy("read the opinion"),
+    "report.share": gettext_lazy("shared the report with the treating physician"),
+    "attachment.list": gettext_lazy("saw the list of your documents"),
+}
+SYSTEM_ACTORS = {"system", "records", "triage", "sla", "offers", "worker", "cli", "routing", "matching", "demo"}
+
+
 def _count_text(action: str, n: int, what: str) -> str:
     """What the person did, in words, for `n` events of `action` (`what` names the images' study)."""
     if action == "imaging.frame":
@@ -50,10 +103,10 @@ def _count_text(action: str, n: int, what: str) -> str:
         return _("downloaded the report")
     if action == "report.read_shared":
         return _("opened the report shared with the treating physician")
-    from .views import action_label
-
-    label = str(action_label(action))
-    return label[:1].lower() + label[1:] + (f" (×{n})" if n > 1 else "")
+    times = f" (×{n})" if n > 1 else ""
+    if action in DONE:
+        return str(DONE[action]) + times
+    return _("worked with your data") + times
 
 
 @dataclass
@@ -114,6 +167,19 @@ def _case_of(rows) -> dict[tuple[str, str], str]:
             for pk, case_id in qs.filter(pk__in=ids).values_list("pk", path):
                 out[(otype, str(pk))] = str(case_id)
 
+    from django.apps import apps
+
+    for otype in wanted:
+        if otype in ("cases.case", "cases.attachment", "records.attachment", "records.instance", "records.series",
+                     "records.study") or "." not in otype:
+            continue
+        try:
+            model = apps.get_model(otype)
+        except (LookupError, ValueError):
+            continue
+        names = {f.name for f in model._meta.get_fields()}
+        if "case" in names:
+            add(otype, model.objects, "case_id")
     add("cases.attachment", Attachment.objects, "case_id")
     add("records.attachment", Attachment.objects, "case_id")
     add("records.instance", Instance.objects, "series__study__case_id")
@@ -191,6 +257,9 @@ def grouped_access_log(events, user, *, cases: dict[str, str] | None = None) -> 
     days: dict[tuple[str, dt.date], Day] = {}
     for (case_id, day, _actor, action, outcome, mod), b in buckets.items():
         r = b["row"]
+        if r["actor_id"] and str(r["actor_id"]) == str(user.pk) and action in (
+                "case.list", "case.list_status", "attachment.list", "message.list"):
+            continue
         group = groups.get(case_id)
         if group is None:
             title = (_("Case %(ref)s") % {"ref": cases[case_id]}) if case_id in cases else _("Your account")
@@ -201,7 +270,11 @@ def grouped_access_log(events, user, *, cases: dict[str, str] | None = None) -> 
             group.days.append(day_obj)
         actor_id = str(r["actor_id"]) if r["actor_id"] else ""
         is_self = bool(actor_id) and actor_id == str(user.pk)
-        name, what = people.get(actor_id, (r["actor_label"] or _("The system"), ""))
+        if is_self and action in ("case.list", "case.list_status", "attachment.list", "message.list"):
+            continue  # your own look at a list of your cases is not news
+        label = r["actor_label"] or ""
+        automatic = not actor_id and (not label or label.lower() in SYSTEM_ACTORS or "@" not in label)
+        name, what = people.get(actor_id, (_("Konsil (automatic)") if automatic else label, ""))
         if not what and r["role"]:
             what = str(RELATION_LABELS.get(r["role"], r["role"])).lower()
         if is_self:
