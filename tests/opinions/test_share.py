@@ -1,10 +1,12 @@
-"""Sharing the report with the treating physician: a secret link, emailed, readable without an account."""
+"""Sharing the report with the treating physician: the e-mailed link carries a public id only; the physician
+proves who they are (a code e-mailed to them, or the patient's birth date); access expires and can be revoked."""
 
 import io
 import re
 from datetime import timedelta
 
 import pypdf
+import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -12,18 +14,36 @@ from django.utils import timezone
 
 from konsil.audit.models import AuditEvent
 from konsil.cases.models import Consent
+from konsil.opinions import services
 from konsil.opinions.models import ReportShare
+
+BIRTH_DATE = "1970-05-17"  # tests.factories.make_patient
 
 
 def _share(client, case, **data):
-    data = {"recipient_name": "Dr. Lee", "recipient_email": "lee@clinic.test", **data}
+    data = {"recipient_name": "Dr. Lee", "recipient_email": "lee@clinic.test", "days": "14", **data}
     return client.post(reverse("opinions:share", args=[case.pk]), data)
 
 
-def _link(response) -> str:
-    match = re.search(r'value="(http://testserver/r/[^"]+/)"', response.content.decode())
-    assert match, "the link is shown once on the page"
+def _link(email) -> str:
+    match = re.search(r"(http://testserver/shared/[^/\s]+/)", email.body)
+    assert match, "the email carries the link to the shared page"
     return match.group(1)
+
+
+@pytest.fixture
+def shared(client, login, case_at, patient_user):
+    """A delivered case shared with Dr. Lee; returns (case, link) with the patient still signed in."""
+    case = case_at("delivered")
+    login(client, patient_user)
+    response = _share(client, case)
+    assert response.status_code == 302
+    return case, _link(mail.outbox[-1])
+
+
+def _prove(browser, link, method="birth_date", value=BIRTH_DATE):
+    field = "code" if method == "email_code" else "birth_date"
+    return browser.post(link, {"method": method, field: value})
 
 
 def test_share_form_is_prefilled_from_the_case(client, login, case_at, patient_user):
@@ -35,47 +55,161 @@ def test_share_form_is_prefilled_from_the_case(client, login, case_at, patient_u
     assert 'value="Dr. Lee"' in page and 'value="lee@clinic.test"' in page
 
 
-def test_shared_link_works_without_login_and_is_emailed(client, login, case_at, patient_user):
-    case = case_at("delivered")
-    login(client, patient_user)
-    response = _share(client, case)
-    assert response.status_code == 200
-    link = _link(response)
-
-    assert len(mail.outbox) == 1
-    email = mail.outbox[0]
-    assert email.to == ["lee@clinic.test"] and link in email.body
-    for secret in ("García", "Ana", "stent", case.reference):
+def test_the_link_alone_opens_only_the_proof_page(shared):
+    case, link = shared
+    email = mail.outbox[-1]
+    assert email.to == ["lee@clinic.test"]
+    for secret in ("García", "Ana", "stent", case.reference, BIRTH_DATE):
         assert secret not in email.body + email.subject  # the link only, no clinical content
+    grant = ReportShare.objects.get()
+    assert link.endswith(f"/shared/{grant.public_id}/")
+    assert (grant.expires_at - timezone.now()).days == 13  # 14 days asked
 
-    anonymous = Client()
-    page = anonymous.get(link)
+    page = Client().get(link)
     assert page.status_code == 200
-    assert case.reference in page.content.decode() and "Dr. Lee" in page.content.decode()
-    assert page["Cache-Control"].startswith("max-age=0") or "no-store" in page["Cache-Control"]
-    assert AuditEvent.objects.filter(action="report.read_shared",
-                                     actor_label="share:lee@clinic.test").exists()
+    html = page.content.decode()
+    assert "Confirm who you are" in html and "Dr. Lee" in html
+    for secret in ("García", "stent", case.reference):
+        assert secret not in html
+    assert page["X-Robots-Tag"] == "noindex, nofollow" and page["Referrer-Policy"] == "no-referrer"
+    pdf = Client().get(link + "report.pdf")
+    assert pdf.status_code == 302 and pdf["Location"].endswith(f"/shared/{grant.public_id}/")
+    assert AuditEvent.objects.filter(action="report.share", object_id=str(grant.pk)).exists()
 
-    pdf = anonymous.get(link + "report.pdf")
-    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+
+def test_birth_date_opens_the_report_and_the_pdf(shared):
+    case, link = shared
+    browser = Client()
+    wrong = _prove(browser, link, value="1971-05-17")
+    assert wrong.status_code == 400
+    assert "does not match" in wrong.content.decode()
+    assert browser.get(link).content.decode().count(case.reference) == 0
+
+    right = _prove(browser, link)
+    assert right.status_code == 302
+    page = browser.get(link)
+    assert page.status_code == 200
+    assert case.reference in page.content.decode() and "Not now; medication first." in page.content.decode()
+    assert "no-store" in page["Cache-Control"]
+    pdf = browser.get(link + "report.pdf")
+    assert pdf["Content-Type"] == "application/pdf"
     assert case.reference in pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
-    assert AuditEvent.objects.filter(action="report.download", actor_label="share:lee@clinic.test").exists()
+
+    actor = "share:lee@clinic.test"
+    events = AuditEvent.objects.filter(actor_label=actor)
+    assert events.filter(action="report.share_proof", outcome="denied").count() == 1
+    assert events.filter(action="report.share_proof", outcome="success").count() == 1
+    assert events.filter(action="report.read_shared").exists() and events.filter(action="report.download").exists()
+    assert Client().get(link).content.decode().count(case.reference) == 0  # another browser proves again
 
 
-def test_expired_revoked_and_unknown_links_are_404(client, login, case_at, patient_user):
-    case = case_at("delivered")
-    login(client, patient_user)
-    link = _link(_share(client, case))
-    anonymous = Client()
+def test_emailed_code_opens_the_report_once(shared):
+    case, link = shared
+    browser = Client()
+    sent = browser.post(link + "code/")
+    assert sent.status_code == 200 and "We sent a code" in sent.content.decode()
+    email = mail.outbox[-1]
+    assert email.to == ["lee@clinic.test"]
+    code = re.search(r"\b(\d{6})\b", email.body).group(1)
+    grant = ReportShare.objects.get()
+    assert code not in grant.code_hash and len(grant.code_hash) == 64  # only a keyed hash is kept
+
+    assert browser.post(link + "code/").status_code == 409  # one code a minute
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    assert _prove(browser, link, "email_code", wrong).status_code == 400
+    assert _prove(browser, link, "email_code", code).status_code == 302
+    assert case.reference in browser.get(link).content.decode()
+    assert _prove(Client(), link, "email_code", code).status_code == 400  # single use
+    assert AuditEvent.objects.filter(action="report.share_code", actor_label="share:lee@clinic.test").exists()
+
+
+def test_an_expired_code_is_refused(shared):
+    _case, link = shared
+    browser = Client()
+    browser.post(link + "code/")
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
+    ReportShare.objects.update(code_expires_at=timezone.now() - timedelta(seconds=1))
+    response = _prove(browser, link, "email_code", code)
+    assert response.status_code == 400 and "wrong or has expired" in response.content.decode()
+
+
+def test_wrong_proofs_lock_then_close_the_link(shared):
+    case, link = shared
+    attacker = Client()
+    for _ in range(services.LOCK_AFTER):
+        assert _prove(attacker, link, value="1999-01-01").status_code == 400
+    locked = _prove(attacker, link)  # even the right birth date waits out the lock
+    assert locked.status_code == 409 and "Too many attempts" in locked.content.decode()
+    assert case.reference not in attacker.get(link).content.decode()
+
+    ReportShare.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+    for _ in range(services.BLOCK_AFTER - services.LOCK_AFTER):
+        _prove(attacker, link, value="1999-01-01")
+    grant = ReportShare.objects.get()
+    assert grant.blocked_at is not None and services.share_state(grant) == "blocked"
+    closed = _prove(Client(), link)
+    assert closed.status_code == 404 and "too many attempts" in closed.content.decode()
+    assert AuditEvent.objects.filter(action="report.share_proof", outcome="denied").count() >= services.BLOCK_AFTER
+
+
+def test_codes_are_limited_per_share(shared):
+    _case, link = shared
+    for _ in range(services.MAX_CODES):
+        assert Client().post(link + "code/").status_code == 200
+        ReportShare.objects.update(code_sent_at=timezone.now() - timedelta(minutes=2))
+    response = Client().post(link + "code/")
+    assert response.status_code == 409 and "Too many codes" in response.content.decode()
+    assert len([m for m in mail.outbox if "Your Konsil code" in m.subject]) == services.MAX_CODES
+
+
+def test_proof_needs_a_method_and_a_value(shared):
+    _case, link = shared
+    assert Client().post(link, {"method": "birth_date", "birth_date": ""}).status_code == 400
+    assert Client().post(link, {"method": "telepathy", "birth_date": BIRTH_DATE}).status_code == 400
+    assert _prove(Client(), link, value="not-a-date").status_code == 400
+    assert _prove(Client(), link, value="2024-02-30").status_code == 400
+
+
+def test_expired_and_unknown_links_are_404(shared):
+    _case, link = shared
+    browser = Client()
+    _prove(browser, link)
     ReportShare.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
-    response = anonymous.get(link)
-    assert response.status_code == 404
-    assert "not valid or has expired" in response.content.decode()
-    assert anonymous.get(link + "report.pdf").status_code == 404
+    for response in (browser.get(link), browser.get(link + "report.pdf"), _prove(Client(), link),
+                     Client().post(link + "code/")):
+        assert response.status_code == 404
+        assert "not valid or has expired" in response.content.decode()
+    assert Client().get(reverse("opinions:shared", args=["not-a-share"])).status_code == 404
+    assert Client().get("/r/anything/").status_code == 404  # the old bearer links are gone
 
-    ReportShare.objects.update(expires_at=timezone.now() + timedelta(days=1), revoked_at=timezone.now())
-    assert anonymous.get(link).status_code == 404
-    assert anonymous.get(reverse("opinions:shared", args=["not-a-token"])).status_code == 404
+
+def test_patient_revokes_access_even_for_a_proven_browser(client, shared, other_patient, login, specialist):
+    case, link = shared
+    physician = Client()
+    _prove(physician, link)
+    assert case.reference in physician.get(link).content.decode()
+    grant = ReportShare.objects.get()
+    url = reverse("opinions:share_revoke", args=[case.pk, grant.pk])
+
+    page = client.get(reverse("opinions:report", args=[case.pk])).content.decode()
+    assert "Revoke access for Dr. Lee" in page and url in page
+
+    stranger = login(Client(), other_patient)
+    assert stranger.post(url).status_code == 404
+    doctor = login(Client(), specialist.user)
+    assert doctor.post(url).status_code == 403
+    assert ReportShare.objects.get().revoked_at is None
+
+    assert client.post(url).status_code == 302
+    grant.refresh_from_db()
+    assert grant.revoked_at and grant.revoked_by_id == case.requester_id
+    response = physician.get(link)
+    assert response.status_code == 404 and case.reference not in response.content.decode()
+    assert physician.get(link + "report.pdf").status_code == 404
+    assert AuditEvent.objects.filter(action="report.share_revoke", object_id=str(grant.pk)).exists()
+    assert AuditEvent.objects.filter(action="report.read_shared", outcome="denied",
+                                     object_id=str(grant.pk)).exists()
+    assert "Revoked" in client.get(reverse("opinions:report", args=[case.pk])).content.decode()
 
 
 def test_share_needs_the_patients_consent(client, login, case_at, patient_user):
@@ -91,9 +225,9 @@ def test_share_needs_the_patients_consent(client, login, case_at, patient_user):
 def test_share_bad_input_names_the_field(client, login, case_at, patient_user):
     case = case_at("delivered")
     login(client, patient_user)
-    response = _share(client, case, recipient_name="", recipient_email="not-an-email")
+    response = _share(client, case, recipient_name="", recipient_email="not-an-email", days="365")
     assert response.status_code == 400
-    assert set(response.context["share_form"].errors) == {"recipient_name", "recipient_email"}
+    assert set(response.context["share_form"].errors) == {"recipient_name", "recipient_email", "days"}
     assert not ReportShare.objects.exists()
 
 
@@ -113,7 +247,7 @@ def test_specialist_cannot_share(client, login, case_at, specialist):
     assert not ReportShare.objects.exists()
 
 
-def test_share_still_shows_the_link_when_email_fails(client, login, case_at, patient_user, monkeypatch):
+def test_share_still_gives_the_page_address_when_email_fails(client, login, case_at, patient_user, monkeypatch):
     from konsil.opinions import views
 
     def broken(*args, **kwargs):
@@ -123,6 +257,7 @@ def test_share_still_shows_the_link_when_email_fails(client, login, case_at, pat
     case = case_at("delivered")
     login(client, patient_user)
     response = _share(client, case)
-    assert response.status_code == 200
-    assert _link(response)
-    assert "give the physician the link yourself" in response.content.decode()
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "The email could not be sent" in page
+    assert f"/shared/{ReportShare.objects.get().public_id}/" in page

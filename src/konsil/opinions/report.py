@@ -25,7 +25,7 @@ from konsil.core import authz, icd10
 from konsil.core.errors import NotFound, PermissionDenied
 
 from .models import DiagnosisVerdict, Letterhead, TreatmentVerdict
-from .services import latest_signed, verify_signature
+from .services import latest_signed, patient_identity, verify_signature
 
 # Countries that print on US Letter; everyone else uses A4 (ISO 216).
 LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PR", "PH", "CL", "CO", "VE", "CR", "GT", "DO", "SV", "PA"})
@@ -45,11 +45,6 @@ def report_case(user, case_id, *, action: str = "report.read"):
 def audit_shared_download(share) -> None:
     emit(actor=f"share:{share.recipient_email}", action="report.download", obj=share.case,
          patient_id=share.case.patient_id, role="treating_physician")
-
-
-def patient_identity(case):
-    """The identity the report is for: the case's versioned identity when the case has one, else its patient."""
-    return getattr(case, "identity", None) or case.patient
 
 
 def report_language(case) -> str:
@@ -124,7 +119,7 @@ def records_reviewed(case) -> list[Reviewed]:
         series = len(study.series.all())
         rows.append(Reviewed(kind=_("Imaging study"), title=study.description or study.modalities or _("Study"),
                              date=study.study_date or study.created_at.date(),
-                             detail=" · ".join(filter(None, [study.modalities, ngettext(
+                             detail=" · ".join(filter(None, [study.modalities, series and ngettext(
                                  "%(n)d series", "%(n)d series", series) % {"n": series}]))))
     return rows
 

@@ -189,6 +189,12 @@ ACCESS_MINUTES = 60  # a proven browser session reads the report this long
 SHARE_ACTOR = "treating_physician"
 
 
+def patient_identity(case):
+    """The identity the report is for: the version of the patient's identity the case was submitted with
+    (cases.PatientIdentity) when the case has one, else the patient row."""
+    return getattr(case, "identity", None) or case.patient
+
+
 def _keyed(share: ReportShare, value: str) -> str:
     import hmac
 
@@ -252,7 +258,12 @@ def share_report(*, actor, case, recipient_name: str, recipient_email: str, days
 
 def revoke_share(*, actor, case, share_id) -> ReportShare:
     """The patient (or whoever may share) ends a share; the link stops working at once."""
-    relations = _sharer_relations(actor, case)
+    try:
+        relations = _sharer_relations(actor, case)
+    except PermissionDenied:
+        emit(actor=actor, action="report.share_revoke", object_type="opinions.reportshare", object_id=str(share_id),
+             patient_id=case.patient_id, outcome="denied")
+        raise
     with transaction.atomic():
         share = ReportShare.objects.select_for_update().filter(case=case, pk=share_id).first()
         if share is None:
@@ -336,7 +347,7 @@ def _proof_matches(share: ReportShare, method: str, value: str) -> bool:
             given = parse_date(value)
         except ValueError:
             given = None
-        return given is not None and given == share.case.patient.birth_date
+        return given is not None and given == patient_identity(share.case).birth_date
     return False
 
 

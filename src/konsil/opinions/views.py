@@ -343,7 +343,7 @@ def report_pdf(request, pk):
 def _share_mail(request, grant) -> bool:
     """The link (public id only) by email; reading it still needs the recipient's proof."""
     link = request.build_absolute_uri(reverse("opinions:shared", args=[grant.public_id]))
-    with translation.override(grant.case.patient.language or None):
+    with translation.override(report.report_language(grant.case)):
         body = _("%(name)s, a second-opinion report was shared with you on Konsil. Open the page below; to read "
                  "the report you will confirm who you are with a code sent to this address, or with the "
                  "patient's date of birth. The page works until %(date)s.\n\n%(link)s\n") % {
@@ -389,6 +389,8 @@ def share_revoke(request, pk, share_id):
     case = _report_case(request, pk, "report.read")
     try:
         grant = services.revoke_share(actor=request.user, case=case, share_id=share_id)
+    except PermissionDenied:
+        raise Forbidden from None
     except DomainError as exc:
         _not_found_passes(exc)
         messages.error(request, exc.message)
