@@ -164,11 +164,13 @@ def delivered(walker, draft_case):
 
 
 def test_share_and_open_the_report(delivered, patient_user):
-    share, token = opinions.share_report(actor=patient_user, case=delivered, recipient_name=" Dr. House ",
-                                         recipient_email="house@example.test")
-    assert share.recipient_name == "Dr. House" and token not in share.token_hash and len(token) >= 32
-    assert share.expires_at > timezone.now() + dt.timedelta(days=29)
-    opened = opinions.open_shared_report(token)
+    share = opinions.share_report(actor=patient_user, case=delivered, recipient_name=" Dr. House ",
+                                  recipient_email="house@example.test")
+    assert share.recipient_name == "Dr. House" and len(share.public_id) >= 16
+    assert share.expires_at > timezone.now() + dt.timedelta(days=13)
+    birth = opinions.patient_identity(delivered).birth_date.isoformat()
+    opinions.prove_recipient(share=share, method="birth_date", value=birth)
+    opened = opinions.open_shared_report(share)
     assert opened.pk == share.pk and opened.last_viewed_at is not None
     read = AuditEvent.objects.get(action="report.read_shared")
     assert (read.actor, read.role) == (None, "treating_physician")
@@ -176,25 +178,26 @@ def test_share_and_open_the_report(delivered, patient_user):
     assert read.patient_id == delivered.patient_id
 
 
-@pytest.mark.parametrize("token", ["", None, "guess", "x" * 1000])
-def test_unknown_token(token, delivered):
+@pytest.mark.parametrize("public_id", ["", None, "guess", "x" * 1000])
+def test_unknown_share(public_id, delivered):
+    assert opinions.find_share(public_id) is None
     with pytest.raises(NotFound):
-        opinions.open_shared_report(token)
+        opinions.open_shared_report(opinions.find_share(public_id))
 
 
 def test_expired_and_revoked_shares_do_not_open(delivered, patient_user):
-    share, token = opinions.share_report(actor=patient_user, case=delivered, recipient_name="Dr. House",
-                                         recipient_email="house@example.test")
+    share = opinions.share_report(actor=patient_user, case=delivered, recipient_name="Dr. House",
+                                  recipient_email="house@example.test")
     ReportShare.objects.filter(pk=share.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     with pytest.raises(NotFound):
-        opinions.open_shared_report(token)
-    share2, token2 = opinions.share_report(actor=patient_user, case=delivered, recipient_name="Dr. Wilson",
-                                           recipient_email="wilson@example.test")
-    opinions.open_shared_report(token2)
-    ReportShare.objects.filter(pk=share2.pk).update(revoked_at=timezone.now())
+        opinions.open_shared_report(opinions.find_share(share.public_id))
+    share2 = opinions.share_report(actor=patient_user, case=delivered, recipient_name="Dr. Wilson",
+                                   recipient_email="wilson@example.test")
+    opinions.open_shared_report(share2)
+    opinions.revoke_share(actor=patient_user, case=delivered, share_id=share2.pk)
     with pytest.raises(NotFound):
-        opinions.open_shared_report(token2)
-    assert AuditEvent.objects.filter(action="report.read_shared").count() == 1
+        opinions.open_shared_report(opinions.find_share(share2.public_id))
+    assert AuditEvent.objects.filter(action="report.read_shared", outcome="success").count() == 1
 
 
 def test_share_checks(walker, draft_case, patient_user, specialist, stranger):

@@ -5,7 +5,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-EXEMPT_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/r/", "/healthz")
+EXEMPT_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/shared/", "/verify/", "/healthz")
 
 
 class MFARequiredMiddleware:
