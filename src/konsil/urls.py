@@ -7,6 +7,9 @@ from django.urls import include, path
 from konsil.core import views as core_views
 from konsil.core.api import CachedSchemaView, SignedInSwaggerView
 
+# Django's raw admin is for superusers only; organization admins use Konsil's own pages (accounts/manage.py).
+admin.site.has_permission = lambda request: request.user.is_active and request.user.is_superuser
+
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),

@@ -90,3 +90,15 @@ def test_nav_shows_konsil_admin_and_django_admin_only_to_superusers(client, logi
     admin.is_superuser = admin.is_staff = True
     admin.save()
     assert "/admin/" in client.get(url("accounts:manage_users")).content.decode()
+
+
+def test_django_admin_is_for_superusers_only(client, login, network):
+    admin = _admin(network)
+    admin.is_staff = True
+    admin.save()
+    login(client, admin)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response.url
+    admin.is_superuser = True
+    admin.save()
+    assert client.get("/admin/").status_code == 200
