@@ -69,7 +69,7 @@ class CaseOpinionViewSet(viewsets.GenericViewSet):
 
 
 class ReportPdfViewSet(viewsets.GenericViewSet):
-    """The signed report as a PDF, in the language of the request."""
+    """The signed report as a PDF, in the patient's language."""
 
     queryset = Case.objects.none()  # for the schema only
     renderer_classes = [JSONRenderer, BinaryRenderer]
