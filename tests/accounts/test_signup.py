@@ -1,0 +1,140 @@
+"""Patient sign-up with e-mail verification, password reset, the welcome page (#9); never telling whether an
+address has an account; throttled."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.core.cache import cache
+from django.urls import reverse
+
+from konsil.accounts.models import Membership, User
+from konsil.accounts.roles import Role
+from konsil.audit.models import AuditEvent
+
+SIGNUP = "/accounts/signup/"
+PASSWORD = "a long and unusual passphrase"
+FORM = {"email": "new.patient@example.test", "password1": PASSWORD, "password2": PASSWORD, "language": "es",
+        "agree": "on"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def link_in(message) -> str:
+    return re.search(r"https?://\S+", message.body).group(0)
+
+
+def test_the_login_page_links_to_sign_up_and_reset(client, db):
+    body = client.get("/accounts/login/").content.decode()
+    assert 'href="/accounts/signup/"' in body and 'href="/accounts/password/reset/"' in body
+
+
+def test_sign_up_verify_sign_in_and_start_a_case(client, network, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(SIGNUP, FORM)
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:signup_sent")
+    user = User.objects.get(email=FORM["email"])
+    assert not user.is_active and user.preferred_language == "es"
+    assert Membership.objects.filter(user=user, organization=network, role=Role.PATIENT, active=True).exists()
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [FORM["email"]]
+    link = link_in(mail.outbox[0])
+    # Not verified yet: no sign-in.
+    assert not client.login(email=FORM["email"], password=PASSWORD)
+    response = client.get(link)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
+    user.refresh_from_db()
+    assert user.is_active
+    assert client.get(link).status_code == 400  # the link works once
+    response = client.post(response["Location"], {"email": FORM["email"], "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:welcome")
+    welcome = client.get(reverse("accounts:welcome")).content.decode()
+    assert reverse("cases:new") in welcome
+    assert client.get(reverse("cases:new")).status_code == 200  # a patient of the network may start a case
+    assert {"account.signup", "account.verify"} <= set(AuditEvent.objects.values_list("action", flat=True))
+
+
+def test_a_known_address_gets_the_same_answer_and_a_note_not_an_account(client, patient_user,
+                                                                        django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(SIGNUP, {**FORM, "email": patient_user.email.upper()})
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:signup_sent")
+    assert User.objects.filter(email__iexact=patient_user.email).count() == 1
+    assert len(mail.outbox) == 1 and "already has one" in mail.outbox[0].body
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"email": "not-an-email"}, "email"), ({"password2": "something else entirely"}, "password2"),
+    ({"password1": "short", "password2": "short"}, "password1"),
+    ({"password1": "password123", "password2": "password123"}, "password1"), ({"agree": ""}, "agree"),
+    ({"language": "xx"}, "language"),
+])
+def test_bad_input_shows_errors_and_saves_nothing(client, network, change, field):
+    users, events = User.objects.count(), AuditEvent.objects.count()
+    response = client.post(SIGNUP, {**FORM, **change})
+    assert response.status_code == 400
+    assert response.context["form"].errors.get(field)
+    assert (User.objects.count(), AuditEvent.objects.count(), len(mail.outbox)) == (users, events, 0)
+
+
+def test_tampered_or_unknown_verification_links_are_refused(client, network, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(SIGNUP, FORM)
+    link = link_in(mail.outbox[0])
+    assert client.get(link.rstrip("/")[:-3] + "xyz/").status_code == 400
+    assert client.get("/accounts/signup/verify/bm90LWEtdXVpZA/abc-def/").status_code == 400
+    assert client.get("/accounts/signup/verify/%00%FF/x/").status_code in (400, 404)
+    assert not User.objects.get(email=FORM["email"]).is_active
+
+
+def test_sign_up_is_throttled_per_address(client, network):
+    for i in range(5):
+        client.post(SIGNUP, {**FORM, "email": f"p{i}@example.test"})
+    response = client.post(SIGNUP, {**FORM, "email": "p9@example.test"})
+    assert response.status_code == 429
+    assert not User.objects.filter(email="p9@example.test").exists()
+
+
+def test_sign_up_without_a_network_says_so(client, db):
+    response = client.post(SIGNUP, FORM)
+    assert response.status_code == 400 and not User.objects.exists()
+
+
+# --- password reset -------------------------------------------------------------------------------------------
+
+def test_password_reset_flow(client, patient_user):
+    response = client.post("/accounts/password/reset/", {"email": patient_user.email})
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:password_reset_done")
+    assert len(mail.outbox) == 1
+    link = link_in(mail.outbox[0])
+    response = client.get(link)  # Django moves the token out of the address into the session
+    assert response.status_code == 302
+    form = client.get(response["Location"])
+    assert form.status_code == 200 and 'name="new_password1"' in form.content.decode()
+    bad = client.post(response["Location"], {"new_password1": "short", "new_password2": "short"})
+    assert bad.status_code == 200 and bad.context["form"].errors
+    done = client.post(response["Location"], {"new_password1": PASSWORD, "new_password2": PASSWORD})
+    assert done.status_code == 302 and done["Location"] == reverse("accounts:password_reset_complete")
+    patient_user.refresh_from_db()
+    assert patient_user.check_password(PASSWORD)
+    assert AuditEvent.objects.filter(action="account.password_reset", actor_id=patient_user.pk).exists()
+    assert client.get(link).status_code in (200, 302)
+    assert 'id="link-invalid"' in client.get(link, follow=True).content.decode()  # used once
+
+
+def test_password_reset_of_an_unknown_address_answers_the_same_and_sends_nothing(client, db):
+    response = client.post("/accounts/password/reset/", {"email": "nobody@example.test"})
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:password_reset_done")
+    assert mail.outbox == []
+
+
+def test_password_reset_is_throttled(client, patient_user):
+    for _i in range(7):
+        client.post("/accounts/password/reset/", {"email": patient_user.email})
+    assert len(mail.outbox) == 5

@@ -1,0 +1,150 @@
+"""The intake pages in the patient's own words (#9): words first, codes optional, country and state pickers,
+every step saved, every answer on the review step, code suggestions confirmed on the case page."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from konsil.audit.models import AuditEvent
+from konsil.cases import coding, services
+from konsil.cases.models import Case, CodeSuggestion
+from konsil.core import icd10
+
+from ..factories import make_draft
+
+PATIENT_STEP = {"given_name": "Rosa", "family_name": "Ejemplo", "birth_date": "1968-04-12", "sex": "female",
+                "country": "US", "state": "CA", "language": "es", "email": "rosa@example.test",
+                "phone": "+1 555 0100"}
+WORDS_STEP = {"diagnosis_text": "breast cancer", "diagnoses": [""],
+              "proposed_treatment": "Surgery to remove the left breast, then chemotherapy",
+              "treating_physician": "Dr. Roe", "treating_physician_email": "roe@example.test",
+              "treating_facility": "Mercy", "clinical_summary": "A lump found in March; biopsy: ductal carcinoma."}
+
+
+def url(name, **kwargs):
+    return reverse(name, kwargs=kwargs or None)
+
+
+@pytest.fixture
+def started(client, patient_user, network):
+    client.force_login(patient_user)
+    response = client.post(url("cases:new"), PATIENT_STEP)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return Case.objects.get(requester=patient_user)
+
+
+def test_the_clinical_step_asks_in_words_and_keeps_them_in_full(client, started):
+    page = client.get(url("cases:intake", pk=started.pk, step=3)).content.decode()
+    assert 'name="diagnosis_text"' in page and "in your own words" in page
+    assert 'maxlength="10"' not in page and 'data-icd10-lookup="/api/v1/icd10/"' in page
+    assert "konsil/intake.js" in page
+    response = client.post(url("cases:intake", pk=started.pk, step=3), WORDS_STEP)
+    assert response.status_code == 302
+    started.refresh_from_db()
+    assert started.diagnosis_text == "breast cancer" and started.wizard_step == 4
+    assert list(started.diagnoses.all()) == [] and started.proposed_cpt == ""
+    assert started.code_suggestions.filter(code="C50").exists()
+
+
+def test_words_typed_in_a_code_box_join_the_diagnosis_in_words(client, started):
+    response = client.post(url("cases:intake", pk=started.pk, step=3),
+                           {**WORDS_STEP, "diagnosis_text": "", "diagnoses": ["breast cancer", "C50.912"]})
+    assert response.status_code == 302
+    started.refresh_from_db()
+    assert started.diagnosis_text == "breast cancer"
+    assert list(started.diagnoses.values_list("code", flat=True)) == ["C50.912"]
+
+
+def test_a_code_picked_from_the_lookup_keeps_its_code(client, started):
+    client.post(url("cases:intake", pk=started.pk, step=3),
+                {**WORDS_STEP, "diagnoses": ["C50.912 — Malignant neoplasm of unspecified site of left female breast"]})
+    assert list(started.diagnoses.values_list("code", flat=True)) == ["C50.912"]
+
+
+def test_an_unknown_code_is_shown_next_to_the_codes_and_nothing_is_saved(client, started):
+    response = client.post(url("cases:intake", pk=started.pk, step=3), {**WORDS_STEP, "diagnoses": ["Z99.999"]})
+    assert response.status_code == 200
+    assert "Codes are optional" in response.content.decode()
+    started.refresh_from_db()
+    assert started.diagnosis_text == "" and started.wizard_step == 2
+
+
+def test_country_and_state_are_pickers_and_a_us_state_is_required(client, patient_user, network):
+    client.force_login(patient_user)
+    page = client.get(url("cases:new")).content.decode()
+    assert '<select name="country"' in page and '<option value="MX">Mexico</option>' in page
+    assert "California (CA)" in page
+    response = client.post(url("cases:new"), {**PATIENT_STEP, "state": ""})
+    assert response.status_code == 200 and "Choose the US state" in response.content.decode()
+    assert not Case.objects.exists()
+    response = client.post(url("cases:new"), {**PATIENT_STEP, "country": "ZZ"})
+    assert response.status_code == 200 and not Case.objects.exists()
+    response = client.post(url("cases:new"), {**PATIENT_STEP, "country": "MX", "state": ""})
+    assert response.status_code == 302
+    assert Case.objects.get().identity.country == "MX"
+
+
+def test_each_step_is_saved_and_the_review_shows_every_answer(client, started):
+    client.post(url("cases:intake", pk=started.pk, step=2), {"questions": ["Is a lumpectomy enough?"]})
+    client.post(url("cases:intake", pk=started.pk, step=3), WORDS_STEP)
+    client.post(url("cases:intake", pk=started.pk, step=4), {"urgency": "urgent", "preferred_delivery": "video",
+                                                               "interpreter_needed": "on"})
+    client.post(url("cases:intake", pk=started.pk, step=5), {})
+    started.refresh_from_db()
+    assert started.wizard_step == 6 and started.urgency == "urgent" and started.interpreter_needed
+    review = client.get(url("cases:intake", pk=started.pk, step=6)).content.decode()
+    for answer in ("Rosa Ejemplo", "CA", "rosa@example.test", "+1 555 0100", "Is a lumpectomy enough?",
+                   "breast cancer", "Surgery to remove the left breast", "ductal carcinoma", "Dr. Roe",
+                   "roe@example.test", "Mercy", "Urgent", "Video", "interpreter needed"):
+        assert answer in review, answer
+
+
+def test_the_case_page_lets_a_coordinator_confirm_a_suggestion(client, started, coordinator, login):
+    client.post(url("cases:intake", pk=started.pk, step=3), WORDS_STEP)
+    client.logout()
+    login(client, coordinator)
+    page = client.get(url("cases:detail", pk=started.pk)).content.decode()
+    assert 'id="code-suggestions"' in page and "breast cancer" in page
+    response = client.post(url("cases:code_decision", pk=started.pk), {"code": "C50", "decision": "confirm"})
+    assert response.status_code == 302
+    assert list(started.diagnoses.values_list("code", flat=True)) == ["C50"]
+    assert CodeSuggestion.objects.get(case=started, code="C50").decided_by == coordinator
+    refused = client.post(url("cases:code_decision", pk=started.pk), {"code": "C50", "decision": "confirm"})
+    assert refused.status_code == 200 and "already decided" in refused.content.decode()
+
+
+def test_the_patient_sees_suggestions_but_cannot_confirm(client, started):
+    client.post(url("cases:intake", pk=started.pk, step=3), WORDS_STEP)
+    page = client.get(url("cases:detail", pk=started.pk)).content.decode()
+    assert 'id="code-suggestions"' in page and 'value="confirm"' not in page
+    client.post(url("cases:code_decision", pk=started.pk), {"code": "C50", "decision": "confirm"})
+    assert not started.diagnoses.exists()
+    assert AuditEvent.objects.filter(action="case.code_decide", outcome="denied").exists()
+    assert client.post(url("cases:code_refresh", pk=started.pk)).status_code == 403
+
+
+# --- suggestions as a function ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, code", [
+    ("I have breast cancer", "C50"), ("heart attack last year", "I21"), ("high blood pressure", "I10"),
+    ("atrial fibrillation since 2019", "I48.91"),
+])
+def test_suggestions_read_plain_words(text, code):
+    assert code in [s["code"] for s in icd10.suggest(text)]
+
+
+@pytest.mark.parametrize("text", ["", "Signed: Dr. A.", "Page 1 of 3", "\x00", "😀" * 50])
+def test_no_suggestion_from_boilerplate_or_nothing(text):
+    assert icd10.suggest(text) == []
+
+
+def test_refresh_keeps_decisions_and_drops_what_the_words_no_longer_say(network, patient_user, coordinator):
+    case = make_draft(network, patient_user, codes=())
+    services.update_case(actor=patient_user, case=case,
+                         data={"diagnosis_text": "breast cancer and high blood pressure"})
+    assert set(case.code_suggestions.values_list("code", flat=True)) >= {"C50", "I10"}
+    coding.decide(actor=coordinator, case=case, code="I10", decision="reject")
+    services.update_case(actor=patient_user, case=case, data={"diagnosis_text": "high blood pressure"})
+    codes = dict(case.code_suggestions.values_list("code", "status"))
+    assert "C50" not in codes and codes["I10"] == "rejected"
