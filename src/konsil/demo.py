@@ -27,7 +27,7 @@ from konsil.cases import services as cases
 from konsil.cases.models import CaregiverAuthorization, Case, Patient
 from konsil.core import context
 from konsil.matching import catalog
-from konsil.matching.models import License, Specialist, Specialty
+from konsil.matching.models import License, RoutingSetting, Specialist, Specialty
 from konsil.matching.npi import npi_check_digit
 from konsil.matching.selectors import candidates
 from konsil.opinions import services as opinions
@@ -81,6 +81,7 @@ NAMED_SPECIALISTS = (
      "Lakeshore Cancer Center", 6),
 )
 
+STORY_SPECIALTIES = ("breast_oncology",)  # licensed in CA: the breast-cancer story of issue 9
 STATES = ("CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "NJ", "VA", "WA", "AZ", "MA", "TN",
           "IN", "MO", "MD", "CO", "MN", "OR")
 TIME_ZONES = {"CA": "America/Los_Angeles", "WA": "America/Los_Angeles", "OR": "America/Los_Angeles",
@@ -400,6 +401,12 @@ class _Seeder:
             self.specialist(user, spec["npi"], [spec["specialty"]], spec["states"], spec["languages"],
                             spec["institution"], spec["capacity"], spec["expired"])
 
+    def routing(self) -> None:
+        """Auto-routing on for the demo network, once the demo cases have taken their planned paths."""
+        _row, created = RoutingSetting.objects.get_or_create(network=self.orgs["network"],
+                                                             defaults={"auto_route": True})
+        self.summary.count("routing settings", created)
+
     def _directory_plan(self) -> list[dict]:
         """The generated specialists: every catalog specialty, two for those the demo cases need."""
         rng = self.rng
@@ -438,6 +445,13 @@ class _Seeder:
                 if state not in p["states"]:
                     p["states"].append(state)
                 p["expired"] = p["expired"] - {state}
+        # The story of issue 9: a patient in California with breast cancer finds a breast oncologist licensed
+        # there (the consult-only rule of CA needs a CA licence for an opinion given directly to the patient).
+        for p in [p for p in plans if p["specialty"] in STORY_SPECIALTIES][:2]:
+            if "CA" not in p["states"]:
+                p["states"].append("CA")
+            p["expired"] = p["expired"] - {"CA"}
+            p["capacity"] = max(p["capacity"], 6)
         return plans
 
     def patients(self) -> dict[str, Patient]:
@@ -663,6 +677,7 @@ def seed_demo() -> SeedSummary:
             seeder.logins()
             seeder.specialists()
             seeder.cases(seeder.patients())
+            seeder.routing()
             if summary.changed:
                 emit(actor="seed", action="demo.seed", detail=dict(summary.created))
     finally:
