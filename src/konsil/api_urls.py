@@ -8,6 +8,7 @@ from konsil.cases.api import CaseViewSet, Icd10LookupView, NotificationViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
 from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
 from konsil.records.tus import UploadCreateView, UploadView
+from konsil.triage.api import TriageQuestionsView
 
 app_name = "api"
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path("icd10/", Icd10LookupView.as_view(), name="icd10"),
     path("cases/<str:pk>/report.pdf", ReportPdfViewSet.as_view({"get": "retrieve"}), name="case-report-pdf"),
     path("records/cases/<uuid:pk>/uploads/", UploadCreateView.as_view(), name="records-uploads"),
+    path("cases/<uuid:pk>/triage/questions/", TriageQuestionsView.as_view(), name="case-triage-questions"),
     path("records/uploads/<uuid:upload_id>", UploadView.as_view(), name="records-upload"),
     *router.urls,
 ]

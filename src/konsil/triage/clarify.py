@@ -173,12 +173,12 @@ def validate(questions: list[dict], answers, note) -> tuple[dict[str, str], str,
         return {}, "", {"answers": [_("Send the answers as an object: question code to option code.")]}
     for code, value in answers.items():
         if code not in asked:
-            errors.setdefault(str(code), []).append(_("This question was not asked."))
+            errors.setdefault(f"answers.{code}", []).append(_("This question was not asked."))
             continue
         if value in (None, ""):
             continue
         if not isinstance(value, str) or value not in asked[code].get("options", ()):
-            errors.setdefault(str(code), []).append(_("Choose one of the options offered."))
+            errors.setdefault(f"answers.{code}", []).append(_("Choose one of the options offered."))
             continue
         clean[code] = value
     if note is None:
@@ -230,3 +230,18 @@ def posterior(ranked: list[dict], answers: dict[str, str]) -> tuple[list[dict], 
     reasons = [f"clarifying answer {q.code}={o.code}" + (f" → {', '.join(o.specialties[:3])}" if o.specialties else "")
                for q, o in chosen]
     return out, reasons
+
+
+def view(clarification, language: str) -> dict:
+    """A stored clarification for reading: {"id", "status", "language", "questions": [{"code", "text", "options",
+    "answer", "answer_text"}], "note", "answered_at"}; the wording in `language`."""
+    if clarification is None:
+        return {"id": None, "status": "none", "language": language, "questions": [], "note": "", "answered_at": None}
+    questions = localized(clarification.questions, language)
+    for question in questions:
+        chosen = (clarification.answers or {}).get(question["code"], "")
+        question["answer"] = chosen
+        question["answer_text"] = next((o["text"] for o in question["options"] if o["code"] == chosen), "")
+    return {"id": str(clarification.pk), "status": "answered" if clarification.answered_at else "open",
+            "language": language, "questions": questions, "note": clarification.note,
+            "answered_at": clarification.answered_at}

@@ -23,4 +23,19 @@ def present(proposal):
     proposal.panel_names = [names.get(code, code) for code in proposal.panel_roles]
     proposal.summary_sections = [(label, proposal.summary.get(key)) for key, label in SUMMARY_SECTIONS
                                  if proposal.summary.get(key)]
+    proposal.clarification_view = clarification_for(proposal.case)
+    proposal.conditions = sorted({item.get("condition") for item in proposal.checklist if item.get("condition")})
     return proposal
+
+
+def clarification_for(case) -> dict | None:
+    """The latest clarifying questions of `case` and their answers, worded in the reader's language."""
+    from django.utils import translation
+
+    from . import clarify
+
+    clarification = case.clarifications.order_by("-created_at").first()
+    if clarification is None:
+        return None
+    language = (translation.get_language() or "en").split("-")[0]
+    return clarify.view(clarification, language if language in clarify.LANGUAGES else "en")

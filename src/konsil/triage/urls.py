@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+app_name = "triage"
+urlpatterns = [
+    path("cases/<uuid:pk>/questions/", views.questions, name="questions"),
+]

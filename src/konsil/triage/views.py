@@ -1,0 +1,60 @@
+"""The patient's page of clarifying questions: answer one to three short questions, then triage runs again."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from konsil.cases.api import audit_read
+from konsil.cases.selectors import get_case
+from konsil.core import authz
+from konsil.core.errors import DomainError, NotFound
+
+from . import clarify
+from . import permissions as _permissions  # noqa: F401  (registers the rules)
+from .services import answer_questions
+
+
+@login_required
+def questions(request, pk):
+    try:
+        case = get_case(request.user, pk, action="triage.questions_page", audit=False)
+    except NotFound:
+        raise Http404 from None
+    allowed = authz.can("case.view_triage_questions", request.user, case)
+    audit_read(request, case, "triage.questions_page", allowed=allowed)
+    if not allowed:
+        raise Http404
+    can_answer = authz.can("case.answer_triage_questions", request.user, case)
+    language = translation.get_language() or "en"
+    language = language.split("-")[0] if language.split("-")[0] in clarify.LANGUAGES else "en"
+    clarification = case.clarifications.order_by("-created_at").first()
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        if not can_answer:
+            raise Http404
+        answers = {key[len("q_"):]: value for key, value in request.POST.items() if key.startswith("q_")}
+        try:
+            answer_questions(actor=request.user, case=case, answers=answers, note=request.POST.get("note", ""))
+        except DomainError as exc:
+            errors = exc.as_dict()["errors"] or {"form": [str(exc.message)]}
+            messages.error(request, exc.message)
+            status = 400
+        else:
+            messages.success(request, _("Thank you. Your answers were saved and your case is being looked at again."))
+            return redirect("cases:detail", pk=case.pk)
+    shown = clarify.view(clarification, language)
+    for question in shown["questions"]:
+        question["errors"] = errors.get(f"answers.{question['code']}", [])
+        if request.method == "POST":
+            question["answer"] = request.POST.get(f"q_{question['code']}", "")
+    return render(request, "triage/questions.html", {
+        "case": case, "clarification": shown, "can_answer": can_answer and shown["status"] == "open",
+        "errors": errors,
+        "note": request.POST.get("note", "") if request.method == "POST" else shown["note"],
+    }, status=status)
