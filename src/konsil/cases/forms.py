@@ -129,13 +129,18 @@ class ClinicalForm(forms.Form):
         help_text=_("What happened, when, which tests and treatments you had so far."))
 
 
+    @classmethod
+    def _is_words(cls, row: str) -> bool:
+        """Plain words ("breast cancer", "cancer"), not a code, a picked lookup entry or a mistyped code."""
+        return not cls.CODE_SHAPE.match(row) and (" " in row.strip() or not any(c.isdigit() for c in row))
+
     def clean(self):
         """Words typed in a code box ("breast cancer") join the diagnosis in words rather than being refused."""
         data = super().clean()
         rows = data.get("diagnoses") or []
-        words = [row for row in rows if not self.CODE_SHAPE.match(row)]
+        words = [row for row in rows if self._is_words(row)]
         if words and "diagnosis_text" in data:
-            data["diagnoses"] = [row for row in rows if self.CODE_SHAPE.match(row)]
+            data["diagnoses"] = [row for row in rows if not self._is_words(row)]
             data["diagnosis_text"] = "\n".join([data["diagnosis_text"], *words]).strip()[:5000]
         return data
 
