@@ -93,3 +93,36 @@ def test_roles_are_sent_to_their_work(client, login, coordinator, specialist, au
 def test_anonymous_goes_to_sign_in(client, db):
     response = client.get("/")
     assert response.status_code == 302 and reverse("accounts:login") in response.url
+
+
+def test_my_cases_list_shows_next_step_and_the_primary_action(client, patient_user, walker, draft_case):
+    case = walker.walk_to(draft_case, "delivered")
+    client.force_login(patient_user)
+    body = client.get(url("cases:mine")).content.decode()
+    report = reverse("opinions:report", kwargs={"pk": case.pk})
+    assert "Your second opinion is ready to read." in body
+    assert f'class="button small primary" href="{report}"' in body
+
+
+def test_day_filter_is_the_locale_date_format():
+    from django.utils import translation
+
+    from konsil.core.templatetags.konsil_ui import day
+
+    when = dt.date(2026, 12, 3)
+    with translation.override("en"):
+        assert day(when) == "Dec. 3, 2026"
+    with translation.override("es"):
+        assert day(when) == "3 de diciembre de 2026"
+    with translation.override("ja"):
+        assert day(when) == "2026年12月3日"
+    assert day(None) == ""
+
+
+def test_icon_tag_inlines_decorative_svg_and_ignores_unknown_names():
+    from konsil.core.templatetags.konsil_ui import icon
+
+    svg = icon("bell")
+    assert svg.startswith("<svg") and 'aria-hidden="true"' in svg and 'focusable="false"' in svg
+    assert 'role="img" aria-label="Alerts"' in icon("bell", label="Alerts")
+    assert icon("../../etc/passwd") == "" and icon("no-such-icon") == ""

@@ -159,3 +159,11 @@ def gettext_lazy_str(text: str) -> str:
     from django.utils.translation import gettext
 
     return gettext(text)
+
+
+@register.simple_tag
+def case_next_step(case):
+    """The patient-side next step of a case (status in words, who acts, by when, the one action)."""
+    from konsil.core.views import next_step
+
+    return next_step(case)

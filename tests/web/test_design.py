@@ -1,0 +1,69 @@
+"""The design system's pieces: the field partial (labels, hints, errors tied to the widget), brand settings."""
+
+from __future__ import annotations
+
+from django import forms
+from django.template import Context, Template
+
+
+class Sample(forms.Form):
+    name = forms.CharField(label="Name", help_text="As on your ID card")
+    note = forms.CharField(label="Note", required=False)
+    code = forms.CharField(label="Code (optional)", required=False)
+
+
+def render(form, name):
+    return Template('{% include "partials/field.html" with field=f %}').render(Context({"f": form[name]}))
+
+
+def test_field_ties_hint_and_error_to_the_widget():
+    form = Sample(data={"name": ""})
+    assert not form.is_valid()
+    html = render(form, "name")
+    assert '<label for="id_name">Name' in html
+    assert 'id="id_name_helptext"' in html and 'id="id_name_error"' in html
+    assert 'aria-describedby="id_name_helptext id_name_error"' in html and 'aria-invalid="true"' in html
+    assert html.index("id_name_error") < html.index("<input")  # the error is read before the field
+    assert 'class="required"' in html
+
+
+def test_optional_fields_say_so_once():
+    form = Sample()
+    assert "(optional)" in render(form, "note")
+    assert render(form, "code").count("optional") == 1
+
+
+def test_brand_name_and_logo_are_configurable(client, settings, db):
+    settings.KONSIL_BRAND_NAME = "Acme Second Opinions"
+    settings.KONSIL_BRAND_LOGO = "https://cdn.example.test/acme.svg"
+    body = client.get("/accounts/login/").content.decode()
+    assert "Acme Second Opinions" in body and "<title>Sign in · Acme Second Opinions</title>" in body
+    assert 'src="https://cdn.example.test/acme.svg"' in body
+    settings.KONSIL_BRAND_LOGO = ""
+    assert "brand-logo" not in client.get("/accounts/login/").content.decode()
+
+
+def test_favicon_and_icons_are_served_from_the_app(client, db):
+    body = client.get("/accounts/login/").content.decode()
+    assert 'rel="icon" href="/static/konsil/favicon.svg"' in body
+    from pathlib import Path
+
+    import konsil
+    icons = Path(konsil.__file__).parent / "static" / "konsil" / "icons"
+    assert (icons / "LICENSE").is_file() and len(list(icons.glob("*.svg"))) >= 20
+
+
+def test_demo_people_listed_only_in_demo_mode(client, settings, network):
+    from konsil.accounts.roles import Role
+    from konsil.demo import LOGINS, PASSWORD
+
+    from ..factories import make_user
+
+    settings.KONSIL_DEMO = "auto"
+    assert "data-demo-email" not in client.get("/accounts/login/").content.decode()
+    make_user(Role.PATIENT, network, email=LOGINS[0].email, first_name="Rosa", last_name="Ejemplo")
+    body = client.get("/accounts/login/").content.decode()
+    assert f'data-demo-email="{LOGINS[0].email}"' in body and "Rosa Ejemplo" in body and PASSWORD in body
+    assert "<script>" not in body and "onclick" not in body  # no inline script (strict CSP)
+    settings.KONSIL_DEMO = "off"
+    assert "data-demo-email" not in client.get("/accounts/login/").content.decode()
