@@ -57,7 +57,7 @@ def signup(request):
     """A patient creates an account; the same answer whether or not the address already has one."""
     if request.user.is_authenticated:
         return redirect("accounts:welcome")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         try:
             onboarding.throttle("signup", onboarding.client_address(request), limit=SIGNUP_LIMIT)
@@ -164,7 +164,7 @@ def invitations(request):
     if kind is None:
         raise DjangoPermissionDenied(_("You do not have permission to do this."))
     form_class = ClinicianInvitationForm if kind == Invitation.Kind.CLINICIAN else CaregiverInvitationForm
-    form = form_class(request.POST or None)
+    form = form_class(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -219,8 +219,8 @@ def invitation_accept(request, token: str):
         return render(request, "accounts/invitation_invalid.html", status=400)
     user = request.user if request.user.is_authenticated else None
     clinician = invitation.kind == Invitation.Kind.CLINICIAN
-    form = AcceptInvitationForm(request.POST or None, clinician=clinician, new_account=user is None,
-                                email=invitation.email)
+    form = AcceptInvitationForm(request.POST if request.method == "POST" else None, clinician=clinician,
+                                new_account=user is None, email=invitation.email)
     status = 200
     if request.method == "POST":
         if form.is_valid():
