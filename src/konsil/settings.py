@@ -280,12 +280,17 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "konsil.core.limits.BoundedPagination",
+    "DEFAULT_PARSER_CLASSES": ["konsil.core.limits.SafeJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "konsil.core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("KONSIL_API_RATE", "10000/hour")},
 }
+KONSIL_MAX_JSON_BYTES = int(os.environ.get("KONSIL_MAX_JSON_BYTES", str(1024 * 1024)))  # one API JSON body
+KONSIL_MAX_JSON_DEPTH = int(os.environ.get("KONSIL_MAX_JSON_DEPTH", "32"))
+KONSIL_MAX_PAGE_SIZE = int(os.environ.get("KONSIL_MAX_PAGE_SIZE", "200"))  # ?limit= is clamped to this
 KONSIL_API_DOCS_PUBLIC = env_bool("KONSIL_API_DOCS_PUBLIC", False)  # /api/schema/ and /api/docs/ without sign-in
 SPECTACULAR_SETTINGS = {
     "TITLE": "Konsil API",

@@ -149,3 +149,4 @@ class CachedSchemaView(SpectacularAPIView):
                 schema = self._cache[key] = generator.get_schema(request=request, public=self.serve_public)
         return Response(data=schema, headers={
             "Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'})
+
