@@ -43,7 +43,7 @@ def cases_for(user) -> QuerySet[Case]:
     return (
         Case.objects.filter(_clinical_q(user))
         .distinct()
-        .select_related("patient", "specialty", "assigned_specialist__user", "network")
+        .select_related("patient", "identity", "specialty", "assigned_specialist__user", "network")
     )
 
 

@@ -212,7 +212,7 @@ def imaging_json(request, pk):
         studies.append({"id": str(study.pk), "uid": study.study_uid, "description": study.description,
                         "date": study.study_date.isoformat() if study.study_date else "",
                         "modality": study.modalities, "series": series_list})
-    patient = case.patient
+    patient = case.identity  # the identity version the case was submitted with (cases.identity)
     response = JsonResponse({
         "header": {"patient": patient.full_name, "birth_date": patient.birth_date.isoformat(),
                    "sex": patient.get_sex_display()},
