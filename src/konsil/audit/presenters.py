@@ -77,6 +77,9 @@ DONE = {
     "report.share": gettext_lazy("shared the report with the treating physician"),
     "attachment.list": gettext_lazy("saw the list of your documents"),
 }
+# Events that say the same thing as another one: shown as one line.
+ALIASES = {"offer.open": "case.offer", "case.code_suggestions": "case.code_suggest", "opinion.sign": "case.sign",
+           "report.download": "report.pdf", "upload.create": "attachment.create"}
 SYSTEM_ACTORS = {"system", "records", "triage", "sla", "offers", "worker", "cli", "routing", "matching", "demo"}
 
 
@@ -105,7 +108,7 @@ def _count_text(action: str, n: int, what: str) -> str:
         return _("opened the report shared with the treating physician")
     times = f" (×{n})" if n > 1 else ""
     if action in DONE:
-        return str(DONE[action]) + times
+        return str(DONE[action])  # a move or a piece of work: once is the news
     return _("worked with your data") + times
 
 
@@ -247,8 +250,11 @@ def grouped_access_log(events, user, *, cases: dict[str, str] | None = None) -> 
         key_obj = (r["object_type"], r["object_id"])
         case_id = case_of.get(key_obj, "")
         mod = modality.get(key_obj, "") if r["action"].startswith("imaging.") else ""
-        key = (case_id, r["day"], str(r["actor_id"] or r["actor_label"]), r["action"], r["outcome"], mod)
+        action = ALIASES.get(r["action"], r["action"])
+        key = (case_id, r["day"], str(r["actor_id"] or r["actor_label"]), action, r["outcome"], mod)
         b = buckets.setdefault(key, {"n": 0, "first": r["first"], "last": r["last"], "row": r})
+        if r["role"] and not b["row"]["role"]:
+            b["row"] = r
         b["n"] += r["n"]
         b["first"] = min(b["first"], r["first"])
         b["last"] = max(b["last"], r["last"])
