@@ -137,3 +137,23 @@ def test_review_screen_still_shows_the_hash_to_the_specialist(client, login, cas
     login(client, specialist.user)
     page = client.get(reverse("opinions:review", args=[case.pk])).content.decode()
     assert Opinion.objects.get(case=case).content_hash in page
+
+
+def test_the_logo_is_printed_and_nothing_is_fetched(client, login, rich_case, patient_user, network):
+    import base64
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (120, 40), (29, 79, 145)).save(out, format="PNG")
+    Letterhead.objects.filter(organization=network).update(logo_png=base64.b64encode(out.getvalue()).decode())
+    login(client, patient_user)
+    page = client.get(reverse("opinions:report", args=[rich_case.pk])).content.decode()
+    assert reverse("opinions:letterhead_logo", args=[network.pk]) in page  # the page loads it from Konsil
+    reader, _text = _pdf(client, rich_case)
+    assert len(reader.pages[0].images) == 1  # the PDF embeds it (a data: URI, no fetch)
+
+    from konsil.opinions import report
+
+    with pytest.raises(ValueError):
+        report._refuse_fetch("file:///etc/passwd")

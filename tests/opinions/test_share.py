@@ -71,7 +71,7 @@ def test_the_link_alone_opens_only_the_proof_page(shared):
     assert "Confirm who you are" in html and "Dr. Lee" in html
     for secret in ("García", "stent", case.reference):
         assert secret not in html
-    assert page["X-Robots-Tag"] == "noindex, nofollow" and page["Referrer-Policy"] == "no-referrer"
+    assert page["X-Robots-Tag"] == "noindex, nofollow" and page["Referrer-Policy"] == "same-origin"
     pdf = Client().get(link + "report.pdf")
     assert pdf.status_code == 302 and pdf["Location"].endswith(f"/shared/{grant.public_id}/")
     assert AuditEvent.objects.filter(action="report.share", object_id=str(grant.pk)).exists()

@@ -230,16 +230,20 @@ def _panel_and_blinding(case) -> dict:
 
 
 def _refuse_fetch(url, *args, **kwargs):
+    if str(url).startswith("data:"):  # the letterhead's logo, inside the HTML itself
+        from weasyprint.urls import default_url_fetcher
+
+        return default_url_fetcher(url)
     raise ValueError("external resources are disabled in reports")
 
 
 def _no_network_fetcher():
-    """Report PDFs load nothing: no fonts, images or styles from anywhere but the HTML itself."""
+    """Report PDFs load nothing from anywhere: only data: URIs inside the HTML (the letterhead's logo)."""
     try:
         from weasyprint.urls import URLFetcher
     except ImportError:  # weasyprint < 66 takes a plain function
         return _refuse_fetch
-    return URLFetcher(allowed_protocols=frozenset())
+    return URLFetcher(allowed_protocols=frozenset({"data"}))
 
 
 def render_pdf(context: dict) -> bytes:

@@ -420,7 +420,7 @@ def _remember_proof(request, grant) -> None:
 
 def _shared_response(response):
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"  # no-referrer would make form posts send Origin: null
     return response
 
 
