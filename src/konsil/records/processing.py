@@ -19,7 +19,7 @@ from konsil.audit.services import emit
 from konsil.cases.models import Attachment
 from konsil.core import crypto, files
 
-from . import archive, detect, dicom, fhir, images, pdf, render
+from . import archive, detect, dicom, fhir, identity_check, images, pdf, render
 from .errors import RecordRejected
 from .intake import store_record
 from .models import Derivative, Instance, Series, Study
@@ -53,7 +53,11 @@ def process(attachment_id) -> Attachment | None:
     except Exception as exc:  # a bug or an unforeseen file: the record fails, the worker goes on
         _log_failure("record %s failed in processing", attachment.pk, exc)
         return _fail(attachment, "processing", type(exc).__name__)
-    return _ready(attachment, kind, detail)
+    other_person = identity_check.examine(attachment, kind, data, detail)  # a flag only, never the name read
+    ready = _ready(attachment, kind, detail)
+    if other_person:
+        identity_check.alert(ready)
+    return ready
 
 
 def _log_failure(message: str, object_id, exc: BaseException) -> None:

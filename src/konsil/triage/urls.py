@@ -5,4 +5,5 @@ from . import views
 app_name = "triage"
 urlpatterns = [
     path("cases/<uuid:pk>/questions/", views.questions, name="questions"),
+    path("records/<uuid:pk>/identity/", views.record_identity, name="record-identity"),
 ]

@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from konsil.cases.api import audit_read
 from konsil.cases.selectors import get_case
@@ -58,3 +59,32 @@ def questions(request, pk):
         "errors": errors,
         "note": request.POST.get("note", "") if request.method == "POST" else shown["note"],
     }, status=status)
+
+
+@login_required
+@require_POST
+def record_identity(request, pk):
+    """A coordinator settles a record flagged as another person's: keep it (same person) or remove it."""
+    from konsil.cases.models import Attachment
+    from konsil.records import identity_check
+
+    attachment = Attachment.objects.select_related("case").filter(pk=pk).first()
+    if attachment is None:
+        raise Http404
+    try:
+        case = get_case(request.user, attachment.case_id, action="records.identity_page", audit=False)
+    except NotFound:
+        raise Http404 from None
+    action = request.POST.get("action")
+    try:
+        if action == "confirm":
+            identity_check.confirm(actor=request.user, attachment=attachment)
+            messages.success(request, _("The record was kept as this patient's."))
+        elif action == "remove":
+            identity_check.remove(actor=request.user, attachment=attachment)
+            messages.success(request, _("The record was removed from the case."))
+        else:
+            messages.error(request, _("Choose to keep or to remove the record."))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("cases:detail", pk=case.pk)
