@@ -53,6 +53,15 @@ def _pages():
     return pages
 
 
+def _shrink(path: Path) -> None:
+    """Keep the repository light: a 256-colour palette PNG (the pages are flat colours and text)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
+
+
 def test_screenshots(browser, live_server, db):  # noqa: F811 - the fixture
     from konsil.demo import seed_demo
 
@@ -68,6 +77,8 @@ def test_screenshots(browser, live_server, db):  # noqa: F811 - the fixture
             page.wait_for_load_state("load")
             if size == "mobile" and overflow(page) > 0:
                 wide.append(f"{name}: {overflow(page)}px")
-            page.screenshot(path=str(OUT / f"{name}-{size}.png"), full_page=True)
+            target = OUT / f"{name}-{size}.png"
+            page.screenshot(path=str(target), full_page=True)
+            _shrink(target)
             context.close()
     assert not wide, wide
