@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench bench-triage bench-matching bench-records messages clean
+.PHONY: run test lint bench bench-triage bench-matching bench-records bench-routing messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-matching: $(DEV_STAMP)
 
 bench-records: $(DEV_STAMP)
 	$(BIN)/python bench/records.py
+
+bench-routing: $(DEV_STAMP)
+	$(BIN)/python bench/routing.py
 
 messages: $(DEV_STAMP)
 	cd src/konsil && ../../$(BIN)/django-admin makemessages -l es -l ja --ignore 'static/*' && ../../$(BIN)/django-admin compilemessages
