@@ -40,8 +40,16 @@ class ServiceForm(forms.Form):
         return [name if name in self.fields else None]
 
 
-class ShareForm(ServiceForm):
-    """Marked required for the reader; the service's verdict is the only one shown."""
+class VerdictOnlyForm(ServiceForm):
+    """Fields marked required for the reader; only the service's verdict is shown."""
+
+    def show_errors(self, errors: dict) -> None:
+        self.is_valid()
+        self._errors.clear()  # the fields' own checks are not shown: the service validated
+        super().show_errors(errors)
+
+
+class ShareForm(VerdictOnlyForm):
 
     recipient_name = forms.CharField(label=_("Physician's name"), max_length=200,
                                      widget=forms.TextInput(attrs={"autocomplete": "off"}))
@@ -50,21 +58,14 @@ class ShareForm(ServiceForm):
     days = forms.TypedChoiceField(label=_("Access ends after"), coerce=int, initial=14,
                                   choices=[(7, _("7 days")), (14, _("14 days")), (30, _("30 days"))])
 
-    def show_errors(self, errors: dict) -> None:
-        self.is_valid()
-        self._errors.clear()  # the fields' own checks are not shown: the service validated
-        super().show_errors(errors)
 
-
-class ProofForm(ServiceForm):
+class ProofForm(VerdictOnlyForm):
     """The treating physician proves who they are: the e-mailed code, or the patient's date of birth."""
 
     code = forms.CharField(label=_("Code from the email"), max_length=12,
                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
     birth_date = forms.CharField(label=_("Patient's date of birth"),
                                  widget=forms.DateInput(attrs={"type": "date", "autocomplete": "off"}))
-
-    show_errors = ShareForm.show_errors
 
 
 class LetterheadForm(forms.Form):
