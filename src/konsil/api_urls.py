@@ -8,7 +8,7 @@ from konsil.cases.api import CaseViewSet, Icd10LookupView, NotificationViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
 from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
 from konsil.records.tus import UploadCreateView, UploadView
-from konsil.triage.api import TriageQuestionsView
+from konsil.triage.api import RecordIdentityView, TriageQuestionsView
 
 app_name = "api"
 
@@ -28,6 +28,7 @@ urlpatterns = [
     path("cases/<str:pk>/report.pdf", ReportPdfViewSet.as_view({"get": "retrieve"}), name="case-report-pdf"),
     path("records/cases/<uuid:pk>/uploads/", UploadCreateView.as_view(), name="records-uploads"),
     path("cases/<uuid:pk>/triage/questions/", TriageQuestionsView.as_view(), name="case-triage-questions"),
+    path("records/<uuid:pk>/identity/", RecordIdentityView.as_view(), name="record-identity"),
     path("records/uploads/<uuid:upload_id>", UploadView.as_view(), name="records-upload"),
     *router.urls,
 ]

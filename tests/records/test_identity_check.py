@@ -179,3 +179,29 @@ def test_settling_a_record_of_a_case_one_cannot_see_is_404(rosa_case, patient_us
     assert client.post(f"/triage/records/{record.pk}/identity/", {"action": "confirm"}).status_code == 404
     assert client.post("/triage/records/00000000-0000-0000-0000-000000000000/identity/",
                        {"action": "confirm"}).status_code == 404
+
+
+def _api(user):
+    from rest_framework.test import APIClient
+
+    from ..conftest import verified_login
+
+    return verified_login(APIClient(), user)
+
+
+def test_api_a_coordinator_confirms_and_bad_input_names_the_field(rosa_case, patient_user, coordinator):
+    record = ingest(rosa_case, patient_user, HOLLOWAY, "pathology.pdf")
+    url = f"/api/v1/records/{record.pk}/identity/"
+    bad = _api(coordinator).post(url, {"action": "shred"}, format="json")
+    assert bad.status_code == 400 and "action" in bad.json()["errors"]
+    assert _api(coordinator).post(url, {}, format="json").json()["errors"].keys() == {"action"}
+    denied = _api(patient_user).post(url, {"action": "confirm"}, format="json")
+    assert denied.status_code == 403
+    record.refresh_from_db()
+    assert record.detail["identity"]["status"] == "mismatch"
+    ok = _api(coordinator).post(url, {"action": "confirm"}, format="json")
+    assert ok.status_code == 200 and ok.json()["status"] == "confirmed"
+    again = _api(coordinator).post(url, {"action": "remove"}, format="json")
+    assert again.status_code == 409  # no longer flagged: nothing to remove here
+    assert _api(coordinator).post("/api/v1/records/00000000-0000-0000-0000-000000000000/identity/",
+                                  {"action": "confirm"}, format="json").status_code == 404

@@ -4,7 +4,6 @@ the patient's language over the API and the page, stored and audited, and triage
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from konsil.audit.models import AuditEvent
@@ -136,8 +135,9 @@ def test_a_confident_proposal_asks_nothing(settings, submitted):
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    from ..factories import api_token
+
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import translation
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -77,3 +78,38 @@ class TriageQuestionsView(APIView):
                                         note=data.validated_data["note"])
         clarification = proposal.clarification
         return Response(ClarificationSerializer(clarify.view(clarification, language_for(request, case))).data)
+
+
+class IdentityDecisionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["confirm", "remove"],
+                                     help_text="confirm: same person, keep the record; remove: another person's")
+
+
+class IdentityResultSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["confirmed", "removed"])
+
+
+class RecordIdentityView(APIView):
+    """A coordinator settles a record flagged as possibly another person's (records.identity_check)."""
+
+    @extend_schema(parameters=[OpenApiParameter("pk", OpenApiTypes.UUID, OpenApiParameter.PATH,
+                                                description="Record (attachment) id")],
+                   request=IdentityDecisionSerializer, responses=IdentityResultSerializer,
+                   operation_id="record_identity_decision")
+    def post(self, request, pk):
+        from konsil.cases.models import Attachment
+        from konsil.core.errors import NotFound
+        from konsil.records import identity_check
+
+        attachment = Attachment.objects.filter(pk=pk).select_related("case").first()
+        if attachment is None:
+            raise NotFound(_("No such record."))
+        case_for(request, attachment.case_id, action="records.identity_decision", audit=False)
+        data = IdentityDecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["action"] == "confirm":
+            identity_check.confirm(actor=request.user, attachment=attachment)
+            return Response({"id": str(pk), "status": "confirmed"})
+        identity_check.remove(actor=request.user, attachment=attachment)
+        return Response({"id": str(pk), "status": "removed"})
