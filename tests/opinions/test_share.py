@@ -135,12 +135,16 @@ def test_an_expired_code_is_refused(shared):
 
 def test_wrong_proofs_lock_then_close_the_link(shared):
     case, link = shared
+    physician = Client()
+    _prove(physician, link)
     attacker = Client()
     for _ in range(services.LOCK_AFTER):
         assert _prove(attacker, link, value="1999-01-01").status_code == 400
     locked = _prove(attacker, link)  # even the right birth date waits out the lock
     assert locked.status_code == 409 and "Too many attempts" in locked.content.decode()
     assert case.reference not in attacker.get(link).content.decode()
+    assert "Too many attempts" in attacker.get(link).content.decode()
+    assert case.reference in physician.get(link).content.decode()  # a proven browser keeps reading
 
     ReportShare.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
     for _ in range(services.BLOCK_AFTER - services.LOCK_AFTER):

@@ -296,9 +296,9 @@ def find_share(public_id: str) -> ReportShare | None:
     return ReportShare.objects.select_related("case__patient").filter(public_id=str(public_id or "")[:32]).first()
 
 
-def _refuse_closed(share: ReportShare | None, action: str) -> ReportShare:
+def _refuse_closed(share: ReportShare | None, action: str, *, locked_ok: bool = False) -> ReportShare:
     state = share_state(share)
-    if state == "open":
+    if state == "open" or (state == "locked" and locked_ok):
         return share
     if share is not None:
         emit(actor=_share_actor(share), action=action, obj=share, patient_id=share.case.patient_id,
@@ -389,8 +389,9 @@ def prove_recipient(*, share: ReportShare | None, method: str, value: str) -> Re
 
 
 def open_shared_report(share: ReportShare | None, *, action: str = "report.read_shared") -> ReportShare:
-    """A proven recipient reads the report: the share must still be open; the read is audited."""
-    share = _refuse_closed(share, action)
+    """A proven recipient reads the report: the share must still be open (a lock on proofs, perhaps caused by
+    someone else's guesses, does not stop a browser that already proved itself); the read is audited."""
+    share = _refuse_closed(share, action, locked_ok=True)
     share.last_viewed_at = timezone.now()
     share.save(update_fields=["last_viewed_at", "updated_at"])
     emit(actor=_share_actor(share), action=action, obj=share, patient_id=share.case.patient_id, role=SHARE_ACTOR)

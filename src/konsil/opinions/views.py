@@ -447,7 +447,10 @@ def shared(request, public_id):
     if request.method == "POST":
         return _shared_proof(request, grant)
     if not _proven(request, grant):
-        return _proof_page(request, grant)
+        locked = None
+        if services.share_state(grant) == "locked":
+            locked = DomainError(_("Too many attempts. Try again in %(n)d minutes.") % {"n": services.LOCK_MINUTES})
+        return _proof_page(request, grant, failed=locked)
     try:
         services.open_shared_report(grant)
     except DomainError as exc:
