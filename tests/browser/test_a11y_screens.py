@@ -1,7 +1,7 @@
 """Screenshots of the key pages at desktop width and at 360 px, from the demo data, into docs/screens/.
 
 Run on purpose (it seeds the whole demo): KONSIL_SCREENS=1 .venv/bin/pytest tests/browser/test_a11y_screens.py
-Each page is also checked for horizontal overflow at 360 px while it is there.
+Each page is also checked at 360 px while it is there: no horizontal overflow, no serious/critical axe issue.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_a11y import CHROMIUM, browser, context_for, overflow  # noqa: F401 - fixture
+from .test_a11y import CHROMIUM, axe_violations, browser, context_for, overflow  # noqa: F401 - fixture
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screens"
 pytestmark = [
@@ -77,6 +77,8 @@ def test_screenshots(browser, live_server, db):  # noqa: F811 - the fixture
             page.wait_for_load_state("load")
             if size == "mobile" and overflow(page) > 0:
                 wide.append(f"{name}: {overflow(page)}px")
+            if size == "mobile":
+                wide += [f"{name}: axe {v['impact']} {v['id']} at {v['nodes']}" for v in axe_violations(page)]
             target = OUT / f"{name}-{size}.png"
             page.screenshot(path=str(target), full_page=True)
             _shrink(target)

@@ -92,13 +92,8 @@ def test_nav_shows_konsil_admin_and_django_admin_only_to_superusers(client, logi
     assert "/admin/" in client.get(url("accounts:manage_users")).content.decode()
 
 
-def test_django_admin_is_for_superusers_only(client, login, network):
-    admin = _admin(network)
-    admin.is_staff = True
-    admin.save()
-    login(client, admin)
-    response = client.get("/admin/")
-    assert response.status_code == 302 and "/admin/login/" in response.url
-    admin.is_superuser = True
-    admin.save()
-    assert client.get("/admin/").status_code == 200
+
+def test_org_admin_lands_on_konsil_pages_not_django_admin(client, login, network):
+    login(client, _admin(network))
+    response = client.get("/")
+    assert response.status_code == 302 and response.url == url("accounts:manage_users")

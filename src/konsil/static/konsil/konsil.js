@@ -166,3 +166,13 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mark); else mark();
   window.addEventListener("resize", mark);
 })();
+
+/* A form that comes back with errors: move focus to its error summary so it is read first. */
+(function () {
+  "use strict";
+  function focusSummary() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) summary.focus();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusSummary); else focusSummary();
+})();
