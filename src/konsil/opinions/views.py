@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -343,12 +343,11 @@ def report_pdf(request, pk):
 def _share_mail(request, grant) -> bool:
     """The link (public id only) by email; reading it still needs the recipient's proof."""
     link = request.build_absolute_uri(reverse("opinions:shared", args=[grant.public_id]))
-    with translation.override(report.report_language(grant.case)):
-        body = _("%(name)s, a second-opinion report was shared with you on Konsil. Open the page below; to read "
-                 "the report you will confirm who you are with a code sent to this address, or with the "
-                 "patient's date of birth. The page works until %(date)s.\n\n%(link)s\n") % {
-            "name": grant.recipient_name, "date": grant.expires_at.date().isoformat(), "link": link}
-        subject = _("A second-opinion report was shared with you")
+    body = _("%(name)s, a second-opinion report was shared with you on Konsil. Open the page below; to read "
+             "the report you will confirm who you are with a code sent to this address, or with the "
+             "patient's date of birth. The page works until %(date)s.\n\n%(link)s\n") % {
+        "name": grant.recipient_name, "date": grant.expires_at.date().isoformat(), "link": link}
+    subject = _("A second-opinion report was shared with you")
     try:
         send_mail(subject, body, None, [grant.recipient_email])
     except OSError:
