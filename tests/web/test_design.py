@@ -67,3 +67,13 @@ def test_demo_people_listed_only_in_demo_mode(client, settings, network):
     assert "<script>" not in body and "onclick" not in body  # no inline script (strict CSP)
     settings.KONSIL_DEMO = "off"
     assert "data-demo-email" not in client.get("/accounts/login/").content.decode()
+
+
+def test_error_summary_links_each_error_to_its_field():
+    form = Sample(data={"name": ""})
+    form.is_valid()
+    form.add_error(None, "Something is off.")
+    html = Template('{% include "partials/form_errors.html" %}').render(Context({"form": form}))
+    assert 'role="alert"' in html and "There is a problem" in html and "data-error-summary" in html
+    assert '<a href="#id_name">Name: This field is required.</a>' in html and "Something is off." in html
+    assert Template('{% include "partials/form_errors.html" %}').render(Context({"form": Sample()})).strip() == ""
