@@ -121,11 +121,49 @@ def test_the_case_page_shows_the_identity_version(client, network, patient_user,
 
 @pytest.fixture
 def api_client_for():
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from ..factories import api_token
 
     def make(user):
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
         return client
     return make
+
+
+# --- clinical free text encrypted at rest (#10 finding 7, the case's part) -----------------------------------
+
+def test_clinical_free_text_is_sealed_in_the_database(network, patient_user, django_capture_on_commit_callbacks):
+    from django.db import connection
+
+    case = services.create_case(actor=patient_user, network=network, data={
+        "patient": PATIENT, "questions": ["Is a lumpectomy enough?"], "diagnosis_text": "breast cancer",
+        "proposed_treatment": "mastectomy", "clinical_summary": "lump in the left breast"})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT diagnosis_text, proposed_treatment, clinical_summary FROM cases_case WHERE id = %s",
+                       [case.pk.hex])
+        row = cursor.fetchone()
+        cursor.execute("SELECT text FROM cases_casequestion WHERE case_id = %s", [case.pk.hex])
+        question = cursor.fetchone()[0]
+    assert all(value.startswith("enc1:") for value in (*row, question))
+    assert "breast" not in " ".join((*row, question))
+    case.refresh_from_db()
+    assert (case.diagnosis_text, case.questions.get().text) == ("breast cancer", "Is a lumpectomy enough?")
+
+
+def test_the_migration_seals_text_written_in_the_clear(draft_case):
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("konsil.cases.migrations.0007_encrypted_clinical_text")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE cases_case SET clinical_summary = %s WHERE id = %s", ["in the clear", draft_case.pk.hex])
+    migration.seal_existing(apps, None)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clinical_summary FROM cases_case WHERE id = %s", [draft_case.pk.hex])
+        assert cursor.fetchone()[0].startswith("enc1:")
+    draft_case.refresh_from_db()
+    assert draft_case.clinical_summary == "in the clear"

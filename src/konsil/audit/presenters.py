@@ -79,6 +79,7 @@ DONE = {
 }
 # Events that say the same thing as another one: shown as one line.
 ALIASES = {"offer.open": "case.offer", "case.code_suggestions": "case.code_suggest", "opinion.sign": "case.sign",
+           "case.code_confirm": "case.code_accept",
            "report.download": "report.pdf", "upload.create": "attachment.create"}
 SYSTEM_ACTORS = {"system", "records", "triage", "sla", "offers", "worker", "cli", "routing", "matching", "demo"}
 

@@ -150,13 +150,14 @@ class Case(BaseModel):
         _("preferred delivery"), max_length=12, choices=Delivery.choices, default=Delivery.WRITTEN
     )
     interpreter_needed = models.BooleanField(_("interpreter needed"), default=False)
-    diagnosis_text = models.TextField(_("diagnosis in your words"), blank=True)
-    proposed_treatment = models.TextField(_("proposed treatment"), blank=True)
+    # Clinical free text is encrypted at rest (#10 finding 7): it is never filtered or sorted on in SQL.
+    diagnosis_text = EncryptedTextField(_("diagnosis in your words"), blank=True)
+    proposed_treatment = EncryptedTextField(_("proposed treatment"), blank=True)
     proposed_cpt = models.CharField(_("CPT code"), max_length=5, blank=True)
     treating_physician = models.CharField(_("treating physician"), max_length=200, blank=True)
     treating_physician_email = models.EmailField(_("treating physician email"), blank=True)
     treating_facility = models.CharField(_("treating facility"), max_length=200, blank=True)
-    clinical_summary = models.TextField(_("history and symptoms"), blank=True)
+    clinical_summary = EncryptedTextField(_("history and symptoms"), blank=True)
     specialty = models.ForeignKey(
         "matching.Specialty", null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
     )
@@ -191,7 +192,7 @@ class Case(BaseModel):
 class CaseQuestion(BaseModel):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="questions")
     position = models.PositiveSmallIntegerField(default=0)
-    text = models.TextField(_("question"))
+    text = EncryptedTextField(_("question"))
 
     class Meta:
         ordering = ["position", "created_at"]
@@ -371,7 +372,7 @@ class Message(BaseModel):
     author = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     author_role = models.CharField(max_length=32, blank=True)
     kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.MESSAGE)
-    body = models.TextField(_("message"))
+    body = EncryptedTextField(_("message"))
 
     class Meta:
         ordering = ["created_at"]
