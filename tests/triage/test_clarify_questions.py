@@ -249,3 +249,24 @@ def test_the_coordinator_sees_the_answers_with_the_proposal(unsure, submitted, p
     login(client, coordinator)
     html = client.get(f"/cases/{submitted.pk}/").content.decode()
     assert "clarifying-answers" in html and "Back or neck (spine)" in html and "Since my fall." in html
+
+
+@pytest.mark.django_db
+def test_with_the_model_a_vague_text_gets_questions_and_the_answers_route_it(settings, network, patient_user):
+    from ..factories import make_draft
+
+    settings.KONSIL_TRIAGE_ENGINE = "konsil.triage.ml.ModelTriage"
+    case = make_draft(network, patient_user, codes=(), questions=("What is wrong with me?",),
+                      clinical_summary="I have been feeling weak and tired for months and I don't know why.")
+    Case.objects.filter(pk=case.pk).update(status="submitted")
+    case.refresh_from_db()
+    first = propose(case=case)
+    clarification = Clarification.objects.get(case=case)
+    assert first.specialty_id != "endocrinology" and clarification.questions
+    wanted = {"body_part": "blood_glands", "diagnosis": "hormone_diabetes", "treating_doctor": "hormone_doctor",
+              "since_when": "months"}
+    from konsil.triage.services import answer_questions
+
+    latest = answer_questions(actor=patient_user, case=case, note="My doctor said my thyroid is underactive.",
+                              answers={q["code"]: wanted[q["code"]] for q in clarification.questions})
+    assert latest.specialty_id == "endocrinology" and latest.clarification_id == clarification.pk

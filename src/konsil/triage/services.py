@@ -31,7 +31,8 @@ def propose(*, case) -> TriageProposal:
         ranked, why = clarify.posterior(ranked, answered.answers)
         reasons += why
         top = float(ranked[0]["probability"]) if ranked else 0.0
-        abstain = top < _threshold()
+        agrees = bool(ranked) and not result.abstain and ranked[0]["code"] == engine_top
+        abstain = not agrees and top < _threshold(getattr(result, "register", ""))
     top_code = ranked[0]["code"] if ranked else None
     subspecialty = result.subspecialty
     if subspecialty and top_code != engine_top and subspecialty != top_code and \
@@ -78,11 +79,15 @@ def _run(eng, case, extra: str):
     return eng.propose(case)
 
 
-def _threshold() -> float:
+def _threshold(register: str = "") -> float:
+    """The engine's abstention threshold (for the text's register when the model has one per register)."""
     try:
         from .model import load
 
-        return float(load().threshold)
+        model = load()
+        if register and hasattr(model, "threshold_for"):
+            return float(model.threshold_for(register))
+        return float(model.threshold)
     except Exception:  # an engine without the model: a plain majority
         return 0.5
 
