@@ -77,3 +77,17 @@ def test_error_summary_links_each_error_to_its_field():
     assert 'role="alert"' in html and "There is a problem" in html and "data-error-summary" in html
     assert '<a href="#id_name">Name: This field is required.</a>' in html and "Something is off." in html
     assert Template('{% include "partials/form_errors.html" %}').render(Context({"form": Sample()})).strip() == ""
+
+
+def test_specialty_names_follow_the_reader_language(db, monkeypatch):
+    from django.utils import translation
+
+    from konsil.core.templatetags.konsil_ui import vocab
+    from konsil.matching.models import Specialty
+
+    cardiology = Specialty.objects.get(code="cardiology")
+    catalogue = {"Cardiology": "Cardiología"}
+    monkeypatch.setattr("django.utils.translation.gettext", lambda text: catalogue.get(text, text))
+    with translation.override("es"):
+        assert str(cardiology) == "Cardiología" and vocab(cardiology.name) == "Cardiología"
+    assert vocab("") == ""

@@ -28,7 +28,9 @@ class Specialty(models.Model):
         verbose_name_plural = "specialties"
 
     def __str__(self) -> str:
-        return self.name
+        from django.utils.translation import gettext
+
+        return gettext(self.name)  # the catalogue's names are translated like any clinical vocabulary
 
 
 def default_delivery_modes() -> list[str]:

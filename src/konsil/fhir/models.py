@@ -1,0 +1,73 @@
+"""Backend clients (SMART Backend Services), their tokens and used assertions, and received referrals."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from konsil.core.models import BaseModel
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class FhirClient(BaseModel):
+    """A system that calls the FHIR API on behalf of an organization, authenticated by its JWKS.
+
+    It acts through `service_user`, a user with a membership in `organization`: what the client may read and
+    write is what that membership allows on the pages (cases.selectors, core.authz). Referrals it sends go to
+    `network`."""
+
+    name = models.CharField(_("name"), max_length=200)
+    client_id = models.CharField(max_length=64, unique=True, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="fhir_clients")
+    network = models.ForeignKey("accounts.Organization", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+", help_text=_("The provider network that receives referrals"))
+    service_user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                        related_name="fhir_client")
+    jwks = models.JSONField(_("JSON Web Key Set"), default=dict)
+    scopes = models.JSONField(_("scopes"), default=list)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
+
+
+class UsedAssertion(BaseModel):
+    """A client assertion's jti, kept until it expires: a replayed assertion is refused."""
+
+    client = models.ForeignKey(FhirClient, on_delete=models.CASCADE, related_name="+")
+    jti = models.CharField(max_length=255)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "jti"], name="unique_fhir_assertion_jti")]
+
+
+class AccessToken(BaseModel):
+    """A short-lived bearer token; only its SHA-256 is stored."""
+
+    client = models.ForeignKey(FhirClient, on_delete=models.CASCADE, related_name="tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField()
+
+
+class Referral(BaseModel):
+    """A ServiceRequest received from a client: its identifier names the case it became (idempotency)."""
+
+    client = models.ForeignKey(FhirClient, on_delete=models.PROTECT, related_name="referrals")
+    system = models.CharField(max_length=255, blank=True)
+    value = models.CharField(max_length=255)
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="fhir_referral")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "system", "value"],
+                                               name="unique_fhir_referral_identifier")]

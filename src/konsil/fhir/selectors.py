@@ -1,0 +1,86 @@
+"""What a client may read, resource type by resource type: always through the cases selectors and the
+permission registry, as its service user would on the pages. Reads are audited by the views (one event per
+resource shown)."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from konsil.accounts.models import Organization
+from konsil.cases.models import Attachment, Case, CaseDiagnosis, Patient
+from konsil.cases.selectors import cases_for
+from konsil.core import authz
+from konsil.matching.models import Specialist
+from konsil.opinions.models import Opinion
+
+from .resources import mappers
+
+TYPES = ("Patient", "ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport",
+         "Practitioner", "Organization")
+
+
+class Found:
+    """One resource the actor may read: the dict, the patient it concerns (for the audit) and its model row."""
+
+    __slots__ = ("resource", "patient_id", "obj")
+
+    def __init__(self, resource: dict, patient_id, obj):
+        self.resource, self.patient_id, self.obj = resource, patient_id, obj
+
+
+def _cases(user, patient_ids=None):
+    qs = cases_for(user).prefetch_related("diagnoses", "questions")
+    if patient_ids is not None:
+        qs = qs.filter(patient_id__in=patient_ids)
+    return qs
+
+
+def _signed_opinions(user, cases) -> list[Opinion]:
+    """The newest signed opinion of each case whose report the user may read ("case.read_report")."""
+    out = []
+    for case in cases:
+        if case.status not in ("signed", "delivered", "closed") or not authz.can("case.read_report", user, case):
+            continue
+        opinion = case.opinions.filter(signed_at__isnull=False).select_related("case").order_by("-version").first()
+        if opinion is not None:
+            out.append(opinion)
+    return out
+
+
+def find(user, rtype: str, *, base: str, patient_ids=None) -> list[Found]:
+    """Every `rtype` resource `user` may read (narrowed to `patient_ids` when given)."""
+    cases = list(_cases(user, patient_ids))
+    if rtype == "ServiceRequest":
+        return [Found(mappers.service_request(c, referral=getattr(c, "fhir_referral", None)), c.patient_id, c)
+                for c in Case.objects.filter(pk__in=[c.pk for c in cases]).select_related("fhir_referral")
+                .prefetch_related("diagnoses", "questions")]
+    if rtype == "Task":
+        reports = {o.case_id: o.pk for o in _signed_opinions(user, cases)}
+        return [Found(mappers.task(c, report_id=reports.get(c.pk)), c.patient_id, c) for c in cases]
+    if rtype == "Patient":
+        patients = Patient.objects.filter(pk__in={c.patient_id for c in cases})
+        return [Found(mappers.patient(p), p.pk, p) for p in patients]
+    if rtype == "Condition":
+        rows = CaseDiagnosis.objects.filter(case__in=[c.pk for c in cases]).select_related("case")
+        return [Found(mappers.condition(d), d.case.patient_id, d) for d in rows]
+    if rtype == "DocumentReference":
+        rows = Attachment.objects.filter(case__in=[c.pk for c in cases], parent__isnull=True).exclude(
+            status=Attachment.Processing.FAILED).select_related("case")
+        found = [Found(mappers.document_reference(a, base=base), a.case.patient_id, a) for a in rows]
+        found += [Found(mappers.report_document_reference(o, base=base), o.case.patient_id, o)
+                  for o in _signed_opinions(user, cases)]
+        return found
+    if rtype == "DiagnosticReport":
+        return [Found(mappers.diagnostic_report(o, base=base), o.case.patient_id, o)
+                for o in _signed_opinions(user, cases)]
+    if rtype == "Practitioner":
+        ids = {c.assigned_specialist_id for c in cases if c.assigned_specialist_id}
+        ids |= set(Opinion.objects.filter(case__in=[c.pk for c in cases], signed_at__isnull=False)
+                   .values_list("author_id", flat=True))
+        return [Found(mappers.practitioner(s), None, s)
+                for s in Specialist.objects.filter(pk__in=ids).select_related("user")]
+    if rtype == "Organization":
+        ids = {c.network_id for c in cases} | {c.sponsor_id for c in cases if c.sponsor_id}
+        orgs = Organization.objects.filter(Q(pk__in=ids) | Q(memberships__user=user, memberships__active=True))
+        return [Found(mappers.organization(o), None, o) for o in orgs.distinct()]
+    raise KeyError(rtype)
