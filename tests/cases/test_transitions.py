@@ -22,6 +22,7 @@ PRE_DELIVERY = {"submitted", "triaged", "offered", "accepted", "in_review", "inf
 SPEC = {
     "submit": ({"draft"}, "submitted"),
     "triage": ({"submitted"}, "triaged"),
+    "retriage": ({"triaged", "offered"}, "triaged"),
     "offer": ({"triaged"}, "offered"),
     "retract_offer": ({"offered"}, "triaged"),
     "expire_offer": ({"offered"}, "triaged"),  # the system's only (tests/cases/test_offers.py)
@@ -41,7 +42,8 @@ SPEC = {
 }
 # Who may take each action, and people around the case who may not (names from the `cast` fixture).
 ALLOWED = {
-    "submit": ["patient", "coordinator"], "triage": ["coordinator"], "offer": ["coordinator"],
+    "submit": ["patient", "coordinator"], "triage": ["coordinator"], "retriage": ["coordinator"],
+    "offer": ["coordinator"],
     "retract_offer": ["coordinator"], "expire_offer": [], "accept": ["specialist"], "decline": ["specialist"],
     "start_review": ["specialist"], "request_info": ["specialist", "coordinator"],
     "provide_info": ["patient", "coordinator"], "complete_draft": ["specialist"],
@@ -50,7 +52,8 @@ ALLOWED = {
     "amend": ["specialist"], "cancel": ["coordinator"], "withdraw": ["patient"],
 }
 REFUSED = {
-    "submit": ["stranger"], "triage": ["patient"], "offer": ["patient"], "retract_offer": ["specialist"],
+    "submit": ["stranger"], "triage": ["patient"], "retriage": ["patient", "specialist"], "offer": ["patient"],
+    "retract_offer": ["specialist"],
     "expire_offer": ["coordinator", "specialist", "patient"],
     "accept": ["coordinator"], "decline": ["patient"], "start_review": ["coordinator"],
     "request_info": ["patient"], "provide_info": ["specialist"], "complete_draft": ["coordinator"],
@@ -59,7 +62,7 @@ REFUSED = {
 }
 # Who is notified of a successful action (the actor never is).
 NOTIFIED = {
-    "submit": {"coordinator", "patient"}, "triage": {"patient"}, "offer": {"specialist"},
+    "submit": {"coordinator", "patient"}, "triage": {"patient"}, "retriage": {"specialist"}, "offer": {"specialist"},
     "retract_offer": {"specialist"}, "expire_offer": {"specialist"}, "accept": {"coordinator", "patient"},
     "decline": {"coordinator"},
     "start_review": {"patient"}, "request_info": {"patient"}, "provide_info": {"specialist"},
@@ -74,6 +77,7 @@ SPECIALIST_ON_CASE = {"offered", "accepted", "in_review", "info_requested", "opi
 def params_for(action: str, specialist) -> dict:
     return {
         "triage": {"specialty": "cardiology", "urgency": "urgent"},
+        "retriage": {"specialty": "neurology", "reason": "A neurological question."},
         "offer": {"specialist": str(specialist.pk)},
         "retract_offer": {"reason": "Wrong subspecialty."},
         "decline": {"reason": "On leave."},
@@ -144,7 +148,7 @@ def test_allowed_transition(status, action, who, at, cast, specialist):
     assert event.detail == {"from": status, "to": target}
     assert event.patient_id == case.patient_id
     expected = set(NOTIFIED[action])
-    if action in ("cancel", "withdraw") and status not in SPECIALIST_ON_CASE:
+    if action in ("cancel", "withdraw", "retriage") and status not in SPECIALIST_ON_CASE:
         expected.discard("specialist")
     expected.discard(who)
     notified = set(Notification.objects.filter(case=case, kind=action).values_list("user", flat=True))

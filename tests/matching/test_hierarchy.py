@@ -106,3 +106,13 @@ def test_assign_command_explains_the_fallback(tmp_path):
     first = json.loads(out.getvalue().splitlines()[0])
     assert first["specialist_id"] == "b"
     assert any("parent specialty" in r for r in first["reasons"])
+
+
+def test_candidates_api_says_the_case_fell_back(walker, draft_case, coordinator, breast):
+    from ..api.conftest import API, token_client
+
+    case = _triaged(walker, draft_case, coordinator, "hematology_oncology")
+    body = token_client(coordinator).get(f"{API}/cases/{case.pk}/candidates/").json()
+    assert [c["specialist"]["id"] for c in body] == [str(breast.pk)]
+    assert body[0]["fallback_from"] == "hematology_oncology"
+    assert any("parent specialty" in r for r in body[0]["reasons"])

@@ -58,6 +58,9 @@ class CandidateSerializer(serializers.Serializer):
     score = serializers.FloatField()
     reasons = serializers.ListField(child=serializers.CharField())
     factors = serializers.ListField(child=serializers.DictField(), default=list)
+    fallback_from = serializers.CharField(allow_null=True, default=None,
+                                          help_text="the case's specialty when nobody there was eligible and the "
+                                                    "candidate practises its parent specialty")
 
 
 class FailedConstraintSerializer(serializers.Serializer):
