@@ -533,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.set_defaults(func=cmd_keys_rotate)
     keys_sub.add_parser("status", help="data keys per master key").set_defaults(func=cmd_keys_status)
 
+    from konsil.fhir.commands import add_parser as add_fhir_parser
+
+    add_fhir_parser(sub)
     sub.add_parser("manage", help="Django's management commands (migrate, createsuperuser, ...)")
     return parser
 

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "konsil.triage",
     "konsil.opinions",
     "konsil.records",
+    "konsil.fhir",
 ]
 
 MIDDLEWARE = [
