@@ -97,3 +97,24 @@ def test_org_admin_lands_on_konsil_pages_not_django_admin(client, login, network
     login(client, _admin(network))
     response = client.get("/")
     assert response.status_code == 302 and response.url == url("accounts:manage_users")
+
+
+def test_open_clinician_invitations_are_listed_caregiver_ones_are_not(client, login, network, coordinator,
+                                                                      patient_user):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from konsil.cases.models import Invitation
+
+    later = timezone.now() + dt.timedelta(days=3)
+    Invitation.objects.create(kind="clinician", network=network, email="dr.new@example.test", invited_by=coordinator,
+                              expires_at=later)
+    Invitation.objects.create(kind="caregiver", network=network, email="aunt@example.test", invited_by=patient_user,
+                              expires_at=later)
+    Invitation.objects.create(kind="clinician", network=network, email="dr.old@example.test", invited_by=coordinator,
+                              expires_at=timezone.now() - dt.timedelta(days=1))
+    login(client, _admin(network))
+    body = client.get(url("accounts:manage_users")).content.decode()
+    assert "dr.new@example.test" in body
+    assert "aunt@example.test" not in body and "dr.old@example.test" not in body

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -105,18 +106,15 @@ def users(request):
 
 
 def _invitations(orgs):
-    """Pending invitations of these organizations when an Invitation model exists (else None)."""
+    """Open invitations of referring clinicians to these organizations (caregiver invitations name a patient:
+    not shown here). None when the invitations feature is not installed."""
     try:
-        model = apps.get_model("accounts", "Invitation")
+        model = apps.get_model("cases", "Invitation")
     except LookupError:
         return None
-    names = {f.name for f in model._meta.get_fields()}
-    qs = model.objects.all()
-    if "organization" in names:
-        qs = qs.filter(organization__in=orgs)
-    if "accepted_at" in names:
-        qs = qs.filter(accepted_at__isnull=True)
-    return list(qs.order_by("-created_at")[:50]) if "created_at" in names else list(qs[:50])
+    return list(model.objects.filter(network__in=orgs, kind="clinician", accepted_at__isnull=True,
+                                     revoked_at__isnull=True, expires_at__gt=timezone.now())
+                .select_related("invited_by").order_by("-created_at")[:50])
 
 
 @login_required
