@@ -270,3 +270,11 @@ def test_with_the_model_a_vague_text_gets_questions_and_the_answers_route_it(set
     latest = answer_questions(actor=patient_user, case=case, note="My doctor said my thyroid is underactive.",
                               answers={q["code"]: wanted[q["code"]] for q in clarification.questions})
     assert latest.specialty_id == "endocrinology" and latest.clarification_id == clarification.pk
+
+
+@pytest.mark.django_db
+def test_a_refused_answer_is_audited_with_the_fields_only(unsure, submitted, patient_user):
+    propose(case=submitted)
+    client_for(patient_user).post(url(submitted), {"answers": {"body_part": "elbow"}}, format="json")
+    event = AuditEvent.objects.get(action="triage.answers", outcome="failure")
+    assert event.detail == {"fields": ["answers.body_part"]}

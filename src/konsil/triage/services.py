@@ -130,6 +130,8 @@ def answer_questions(*, actor, case, answers, note="") -> TriageProposal:
         raise Conflict(_("There are no questions waiting for answers on this case."), code="no_open_questions")
     clean, note, errors = clarify.validate(clarification.questions, answers, note)
     if errors:
+        emit(actor=actor, action="triage.answers", obj=clarification, patient_id=case.patient_id, outcome="failure",
+             role=rel.primary_relation(rel.relations(actor, case)), detail={"fields": sorted(errors)})
         raise ValidationFailed(_("Check the answers."), errors=errors)
     with transaction.atomic():
         clarification.answers, clarification.note = clean, note
