@@ -158,3 +158,22 @@ def test_only_org_admins_switch_auto_routing(network, coordinator, client):
     assert client.get(reverse("matching:routing")).status_code == 403
 
 
+
+
+def test_a_refused_offer_still_reaches_the_coordinators(auto, draft_case, specialist, coordinator, monkeypatch,
+                                                       django_capture_on_commit_callbacks):
+    from konsil.cases import effects
+    from konsil.core.errors import Conflict
+
+    def refuse(**_kwargs):
+        raise Conflict("The specialist just became unavailable.")
+
+    monkeypatch.setattr(effects, "guard_offer", refuse)
+    from konsil.cases import lifecycle
+
+    monkeypatch.setattr(lifecycle, "_TABLE", None)
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    monkeypatch.setattr(lifecycle, "_TABLE", None)
+    assert case.status == "triaged" and case.escalated_at is not None
+    outcome = RoutingOutcome.objects.get(case=case)
+    assert outcome.outcome == "coordinators" and "unavailable" in outcome.reasons[0]

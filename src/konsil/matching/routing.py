@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import OrganizationKind, Role
 from konsil.audit.services import emit
-from konsil.core.errors import PermissionDenied, ValidationFailed
+from konsil.core.errors import DomainError, PermissionDenied, ValidationFailed
 
 from . import inputs, licensure, scoring
 from .models import RoutingOutcome, RoutingSetting, Specialist
@@ -114,13 +114,19 @@ def route(*, case_id) -> RoutingOutcome | None:
             reasons += [str(r) for r in (proposal.reasons or [])][:3]
             return _to_coordinators(case, reasons, red=red, escalate=False)
         urgency = max(case.urgency, proposal.urgency or "routine", key=lambda u: URGENCY_RANK.get(u, 0))
-        case = transition(actor=SYSTEM_ACTOR, case=case, action="triage", specialty=proposal.specialty_id,
-                          urgency=urgency)
+        try:
+            case = transition(actor=SYSTEM_ACTOR, case=case, action="triage", specialty=proposal.specialty_id,
+                              urgency=urgency)
+        except DomainError as exc:  # refused (and audited): the coordinators decide, with the reason
+            return _to_coordinators(case, [str(exc.message)], red=red, escalate=False)
         _position, best = offers.proposal(case)
         if best is None:
             return _to_coordinators(case, summary(case), red=red, escalate=True)
-        case = transition(actor=SYSTEM_ACTOR, case=case, action="offer", specialist=str(best.specialist.pk),
-                          reason=_("Routed automatically: ranked first by matching"))
+        try:
+            case = transition(actor=SYSTEM_ACTOR, case=case, action="offer", specialist=str(best.specialist.pk),
+                              reason=_("Routed automatically: ranked first by matching"))
+        except DomainError as exc:
+            return _to_coordinators(case, [str(exc.message), *summary(case)[1:]], red=red, escalate=True)
         return _outcome(case, RoutingOutcome.Outcome.OFFERED, [str(r) for r in best.reasons][:6], red=red,
                         specialist=best.specialist)
 
