@@ -87,7 +87,7 @@ def test_whole_case_journey_in_the_browser(browser, live_server, patient_user, c
     patient.fill("main input[name=family_name]", "García")
     patient.fill("main input[name=birth_date]", "1970-05-17")
     patient.select_option("main select[name=sex]", "female")
-    patient.fill("main input[name=country]", "US")
+    patient.select_option("main select[name=country]", "US")
     patient.select_option("main select[name=state]", "CA")
     patient.select_option("main select[name=language]", "es")
     patient.click("text=Save and continue")
@@ -95,6 +95,7 @@ def test_whole_case_journey_in_the_browser(browser, live_server, patient_user, c
     assert "/intake/2/" in patient.url, patient.inner_text("main")
     patient.fill("#question-1", "Do I need a stent now, or can medication come first?")
     patient.click("text=Save and continue")
+    patient.click("text=I know the codes (optional)")  # codes are optional, folded away
     patient.fill("#code-1", "I25.10")
     patient.fill("textarea[name=proposed_treatment]", "Coronary stent (PCI)")
     patient.click("text=Save and continue")
