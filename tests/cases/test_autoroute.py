@@ -177,3 +177,16 @@ def test_a_refused_offer_still_reaches_the_coordinators(auto, draft_case, specia
     assert case.status == "triaged" and case.escalated_at is not None
     outcome = RoutingOutcome.objects.get(case=case)
     assert outcome.outcome == "coordinators" and "unavailable" in outcome.reasons[0]
+
+
+def test_page_and_api_show_what_auto_routing_did(client, auto, draft_case, coordinator,
+                                                 django_capture_on_commit_callbacks):
+    from ..api.conftest import API, token_client
+
+    PLAN["proposal"] = proposal("cardiology", abstain=True, reasons=["unclear question"])
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    body = token_client(coordinator).get(f"{API}/cases/{case.pk}/eligibility/").json()
+    assert body["routing"]["outcome"] == "coordinators" and "unclear question" in body["routing"]["reasons"]
+    verified_login(client, coordinator)
+    page = client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
+    assert 'id="routing-outcome"' in page and "unclear question" in page

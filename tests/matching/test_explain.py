@@ -65,7 +65,8 @@ def test_a_breast_oncologist_takes_a_hem_onc_case_by_the_fallback(walker, draft_
     case = transition(actor=coordinator, case=case, action="triage", specialty="hematology_oncology",
                       urgency="routine")
     why = routing.explain(case, coordinator)
-    assert why == {"eligible": 1, "fallback_from": "hematology_oncology", "nearest": [], "ways_out": []}
+    assert why == {"eligible": 1, "fallback_from": "hematology_oncology", "nearest": [], "ways_out": [],
+                   "routing": None}
 
 
 def test_api_eligibility_and_ways_out(stuck, coordinator, patient_user):

@@ -154,6 +154,16 @@ def _to_coordinators(case, reasons: list[str], *, red: bool, escalate: bool) -> 
     return row
 
 
+def latest_outcome(case) -> dict | None:
+    """What auto-routing last did with `case`, for the care team: {"outcome", "reasons", "red_flag", "at"}."""
+    row = RoutingOutcome.objects.filter(case=case).first()
+    if row is None:
+        return None
+    return {"outcome": row.outcome, "label": str(row.get_outcome_display()), "reasons": list(row.reasons),
+            "red_flag": row.red_flag, "specialist": str(row.specialist_id) if row.specialist_id else None,
+            "at": row.created_at.isoformat()}
+
+
 def latest_outcomes(cases) -> dict:
     """{case id: its latest RoutingOutcome} for the queue."""
     found = {}
@@ -247,7 +257,7 @@ def explain(case, user=None) -> dict:
     ranked = ranking.rank(case) if case.specialty_id else []
     open_to_offer = case.status == Status.TRIAGED
     result = {"eligible": len(ranked), "fallback_from": ranked[0].fallback_from if ranked else None,
-              "nearest": [], "ways_out": []}
+              "nearest": [], "ways_out": [], "routing": latest_outcome(case)}
     if ranked or not case.specialty_id:
         return result
     record = inputs.case_record(case)

@@ -87,8 +87,18 @@ class WayOutSerializer(serializers.Serializer):
     href = serializers.CharField(allow_null=True)
 
 
+class RoutingOutcomeSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["offered", "coordinators"])
+    label = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    red_flag = serializers.BooleanField()
+    specialist = serializers.UUIDField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
 class EligibilitySerializer(serializers.Serializer):
     eligible = serializers.IntegerField()
+    routing = RoutingOutcomeSerializer(allow_null=True, help_text="what auto-routing last did with the case")
     fallback_from = serializers.CharField(allow_null=True)
     nearest = NearestSerializer(many=True)
     ways_out = WayOutSerializer(many=True)

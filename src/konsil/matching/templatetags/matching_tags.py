@@ -14,3 +14,11 @@ def nobody_eligible(context, case):
 
     request = context.get("request")
     return explain(case, getattr(request, "user", None))
+
+
+@register.simple_tag
+def routing_outcome(case):
+    """What auto-routing last did with the case (None when it did not run)."""
+    from ..routing import latest_outcome
+
+    return latest_outcome(case)
