@@ -636,7 +636,8 @@ def demo_records(*, actor, case) -> None:
     from konsil.records.intake import store_record
 
     name = f"{case.patient.family_name}^{case.patient.given_name}"
-    slices = synthetic.ct_series(DEMO_CT_SLICES, size=256, patient_name=name, seed=7)
+    slices = synthetic.ct_series(DEMO_CT_SLICES, size=256, patient_name=name, seed=7,
+                                 birth_date=case.patient.birth_date.strftime("%Y%m%d"))
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         synthetic.dicomdir_export(slices, Path(folder))

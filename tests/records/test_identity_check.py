@@ -13,7 +13,7 @@ from django.test import RequestFactory
 
 from konsil.audit.models import AuditEvent
 from konsil.cases.models import Attachment, Case, Notification
-from konsil.records import identity_check, intake, processing
+from konsil.records import identity_check, intake, processing, synthetic
 from konsil.records.models import Derivative
 
 from ..factories import make_draft, make_patient
@@ -205,3 +205,13 @@ def test_api_a_coordinator_confirms_and_bad_input_names_the_field(rosa_case, pat
     assert again.status_code == 409  # no longer flagged: nothing to remove here
     assert _api(coordinator).post("/api/v1/records/00000000-0000-0000-0000-000000000000/identity/",
                                   {"action": "confirm"}, format="json").status_code == 404
+
+
+def test_a_cd_export_of_another_person_is_flagged(rosa_case, patient_user, tmp_path):
+    from .records_support import cd_export, zip_folder
+
+    record = ingest(rosa_case, patient_user, zip_folder(cd_export(tmp_path, ct(2, name="Holloway^Margaret"))), "cd.zip")
+    assert record.status == "ready" and record.detail["identity"]["sources"] == ["dicom"]
+    rosas = synthetic.ct_series(2, size=64, patient_name="Diaz^Rosa", seed=3, birth_date="19680402")
+    own = ingest(rosa_case, patient_user, zip_folder(cd_export(tmp_path, rosas)), "cd2.zip")
+    assert own.status == "ready" and "identity" not in own.detail

@@ -157,9 +157,38 @@ def compare(found: dict, identity) -> list[str]:
 # ---------------------------------------------------------------- the check, its flag and its resolution
 
 
+ZIP_ENTRIES = 3  # DICOM files of an archive (a CD export) whose header is read
+ZIP_ENTRY_MAX = 64 * 1024 * 1024
+
+
+def from_zip(data: bytes) -> list[dict]:
+    """The identities in the first DICOM files of an archive (already checked for bombs by processing)."""
+    import io
+    import zipfile
+
+    out: list[dict] = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                if len(out) >= ZIP_ENTRIES:
+                    break
+                if info.is_dir() or info.file_size > ZIP_ENTRY_MAX or info.file_size < 132:
+                    continue
+                with archive.open(info) as fh:
+                    if fh.read(132)[128:132] != b"DICM":
+                        continue
+                found = from_dicom(archive.read(info))
+                out += [f for f in found if f not in out]
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
+        return out
+    return out
+
+
 def identities(attachment, kind: str, data: bytes) -> list[dict]:
     if kind == "dicom":
         return from_dicom(data)
+    if kind == "zip":
+        return from_zip(data)
     if kind == "fhir":
         return from_fhir(data)
     if kind in TEXT_KINDS:

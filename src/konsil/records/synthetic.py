@@ -51,7 +51,7 @@ AIR_HU = -1000
 
 
 def ct_series(n: int = 500, *, size: int = 512, patient_name: str = "Test^Patient",
-              study_uid: str | None = None, seed: int = 0) -> list[bytes]:
+              study_uid: str | None = None, seed: int = 0, birth_date: str = "19700101") -> list[bytes]:
     """A CT series of `n` axial slices (size x size, int16, HU = stored - 1024) as Part 10 files."""
     study_uid = study_uid or _uid(seed, "study")
     series_uid = _uid(seed, "ct-series", study_uid)
@@ -59,6 +59,7 @@ def ct_series(n: int = 500, *, size: int = 512, patient_name: str = "Test^Patien
     files = []
     for i in range(n):
         ds = _base(CT_IMAGE_STORAGE, "CT", _uid(seed, "ct", study_uid, i), study_uid, series_uid, patient_name)
+        ds.PatientBirthDate = birth_date  # the demo's CT carries its own patient's birth date
         z = i * SLICE_SPACING_MM
         pixel_spacing = FIELD_OF_VIEW_MM / size
         origin = -FIELD_OF_VIEW_MM / 2 + pixel_spacing / 2
