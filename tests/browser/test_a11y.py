@@ -102,6 +102,9 @@ def journey(network, patient_user, coordinator, specialist, walker, draft_case, 
     offered = walker.walk_to(make_draft(network, patient_user), "offered")
     draft = make_draft(network, patient_user)
     admin = make_user(Role.ORG_ADMIN, network, first_name="Adam", last_name="Admin")
+    from konsil.demo import LOGINS
+
+    make_user(Role.CAREGIVER, network, email=LOGINS[1].email, first_name="Carmen")  # the sign-in page lists it
     return {"delivered": delivered, "in_review": in_review, "offered": offered, "draft": draft, "admin": admin,
             "patient": patient_user, "coordinator": coordinator, "specialist": specialist.user,
             "auditor": auditor, "payer": payer_admin}
@@ -114,10 +117,11 @@ def key_pages(j) -> dict[str, list[str]]:
         return reverse(name, kwargs=kw or None)
 
     return {
-        "anonymous": [u("accounts:login")],
+        "anonymous": [u("accounts:login"), u("accounts:signup"), u("accounts:password_reset")],
         "patient": ["/", u("cases:mine"), u("cases:detail", pk=j["delivered"].pk),
                     u("cases:detail", pk=j["in_review"].pk), u("opinions:report", pk=j["delivered"].pk),
-                    u("cases:intake", pk=j["draft"].pk, step=1), u("audit:my_access"), u("cases:notifications")],
+                    *[u("cases:intake", pk=j["draft"].pk, step=n) for n in range(1, 7)],
+                    u("audit:my_access"), u("cases:notifications"), u("accounts:invitations")],
         "coordinator": [u("cases:queue"), u("cases:detail", pk=j["offered"].pk), u("matching:batch"),
                         u("matching:import")],
         "specialist": [u("opinions:workspace"), u("opinions:review", pk=j["in_review"].pk)],
