@@ -60,3 +60,13 @@ def test_unknown_codes_are_404(db):
         assert response.status_code == 404
         assert "Unknown code." in response.content.decode()
     assert AuditEvent.objects.filter(action="report.verify", outcome="denied").count() == 4
+
+
+def test_a_typed_code_leads_to_its_page(case_at):
+    opinion = Opinion.objects.get(case=case_at("delivered"))
+    form = Client().get(reverse("opinions:verify_lookup"))
+    assert form.status_code == 200 and 'name="code"' in form.content.decode()
+    assert "Unknown code." not in form.content.decode()
+    typed = Client().get(reverse("opinions:verify_lookup"), {"code": format_code(opinion.verify_code)})
+    assert typed.status_code == 302 and typed["Location"] == reverse("opinions:verify", args=[opinion.verify_code])
+    assert Client().get(reverse("opinions:verify_lookup"), {"code": "<>!"}).status_code == 200

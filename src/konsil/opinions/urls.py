@@ -26,6 +26,7 @@ urlpatterns = [
     path("shared/<str:public_id>/", views.shared, name="shared"),
     path("shared/<str:public_id>/code/", views.shared_code, name="shared_code"),
     path("shared/<str:public_id>/report.pdf", views.shared_pdf, name="shared_pdf"),
+    path("verify/", views.verify_lookup, name="verify_lookup"),
     path("verify/<str:code>/", views.verify, name="verify"),
     path("network/letterhead/", views.letterhead, name="letterhead"),
     path("network/<uuid:org_id>/letterhead/", views.letterhead, name="letterhead_for"),

@@ -516,6 +516,15 @@ def shared_pdf(request, public_id):
 # --- public verification of a signed report -----------------------------------------------------------------
 
 @never_cache
+def verify_lookup(request):
+    """The public form where a printed verification code is typed in."""
+    code = "".join(ch for ch in request.GET.get("code", "") if ch.isalnum())[:16]
+    if code:
+        return redirect("opinions:verify", code=code)
+    return _shared_response(render(request, "opinions/verify.html", {"result": None}))
+
+
+@never_cache
 def verify(request, code):
     """Anyone holding a report checks it: valid, changed since signing, superseded, or unknown. Nothing clinical."""
     result = services.verify_report(code)
