@@ -190,3 +190,26 @@ def test_page_and_api_show_what_auto_routing_did(client, auto, draft_case, coord
     verified_login(client, coordinator)
     page = client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
     assert 'id="routing-outcome"' in page and "unclear question" in page
+
+
+def test_api_words_only_case_is_offered_automatically(auto, network, patient_user, specialist,
+                                                      django_capture_on_commit_callbacks):
+    from ..api.conftest import API, token_client
+
+    api = token_client(patient_user)
+    body = {"channel": "patient", "questions": ["Do I need a stent, or are medicines enough?"],
+            "patient": {"given_name": "Ana", "family_name": "García", "birth_date": "1970-05-17", "sex": "female",
+                        "state": "CA", "language": "en"},
+            "proposed_treatment": "A stent in a narrowed heart artery",
+            "clinical_summary": "Chest pain when walking uphill; the angiogram showed a narrowed artery."}
+    created = api.post(f"{API}/cases/", body, format="json")
+    assert created.status_code == 201, created.content
+    case_id = created.json()["id"]
+    api.post(f"{API}/cases/{case_id}/consent/", {"scope": ["share_with_reviewers"], "signer_name": "Ana García"},
+             format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        submitted = api.post(f"{API}/cases/{case_id}/transitions/", {"action": "submit"}, format="json")
+    assert submitted.status_code == 200, submitted.content
+    detail = api.get(f"{API}/cases/{case_id}/").json()
+    assert detail["status"] == "offered"
+    assert RoutingOutcome.objects.get(case_id=case_id).specialist == specialist
