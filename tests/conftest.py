@@ -24,6 +24,7 @@ def _isolated_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.AXES_ENABLED = False
     settings.KONSIL_AUDIT_CHECKPOINTS = str(tmp_path / "audit_checkpoints.log")
+    settings.KONSIL_MFA_ENROL_PROOF = False  # tests/accounts/test_mfa_enrolment.py turns it on
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -127,3 +127,10 @@ def audit_trigger_disabled():
                     cursor.execute(toggle.format(table, "ENABLE", trigger))
             else:
                 dbguard.install(connection)
+
+
+def api_token(user) -> str:
+    """A fresh API token's secret for `user` (only its hash is stored)."""
+    from konsil.accounts.models import ApiToken
+
+    return ApiToken.issue(user=user)[1]

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from konsil.accounts.api import MeView, TokenView
+from konsil.accounts.api import LogoutAllView, MeView, TokenDetailView, TokenListView, TokenView
 from konsil.cases.api import CaseViewSet, Icd10LookupView, NotificationViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
 from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
@@ -23,6 +23,9 @@ router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("auth/tokens/", TokenListView.as_view(), name="auth-tokens"),
+    path("auth/tokens/<uuid:pk>/", TokenDetailView.as_view(), name="auth-token-detail"),
+    path("auth/logout-all/", LogoutAllView.as_view(), name="auth-logout-all"),
     path("me/", MeView.as_view(), name="me"),
     path("icd10/", Icd10LookupView.as_view(), name="icd10"),
     path("cases/<str:pk>/report.pdf", ReportPdfViewSet.as_view({"get": "retrieve"}), name="case-report-pdf"),

@@ -72,7 +72,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_otp",
@@ -170,6 +169,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "konsil.accounts.views.lockout_response"
 OTP_TOTP_ISSUER = "Konsil"
+# Enrolling an authenticator first proves the account with a code e-mailed to it (not trust-on-first-use).
+KONSIL_MFA_ENROL_PROOF = env_bool("KONSIL_MFA_ENROL_PROOF", True)
 
 # Sessions and cookies.
 SESSION_COOKIE_AGE = int(os.environ.get("KONSIL_SESSION_MINUTES", "30")) * 60
@@ -276,7 +277,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("KONSIL_FROM_EMAIL", "Konsil <no-reply@konsi
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "konsil.accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -292,6 +293,8 @@ REST_FRAMEWORK = {
 KONSIL_MAX_JSON_BYTES = int(os.environ.get("KONSIL_MAX_JSON_BYTES", str(1024 * 1024)))  # one API JSON body
 KONSIL_MAX_JSON_DEPTH = int(os.environ.get("KONSIL_MAX_JSON_DEPTH", "32"))
 KONSIL_MAX_PAGE_SIZE = int(os.environ.get("KONSIL_MAX_PAGE_SIZE", "200"))  # ?limit= is clamped to this
+KONSIL_API_TOKEN_DAYS = int(os.environ.get("KONSIL_API_TOKEN_DAYS", "30"))  # lifetime of a new API token
+KONSIL_API_TOKEN_MAX_DAYS = int(os.environ.get("KONSIL_API_TOKEN_MAX_DAYS", "365"))
 KONSIL_API_DOCS_PUBLIC = env_bool("KONSIL_API_DOCS_PUBLIC", False)  # /api/schema/ and /api/docs/ without sign-in
 SPECTACULAR_SETTINGS = {
     "TITLE": "Konsil API",

@@ -59,7 +59,7 @@ def test_wrong_code_is_a_field_error(client, coordinator):
     device = TOTPDevice.objects.get(user=coordinator)
     if code_for(device) == "000000":  # one chance in a million
         pytest.skip("the current code happens to be 000000")
-    assert response.status_code == 200
+    assert response.status_code == 400  # refused: a 4xx with the message on the page
     assert "That code is not valid." in response.content.decode()
     device.refresh_from_db()
     assert not device.confirmed
@@ -71,7 +71,7 @@ def test_wrong_code_is_a_field_error(client, coordinator):
 def test_malformed_codes_are_rejected(client, coordinator, bad):
     password_login(client, coordinator)
     response = client.post(MFA, {"code": bad})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert 'class="field-error"' in response.content.decode()
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from ..factories import make_specialist
+from ..factories import api_token, make_specialist
 
 API = "/api/v1"
 
@@ -23,8 +22,7 @@ def _fresh_throttles():
 def token_client(user=None) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _created = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

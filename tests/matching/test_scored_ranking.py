@@ -151,12 +151,13 @@ def test_continuity_and_time_zone_show_in_reasons(network, triaged, specialist, 
 
 
 def test_the_candidates_api_carries_factors(client, triaged, coordinator, specialist):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from ..factories import api_token
 
     cache.clear()
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=coordinator)[0].key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(coordinator)}")
     body = api.get(f"/api/v1/cases/{triaged.pk}/candidates/").json()
     assert body[0]["specialist"]["id"] == str(specialist.pk) and body[0]["factors"]
     assert body[0]["specialist"]["delivery_modes"] == ["written"]

@@ -227,10 +227,11 @@ def test_scoping(imaging, other_patient, network, as_user, draft_case):
 
 
 def test_token_auth(imaging, patient_user):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from ..factories import api_token
+
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=patient_user).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(patient_user)}")
     assert api.get(imaging["base"] + "studies").status_code == 200
     assert APIClient().get(imaging["base"] + "studies").status_code in (401, 403)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from konsil.audit.models import AuditEvent
@@ -210,9 +209,10 @@ def test_duplicate_file_is_409_and_nothing_stored(patient_client, draft_case, dj
 
 
 def test_api_token_upload(draft_case, patient_user, django_capture_on_commit_callbacks):
-    token, _ = Token.objects.get_or_create(user=patient_user)
+    from ..factories import api_token
+
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(patient_user)}")
     with django_capture_on_commit_callbacks(execute=True):
         response = tus_upload(api, draft_case, b"Blood pressure diary: 128/82, 131/85.\n", "diary.txt", chunk=10)
     assert response.status_code == 204, response.content

@@ -7,7 +7,9 @@ Sign-in goes through Konsil's own pages (password, then TOTP); the MFA middlewar
 
 from __future__ import annotations
 
-from django.contrib import admin
+from functools import wraps
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -42,6 +44,37 @@ def admin_login(request, extra_context=None):
     return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
 
 
+def _audited(admin_view):
+    """Every admin page a signed-in person opens or posts to is an audit event (ids and page names only)."""
+    def wrap(view, cacheable=False):
+        inner = admin_view(view, cacheable)
+
+        @wraps(inner)
+        def audited(request, *args, **kwargs):
+            response = inner(request, *args, **kwargs)
+            if request.user.is_authenticated and response.status_code < 400 and site_has_permission(request):
+                from konsil.audit.services import emit
+
+                match = request.resolver_match
+                emit(actor=request.user, action="admin.change" if request.method == "POST" else "admin.view",
+                     object_type="admin.page", object_id=(match.url_name if match else "")[:64] or "admin",
+                     role="admin", purpose="operations",
+                     detail={"path": request.path[:200], "status": response.status_code})
+            return response
+        return audited
+    return wrap
+
+
+def _unregister_secrets() -> None:
+    """TOTP seeds (django-otp's admin) and API tokens never appear in the admin."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if admin.site.is_registered(TOTPDevice):
+        admin.site.unregister(TOTPDevice)
+
+
+_unregister_secrets()
+admin.site.admin_view = _audited(admin.site.admin_view)
 admin.site.login = admin_login
 admin.site.logout = views.logout_view
 admin.site.has_permission = site_has_permission
@@ -157,6 +190,7 @@ class UserAdmin(OrgScopedMixin, BaseUserAdmin):
     ordering = ("email",)
     readonly_fields = ("last_login", "date_joined")
     inlines = [UserMembershipInline]
+    actions = ["reset_mfa", "sign_out_everywhere"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (_("Personal info"), {"fields": ("first_name", "last_name", "preferred_language")}),
@@ -195,6 +229,25 @@ class UserAdmin(OrgScopedMixin, BaseUserAdmin):
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) or bool(admin_org_ids(request))
+
+    @admin.action(description=_("Reset two-factor sign-in (they enrol again, proving their e-mail first)"))
+    def reset_mfa(self, request, queryset):
+        from .mfa import reset_mfa
+
+        users = [user for user in queryset if self.has_change_permission(request, user)]
+        for user in users:
+            reset_mfa(actor=request.user, user=user, reason="admin")
+        self.message_user(request, _("Two-factor sign-in reset for %(n)d people.") % {"n": len(users)},
+                          messages.SUCCESS)
+
+    @admin.action(description=_("Sign out everywhere (sessions and API tokens)"))
+    def sign_out_everywhere(self, request, queryset):
+        from .tokens import end_everything
+
+        users = [user for user in queryset if self.has_change_permission(request, user)]
+        for user in users:
+            end_everything(user=user, actor=request.user, reason="admin")
+        self.message_user(request, _("Signed out everywhere: %(n)d people.") % {"n": len(users)}, messages.SUCCESS)
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) or self._may_change(request, obj)

@@ -1,21 +1,32 @@
-"""Token sign-in (password plus TOTP for MFA roles) and the signed-in user."""
+"""Token sign-in (password plus TOTP for MFA roles), the owner's tokens (list, revoke, sign out everywhere) and the
+signed-in user."""
 
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from konsil.audit.services import emit
+from konsil.core.api import object_or_404
 from konsil.core.errors import ValidationFailed
 
-from .serializers import MeSerializer, TokenRequestSerializer, TokenResponseSerializer
+from . import tokens
+from .serializers import ApiTokenSerializer, MeSerializer, TokenRequestSerializer, TokenResponseSerializer
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "konsil.accounts.tokens.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": 'Token-based authentication: "Token ks_…", from POST /api/v1/auth/token/.'}
 
 
 class AuthRateThrottle(ScopedRateThrottle):
@@ -59,9 +70,38 @@ class TokenView(APIView):
                                    code="invalid_credentials")
         if user.requires_mfa:
             _check_otp(user, data.validated_data.get("otp", ""))
-        token, _created = Token.objects.get_or_create(user=user)
-        emit(actor=user, action="auth.token", object_type="accounts.user", object_id=str(user.pk))
-        return Response({"token": token.key, "user": MeSerializer(user).data})
+        token, raw = tokens.issue(user=user, name=data.validated_data.get("name", ""),
+                                  scopes=data.validated_data.get("scopes"),
+                                  days=data.validated_data.get("expires_in_days"))
+        return Response({"token": raw, "expires_at": token.expires_at, "scopes": token.scopes,
+                         "user": MeSerializer(user).data})
+
+
+class TokenListView(APIView):
+    """The signed-in user's API tokens (never their secrets)."""
+
+    @extend_schema(responses=ApiTokenSerializer(many=True))
+    def get(self, request):
+        return Response(ApiTokenSerializer(tokens.tokens_of(request.user), many=True).data)
+
+
+class TokenDetailView(APIView):
+    """Revoke one of the signed-in user's tokens."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        token = object_or_404(tokens.tokens_of(request.user), pk)
+        tokens.revoke(actor=request.user, token=token)
+        return Response(status=204)
+
+
+class LogoutAllView(APIView):
+    """Sign out everywhere: every session and every API token of the signed-in user ends."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        tokens.end_everything(user=request.user, reason="logout_all")
+        return Response(status=204)
 
 
 class MeView(APIView):

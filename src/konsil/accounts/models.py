@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from konsil.core.models import BaseModel
@@ -29,6 +34,8 @@ class User(AbstractUser):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(_("email"), unique=True)
     preferred_language = models.CharField(_("preferred language"), max_length=8, default="en")
+    # Bumped by "sign out everywhere", a password change and an MFA reset: every session signed before ends.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = ["username"]
@@ -52,6 +59,10 @@ class User(AbstractUser):
         return Organization.objects.filter(
             memberships__user=self, memberships__role__in=roles, memberships__active=True
         ).distinct()
+
+    def get_session_auth_hash(self):
+        """Sessions carry this hash: it changes with the password and with `session_epoch`."""
+        return super().get_session_auth_hash() + (f".{self.session_epoch}" if self.session_epoch else "")
 
     @property
     def requires_mfa(self) -> bool:
@@ -85,3 +96,79 @@ class Membership(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.organization}"
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", _("Read")
+    WRITE = "write", _("Read and write")
+
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class ApiToken(BaseModel):
+    """An API token: only its SHA-256 is stored; it expires, carries scopes, and its owner may revoke it.
+
+    The secret is shown once, when issued: "ks_<prefix>_<secret>"; the prefix names it in lists."""
+
+    PREFIX = "ks_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    prefix = models.CharField(max_length=12, db_index=True, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.PREFIX}{self.prefix}… ({self.user})"
+
+    @classmethod
+    def issue(cls, *, user, name: str = "", scopes=None, days: int | None = None) -> tuple[ApiToken, str]:
+        """A new token and its secret (the only time the secret exists outside the client)."""
+        days = days or settings.KONSIL_API_TOKEN_DAYS
+        prefix = secrets.token_hex(4)
+        raw = f"{cls.PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        token = cls.objects.create(user=user, name=name[:100], prefix=prefix, digest=_hash_token(raw),
+                                   scopes=sorted(set(scopes or [TokenScope.READ, TokenScope.WRITE])),
+                                   expires_at=timezone.now() + timedelta(days=days))
+        return token, raw
+
+    @classmethod
+    def find(cls, raw: str) -> ApiToken | None:
+        if not raw.startswith(cls.PREFIX) or len(raw) > 200:
+            return None
+        return cls.objects.select_related("user").filter(digest=_hash_token(raw)).first()
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+    def allows(self, method: str) -> bool:
+        return method in ("GET", "HEAD", "OPTIONS") or TokenScope.WRITE in self.scopes
+
+
+class RecoveryCode(BaseModel):
+    """A one-time code for signing in without the authenticator app; only its hash is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user}"

@@ -16,6 +16,19 @@ class TokenRequestSerializer(StrictSerializer):
         max_length=16, required=False, allow_blank=True,
         help_text=_("The 6-digit code of the authenticator app; required for clinical and admin roles."),
     )
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                 help_text=_("A name to recognise the token by in your list."))
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=["read", "write"]), required=False,
+                                   min_length=1, max_length=2, help_text=_("Default: read and write."))
+    expires_in_days = serializers.IntegerField(required=False, min_value=1, max_value=3650,
+                                               help_text=_("Default 30 days; at most the configured maximum."))
+
+    def validate_expires_in_days(self, value):
+        from django.conf import settings
+
+        if value > settings.KONSIL_API_TOKEN_MAX_DAYS:
+            raise serializers.ValidationError(_("At most %(n)d days.") % {"n": settings.KONSIL_API_TOKEN_MAX_DAYS})
+        return value
 
 
 class MembershipSerializer(serializers.Serializer):
@@ -46,5 +59,22 @@ class MeSerializer(serializers.Serializer):
 
 
 class TokenResponseSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text=_("Shown once: only its hash is stored."))
+    expires_at = serializers.DateTimeField()
+    scopes = serializers.ListField(child=serializers.CharField())
     user = MeSerializer()
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    prefix = serializers.SerializerMethodField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    live = serializers.BooleanField(source="is_live")
+
+    def get_prefix(self, token) -> str:
+        return f"ks_{token.prefix}…"

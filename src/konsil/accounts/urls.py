@@ -2,12 +2,14 @@
 
 from django.urls import path
 
-from . import manage, signup, views
+from . import manage, signup, token_pages, views
 
 app_name = "accounts"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("mfa/", views.mfa_view, name="mfa"),
+    path("mfa/recovery/", views.mfa_recovery_codes, name="mfa_recovery"),
+    path("tokens/", token_pages.tokens_page, name="tokens"),
     path("logout/", views.logout_view, name="logout"),
     # Patient sign-up, e-mail verification, password reset, invitations (accounts.signup).
     path("signup/", signup.signup, name="signup"),

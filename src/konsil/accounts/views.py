@@ -135,28 +135,83 @@ def _enrollment_device(user) -> TOTPDevice:
 @login_required
 @never_cache
 def mfa_view(request):
-    """Second factor: enroll an authenticator app on first use, then verify a code at each sign-in."""
+    """Second factor: enroll an authenticator app (after proving the account by an e-mailed code), then verify a
+    code (or spend a recovery code) at each sign-in."""
+    from . import mfa
+
     user = request.user
     next_url = safe_next(request)
     if user.is_verified():
         return redirect(next_url)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
     enrolling = device is None
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    if enrolling and settings.KONSIL_MFA_ENROL_PROOF and not mfa.enrolment_proven(request, user):
+        return _mfa_prove(request, user, action)
+    if not enrolling and action == "recovery":
+        if mfa.use_recovery_code(user, request.POST.get("recovery_code", "")):
+            otp_login(request, device)
+            emit(actor=user, action="auth.mfa_verified", obj=device, detail={"by": "recovery_code"})
+            left = user.recovery_codes.filter(used_at__isnull=True).count()
+            messages.warning(request, ngettext("Recovery code accepted. %(n)d code left.",
+                                               "Recovery code accepted. %(n)d codes left.", left) % {"n": left})
+            return redirect(next_url)
+        context = {"form": TOTPCodeForm(device=device), "enrolling": False, "next": next_param(request),
+                   "recovery_error": _("That recovery code is not valid or was used already.")}
+        return render(request, "accounts/mfa.html", context, status=400)
     if enrolling:
         device = _enrollment_device(user)
     form = TOTPCodeForm(request.POST if request.method == "POST" else None, device=device)
+    status = 200
     if request.method == "POST":
         if form.is_valid():
             if enrolling:
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
                 emit(actor=user, action="auth.mfa_enrolled", obj=device)
+                mfa.finish_enrolment(request)
             otp_login(request, device)
             emit(actor=user, action="auth.mfa_verified", obj=device)
             return redirect(next_url)
         emit(actor=user, action="auth.mfa_failed", obj=device, outcome=Outcome.FAILURE)
+        status = 400
     context = {"form": form, "enrolling": enrolling, "next": next_param(request)}
     if enrolling:
         context["secret"] = b32encode(device.bin_key).decode()
         context["qr_svg"] = mark_safe(_qr_svg(device.config_url))  # noqa: S308 - SVG drawn by qrcode, no user text
-    return render(request, "accounts/mfa.html", context)
+    return render(request, "accounts/mfa.html", context, status=status)
+
+
+def _mfa_prove(request, user, action: str):
+    """Before any authenticator is enrolled: a code e-mailed to the account, typed back."""
+    from . import mfa
+
+    error, status = "", 200
+    if action == "send":
+        mfa.send_enrolment_code(request, user)
+        messages.info(request, _("We e-mailed a code to %(email)s.") % {"email": user.email})
+        target = reverse("accounts:mfa") + (f"?{urlencode({'next': next_param(request)})}"
+                                            if next_param(request) else "")
+        return redirect(target)
+    if action == "prove":
+        error = mfa.check_enrolment_code(request, user, request.POST.get("email_code", ""))
+        if not error:
+            target = reverse("accounts:mfa") + (f"?{urlencode({'next': next_param(request)})}"
+                                                if next_param(request) else "")
+            return redirect(target)
+        status = 400
+    context = {"proving": True, "code_pending": mfa.code_pending(request, user), "email": user.email,
+               "prove_error": error, "next": next_param(request)}
+    return render(request, "accounts/mfa_prove.html", context, status=status)
+
+
+@login_required
+@never_cache
+def mfa_recovery_codes(request):
+    """New recovery codes for a verified user (POST); shown once."""
+    from . import mfa
+
+    if not request.user.is_verified():
+        return redirect(reverse("accounts:mfa"))
+    codes = mfa.new_recovery_codes(request.user) if request.method == "POST" else None
+    return render(request, "accounts/mfa_recovery.html", {"codes": codes})
