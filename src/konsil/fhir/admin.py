@@ -1,0 +1,81 @@
+"""Backend clients on the admin pages: registered through the same service as `konsil fhir client add`."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .errors import FhirError
+from .models import FhirClient, Referral
+from .services import register_client
+
+
+class ClientAddForm(forms.ModelForm):
+    jwks_text = forms.CharField(label=_("JSON Web Key Set (public keys)"), widget=forms.Textarea)
+    scopes_text = forms.CharField(label=_("Scopes"), help_text=_("SMART system scopes separated by spaces"))
+
+    class Meta:
+        model = FhirClient
+        fields = ("name", "organization", "network")
+
+    def clean_jwks_text(self):
+        try:
+            return json.loads(self.cleaned_data["jwks_text"])
+        except ValueError:
+            raise forms.ValidationError(_("Paste the JWKS as JSON.")) from None
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.registered = register_client(
+                actor=self.request_user, name=data.get("name"), organization=data.get("organization"),
+                jwks=data.get("jwks_text"), scopes=data.get("scopes_text"), network=data.get("network"))
+        except FhirError as exc:
+            raise forms.ValidationError(str(exc.message)) from None
+        return data
+
+
+@admin.register(FhirClient)
+class FhirClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "client_id", "organization", "network", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("name", "client_id")
+    readonly_fields = ("client_id", "service_user", "organization", "jwks", "scopes", "created_at")
+    fields = ("name", "client_id", "organization", "network", "service_user", "jwks", "scopes", "active")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs.update(form=ClientAddForm, fields=ClientAddForm.Meta.fields)
+            form = super().get_form(request, obj, **kwargs)
+            form.request_user = request.user
+            return form
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "organization", "network", "jwks_text", "scopes_text")
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:  # registered in the form's clean (one transaction, audited)
+            obj.__dict__.update(form.registered.__dict__)
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+
+@admin.register(Referral)
+class ReferralAdmin(admin.ModelAdmin):
+    list_display = ("client", "system", "value", "case", "created_at")
+    readonly_fields = ("client", "system", "value", "case")
