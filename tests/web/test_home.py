@@ -126,3 +126,12 @@ def test_icon_tag_inlines_decorative_svg_and_ignores_unknown_names():
     assert svg.startswith("<svg") and 'aria-hidden="true"' in svg and 'focusable="false"' in svg
     assert 'role="img" aria-label="Alerts"' in icon("bell", label="Alerts")
     assert icon("../../etc/passwd") == "" and icon("no-such-icon") == ""
+
+
+def test_withdraw_is_folded_away_on_the_case_page(client, patient_user, walker, draft_case):
+    case = walker.walk_to(draft_case, "submitted")
+    client.force_login(patient_user)
+    body = client.get(url("cases:detail", pk=case.pk)).content.decode()
+    assert 'id="action-withdraw"' in body
+    fold = body[:body.index('id="action-withdraw"')]
+    assert fold.rindex('<details class="other-action"') > fold.rfind("</details>")
