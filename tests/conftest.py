@@ -25,6 +25,9 @@ def _isolated_settings(settings, tmp_path):
     settings.AXES_ENABLED = False
     settings.KONSIL_AUDIT_CHECKPOINTS = str(tmp_path / "audit_checkpoints.log")
     settings.KONSIL_MFA_ENROL_PROOF = False  # tests/accounts/test_mfa_enrolment.py turns it on
+    # the shared cache is a database table in the app (tests/core/test_headers.py checks it); tests keep theirs in
+    # memory so that tests without the database may clear it
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 @pytest.fixture(autouse=True, scope="session")

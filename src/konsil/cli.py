@@ -217,6 +217,7 @@ def prepare(*, seed: bool) -> None:
 
     print(_("Migrating the database…"), flush=True)
     call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)  # the shared cache (throttles) when no Redis is configured
     print(_("Collecting static files…"), flush=True)
     collect_static()
     if seed:

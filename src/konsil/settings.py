@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "konsil.accounts.middleware.MFARequiredMiddleware",
     "konsil.core.middleware.RequestContextMiddleware",
+    "konsil.core.middleware.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -179,7 +180,9 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SECURE_COOKIES = env_bool("KONSIL_SECURE_COOKIES", False)
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "testserver", "::1", "[::1]", "0.0.0.0"}  # noqa: S104 - names, not binds
+# Secure cookies and HSTS whenever the app is served under a real name (not DEBUG, a host not on this machine).
+SECURE_COOKIES = env_bool("KONSIL_SECURE_COOKIES", not DEBUG and any(h not in LOCAL_HOSTS for h in ALLOWED_HOSTS))
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -187,7 +190,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if SECURE_COOKIES:
-    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_SECONDS = int(os.environ.get("KONSIL_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KONSIL_HSTS_SUBDOMAINS", False)
     SECURE_SSL_REDIRECT = env_bool("KONSIL_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -288,11 +292,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "konsil.core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    # X-Forwarded-For is trusted only from this many proxies in front of the app (0: the socket's address)
+    "NUM_PROXIES": int(os.environ.get("KONSIL_NUM_PROXIES", "0")),
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("KONSIL_API_RATE", "10000/hour")},
 }
 KONSIL_MAX_JSON_BYTES = int(os.environ.get("KONSIL_MAX_JSON_BYTES", str(1024 * 1024)))  # one API JSON body
 KONSIL_MAX_JSON_DEPTH = int(os.environ.get("KONSIL_MAX_JSON_DEPTH", "32"))
 KONSIL_MAX_PAGE_SIZE = int(os.environ.get("KONSIL_MAX_PAGE_SIZE", "200"))  # ?limit= is clamped to this
+# The cache (throttle counters and rate limits) is shared by every worker: Redis when KONSIL_REDIS_URL is set, else
+# a table in the database (`konsil run` creates it; elsewhere run `konsil manage createcachetable`).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": os.environ["KONSIL_REDIS_URL"]} if os.environ.get("KONSIL_REDIS_URL") else
+          {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "konsil_cache"}}
+KONSIL_CSP = os.environ.get("KONSIL_CSP", "")  # overrides the Content-Security-Policy (core/middleware.py)
 KONSIL_API_TOKEN_DAYS = int(os.environ.get("KONSIL_API_TOKEN_DAYS", "30"))  # lifetime of a new API token
 KONSIL_API_TOKEN_MAX_DAYS = int(os.environ.get("KONSIL_API_TOKEN_MAX_DAYS", "365"))
 KONSIL_API_DOCS_PUBLIC = env_bool("KONSIL_API_DOCS_PUBLIC", False)  # /api/schema/ and /api/docs/ without sign-in

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import exceptions as drf
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -117,8 +117,9 @@ def docs_public() -> bool:
     return bool(getattr(settings, "KONSIL_API_DOCS_PUBLIC", False))
 
 
-class SignedInSwaggerView(SpectacularSwaggerView):
-    """Swagger UI for signed-in people (a sign-in redirect otherwise), unless the docs are public."""
+class SignedInSwaggerView(SpectacularSwaggerSplitView):
+    """Swagger UI for signed-in people (a sign-in redirect otherwise), unless the docs are public; its script is
+    served as a file (no inline script under the Content-Security-Policy)."""
 
     def dispatch(self, request, *args, **kwargs):
         if not docs_public() and not request.user.is_authenticated:
