@@ -278,3 +278,29 @@ def test_a_refused_answer_is_audited_with_the_fields_only(unsure, submitted, pat
     client_for(patient_user).post(url(submitted), {"answers": {"body_part": "elbow"}}, format="json")
     event = AuditEvent.objects.get(action="triage.answers", outcome="failure")
     assert event.detail == {"fields": ["answers.body_part"]}
+
+
+@pytest.mark.django_db
+def test_a_proposal_made_confident_by_the_answers_is_routed_where_the_network_routes(
+        unsure, submitted, patient_user, monkeypatch, django_capture_on_commit_callbacks):
+    from konsil.matching import tasks
+    from konsil.matching.models import RoutingSetting
+    from konsil.triage.services import answer_questions
+
+    RoutingSetting.objects.create(network=submitted.network, auto_route=True)
+    routed = []
+    monkeypatch.setattr(tasks, "route_case", type("Fake", (), {"enqueue": staticmethod(routed.append)}))
+    propose(case=submitted)
+    with django_capture_on_commit_callbacks(execute=True):
+        proposal = answer_questions(actor=patient_user, case=submitted, answers={"body_part": "mind"})
+    assert proposal.specialty_id == "psychiatry" and not proposal.abstain and routed == [str(submitted.pk)]
+
+
+@pytest.mark.django_db
+def test_answers_alone_never_make_a_case_confident(unsure, submitted, patient_user):
+    from konsil.triage.services import answer_questions
+
+    propose(case=submitted)
+    # the skin is nowhere among the engine's candidates: the proposal moves, but a coordinator still decides
+    proposal = answer_questions(actor=patient_user, case=submitted, answers={"body_part": "skin"})
+    assert proposal.specialty_id == "dermatology" and proposal.abstain

@@ -31,8 +31,11 @@ def propose(*, case) -> TriageProposal:
         ranked, why = clarify.posterior(ranked, answered.answers)
         reasons += why
         top = float(ranked[0]["probability"]) if ranked else 0.0
+        # confident only when the engine (reading the answers too) agrees, or the answers lift one of the
+        # engine's own first three candidates over its abstention threshold: answers alone never route a case
         agrees = bool(ranked) and not result.abstain and ranked[0]["code"] == engine_top
-        abstain = not agrees and top < _threshold(getattr(result, "register", ""))
+        supported = bool(ranked) and ranked[0]["code"] in [r["code"] for r in result.ranked[:3]]
+        abstain = not (agrees or (supported and top >= _threshold(getattr(result, "register", ""))))
     top_code = ranked[0]["code"] if ranked else None
     subspecialty = result.subspecialty
     if subspecialty and top_code != engine_top and subspecialty != top_code and \
@@ -140,7 +143,21 @@ def answer_questions(*, actor, case, answers, note="") -> TriageProposal:
         emit(actor=actor, action="triage.answers", obj=clarification, patient_id=case.patient_id,
              role=rel.primary_relation(rel.relations(actor, case)),
              detail={"answers": sorted(clean), "note": bool(note)})
-        return propose(case=case)
+        proposal = propose(case=case)
+        if not proposal.abstain and proposal.specialty_id:
+            _route_when_confident(case)
+        return proposal
+
+
+def _route_when_confident(case) -> None:
+    """Where the network routes automatically, a proposal made confident by the answers is routed like a fresh one."""
+    try:
+        from konsil.matching import routing, tasks
+    except ImportError:  # matching without auto-routing
+        return
+    if routing.auto_route_on(case.network):
+        case_id = str(case.pk)
+        transaction.on_commit(lambda: tasks.route_case.enqueue(case_id))
 
 
 URGENCY_RANK = {"routine": 0, "urgent": 1, "stat": 2}
