@@ -44,15 +44,25 @@ def env_list(name: str, default: str) -> list[str]:
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 HOME = Path(os.environ.get("KONSIL_HOME", Path.cwd() / "var")).resolve()
-HOME.mkdir(parents=True, exist_ok=True)
+# Files Konsil creates are private to its user: the SQLite file, keys, checkpoints, local encrypted files.
+os.umask(int(os.environ.get("KONSIL_UMASK", "077"), 8))
+HOME.mkdir(mode=0o700, parents=True, exist_ok=True)
+for _private in (HOME, *HOME.glob("konsil.sqlite3*"), *(HOME / name for name in ("secret_key", "master_keys",
+                                                                               "audit_key"))):
+    try:
+        if _private.exists() and _private.stat().st_uid == os.getuid():
+            _private.chmod(0o700 if _private.is_dir() else 0o600)
+    except OSError:
+        pass
 
 
 def _persistent_secret(filename: str, factory) -> str:
-    """A secret generated once and kept in KONSIL_HOME (embedded default only)."""
+    """A secret generated once and kept in KONSIL_HOME (embedded default only), created readable by us alone."""
     path = HOME / filename
     if not path.exists():
-        path.write_text(factory())
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(factory())
     return path.read_text().strip()
 
 
@@ -228,6 +238,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 KONSIL_MAX_ATTACHMENT_BYTES = int(os.environ.get("KONSIL_MAX_ATTACHMENT_BYTES", str(50 * 1024 * 1024)))  # plain form
