@@ -146,3 +146,11 @@ def test_bad_invitation_input_is_a_form_error(client, patient_user, draft_case, 
     response = invite(client, patient_user, {"email": patient_user.email, "relationship": "child"},
                       django_capture_on_commit_callbacks)
     assert response.status_code == 400 and not Invitation.objects.exists()
+
+
+def test_invitation_pages_are_linked_for_patients_and_coordinators(client, patient_user, coordinator, login):
+    client.force_login(patient_user)
+    assert reverse("accounts:invitations") in client.get(reverse("cases:mine")).content.decode()
+    client.logout()
+    login(client, coordinator)
+    assert reverse("accounts:invitations") in client.get(reverse("cases:queue")).content.decode()

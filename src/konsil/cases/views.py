@@ -106,7 +106,8 @@ def mine(request):
     own = Q(patient__user=user) | Q(requester=user) | rel.active_caregiver_q(user, prefix="patient__")
     page = _page(request, selectors.cases_for(user).filter(own).distinct(), 25)
     selectors.audit_list(user, page.object_list)
-    return render(request, "cases/mine.html", {"page": page, "can_create": authz.can("case.create", user)})
+    return render(request, "cases/mine.html", {"page": page, "can_create": authz.can("case.create", user),
+                                               "can_invite": user.has_role(Role.PATIENT)})
 
 
 # --- intake wizard ------------------------------------------------------------------------------------------
