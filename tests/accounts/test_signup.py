@@ -7,24 +7,18 @@ import re
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.urls import reverse
 
 from konsil.accounts.models import Membership, User
 from konsil.accounts.roles import Role
 from konsil.audit.models import AuditEvent
 
+from ..api.conftest import _fresh_throttles  # noqa: F401 - throttle counters start empty
+
 SIGNUP = "/accounts/signup/"
 PASSWORD = "a long and unusual passphrase"
 FORM = {"email": "new.patient@example.test", "password1": PASSWORD, "password2": PASSWORD, "language": "es",
         "agree": "on"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def link_in(message) -> str:

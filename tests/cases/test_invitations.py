@@ -7,7 +7,6 @@ import re
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,16 +16,10 @@ from konsil.audit.models import AuditEvent
 from konsil.cases import relations as rel
 from konsil.cases.models import CaregiverAuthorization, Invitation
 
+from ..api.conftest import _fresh_throttles  # noqa: F401 - throttle counters start empty
 from ..factories import make_user, valid_npi
 
 PASSWORD = "a long and unusual passphrase"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def link_in(message) -> str:

@@ -26,9 +26,9 @@ from .choices import (
 USER = settings.AUTH_USER_MODEL
 
 
-class Patient(BaseModel):
-    network = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="patients")
-    user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="patients")
+class PersonDetails(models.Model):
+    """Who a patient is: the details a Patient row holds and each version of its identity keeps."""
+
     given_name = EncryptedTextField(_("given name"))
     family_name = EncryptedTextField(_("family name"))
     birth_date = models.DateField(_("birth date"))
@@ -40,7 +40,7 @@ class Patient(BaseModel):
     phone = EncryptedTextField(_("phone"), blank=True)
 
     class Meta:
-        ordering = ["created_at"]  # names are encrypted: the database cannot sort by them
+        abstract = True
 
     def __str__(self) -> str:
         return f"{self.given_name} {self.family_name}"
@@ -48,6 +48,14 @@ class Patient(BaseModel):
     @property
     def full_name(self) -> str:
         return str(self)
+
+
+class Patient(BaseModel, PersonDetails):
+    network = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="patients")
+    user = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="patients")
+
+    class Meta:
+        ordering = ["created_at"]  # names are encrypted: the database cannot sort by them
 
     def current_identity(self) -> PatientIdentity:
         """The newest version of the patient's identity (version 1 is taken from this row when none exists)."""
@@ -66,7 +74,7 @@ class IdentityLocked(Exception):
     """A version of a patient's identity used by a submitted case does not change."""
 
 
-class PatientIdentity(BaseModel):
+class PatientIdentity(BaseModel, PersonDetails):
     """One version of who the patient is (name, birth date, residence, contact), as a case was submitted with.
 
     A case points at the version it was submitted with; once a submitted case uses a version it never changes:
@@ -76,15 +84,6 @@ class PatientIdentity(BaseModel):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="identities")
     version = models.PositiveIntegerField(_("version"))
-    given_name = EncryptedTextField(_("given name"))
-    family_name = EncryptedTextField(_("family name"))
-    birth_date = models.DateField(_("birth date"))
-    sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices)
-    state = models.CharField(_("US state"), max_length=2, blank=True, choices=STATE_CHOICES)
-    country = models.CharField(_("country"), max_length=2, default="US")
-    language = models.CharField(_("preferred language"), max_length=8, choices=LANGUAGE_CHOICES, default="en")
-    email = EncryptedTextField(_("email"), blank=True)
-    phone = EncryptedTextField(_("phone"), blank=True)
     supersedes = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     changed_fields = models.JSONField(default=list, blank=True)  # names only, never values
     created_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -93,12 +92,10 @@ class PatientIdentity(BaseModel):
         ordering = ["patient", "version"]
         constraints = [models.UniqueConstraint(fields=["patient", "version"], name="unique_identity_version")]
 
-    def __str__(self) -> str:
-        return f"{self.given_name} {self.family_name}"
-
-    @property
-    def full_name(self) -> str:
-        return str(self)
+    def save(self, *args, **kwargs):
+        if not self._state.adding and self.locked:
+            raise IdentityLocked(f"identity {self.pk} is used by a submitted case")
+        super().save(*args, **kwargs)
 
     @property
     def locked(self) -> bool:
@@ -107,11 +104,6 @@ class PatientIdentity(BaseModel):
 
     def values(self) -> dict:
         return {name: getattr(self, name) for name in IDENTITY_FIELDS}
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding and self.locked:
-            raise IdentityLocked(f"identity {self.pk} is used by a submitted case")
-        super().save(*args, **kwargs)
 
 
 class CaregiverAuthorization(BaseModel):
