@@ -28,3 +28,24 @@ def test_admin_registers_a_client(client, login, hospital, network):
     assert bad.status_code == 200 and FhirClient.objects.count() == 1
     page = client.get(f"/admin/fhir/fhirclient/{registered.pk}/change/")
     assert page.status_code == 200 and registered.client_id in page.content.decode()
+
+
+def test_admin_subscription_gets_a_secret_and_the_log_replays(client, login, hospital, monkeypatch):
+    from konsil.fhir import webhooks
+    from konsil.fhir.models import WebhookDelivery, WebhookSubscription
+
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    login(client, admin)
+    response = client.post("/admin/fhir/webhooksubscription/add/", {
+        "organization": str(hospital.pk), "url": "https://ehr.example/hooks", "events": '["case.submitted"]',
+        "active": "on"})
+    assert response.status_code == 302, response.content.decode()[:1500]
+    sub = WebhookSubscription.objects.get()
+    assert sub.secret.startswith("whsec_")
+    delivery = WebhookDelivery.objects.create(subscription=sub, event="case.submitted", payload={}, state="failed")
+    replayed = []
+    monkeypatch.setattr(webhooks, "enqueue", lambda pk, when=None: replayed.append(pk))
+    client.post("/admin/fhir/webhookdelivery/", {"action": "replay_deliveries", "_selected_action": [delivery.pk]})
+    delivery.refresh_from_db()
+    assert delivery.state == "pending"
+    assert client.get("/admin/fhir/webhookdelivery/").status_code == 200

@@ -8,8 +8,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from . import webhooks
 from .errors import FhirError
-from .models import FhirClient, Referral
+from .models import FhirClient, Referral, WebhookDelivery, WebhookSubscription
 from .services import register_client
 
 
@@ -79,3 +80,36 @@ class FhirClientAdmin(admin.ModelAdmin):
 class ReferralAdmin(admin.ModelAdmin):
     list_display = ("client", "system", "value", "case", "created_at")
     readonly_fields = ("client", "system", "value", "case")
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("organization", "url", "active", "created_at")
+    fields = ("organization", "url", "events", "active", "secret")
+    readonly_fields = ("secret",)
+
+    def save_model(self, request, obj, form, change):
+        if not obj.secret:
+            obj.secret = webhooks.new_secret()
+        super().save_model(request, obj, form, change)
+
+
+@admin.action(description=_("Send again"))
+def replay_deliveries(modeladmin, request, queryset):
+    for delivery in queryset:
+        webhooks.replay(actor=request.user, delivery=delivery)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: every event, its attempts and the last answer; replay from the list."""
+
+    list_display = ("event", "subscription", "state", "attempts", "last_status", "last_error", "created_at",
+                    "delivered_at")
+    list_filter = ("state", "event")
+    readonly_fields = ("subscription", "event", "payload", "state", "attempts", "next_attempt_at", "last_status",
+                       "last_error", "delivered_at")
+    actions = [replay_deliveries]
+
+    def has_add_permission(self, request):
+        return False

@@ -6,3 +6,12 @@ class FhirConfig(AppConfig):
     label = "fhir"
     verbose_name = "FHIR"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.db.models.signals import post_save
+
+        from konsil.cases.models import StatusChange
+
+        from .webhooks import on_status_change
+
+        post_save.connect(on_status_change, sender=StatusChange, dispatch_uid="fhir.webhooks")

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from konsil.core.fields import EncryptedTextField
 from konsil.core.models import BaseModel
 
 
@@ -71,3 +72,43 @@ class Referral(BaseModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "system", "value"],
                                                name="unique_fhir_referral_identifier")]
+
+
+class WebhookSubscription(BaseModel):
+    """An organization's endpoint for case events, signed per Standard Webhooks with its own secret."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE,
+                                      related_name="webhook_subscriptions")
+    url = models.URLField(_("URL"), max_length=500)
+    secret = EncryptedTextField(_("signing secret"))  # "whsec_" + base64 of the key
+    events = models.JSONField(_("events"), default=list)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["organization", "url"]
+
+    def __str__(self) -> str:
+        return f"{self.organization} → {self.url}"
+
+
+class WebhookDelivery(BaseModel):
+    """One event for one subscription: the payload (ids and references only, no PHI) and every attempt."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=48)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
