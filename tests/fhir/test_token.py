@@ -108,3 +108,24 @@ def test_cli_registers_a_client_and_prints_its_id(tmp_path, hospital, network, c
     assert "public" in capsys.readouterr().err
     assert main(["fhir", "client", "add", "Bad", "--org", "nope", "--jwks", str(path), "--scope", "x"]) == 1
     assert FhirClient.objects.count() == 1
+
+
+def test_expired_tokens_and_old_assertions_are_purged(client, ehr):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from konsil.core import schedule
+    from konsil.fhir.models import UsedAssertion
+    from konsil.fhir.tasks import purge_expired_tokens
+
+    ehr.token(client)
+    ehr.token(client)
+    AccessToken.objects.filter(pk=AccessToken.objects.first().pk).update(
+        expires_at=timezone.now() - timedelta(hours=2))
+    UsedAssertion.objects.filter(pk=UsedAssertion.objects.first().pk).update(
+        expires_at=timezone.now() - timedelta(hours=2))
+    purge_expired_tokens.call()
+    assert AccessToken.objects.count() == 1 and UsedAssertion.objects.count() == 1
+    assert "konsil.fhir.tasks.purge_expired_tokens" in {p.task for p in schedule.SCHEDULE}
+    assert "konsil.fhir.tasks.retry_due_webhooks" in {p.task for p in schedule.SCHEDULE}

@@ -31,6 +31,8 @@ SCHEDULE = [
     Periodic("konsil.cases.tasks.expire_offers", 60),
     Periodic("konsil.cases.tasks.send_sla_reminders", 300),
     Periodic("konsil.audit.tasks.write_checkpoint", 300),  # signed audit chain head, outside the database
+    Periodic("konsil.fhir.tasks.retry_due_webhooks", 60),  # webhook retries that are due
+    Periodic("konsil.fhir.tasks.purge_expired_tokens", 3600),
 ]
 
 

@@ -17,3 +17,18 @@ def retry_due_webhooks() -> None:
     from .webhooks import retry_due
 
     retry_due()
+
+
+@task()
+def purge_expired_tokens() -> None:
+    """Expired bearer tokens and used assertions past their expiry are no longer needed (replay is impossible)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import AccessToken, UsedAssertion
+
+    # kept an hour past their expiry: well beyond the leeway an assertion's exp is given
+    cutoff = timezone.now() - timedelta(hours=1)
+    AccessToken.objects.filter(expires_at__lt=cutoff).delete()
+    UsedAssertion.objects.filter(expires_at__lt=cutoff).delete()
