@@ -50,7 +50,8 @@ def test_wrong_password_shows_message(page, network):
     page.fill("#id_email", "nobody@example.test")
     page.fill("#id_password", "wrong password")
     page.click("button[type=submit].primary")
-    assert page.locator("[role=alert]").inner_text().strip() == "The email or the password is not correct."
+    alert = page.locator("[role=alert]").inner_text()  # the error summary: its title, then the message
+    assert "There is a problem" in alert and "The email or the password is not correct." in alert
 
 
 def test_language_select_submits_itself(page, db):

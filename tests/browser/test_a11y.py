@@ -42,7 +42,7 @@ def context_for(browser, live_server, user=None):
     from django.conf import settings
     from django.test import Client
 
-    context = browser.new_context(base_url=live_server.url, viewport=SMALL)
+    context = browser.new_context(base_url=live_server.url, viewport=SMALL, bypass_csp=True)  # to inject axe
     context.set_default_timeout(30_000)
     if user is not None:
         client = Client()
