@@ -156,9 +156,12 @@ def test_stow(draft_case, patient_user, as_user, django_capture_on_commit_callba
     (failed,) = result["00081198"]["Value"]
     assert value(failed, "00081197") == 0xC000
     assert Series.objects.get(study__case=draft_case).instance_count == 2
-    assert Attachment.objects.filter(case=draft_case, status="ready").count() == 2
+    (record,) = Attachment.objects.filter(case=draft_case, parent=None)  # one study, one record
+    assert record.kind == "study" and record.status == "ready" and record.detail["images"] == 2
+    assert record.entries.filter(kind="dicom", status="ready").count() == 2
     assert AuditEvent.objects.filter(action="dicomweb.stow", actor=patient_user,
                                      detail__stored=2).exists()
+    assert AuditEvent.objects.filter(action="dicom.receive", patient_id=draft_case.patient_id).count() == 2
 
     body, content_type = multipart([good[0]])
     again = client.post(f"/dicomweb/cases/{draft_case.pk}/studies", body, content_type=content_type)

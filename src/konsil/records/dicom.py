@@ -62,6 +62,7 @@ class InstanceInfo:
     has_pixels: bool
     burned_in_annotation: bool | None
     photometric: str
+    accession_number: str = ""
 
 
 def read(data: bytes, *, pixels: bool = True) -> Dataset:
@@ -173,6 +174,7 @@ def index(ds: Dataset) -> InstanceInfo:
         has_pixels=any(tag in ds for tag in PIXEL_TAGS),
         burned_in_annotation={"YES": True, "NO": False}.get(burned_in),
         photometric=_text(ds, "PhotometricInterpretation"),
+        accession_number=_text(ds, "AccessionNumber")[:16],
     )
 
 

@@ -6,14 +6,19 @@ case as its whole world: every call is scoped by case access (session or API tok
 
 from __future__ import annotations
 
+import datetime as dt
 import email.parser
 import email.policy
+import re
 import secrets
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from pydicom.datadict import keyword_for_tag
+from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import APIView
 
 from konsil.audit.services import emit
@@ -21,12 +26,70 @@ from konsil.cases.selectors import get_case
 from konsil.core import files
 from konsil.core.errors import DomainError, NotFound
 
-from . import dicom, intake, render
+from . import dicom, intake, pushed, render
 from .errors import RecordRejected
 from .models import Instance, Series, Study
 
 DICOM_JSON = "application/dicom+json"
 MAX_LIMIT = 1000
+QIDO_TYPES = ("application/dicom+json", "application/json")
+NATIVE_SYNTAXES = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99",
+                             "1.2.840.10008.1.2.2"})
+# the media type of a compressed frame, by transfer syntax (PS3.18 table 8.7.3-2)
+FRAME_TYPES = {"1.2.840.10008.1.2.4.50": "image/jpeg", "1.2.840.10008.1.2.4.51": "image/jpeg",
+               "1.2.840.10008.1.2.4.57": "image/jpeg", "1.2.840.10008.1.2.4.70": "image/jpeg",
+               "1.2.840.10008.1.2.4.80": "image/jls", "1.2.840.10008.1.2.4.81": "image/jls",
+               "1.2.840.10008.1.2.4.90": "image/jp2", "1.2.840.10008.1.2.4.91": "image/jp2",
+               "1.2.840.10008.1.2.5": "image/dicom-rle"}
+
+
+class NotAcceptable(DomainError):
+    status = 406
+    code = "not_acceptable"
+
+
+def _media_ranges(request) -> list[tuple[str, dict[str, str]]]:
+    """The Accept header as (type, parameters), in the client's order; no header accepts anything."""
+    header = request.headers.get("Accept", "").strip()
+    if not header:
+        return [("*/*", {})]
+    out = []
+    for item in header.split(","):
+        pieces = [p.strip() for p in item.split(";") if p.strip()]
+        if not pieces:
+            continue
+        params = {}
+        for piece in pieces[1:]:
+            name, _eq, val = piece.partition("=")
+            params[name.strip().lower()] = val.strip().strip('"')
+        if params.get("q") in ("0", "0.0", "0.00", "0.000"):
+            continue
+        out.append((pieces[0].lower(), params))
+    return out
+
+
+def _check_accept(request, offered: tuple[str, ...]) -> str:
+    """The first offered media type the client accepts; 406 (not acceptable) when none."""
+    for media, _params in _media_ranges(request):
+        for candidate in offered:
+            if media in ("*/*", candidate) or (media.endswith("/*") and candidate.startswith(media[:-1])):
+                return candidate
+    raise NotAcceptable(_("None of the media types this resource offers is acceptable: %(types)s.")
+                        % {"types": ", ".join(offered)}, field="Accept")
+
+
+def _multipart_accept(request, part_types: tuple[str, ...], syntax: str) -> str | None:
+    """Negotiate multipart/related: the part type accepted (with the stored transfer syntax, or `*`), else None."""
+    for media, params in _media_ranges(request):
+        if media in ("*/*", "multipart/*", "multipart/related"):
+            wanted = params.get("type", "").lower() or part_types[0]
+            if wanted not in part_types and wanted not in ("*/*", "*"):
+                continue
+            asked = params.get("transfer-syntax", "")
+            if asked and asked != "*" and asked != syntax:
+                continue  # Konsil sends what it holds; it does not transcode
+            return part_types[0] if wanted in ("*/*", "*") else wanted
+    return None
 
 
 def _pn(patient) -> str:
@@ -61,7 +124,16 @@ class DicomWebView(APIView):
 
     def handle_exception(self, exc):
         if isinstance(exc, DomainError):
-            return JsonResponse({"error": str(exc.message), **exc.as_dict()}, status=exc.status)
+            return _json({"error": str(exc.message), **exc.as_dict()}, status=exc.status)
+        if isinstance(exc, drf_exceptions.APIException):  # not signed in, throttled, method not allowed
+            response = super().handle_exception(exc)
+            payload = {"error": str(exc.detail), "code": exc.get_codes() if isinstance(exc.get_codes(), str)
+                       else "error"}
+            out = _json(payload, status=response.status_code)
+            for header in ("WWW-Authenticate", "Allow", "Retry-After"):
+                if header in response:
+                    out[header] = response[header]
+            return out
         return super().handle_exception(exc)
 
     def base(self) -> str:
@@ -102,23 +174,171 @@ class DicomWebView(APIView):
 
 # --- QIDO-RS ------------------------------------------------------------------------------------------------
 
+QUERY_PARAMS = frozenset({"limit", "offset", "includefield", "fuzzymatching"})
+_SEP = re.compile(r"[,\\]")
 
-class QidoStudies(DicomWebView):
-    def get(self, request, case_id):
-        q = request.GET
-        studies = self.studies()
-        if q.get("StudyInstanceUID") or q.get("0020000D"):
-            studies = studies.filter(study_uid__in=(q.get("StudyInstanceUID") or q.get("0020000D")).split(","))
-        if q.get("ModalitiesInStudy") or q.get("00080061"):
-            studies = studies.filter(modalities__contains=q.get("ModalitiesInStudy") or q.get("00080061"))
-        items = [self.study_json(s) for s in studies.prefetch_related("series")]
-        return _json(self.paged(items))
 
-    def study_json(self, study: Study) -> dict:
-        series = list(study.series.all())
+def _keyword(name: str) -> str:
+    """A query key as its keyword: `00100020` and `PatientID` are the same key."""
+    if re.fullmatch(r"[0-9A-Fa-f]{8}", name):
+        return keyword_for_tag(int(name, 16)) or name.upper()
+    return name
+
+
+def _values(value: str) -> list[str]:
+    return [v.strip() for v in _SEP.split(value) if v.strip()]
+
+
+def _wildcard(pattern: str, value: str, *, fold: bool = False) -> bool:
+    """Single value matching with the DICOM wildcards * and ? (PS3.4 C.2.2.2.4); PN matching ignores case."""
+    if fold:
+        pattern, value = pattern.upper(), value.upper()
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == value
+    expression = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(expression, value, flags=re.DOTALL) is not None
+
+
+def _date(text: str, field: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text.replace("-", "").replace(".", ""), "%Y%m%d").date()
+    except ValueError:
+        raise DomainError(_("Dates are YYYYMMDD, and ranges YYYYMMDD-YYYYMMDD."), field=field) from None
+
+
+def _date_range(value: str, field: str) -> tuple[dt.date | None, dt.date | None]:
+    """`20240101`, `20240101-`, `-20241231` or `20240101-20241231` (PS3.4 C.2.2.2.5)."""
+    value = value.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):  # an ISO date, as some clients send
+        day = _date(value, field)
+        return day, day
+    if "-" not in value:
+        day = _date(value, field)
+        return day, day
+    low, _dash, high = value.partition("-")
+    lower, upper = (_date(low, field) if low else None), (_date(high, field) if high else None)
+    if lower is None and upper is None:
+        raise DomainError(_("Dates are YYYYMMDD, and ranges YYYYMMDD-YYYYMMDD."), field=field)
+    return lower, upper
+
+
+def _in_range(day: dt.date | None, bounds) -> bool:
+    lower, upper = bounds
+    return day is not None and (lower is None or day >= lower) and (upper is None or day <= upper)
+
+
+class Query:
+    """A QIDO-RS request's matching keys, checked and normalised; keys the level cannot match are reported."""
+
+    def __init__(self, request, supported: frozenset[str]):
+        self.keys: dict[str, str] = {}
+        self.unsupported: list[str] = []
+        self.fuzzy = request.GET.get("fuzzymatching", "").lower() == "true"
+        for name, value in request.GET.items():
+            if name in QUERY_PARAMS or value == "":
+                continue
+            key = _keyword(name)
+            if key in supported:
+                self.keys[key] = value
+            else:
+                self.unsupported.append(name)
+        for key in ("StudyDate", "PatientBirthDate", "SeriesDate"):
+            if key in self.keys:
+                _date_range(self.keys[key], key)  # refuse a malformed date before searching
+
+    def uids(self, key: str) -> set[str] | None:
+        return set(_values(self.keys[key])) if key in self.keys else None
+
+    def warning(self, host: str) -> str | None:
+        notes = []
+        if self.fuzzy:
+            notes.append(f'299 {host}: "The fuzzymatching parameter is not supported. Only literal matching has '
+                         f'been performed."')
+        if self.unsupported:
+            notes.append(f'299 {host}: "The following attributes are not supported for matching and were ignored: '
+                         f'{", ".join(sorted(self.unsupported))}"')
+        return ", ".join(notes) or None
+
+
+PATIENT_KEYS = frozenset({"PatientID", "PatientName", "PatientBirthDate"})
+STUDY_KEYS = PATIENT_KEYS | {"StudyInstanceUID", "StudyDate", "AccessionNumber", "ModalitiesInStudy",
+                             "StudyDescription"}
+SERIES_KEYS = frozenset({"SeriesInstanceUID", "Modality", "SeriesNumber"})
+INSTANCE_KEYS = frozenset({"SOPInstanceUID", "SOPClassUID", "InstanceNumber"})
+
+
+class QidoView(DicomWebView):
+    """Shared QIDO-RS: Accept checked, matching keys read, results paged, a Warning for what was not matched."""
+
+    action = "dicomweb.qido"
+    supported = STUDY_KEYS
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method == "GET":
+            _check_accept(request, QIDO_TYPES)
+            self.query = Query(request, self.supported)
+
+    def patient_matches(self) -> bool:
+        keys, identity = self.query.keys, self.case.identity
+        if "PatientID" in keys and not _wildcard(keys["PatientID"], self.case.reference):
+            return False
+        if "PatientName" in keys:
+            pattern, name = keys["PatientName"], _pn(identity)
+            if not (_wildcard(pattern, name, fold=True) or _wildcard(pattern, name.split("^")[0], fold=True)):
+                return False
+        return not ("PatientBirthDate" in keys and not _in_range(
+            identity.birth_date, _date_range(keys["PatientBirthDate"], "PatientBirthDate")))
+
+    def study_matches(self, study: Study) -> bool:
+        keys = self.query.keys
+        uids = self.query.uids("StudyInstanceUID")
+        if uids is not None and study.study_uid not in uids:
+            return False
+        if "StudyDate" in keys and not _in_range(study.study_date, _date_range(keys["StudyDate"], "StudyDate")):
+            return False
+        if "AccessionNumber" in keys and not _wildcard(keys["AccessionNumber"], study.accession_number):
+            return False
+        if "StudyDescription" in keys and not _wildcard(keys["StudyDescription"], study.description or "",
+                                                         fold=True):
+            return False
+        if "ModalitiesInStudy" in keys:  # any of the asked modalities among the study's, each matched whole
+            held = {m.strip().upper() for m in study.modalities.split(",") if m.strip()}
+            if not held & {m.upper() for m in _values(keys["ModalitiesInStudy"])}:
+                return False
+        return True
+
+    def series_matches(self, series: Series) -> bool:
+        keys = self.query.keys
+        uids = self.query.uids("SeriesInstanceUID")
+        if uids is not None and series.series_uid not in uids:
+            return False
+        if "Modality" in keys and series.modality.upper() not in {m.upper() for m in _values(keys["Modality"])}:
+            return False
+        return not ("SeriesNumber" in keys and str(series.number) != keys["SeriesNumber"].strip())
+
+    def instance_matches(self, inst: Instance) -> bool:
+        keys = self.query.keys
+        for key, held in (("SOPInstanceUID", inst.sop_uid), ("SOPClassUID", inst.sop_class_uid)):
+            uids = self.query.uids(key)
+            if uids is not None and held not in uids:
+                return False
+        return not ("InstanceNumber" in keys and str(inst.number) != keys["InstanceNumber"].strip())
+
+    def answer(self, items: list) -> JsonResponse:
+        response = _json(self.paged(items))
+        warning = self.query.warning(self.request.get_host())
+        if warning:
+            response["Warning"] = warning
+        self.audit(self.case, level=type(self).__name__, results=len(items))
+        return response
+
+    def study_json(self, study: Study, series: list | None = None) -> dict:
+        series = list(study.series.all()) if series is None else series
         return {
             "0020000D": _attr("UI", study.study_uid),
             "00080020": _attr("DA", study.study_date.strftime("%Y%m%d") if study.study_date else None),
+            "00080050": _attr("SH", study.accession_number),
             "00081030": _attr("LO", study.description),
             "00080061": _attr("CS", *filter(None, study.modalities.split(","))),
             "00100010": _attr("PN", _pn(self.case.identity)),
@@ -129,37 +349,78 @@ class QidoStudies(DicomWebView):
             "00081190": _attr("UR", f"{self.base()}studies/{study.study_uid}"),
         }
 
-
-class QidoSeries(DicomWebView):
-    action = "dicomweb.qido"
-
-    def get(self, request, case_id, study_uid):
-        self.study(study_uid)
-        series = self.series_of(study_uid)
-        if request.GET.get("Modality") or request.GET.get("00080060"):
-            series = series.filter(modality=request.GET.get("Modality") or request.GET.get("00080060"))
-        return _json(self.paged([{
+    def series_json(self, s: Series) -> dict:
+        study_uid = s.study.study_uid
+        return {
             "0020000E": _attr("UI", s.series_uid), "00080060": _attr("CS", s.modality),
             "00200011": _attr("IS", s.number), "0008103E": _attr("LO", s.description),
             "00180015": _attr("CS", s.body_part), "00201209": _attr("IS", s.instance_count),
             "0020000D": _attr("UI", study_uid),
             "00081190": _attr("UR", f"{self.base()}studies/{study_uid}/series/{s.series_uid}"),
-        } for s in series]))
+        }
 
-
-class QidoInstances(DicomWebView):
-    action = "dicomweb.qido"
-
-    def get(self, request, case_id, study_uid, series_uid):
-        if not self.series_of(study_uid, series_uid).exists():
-            raise NotFound(_("Series not found."))
-        return _json(self.paged([{
+    def instance_json(self, i: Instance) -> dict:
+        study_uid, series_uid = i.series.study.study_uid, i.series.series_uid
+        return {
             "00080016": _attr("UI", i.sop_class_uid), "00080018": _attr("UI", i.sop_uid),
             "00200013": _attr("IS", i.number), "00280008": _attr("IS", i.frames),
             "00280010": _attr("US", i.rows), "00280011": _attr("US", i.columns),
+            "00020010": _attr("UI", i.transfer_syntax_uid),
             "0020000D": _attr("UI", study_uid), "0020000E": _attr("UI", series_uid),
             "00081190": _attr("UR", f"{self.base()}studies/{study_uid}/series/{series_uid}/instances/{i.sop_uid}"),
-        } for i in self.instances(study_uid, series_uid)]))
+        }
+
+    def matching_studies(self, study_uid=None) -> list[Study]:
+        if not self.patient_matches():
+            return []
+        studies = self.studies()
+        if study_uid:
+            studies = studies.filter(study_uid=study_uid)
+        return [s for s in studies if self.study_matches(s)]
+
+    def matching_series(self, studies: list[Study], series_uid=None) -> list[Series]:
+        qs = Series.objects.filter(study__in=studies).select_related("study").order_by(
+            "study__created_at", "number", "created_at")
+        if series_uid:
+            qs = qs.filter(series_uid=series_uid)
+        return [s for s in qs if self.series_matches(s)]
+
+    def matching_instances(self, series: list[Series]) -> list[Instance]:
+        qs = Instance.objects.filter(series__in=series).select_related("series__study").order_by(
+            "series__study__created_at", "series__number", "series__created_at", "number", "sop_uid")
+        return [i for i in qs if self.instance_matches(i)]
+
+
+class QidoStudies(QidoView):
+    def get(self, request, case_id):
+        studies = self.matching_studies()
+        return self.answer([self.study_json(s) for s in studies])
+
+
+class QidoSeries(QidoView):
+    """/series (all the case's), and /studies/{uid}/series."""
+
+    supported = STUDY_KEYS | SERIES_KEYS
+
+    def get(self, request, case_id, study_uid=None):
+        if study_uid:
+            self.study(study_uid)
+        series = self.matching_series(self.matching_studies(study_uid))
+        return self.answer([self.series_json(s) for s in series])
+
+
+class QidoInstances(QidoView):
+    """/instances, /studies/{uid}/instances and /studies/{uid}/series/{uid}/instances."""
+
+    supported = STUDY_KEYS | SERIES_KEYS | INSTANCE_KEYS
+
+    def get(self, request, case_id, study_uid=None, series_uid=None):
+        if study_uid:
+            self.study(study_uid)
+        if series_uid and not self.series_of(study_uid, series_uid).exists():
+            raise NotFound(_("Series not found."))
+        series = self.matching_series(self.matching_studies(study_uid), series_uid)
+        return self.answer([self.instance_json(i) for i in self.matching_instances(series)])
 
 
 # --- WADO-RS ------------------------------------------------------------------------------------------------
@@ -180,6 +441,11 @@ class WadoInstances(DicomWebView):
         instances = list(self.instances(study_uid, series_uid, sop_uid))
         if not instances:
             raise NotFound(_("Nothing to retrieve here."))
+        syntaxes = {inst.transfer_syntax_uid for inst in instances}
+        syntax = syntaxes.pop() if len(syntaxes) == 1 else "*"
+        if _multipart_accept(request, ("application/dicom",), syntax) is None:
+            raise NotAcceptable(_('Instances are sent as multipart/related; type="application/dicom", in the '
+                                  'transfer syntax they were stored in.'), field="Accept")
         for inst in instances:
             self.audit(inst)
         boundary = secrets.token_hex(16)
@@ -191,10 +457,90 @@ class WadoInstances(DicomWebView):
         return response
 
 
+def _frames(ds, numbers: list[int]) -> list[bytes]:
+    """The raw bytes of frames (1-based): native pixel data cut in frame lengths, or encapsulated fragments."""
+    from pydicom.encaps import generate_frames
+    from pydicom.pixels.utils import get_expected_length
+
+    count = dicom.frame_count(ds)
+    if any(n < 1 or n > count for n in numbers):
+        raise NotFound(_("Frame not found."))
+    data = ds.PixelData
+    if ds.file_meta.TransferSyntaxUID.is_encapsulated:
+        frames = list(generate_frames(data, number_of_frames=count))
+        return [frames[n - 1] for n in numbers]
+    length = get_expected_length(ds, "bytes") // count
+    return [data[(n - 1) * length: n * length] for n in numbers]
+
+
+class WadoFrames(DicomWebView):
+    """/frames/{list}: raw frames as multipart/related, octet-stream for native pixels, the compressed
+    bitstream's own media type (image/jpeg, image/jp2, ...) for encapsulated ones; 406 when that cannot be met."""
+
+    action = "dicomweb.frames"
+
+    def get(self, request, case_id, study_uid, series_uid, sop_uid, frames):
+        inst = self.instances(study_uid, series_uid, sop_uid).first()
+        if inst is None or not inst.has_pixels:
+            raise NotFound(_("Frame not found."))
+        try:
+            numbers = [int(n) for n in frames.split(",") if n.strip()]
+        except ValueError:
+            raise DomainError(_("Frames are numbers from 1, separated by commas."), field="frames") from None
+        if not numbers:
+            raise DomainError(_("Frames are numbers from 1, separated by commas."), field="frames")
+        syntax = inst.transfer_syntax_uid
+        native = syntax in NATIVE_SYNTAXES
+        part_type = "application/octet-stream" if native else FRAME_TYPES.get(syntax, "application/octet-stream")
+        offered = (part_type,) if native else (part_type, "application/octet-stream")
+        chosen = _multipart_accept(request, offered, syntax if not native else "1.2.840.10008.1.2.1")
+        transcoding = chosen == "application/octet-stream" and part_type != chosen and not self._any_syntax(request)
+        if chosen is None or transcoding:
+            raise NotAcceptable(_("The frames are held as %(type)s (transfer syntax %(syntax)s); Konsil does "
+                                      "not transcode them.") % {"type": part_type, "syntax": syntax},
+                                    field="Accept")
+        ds = dicom.read(files.get_for(inst.attachment))
+        content = _frames(ds, numbers)
+        self.audit(inst, frames=numbers[:50])
+        boundary = secrets.token_hex(16)
+        ts = f"; transfer-syntax={syntax}" if not native else ""
+        response = HttpResponse(b"".join(_multipart(content, boundary, f"{part_type}{ts}")),
+                                content_type=f'multipart/related; type="{part_type}"; boundary={boundary}')
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    @staticmethod
+    def _any_syntax(request) -> bool:
+        return any(params.get("transfer-syntax") == "*" for _m, params in _media_ranges(request))
+
+
+class WadoBulkdata(DicomWebView):
+    """A BulkDataURI: one binary element of an instance (by tag), as multipart/related octet-stream."""
+
+    action = "dicomweb.bulkdata"
+
+    def get(self, request, case_id, study_uid, series_uid, sop_uid, tag):
+        inst = self.instances(study_uid, series_uid, sop_uid).first()
+        if inst is None or not re.fullmatch(r"[0-9A-Fa-f]{8}", tag):
+            raise NotFound(_("Nothing to retrieve here."))
+        if _multipart_accept(request, ("application/octet-stream",), "*") is None:
+            raise NotAcceptable(_('Bulk data is sent as multipart/related; type="application/octet-stream".'),
+                                field="Accept")
+        ds = dicom.read(files.get_for(inst.attachment))
+        number = int(tag, 16)
+        if number not in ds or not isinstance(ds[number].value, (bytes, bytearray)):
+            raise NotFound(_("Nothing to retrieve here."))
+        self.audit(inst, bulkdata=tag.upper())
+        boundary = secrets.token_hex(16)
+        return HttpResponse(b"".join(_multipart([bytes(ds[number].value)], boundary, "application/octet-stream")),
+                            content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}')
+
+
 class WadoMetadata(DicomWebView):
     action = "dicomweb.metadata"
 
     def get(self, request, case_id, study_uid, series_uid=None, sop_uid=None):
+        _check_accept(request, QIDO_TYPES)
         instances = list(self.instances(study_uid, series_uid, sop_uid))
         if not instances:
             raise NotFound(_("Nothing to retrieve here."))
@@ -204,7 +550,7 @@ class WadoMetadata(DicomWebView):
             # read with its pixels, so that Pixel Data is listed (as a BulkDataURI, never inline)
             ds = dicom.read(files.get_for(inst.attachment))
             url = f"{self.base()}studies/{study_uid}/series/{inst.series.series_uid}/instances/{inst.sop_uid}"
-            out.append(dicom.to_dicom_json(ds, lambda elem, url=url: url))
+            out.append(dicom.to_dicom_json(ds, lambda elem, url=url: f"{url}/bulkdata/{elem.tag:08X}"))
         return _json(out)
 
 
@@ -239,6 +585,66 @@ class WadoRendered(DicomWebView):
 # --- STOW-RS ------------------------------------------------------------------------------------------------
 
 
+def request_body(request, limit: int) -> bytes | None:
+    """The request body, whether sent with a Content-Length or chunked; None when it exceeds `limit`.
+
+    Django reads a body by its Content-Length and sees a chunked one as empty. A server that decodes chunked
+    bodies itself (gunicorn) says so with `wsgi.input_terminated`: its input is read to the end. Otherwise (the
+    development server, wsgiref) the input is the raw connection and the chunks are decoded here.
+    """
+    meta = request.META
+    chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not chunked:
+        try:
+            length = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise DomainError(_("The Content-Length header is not a number."), field="body") from None
+        if length > limit:
+            return None
+        body = request.read(limit + 1)
+        return None if len(body) > limit else body
+    stream = meta["wsgi.input"]
+    if meta.get("wsgi.input_terminated"):
+        body = stream.read(limit + 1)
+        return None if len(body) > limit else body
+    return _dechunk(_raw(stream), limit)
+
+
+class _Raw:
+    """The connection under the development server's LimitedStream, which holds a chunked body at 0 bytes."""
+
+    def __init__(self, limited):
+        self.read, self.readline = limited._read, limited._readline
+
+
+def _raw(stream):
+    return _Raw(stream) if isinstance(stream, LimitedStream) and hasattr(stream, "_readline") else stream
+
+
+def _dechunk(stream, limit: int) -> bytes | None:
+    """Decode a chunked body (RFC 9112 section 7.1) from a raw stream, trailers skipped."""
+    out = bytearray()
+    while True:
+        line = stream.readline(1024)
+        if not line:
+            raise DomainError(_("The chunked request body ended early."), field="body")
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise DomainError(_("The chunked request body is malformed."), field="body") from None
+        if size == 0:
+            while stream.readline(1024) not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields
+            return bytes(out)
+        if len(out) + size > limit:
+            return None
+        chunk = stream.read(size)
+        if len(chunk) != size:
+            raise DomainError(_("The chunked request body ended early."), field="body")
+        out += chunk
+        stream.readline(1024)  # the CRLF after the chunk
+
+
 def dicom_parts(content_type: str, body: bytes) -> list[bytes]:
     """The application/dicom parts of a multipart/related body (RFC 2387), parsed by the standard library."""
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
@@ -262,24 +668,18 @@ class Studies(QidoStudies):
 
     def post(self, request, case_id, study_uid=None):
         intake.check_can_add(request.user, self.case)
-        try:
-            length = int(request.headers.get("Content-Length") or 0)
-        except ValueError:
-            raise DomainError(_("The Content-Length header is not a number."), field="body") from None
-        if length > settings.KONSIL_MAX_STUDY_BYTES:
-            return JsonResponse({"error": str(_("The upload is larger than the limit."))}, status=413)
-        parts = dicom_parts(request.META.get("CONTENT_TYPE", ""),
-                            request._request.read(settings.KONSIL_MAX_STUDY_BYTES))
+        body = request_body(request._request, settings.KONSIL_MAX_STUDY_BYTES)
+        if body is None:
+            return _json({"error": str(_("The upload is larger than the limit.")), "code": "too_large"},
+                         status=413)
+        parts = dicom_parts(request.META.get("CONTENT_TYPE", ""), body)
         stored, failed = [], []
         for content in parts:
             try:
                 info = dicom.index(dicom.read(content))  # with its pixels: a cut image is refused here
                 if study_uid and info.study_uid != study_uid:
                     raise RecordRejected("dicom_corrupt", "study uid differs from the URL")
-                if Instance.objects.filter(series__study__case=self.case, sop_uid=info.sop_uid).exists():
-                    raise RecordRejected("duplicate", "instance already indexed")
-                record = intake.store_record(actor=request.user, case=self.case, content=content,
-                                             filename=f"{info.sop_uid}.dcm", content_type="application/dicom")
+                info, record = pushed.receive(actor=request.user, case=self.case, content=content, source="stow")
             except (RecordRejected, DomainError) as exc:
                 failed.append((ds_uid(content), exc))
                 continue
@@ -326,3 +726,12 @@ class Root(DicomWebView):
 
     def get(self, request, case_id):
         return _json({"studies": f"{self.base()}studies"})
+
+
+class NotFoundView(DicomWebView):
+    """Any other path under a case's DICOMweb root: a JSON 404, never an HTML page."""
+
+    def get(self, request, case_id, rest=""):
+        raise NotFound(_("There is no DICOMweb resource at this path."))
+
+    post = put = delete = get

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -9,6 +11,11 @@ from django.utils.translation import gettext_lazy as _
 
 from konsil.core.fields import EncryptedTextField
 from konsil.core.models import BaseModel
+
+
+def new_accession_number() -> str:
+    """An accession number for a records request (DICOM SH, at most 16 characters): KA + 10 random characters."""
+    return "KA" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(10))
 
 
 class RequestMethod(models.TextChoices):
@@ -42,6 +49,9 @@ class RecordsRequest(BaseModel):
                                       related_name="+")
     reminders_sent = models.PositiveIntegerField(default=0)
     last_reminded_at = models.DateTimeField(null=True, blank=True)
+    # Issued with every request: a PACS that puts it in AccessionNumber routes the study it pushes to this case.
+    accession_number = models.CharField(_("accession number"), max_length=16, unique=True, null=True,
+                                        blank=True, default=new_accession_number)
 
     class Meta:
         ordering = ["due_on", "created_at"]
@@ -130,6 +140,7 @@ class Study(BaseModel):
     study_date = models.DateField(null=True, blank=True)
     description = EncryptedTextField(blank=True)
     modalities = models.CharField(max_length=64, blank=True)
+    accession_number = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-study_date", "created_at"]
@@ -169,3 +180,38 @@ class Instance(BaseModel):
     class Meta:
         ordering = ["position", "number", "sop_uid"]
         constraints = [models.UniqueConstraint(fields=["series", "sop_uid"], name="one_instance_per_uid")]
+
+
+class InboundStudy(BaseModel):
+    """A study a PACS pushed over DICOM (C-STORE) that no case claimed: its instances held encrypted (as parts,
+    under one data key) until a coordinator attaches it to a case or rejects it. Identity fields are encrypted."""
+
+    class State(models.TextChoices):
+        RECEIVING = "receiving", _("Receiving")
+        PENDING = "pending", _("Waiting for a coordinator")
+        ATTACHED = "attached", _("Attached")
+        REJECTED = "rejected", _("Rejected")
+
+    study_uid = models.CharField(max_length=64)
+    calling_ae = models.CharField(max_length=16, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    accession_number = EncryptedTextField(blank=True)
+    patient_name = EncryptedTextField(blank=True)
+    patient_id = EncryptedTextField(blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    study_date = models.DateField(null=True, blank=True)
+    description = EncryptedTextField(blank=True)
+    modalities = models.CharField(max_length=64, blank=True)
+    instance_count = models.PositiveIntegerField(default=0)
+    size = models.PositiveBigIntegerField(default=0)
+    parts = models.JSONField(default=list)  # [{"name": storage name, "size": n, "sop": SOP Instance UID}]
+    wrapped_key = models.BinaryField()
+    key_id = models.CharField(max_length=32)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    case = models.ForeignKey("cases.Case", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

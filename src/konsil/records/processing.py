@@ -218,7 +218,8 @@ class IndexBatch:
         if info.study_uid not in self.studies:
             self.studies[info.study_uid], _ = Study.objects.get_or_create(
                 case=self.case, study_uid=info.study_uid,
-                defaults={"study_date": info.study_date, "description": info.study_description or ""})
+                defaults={"study_date": info.study_date, "description": info.study_description or "",
+                          "accession_number": getattr(info, "accession_number", "")})
         return self.studies[info.study_uid]
 
     def series_for(self, info) -> Series:

@@ -1,0 +1,90 @@
+"""Instances pushed one by one (STOW-RS, DICOM C-STORE) grouped as one record per study.
+
+A study that arrives instance by instance is one record of the case (a "study" attachment, holding a small
+encrypted manifest) with each instance stored encrypted as its entry and indexed under the case's study, series
+and instance rows, like the files of a CD. Nothing here decides access: callers check it first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+
+from django.db import IntegrityError, transaction
+
+from konsil.audit.services import emit
+from konsil.cases.models import Attachment, Case
+from konsil.core import files
+
+from . import dicom
+from .errors import RecordRejected
+from .intake import store_record
+from .models import Instance, Series
+from .processing import IndexBatch, _recount, index_instance, refresh_thumbnail
+
+P = Attachment.Processing
+STUDY_KIND = "study"
+
+
+def study_record(*, actor, case: Case, info, source: str) -> Attachment:
+    """The case's record for the pushed study `info.study_uid`: found, or made (one per study and case)."""
+    found = (Instance.objects.filter(series__study__case=case, series__study__study_uid=info.study_uid,
+                                     attachment__parent__kind=STUDY_KIND)
+             .select_related("attachment__parent").first())
+    if found is not None:
+        return found.attachment.parent
+    label = " ".join(filter(None, ["DICOM", info.modality, info.study_description,
+                                   info.study_date.isoformat() if info.study_date else ""]))
+    manifest = json.dumps({"study": info.study_uid, "source": source, "nonce": secrets.token_hex(8)}).encode()
+    return store_record(actor=actor, case=case, content=manifest, filename=label or "DICOM study",
+                        content_type="application/json", process=False, status=P.READY, kind=STUDY_KIND,
+                        description=source)
+
+
+def receive(*, actor, case: Case, content: bytes, source: str, ds=None, audit_actor=None) -> tuple:
+    """Store one instance of a pushed study into `case`, under the study's record. Returns (info, entry).
+
+    Refuses (RecordRejected) what is not sound DICOM, and an instance the case already holds ("duplicate").
+    """
+    ds = ds if ds is not None else dicom.read(content)
+    info = dicom.index(ds)
+    if Instance.objects.filter(series__study__case=case, sop_uid=info.sop_uid).exists():
+        raise RecordRejected("duplicate", "instance already indexed")
+    parent = study_record(actor=actor, case=case, info=info, source=source)
+    entry = store_record(actor=actor, case=case, content=content, filename=f"{info.sop_uid}.dcm", parent=parent,
+                         kind="dicom", status=P.READY, content_type="application/dicom", process=False)
+    try:
+        instance = index_instance(entry, info, IndexBatch(case, preload=False))
+    except IntegrityError:  # the same instance raced in
+        entry.delete()
+        files.delete(entry.storage_name)
+        raise RecordRejected("duplicate", "instance already indexed") from None
+    _count(parent)
+    emit(actor=audit_actor or actor, action="dicom.receive", obj=entry, patient_id=case.patient_id,
+         detail={"source": source, "study_record": str(parent.pk)})
+    series = Series.objects.filter(pk=instance.series_id).first()
+    if series is not None and (series.thumbnail_id is None or _power_of_two(series.instance_count)):
+        with contextlib.suppress(Exception):  # a picture must never refuse an instance
+            refresh_thumbnail(series.pk)
+    return info, entry
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def _count(parent: Attachment) -> None:
+    """The study record's counts (images, series, frames) and its study's modalities, kept current."""
+    instances = Instance.objects.filter(attachment__parent=parent)
+    series_ids = set(instances.values_list("series_id", flat=True))
+    with transaction.atomic():
+        _recount(series_ids)
+        for series in Series.objects.filter(pk__in=series_ids).select_related("study"):
+            study = series.study
+            modalities = sorted(set(Series.objects.filter(study=study).exclude(modality="")
+                                    .values_list("modality", flat=True)))
+            type(study).objects.filter(pk=study.pk).update(modalities=",".join(modalities)[:64])
+        detail = {"images": instances.count(), "series": len(series_ids), "studies": 1,
+                  "frames": sum(instances.values_list("frames", flat=True))}
+        Attachment.objects.filter(pk=parent.pk).update(detail=detail)
