@@ -13,7 +13,7 @@ from .conftest import post_bundle, referral_bundle, synthea_patient
 pytestmark = pytest.mark.django_db
 
 TYPES = ["Patient", "ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport",
-         "Practitioner", "Organization"]
+         "Provenance", "Consent", "Practitioner", "Organization"]
 
 
 @pytest.fixture
@@ -161,3 +161,18 @@ def test_metadata_and_smart_configuration(client):
     smart = client.get("/fhir/R4/.well-known/smart-configuration").json()
     assert smart["token_endpoint"] == "http://testserver/fhir/R4/auth/token"
     assert smart["token_endpoint_auth_signing_alg_values_supported"] == ["RS384", "ES384"]
+
+
+def test_fhir_reads_are_audited_on_the_api_channel(client, ehr):
+    client.get("/fhir/R4/Patient/00000000-0000-0000-0000-000000000000", **ehr.headers(client))
+    event = AuditEvent.objects.filter(action="fhir.read").get()
+    assert event.channel == "api" and event.outcome == "denied"
+
+
+def test_signature_provenance_and_consent(client, ehr, delivered):
+    opinion = delivered.opinions.get()
+    provenance = client.get(f"/fhir/R4/Provenance/sig-{opinion.pk}", **ehr.headers(client)).json()
+    assert provenance["target"] == [{"reference": f"DiagnosticReport/{opinion.pk}"}]
+    assert provenance["signature"][0]["who"]["reference"] == f"Practitioner/{opinion.author_id}"
+    consent = search(client, ehr, "Consent", patient=f"Patient/{delivered.patient_id}").json()
+    assert consent["total"] == 1 and consent["entry"][0]["resource"]["status"] == "active"

@@ -49,7 +49,7 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        channel = "api" if request.path.startswith("/api/") else "web"
+        channel = "api" if request.path.startswith(("/api/", "/fhir/")) else "web"
         token = context.set_current(
             context.RequestContext(
                 ip=client_ip(request),

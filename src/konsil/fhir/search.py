@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from .errors import FhirError
 
 COMMON = {"_id", "_lastUpdated", "_count", "_offset"}
-PATIENT_TYPES = {"ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport"}
-STATUS_TYPES = {"ServiceRequest", "Task", "DocumentReference", "DiagnosticReport"}
+PATIENT_TYPES = {"ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport", "Consent"}
+STATUS_TYPES = {"ServiceRequest", "Task", "DocumentReference", "DiagnosticReport", "Consent"}
 IDENTIFIER_TYPES = {"ServiceRequest", "Task", "Patient", "Practitioner", "Organization", "DiagnosticReport"}
 DEFAULT_COUNT, MAX_COUNT = 50, 200
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
@@ -116,7 +116,8 @@ def matches(resource: dict, params: dict[str, list[str]]) -> bool:
             if name == "_lastUpdated" and not _matches_date(resource["meta"]["lastUpdated"], value, name):
                 return False
             if name in ("patient", "subject"):
-                subject = (resource.get("subject") or resource.get("for") or {}).get("reference", "")
+                subject = (resource.get("subject") or resource.get("for") or resource.get("patient") or {}).get(
+                    "reference", "")
                 if subject.removeprefix("Patient/") not in {o.removeprefix("Patient/") for o in options}:
                     return False
     return True

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from konsil.accounts.models import Organization
-from konsil.cases.models import Attachment, Case, CaseDiagnosis, Patient
+from konsil.cases.models import Attachment, Case, CaseDiagnosis, Consent, Patient
 from konsil.cases.selectors import cases_for
 from konsil.core import authz
 from konsil.matching.models import Specialist
@@ -16,7 +16,7 @@ from konsil.opinions.models import Opinion
 from .resources import mappers
 
 TYPES = ("Patient", "ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport",
-         "Practitioner", "Organization")
+         "Provenance", "Consent", "Practitioner", "Organization")
 
 
 class Found:
@@ -73,6 +73,11 @@ def find(user, rtype: str, *, base: str, patient_ids=None) -> list[Found]:
     if rtype == "DiagnosticReport":
         return [Found(mappers.diagnostic_report(o, base=base), o.case.patient_id, o)
                 for o in _signed_opinions(user, cases)]
+    if rtype == "Provenance":
+        return [Found(mappers.provenance(o), o.case.patient_id, o) for o in _signed_opinions(user, cases)]
+    if rtype == "Consent":
+        rows = Consent.objects.filter(case__in=[c.pk for c in cases]).select_related("case")
+        return [Found(mappers.consent(c), c.case.patient_id, c) for c in rows]
     if rtype == "Practitioner":
         ids = {c.assigned_specialist_id for c in cases if c.assigned_specialist_id}
         ids |= set(Opinion.objects.filter(case__in=[c.pk for c in cases], signed_at__isnull=False)

@@ -207,3 +207,43 @@ def composition(opinion) -> dict:
                       "party": ref("Practitioner", opinion.author_id)}],
         "section": [{"title": title, "text": _div([str(x) for x in parts if x])} for title, parts in sections],
     }
+
+
+def consent(c) -> dict:
+    """The HIPAA authorization signed for the case (what it permits, who signed, when)."""
+    return _clean({
+        "resourceType": "Consent", "id": str(c.pk), "meta": _meta(c), "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                              "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": LOINC, "code": "59284-0", "display": "Patient Consent"}]}],
+        "patient": ref("Patient", c.case.patient_id), "dateTime": _instant(c.signed_at),
+        "performer": [{"display": c.signer_name}] if c.signer_name else [],
+        "provision": {"type": "permit", "code": [{"coding": [{"system": "urn:konsil:consent-scope", "code": s}]}
+                                                 for s in c.scope or []]},
+    })
+
+
+def provenance(opinion) -> dict:
+    """Who signed the opinion and when, with the hash of the signed content."""
+    signature = {
+        "type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1",
+                  "display": "Author's Signature"}],
+        "when": _instant(opinion.signed_at), "who": ref("Practitioner", opinion.author_id),
+    }
+    if opinion.content_hash:
+        import base64
+
+        try:
+            signature["data"] = base64.b64encode(bytes.fromhex(opinion.content_hash)).decode()
+            signature["sigFormat"] = "application/octet-stream"
+        except ValueError:
+            pass
+    return {
+        "resourceType": "Provenance", "id": f"sig-{opinion.pk}", "meta": _meta(opinion),
+        "target": [ref("DiagnosticReport", opinion.pk)], "recorded": _instant(opinion.signed_at),
+        "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                                 "code": "UPDATE"}], "text": "signed"},
+        "agent": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                        "code": "author"}]}, "who": ref("Practitioner", opinion.author_id)}],
+        "signature": [signature],
+    }
