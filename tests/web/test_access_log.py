@@ -51,3 +51,20 @@ def test_case_moves_are_said_as_what_happened(client, patient_user, walker, draf
     assert "You sent your request" in body and "offered your case to a specialist" in body
     assert "case.offer" not in body and "offer to specialist" not in body.lower().replace("offered", "")
     assert f"Case {case.reference}" in body
+
+
+def test_hundreds_of_image_frames_are_one_line_naming_the_study(client, specialist, patient_user, draft_case):
+    from konsil.records.models import Instance
+
+    from ..records.records_support import ct, ingest, zip_bytes
+
+    ingest(draft_case, patient_user, zip_bytes({f"IM{i}": d for i, d in enumerate(ct(3, size=16))}), "ct.zip")
+    instances = list(Instance.objects.filter(series__study__case=draft_case))
+    assert len(instances) == 3
+    emit_many(actor=specialist.user, events=[
+        {"action": "imaging.frame", "object_type": "records.instance", "object_id": str(instances[i % 3].pk),
+         "patient_id": draft_case.patient_id, "detail": {"frame": 0}} for i in range(300)])
+    client.force_login(patient_user)
+    body = client.get(url("audit:my_access")).content.decode()
+    line = f"Dr. {specialist.user.get_full_name()}, specialist in Cardiology, viewed 300 images of your CT scan"
+    assert body.count(line) == 1
