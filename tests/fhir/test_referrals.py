@@ -124,3 +124,45 @@ def test_document_bytes_are_kept(client, ehr):
     attachment = Attachment.objects.get()
     assert read_record(actor=ehr.client.service_user, attachment=attachment) == pdf
     assert base64.b64encode(pdf)
+
+
+def test_a_referral_larger_than_a_form_post_is_taken(client, ehr, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = post_bundle(client, ehr, referral_bundle(document=b"%PDF-1.4\n" + b"x" * 4096))
+    assert response.status_code == 201, response.content
+    settings.KONSIL_MAX_ATTACHMENT_BYTES = 1024
+    big_document = post_bundle(client, ehr, referral_bundle(identifier="REF-2", document=b"%PDF" + b"y" * 8192))
+    assert big_document.status_code == 413 and big_document.json()["issue"][0]["code"] == "too-costly"
+    assert "attachment" in big_document.json()["issue"][0]["expression"][0]
+    big_body = post_bundle(client, ehr, referral_bundle(identifier="REF-3", document=b"%PDF" + b"z" * 100_000))
+    assert big_body.status_code == 413 and "expression" not in big_body.json()["issue"][0]
+    assert counts() == (1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("entry", [
+    "not an object",
+    {"resource": "Patient"},
+    {"resource": {"resourceType": "Patient", "name": "Koepp"}},
+    {"resource": {"resourceType": "Patient", "birthDate": "yesterday"}},
+    {"resource": {"resourceType": "Condition", "subject": {"reference": 5}}},
+    {"resource": {"resourceType": "DocumentReference", "status": "current", "content": "x"}},
+])
+def test_odd_entries_are_refused_in_fhir_never_a_500(client, ehr, entry):
+    bundle = referral_bundle()
+    bundle["entry"].append(entry)
+    response = post_bundle(client, ehr, bundle)
+    assert response.status_code == 400, response.content
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert counts() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("patient_change, expression", [
+    ({"gender": "robot"}, "patient.sex"),
+    ({"birthDate": "1956"}, "patient.birth_date"),
+    ({"address": [{"state": "Atlantis", "country": "US"}]}, "patient.state"),
+])
+def test_konsil_rules_on_the_patient_are_422(client, ehr, patient_change, expression):
+    patient = {**synthea_patient(), **patient_change}
+    issues = _outcome(post_bundle(client, ehr, referral_bundle(patient)), 422)
+    assert any(expression in (i.get("expression") or [""])[0] for i in issues), issues
+    assert counts() == (0, 0, 0, 0)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import secrets
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from pydantic import ValidationError as PydanticError
@@ -221,9 +222,12 @@ def _decode(att: dict, i: int, j: int) -> bytes:
         raise FhirError(_("Send documents inline (attachment.data); fetching by URL is not supported yet."),
                         code="not-supported", expression=where)
     try:
-        return base64.b64decode(att["data"], validate=True)
+        content = base64.b64decode(att["data"], validate=True)
     except (binascii.Error, ValueError):
         raise FhirError(_("attachment.data is not base64."), expression=f"{where}.data") from None
+    if len(content) > settings.KONSIL_MAX_ATTACHMENT_BYTES:
+        raise FhirError(_("The document is too large."), status=413, code="too-costly", expression=where)
+    return content
 
 
 def _store(actor, case, att: dict, content: bytes, i: int, j: int):

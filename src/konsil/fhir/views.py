@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -207,8 +208,13 @@ def base(request):
         raise FhirError(_("POST a transaction Bundle here; read resources under their type."), status=405,
                         code="not-supported")
     tok = _token(request, "ServiceRequest", "c")
+    # Inline documents make referrals larger than ordinary form posts: read the stream with our own limit.
+    limit = 2 * settings.KONSIL_MAX_ATTACHMENT_BYTES + 64 * 1024  # about one maximal file in base64, and more
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        raise FhirError(_("The Bundle is too large."), status=413, code="too-costly")
     try:
-        bundle = json.loads(request.body or b"null")
+        bundle = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise FhirError(_("The body is not JSON."), code="structure") from None
     case, created = services.import_referral(client=tok.client, bundle=bundle)
