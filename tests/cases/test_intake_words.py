@@ -148,3 +148,17 @@ def test_refresh_keeps_decisions_and_drops_what_the_words_no_longer_say(network,
     services.update_case(actor=patient_user, case=case, data={"diagnosis_text": "high blood pressure"})
     codes = dict(case.code_suggestions.values_list("code", "status"))
     assert "C50" not in codes and codes["I10"] == "rejected"
+
+
+def test_submitting_reads_the_records_for_codes(network, patient_user, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    from konsil.cases.services import transition
+
+    case = make_draft(network, patient_user, codes=())
+    with mock.patch("konsil.records.selectors.record_texts",
+                    return_value=[("Pathology: invasive ductal carcinoma of the breast.", "attachment:1")]), \
+            django_capture_on_commit_callbacks(execute=True):
+        transition(actor=patient_user, case=case, action="submit")
+    suggestion = case.code_suggestions.get(code="C50")
+    assert suggestion.source == "records" and suggestion.status == "suggested"

@@ -108,6 +108,9 @@ def guard_amend(*, case, params, actor) -> None:
 def on_submit(*, case, params, actor, relation) -> None:
     case.submitted_at = timezone.now()
     case.save(update_fields=["submitted_at", "updated_at"])
+    from . import coding
+
+    coding.refresh(actor=actor or "system", case=case)  # codes read in the words and records, to be confirmed
     from konsil.matching import routing
     from konsil.triage import tasks as triage_tasks
 
