@@ -4,6 +4,8 @@ resource shown)."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Q
 
 from konsil.accounts.models import Organization
@@ -28,11 +30,30 @@ class Found:
         self.resource, self.patient_id, self.obj = resource, patient_id, obj
 
 
-def _cases(user, patient_ids=None):
+def _cases(user, patient_ids=None, rid=None, rtype=""):
     qs = cases_for(user).prefetch_related("diagnoses", "questions")
     if patient_ids is not None:
         qs = qs.filter(patient_id__in=patient_ids)
+    if rid is not None:
+        qs = qs.filter(_case_of(rtype, rid))
     return qs
+
+
+def _case_of(rtype: str, rid: str) -> Q:
+    """The case a resource id belongs to (a read looks at that case only); nothing for a malformed id."""
+    key = rid.removeprefix("report-").removeprefix("sig-")
+    try:
+        key = uuid.UUID(key)
+    except ValueError:
+        return Q(pk__in=[])
+    if rtype in ("ServiceRequest", "Task"):
+        return Q(pk=key)
+    if rtype == "Patient":
+        return Q(patient_id=key)
+    if rtype in ("DiagnosticReport", "Provenance") or rid.startswith("report-"):
+        return Q(opinions__pk=key)
+    return {"Condition": Q(diagnoses__pk=key), "DocumentReference": Q(attachments__pk=key),
+            "Consent": Q(consent__pk=key)}.get(rtype, Q())
 
 
 def _signed_opinions(user, cases) -> list[Opinion]:
@@ -47,9 +68,9 @@ def _signed_opinions(user, cases) -> list[Opinion]:
     return out
 
 
-def find(user, rtype: str, *, base: str, patient_ids=None) -> list[Found]:
-    """Every `rtype` resource `user` may read (narrowed to `patient_ids` when given)."""
-    cases = list(_cases(user, patient_ids))
+def find(user, rtype: str, *, base: str, patient_ids=None, rid: str | None = None) -> list[Found]:
+    """Every `rtype` resource `user` may read (narrowed to `patient_ids`, or to the case of `rid`, when given)."""
+    cases = list(_cases(user, patient_ids, rid, rtype))
     if rtype == "ServiceRequest":
         return [Found(mappers.service_request(c, referral=getattr(c, "fhir_referral", None)), c.patient_id, c)
                 for c in Case.objects.filter(pk__in=[c.pk for c in cases]).select_related("fhir_referral")

@@ -147,7 +147,7 @@ def _one(request, rtype: str, rid: str):
     tok = _token(request, rtype, "r")
     user = tok.client.service_user
     base = base_url(request)
-    for f in selectors.find(user, rtype, base=base):
+    for f in selectors.find(user, rtype, base=base, rid=rid):
         if f.resource["id"] == rid:
             _audit(user, rtype, [f], "fhir.read")
             return user, f, base
