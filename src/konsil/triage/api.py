@@ -17,15 +17,15 @@ from . import permissions as _permissions  # noqa: F401  (registers the rules)
 from .services import answer_questions
 
 
-class OptionSerializer(serializers.Serializer):
+class ClarifyingOptionSerializer(serializers.Serializer):
     code = serializers.CharField()
     text = serializers.CharField()
 
 
-class QuestionSerializer(serializers.Serializer):
+class ClarifyingQuestionSerializer(serializers.Serializer):
     code = serializers.CharField()
     text = serializers.CharField()
-    options = OptionSerializer(many=True)
+    options = ClarifyingOptionSerializer(many=True)
     answer = serializers.CharField(allow_blank=True)
     answer_text = serializers.CharField(allow_blank=True)
 
@@ -34,7 +34,7 @@ class ClarificationSerializer(serializers.Serializer):
     id = serializers.UUIDField(allow_null=True)
     status = serializers.ChoiceField(choices=["none", "open", "answered"])
     language = serializers.CharField()
-    questions = QuestionSerializer(many=True)
+    questions = ClarifyingQuestionSerializer(many=True)
     note = serializers.CharField(allow_blank=True)
     answered_at = serializers.DateTimeField(allow_null=True)
 
