@@ -176,3 +176,18 @@ def test_signature_provenance_and_consent(client, ehr, delivered):
     assert provenance["signature"][0]["who"]["reference"] == f"Practitioner/{opinion.author_id}"
     consent = search(client, ehr, "Consent", patient=f"Patient/{delivered.patient_id}").json()
     assert consent["total"] == 1 and consent["entry"][0]["resource"]["status"] == "active"
+
+
+def test_case_searches_page_in_the_database(client, ehr):
+    for i in range(3):
+        assert post_bundle(client, ehr, referral_bundle(identifier=f"R-{i}")).status_code == 201
+    first = search(client, ehr, "ServiceRequest", _count=2).json()
+    assert first["total"] == 3 and len(first["entry"]) == 2
+    next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    second = client.get(next_url.replace("http://testserver", ""), **ehr.headers(client)).json()
+    ids = {e["resource"]["id"] for e in first["entry"] + second["entry"]}
+    assert len(ids) == 3 and not any(link["relation"] == "next" for link in second["link"])
+    one = Case.objects.first()
+    body = search(client, ehr, "Task", _id=f"{one.pk},not-a-uuid", patient=f"Patient/{one.patient_id}").json()
+    assert [e["resource"]["id"] for e in body["entry"]] == [str(one.pk)]
+    assert search(client, ehr, "Task", _id="not-a-uuid").json()["total"] == 0

@@ -130,6 +130,12 @@ def bundle(rtype: str, found: list, params, *, base: str) -> tuple[dict, list]:
                                                      if k not in ("_count", "_offset")})]
     hits.sort(key=lambda f: f.resource["meta"]["lastUpdated"], reverse=True)
     page = hits[offset:offset + count]
+    return page_bundle(rtype, page, params, base=base, total=len(hits)), page
+
+
+def page_bundle(rtype: str, page: list, params, *, base: str, total: int) -> dict:
+    """The searchset for a page already cut (by `bundle`, or by the database for plain case lists)."""
+    count, offset = page_size(params)
     query = [(k, v) for k, vs in params.items() if k not in ("_count", "_offset") for v in vs]
 
     def link(relation: str, at: int) -> dict:
@@ -137,12 +143,12 @@ def bundle(rtype: str, found: list, params, *, base: str) -> tuple[dict, list]:
                 "url": f"{base}{rtype}?{urlencode([*query, ('_count', count), ('_offset', at)])}"}
 
     links = [link("self", offset)]
-    if offset + count < len(hits) and count:
+    if offset + count < total and count:
         links.append(link("next", offset + count))
     if offset > 0:
         links.append(link("previous", max(0, offset - count)))
     return {
-        "resourceType": "Bundle", "type": "searchset", "total": len(hits), "link": links,
+        "resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
         "entry": [{"fullUrl": f"{base}{rtype}/{f.resource['id']}", "resource": f.resource,
                    "search": {"mode": "match"}} for f in page],
-    }, page
+    }

@@ -68,9 +68,20 @@ def _signed_opinions(user, cases) -> list[Opinion]:
     return out
 
 
-def find(user, rtype: str, *, base: str, patient_ids=None, rid: str | None = None) -> list[Found]:
-    """Every `rtype` resource `user` may read (narrowed to `patient_ids`, or to the case of `rid`, when given)."""
-    cases = list(_cases(user, patient_ids, rid, rtype))
+def case_page(user, *, patient_ids=None, ids=None, offset: int = 0, count: int = 50):
+    """One page of the user's cases, newest change first, and their number: ServiceRequest and Task searches
+    with nothing but paging, patient and _id are cut by the database."""
+    qs = _cases(user, patient_ids)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    qs = qs.order_by("-updated_at")
+    return list(qs[offset:offset + count]), qs.count()
+
+
+def find(user, rtype: str, *, base: str, patient_ids=None, rid: str | None = None, cases=None) -> list[Found]:
+    """Every `rtype` resource `user` may read (narrowed to `patient_ids`, or to the case of `rid`, when given;
+    or made from `cases`, a page the caller already holds from `case_page`)."""
+    cases = list(_cases(user, patient_ids, rid, rtype)) if cases is None else cases
     if rtype == "ServiceRequest":
         return [Found(mappers.service_request(c, referral=getattr(c, "fhir_referral", None)), c.patient_id, c)
                 for c in Case.objects.filter(pk__in=[c.pk for c in cases]).select_related("fhir_referral")

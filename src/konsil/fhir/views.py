@@ -122,10 +122,21 @@ def type_level(request, rtype):
     params = search.parse(rtype, request.GET)
     patient_ids = search.patient_ids(params) if rtype != "Patient" else None
     base = base_url(request)
-    found = selectors.find(user, rtype, base=base, patient_ids=_valid_ids(patient_ids))
-    body, page = search.bundle(rtype, found, params, base=base)
+    if rtype in ("ServiceRequest", "Task") and set(params) <= DB_PAGED:
+        count, offset = search.page_size(params)
+        ids = [i for v in params.get("_id", []) for i in v.split(",")] if "_id" in params else None
+        cases, total = selectors.case_page(user, patient_ids=_valid_ids(patient_ids), ids=_valid_ids(ids),
+                                           offset=offset, count=count)
+        page = selectors.find(user, rtype, base=base, cases=cases)
+        body = search.page_bundle(rtype, page, params, base=base, total=total)
+    else:
+        found = selectors.find(user, rtype, base=base, patient_ids=_valid_ids(patient_ids))
+        body, page = search.bundle(rtype, found, params, base=base)
     _audit(user, rtype, page, "fhir.search")
     return fhir_json(body)
+
+
+DB_PAGED = {"_count", "_offset", "patient", "subject", "_id"}  # case searches the database pages itself
 
 
 def _valid_ids(ids):
