@@ -23,6 +23,7 @@ class Proposal:
     abstain: bool = False
     labels: list[dict] = field(default_factory=list)  # the model's classes: [{"label", "probability"}]
     subspecialty: str | None = None
+    specialty_evidence: dict = field(default_factory=dict)  # panels.refine(): {"subspecialty", "evidence", "source"}
     multidisciplinary: bool = False
     panel_roles: list[str] = field(default_factory=list)
     checklist: list[dict] = field(default_factory=list)  # [{"item", "label", "present", "evidence"}]

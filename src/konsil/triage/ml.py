@@ -71,6 +71,9 @@ class ModelTriage:
             urgency = case_urgency
         codes = [r["code"] for r in ranked[:2]]
         panel = panels.for_case(codes, icd10, text)
+        refined = panels.refine(specialty, icd10, text, sources) if specialty else None
+        if refined:
+            reasons.append(panels.describe(refined))
         if abstain:
             reasons.append(f"confidence {top:.0%} is below the threshold {model.threshold:.0%}: a coordinator decides")
         return Proposal(
@@ -81,10 +84,12 @@ class ModelTriage:
             reasons=reasons,
             abstain=abstain,
             labels=[{"label": lab, "probability": round(p, 4)} for lab, p in labels],
-            subspecialty=panels.subspecialty(specialty, icd10, text) if specialty else None,
+            subspecialty=refined["subspecialty"] if refined else None,
+            specialty_evidence=refined or {},
             multidisciplinary=panel["multidisciplinary"],
             panel_roles=panel["roles"],
-            checklist=completeness.checklist([c for c in codes if c], text),
+            checklist=completeness.checklist([c for c in [refined and refined["subspecialty"], *codes] if c], text,
+                                             icd10=icd10),
             inconsistencies=consistency.check(icd10, treatment, cpt, text),
             summary=summary.extract(list(sources)),
         )
