@@ -127,6 +127,7 @@ def test_child_commands():
     assert web[web.index("--workers") + 1] == "2" and int(web[web.index("--threads") + 1]) > 1
     assert commands["worker"][1:] == ["-m", "django", "db_worker"]
     assert commands["schedule"][1:] == ["-m", "konsil.cli", "schedule"]
+    assert commands["dicom"][1:] == ["-m", "konsil.cli", "dicom", "listen"]
     assert [name for name, _argv in cli.child_commands("127.0.0.1", 8123, worker=False)] == ["web"]
 
 
@@ -310,7 +311,7 @@ def test_run_prepares_starts_its_children_and_prints_the_banner(fake_run, capsys
     assert cli.main(["run", "--port", "8123"]) == 7
     supervisor = FakeSupervisor.instances[0]
     assert supervisor.started
-    assert [name for name, _argv in supervisor.commands] == ["web", "worker", "schedule"]
+    assert [name for name, _argv in supervisor.commands] == ["web", "worker", "schedule", "dicom"]
     assert fake_run["seed"] is True
     assert fake_run[signal.SIGINT] == supervisor.stop and fake_run[signal.SIGTERM] == supervisor.stop
     out = capsys.readouterr().out

@@ -45,6 +45,8 @@ def child_commands(host: str, port: int, *, worker: bool = True, web_workers: in
     if worker:
         commands.append(("worker", [sys.executable, "-m", "django", "db_worker"]))
         commands.append(("schedule", [sys.executable, "-m", "konsil.cli", "schedule"]))
+        if os.environ.get("KONSIL_DICOM_PORT", "11112") != "0":  # the DICOM listener (C-STORE, C-ECHO)
+            commands.append(("dicom", [sys.executable, "-m", "konsil.cli", "dicom", "listen"]))
     return commands
 
 
@@ -537,6 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
     from konsil.fhir.commands import add_parser as add_fhir_parser
 
     add_fhir_parser(sub)
+    from konsil.records.dicom_commands import add_parser as add_dicom_parser
+
+    add_dicom_parser(sub)
     sub.add_parser("manage", help="Django's management commands (migrate, createsuperuser, ...)")
     return parser
 
