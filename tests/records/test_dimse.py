@@ -160,3 +160,27 @@ def test_corrupt_dataset_refused_nothing_stored(draft_case):
     assert dimse.store_instance(cut, calling_ae="PACS", address="127.0.0.1") == dimse.CANNOT_UNDERSTAND
     assert dimse.store_instance(b"not dicom") == dimse.CANNOT_UNDERSTAND
     assert not InboundStudy.objects.exists() and not Attachment.objects.exists()
+
+
+def test_inbox_page_attach_and_reject(listen, tmp_path, client, login, draft_case, coordinator, patient_user):
+    config = listen()
+    assert push(config, tmp_path, ct(2, seed=66), AccessionNumber="NOPE").returncode == 0
+    item = InboundStudy.objects.get()
+    login(client, patient_user)
+    assert client.get("/records/imaging-inbox/").status_code == 403
+    client.logout()
+    login(client, coordinator)
+    page = client.get("/records/imaging-inbox/")
+    assert page.status_code == 200 and b"Imaging inbox" in page.content
+    bad = client.post(f"/records/imaging-inbox/{item.pk}/", {"action": "attach", "case": "K-00000000"},
+                      follow=True)
+    assert bad.status_code == 200 and b"Choose a case you coordinate" in bad.content
+    assert InboundStudy.objects.get().state == "pending" and not Study.objects.exists()
+    done = client.post(f"/records/imaging-inbox/{item.pk}/", {"action": "attach", "case": draft_case.reference},
+                       follow=True)
+    assert done.status_code == 200 and b"2 images attached" in done.content
+    assert Study.objects.get(case=draft_case).series.get().instance_count == 2
+    assert push(config, tmp_path, ct(1, seed=67)).returncode == 0
+    second = InboundStudy.objects.get(state="pending")
+    client.post(f"/records/imaging-inbox/{second.pk}/", {"action": "reject"})
+    assert InboundStudy.objects.get(pk=second.pk).state == "rejected"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import reading, views
+from . import inbox_views, reading, views
 
 app_name = "records"
 urlpatterns = [
@@ -10,4 +10,6 @@ urlpatterns = [
     path("instances/<uuid:instance_id>/frames/<int:frame>.png", reading.frame, name="frame"),
     path("series/<uuid:pk>/thumbnail.png", reading.series_thumbnail, name="series-thumbnail"),
     path("previews/<uuid:pk>.png", reading.derivative, name="derivative"),
+    path("imaging-inbox/", inbox_views.inbox_page, name="inbox"),
+    path("imaging-inbox/<uuid:pk>/", inbox_views.decide, name="inbox-decide"),
 ]
