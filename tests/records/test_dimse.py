@@ -184,3 +184,18 @@ def test_inbox_page_attach_and_reject(listen, tmp_path, client, login, draft_cas
     second = InboundStudy.objects.get(state="pending")
     client.post(f"/records/imaging-inbox/{second.pk}/", {"action": "reject"})
     assert InboundStudy.objects.get(pk=second.pk).state == "rejected"
+
+
+def test_echo_over_tls(listen, tmp_path):
+    """TLS when a certificate is configured: dcmtk's echoscu over TLS succeeds, a plain TCP caller fails."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                           "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"],
+                          capture_output=True, timeout=60)
+    if made.returncode != 0:
+        pytest.skip("openssl could not make a certificate")
+    config = listen(tls_cert=str(cert), tls_key=str(key))
+    secure = subprocess.run(["echoscu", "-aec", "KONSIL", "+tla", "-ic", "127.0.0.1", str(config.port)],
+                            capture_output=True, text=True, timeout=60)
+    assert secure.returncode == 0, secure.stderr
+    assert echo(config).returncode != 0
