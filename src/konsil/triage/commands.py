@@ -69,7 +69,7 @@ def classify_case(model, case: dict, assess=None) -> dict:
         "specialties": ranked_specialties(ranked),
         "urgency": urgency,
         "red_flags": flags,
-        "abstain": model.abstains(ranked),
+        "abstain": model.abstains(ranked, model.register(case["text"]) if hasattr(model, "register") else None),
         "model_version": model.version,
     }
 
@@ -133,7 +133,7 @@ def retrain(extra_rows: Iterable[dict], training_csv: str | Path | None = None, 
     config = config or training.Config()
     training_csv = training_csv or training.TRAINING_CSV
     notes = training.read_notes(training_csv)
-    classes = sorted({label for note in notes for label in note.labels})
+    classes = training.all_classes(notes)
     extra = training.extra_notes(list(extra_rows), classes)
     before = training.cross_validate(notes, classes, config, extra=extra, train_extra=False)
     after = training.cross_validate(notes, classes, config, extra=extra, train_extra=True)

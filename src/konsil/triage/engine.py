@@ -29,6 +29,15 @@ class Proposal:
     checklist: list[dict] = field(default_factory=list)  # [{"item", "label", "present", "evidence"}]
     inconsistencies: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)  # {"history"|"problems"|"medications"|"results": [{"text","ref"}]}
+    # the patient's words (issue 17): which register and language the text is in, why the engine abstains
+    # ("" | "low_confidence" | "generalist_first" | "no_text"), the top three specialties, the lay concepts
+    # found (lay.lookup) and their body systems: what a clarifying question can be chosen from
+    register: str = ""  # "notes" | "one_liner" | "lay"
+    language: str = ""  # "en" | "es" | "ja"
+    abstain_reason: str = ""
+    candidates: list[dict] = field(default_factory=list)  # [{"code", "name", "probability"}], at most 3
+    concepts: list[dict] = field(default_factory=list)  # [{"concept", "label", "specialty", "body_system", ...}]
+    body_systems: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=4)
@@ -38,3 +47,14 @@ def _engine(path: str):
 
 def engine():
     return _engine(settings.KONSIL_TRIAGE_ENGINE)
+
+
+def propose(case, extra_text: str = "") -> Proposal:
+    """Run the configured engine on `case`, with the patient's answers to clarifying questions when given
+    (engines without `extra_text` get the case alone)."""
+    import inspect
+
+    eng = engine()
+    if extra_text and "extra_text" in inspect.signature(eng.propose).parameters:
+        return eng.propose(case, extra_text=extra_text)
+    return eng.propose(case)

@@ -1,17 +1,114 @@
 """The default triage engine: the trained specialty model, ICD-10-CM knowledge, red flags, completeness,
-consistency, panels and an extractive summary, combined into one proposal with its reasons."""
+consistency, panels and an extractive summary, combined into one proposal with its reasons.
+
+A patient's own words (the "lay" register, English, Spanish or Japanese) are calibrated apart from clinical
+notes and one-liners. When the words only describe general symptoms (tired, dizzy, weak, numb) the outcome is
+"needs a generalist first": internal medicine with that reason, never a forced guess at an organ specialty.
+`assess_text` is the light entry point for clarifying questions; `propose(case, extra_text=...)` re-triages
+with the patient's answers (also read from the case's stored answers, see `clarification_text`).
+"""
 
 from __future__ import annotations
 
+import re
+
 from django.utils import timezone
 
-from . import completeness, consistency, panels, redflags, summary
+from . import completeness, consistency, lay, panels, redflags, summary
 from .engine import Proposal
-from .labels import ranked_specialties
+from .labels import ranked_specialties, specialties_for
 from .model import load
 from .rules import route
 
 URGENCY_ORDER = {"routine": 0, "urgent": 1, "stat": 2}
+GENERALIST = "internal_medicine"
+# words that describe how a person feels rather than an organ (the "generalist first" rule; not model features)
+VAGUE = re.compile(
+    r"\b(?:dizzy|dizziness|light-?headed|weak|weakness|tired|exhausted|fatigued?|no energy|numb|numbness|"
+    r"tingl\w*|achy|run down|feel(?:ing)? off|mare(?:o|ad[oa])s?|d[eé]bil|debilidad|cansad[oa]|cansancio|"
+    r"sin fuerzas?|entumid[oa]|hormigueo|deca[ií]d[oa])\b"
+    r"|めまい|ふらふら|ふらつ|だるい|だるく|疲れ|力が入ら|しびれ|立ちくらみ", re.IGNORECASE)
+ANSWER_RELATIONS = ("clarification_answers", "clarificationanswer_set")
+ANSWER_FIELDS = ("answer", "text")
+
+
+def clarification_text(case) -> str:
+    """The patient's stored answers to clarifying questions, one per line; "" when the case has none.
+
+    Reads the case's answered `clarifications` (triage.Clarification: option answers and the patient's note,
+    through clarify.as_text), or rows of a related manager named in ANSWER_RELATIONS with an `answer`/`text`."""
+    lines = []
+    clarifications = getattr(case, "clarifications", None)
+    if clarifications is not None and hasattr(clarifications, "filter"):
+        from .clarify import as_text
+
+        for item in clarifications.filter(answered_at__isnull=False).order_by("created_at"):
+            text = as_text(item.answers or {}, item.note or "")
+            if text.strip():
+                lines.append(text.strip())
+    for name in ANSWER_RELATIONS:
+        manager = getattr(case, name, None)
+        if manager is None or not hasattr(manager, "all"):
+            continue
+        for row in manager.all():
+            value = next((getattr(row, f) for f in ANSWER_FIELDS if isinstance(getattr(row, f, None), str)), "")
+            if value.strip():
+                lines.append(value.strip())
+    return "\n".join(lines)
+
+
+def generalist_first(ranked: list[dict]) -> list[dict]:
+    """The ranking with internal medicine first (added with probability 0 when the model ranked it nowhere)."""
+    from .labels import specialty_name
+
+    first = next((r for r in ranked if r["code"] == GENERALIST), None) or {
+        "code": GENERALIST, "name": specialty_name(GENERALIST), "probability": 0.0}
+    return [first] + [r for r in ranked if r["code"] != GENERALIST]
+
+
+def assess_text(text: str, icd10=(), age=None, sex=None, model=None) -> dict:
+    """What a clarifying question needs, without a case: {"register", "language", "labels" [(class, p)] (the
+    model's), "order" [classes] (the engine's, after the rules below), "ranked"/"candidates" [{"code", "name",
+    "probability"}] (all / top 3), "top", "threshold", "abstain", "abstain_reason", "specialty", "concepts",
+    "body_systems"}. `model`: the committed one unless given (benchmarks).
+
+    Rules over the model: vague words beside a named organ or diagnosis of the model's top three put that one
+    first (unsure); vague words alone (the model's first class is internal medicine, or a lay text abstains
+    with vague lay concepts and no specific one) are "needs a generalist first" (internal medicine first,
+    unsure)."""
+    model = model or load()
+    icd10 = list(icd10 or ())
+    register = model.register(text)
+    labels = model.predict(text, icd10=icd10, age=age, sex=sex, register=register)
+    ranked = ranked_specialties(labels)
+    top = labels[0][1] if labels else 0.0
+    threshold = model.threshold_for(register)
+    abstain = top < threshold
+    hits = lay.lookup(text)
+    specific = [h for h in hits if h["label"] != GENERALIST]
+    order = [label for label, _p in labels]
+    reason = "low_confidence" if abstain else ""
+    named = next((h["label"] for h in specific if h["label"] in order[:3]), None)
+    if not (text or "").strip() and not icd10:
+        reason, abstain = "no_text", True
+        ranked = []
+    elif order and order[0] == GENERALIST and named:
+        # vague words beside a named organ or diagnosis ("tired ... my thyroid"): the named one leads, unsure
+        order = [named] + [c for c in order if c != named]
+        codes = specialties_for(named)
+        ranked = [r for r in ranked if r["code"] in codes] + [r for r in ranked if r["code"] not in codes]
+        reason, abstain = "low_confidence", True
+    elif (order and order[0] == GENERALIST) or (register == "lay" and abstain and not icd10 and not specific
+                                                  and (any(h["label"] == GENERALIST for h in hits)
+                                                       or VAGUE.search(text or ""))):
+        # a coordinator (and the clarifying questions) see it first: never auto-routed on vague words alone
+        reason, abstain = "generalist_first", True
+        order = [GENERALIST] + [c for c in order if c != GENERALIST]
+        ranked = generalist_first(ranked)
+    return {"register": register, "language": lay.language(text), "labels": labels, "order": order,
+            "candidates": ranked[:3], "ranked": ranked, "top": top, "threshold": threshold, "abstain": abstain,
+            "abstain_reason": reason, "specialty": ranked[0]["code"] if ranked else None, "concepts": hits,
+            "body_systems": lay.body_systems(text)}
 
 
 def case_inputs(case) -> dict:
@@ -49,23 +146,33 @@ class ModelTriage:
     def version(self) -> str:
         return load().version
 
-    def propose(self, case) -> Proposal:
+    def propose(self, case, extra_text: str | None = None) -> Proposal:
+        """`extra_text`: the patient's answers to clarifying questions; None reads the answers stored with
+        the case (clarification_text)."""
         data = case_inputs(case)
+        extra = clarification_text(case) if extra_text is None else extra_text
+        if extra and extra.strip():
+            data["text"] = "\n".join(p for p in (data["text"], extra.strip()) if p)
         return self.propose_for(**data, case_urgency=case.urgency)
 
     def propose_for(self, *, text: str, icd10: list[str], treatment: str = "", cpt: str = "", age=None, sex=None,
                     sources=(), case_urgency: str = "routine") -> Proposal:
         model = load()
-        labels = model.predict(text, icd10=icd10, age=age, sex=sex)
-        ranked = ranked_specialties(labels)
-        top = labels[0][1] if labels else 0.0
-        abstain = top < model.threshold
-        reasons = [f"model {model.version}: {lab} {p:.0%}" for lab, p in labels[:3]]
+        found = assess_text(text, icd10, age, sex)
+        labels, abstain, top, ranked = found["labels"], found["abstain"], found["top"], found["ranked"]
+        threshold = found["threshold"]
+        reasons = [f"model {model.version} ({found['register']}, {found['language']}): {lab} {p:.0%}"
+                   for lab, p in labels[:3]]
+        for hit in found["concepts"][:5]:
+            reasons.append(f"“{hit['term']}” → {hit['clinical']} ({hit['icd10']}, {hit['specialty']})")
         for code in icd10:
             hit = route(code)
             if hit:
                 reasons.append(f"{code} → {hit[0]} ({hit[1]})")
-        specialty = ranked[0]["code"] if ranked else None
+        specialty = found["specialty"]
+        if found["abstain_reason"] == "generalist_first":
+            reasons.append("needs a generalist first: the words describe general symptoms without an organ or a "
+                           "diagnosis; internal medicine assesses before any organ specialist")
         urgency, flags = redflags.assess(text, icd10, age, sex)
         if URGENCY_ORDER.get(case_urgency, 0) > URGENCY_ORDER[urgency]:
             urgency = case_urgency
@@ -75,7 +182,8 @@ class ModelTriage:
         if refined:
             reasons.append(panels.describe(refined))
         if abstain:
-            reasons.append(f"confidence {top:.0%} is below the threshold {model.threshold:.0%}: a coordinator decides")
+            reasons.append(f"confidence {top:.0%} is below the threshold {threshold:.0%} for this register: a "
+                           "coordinator decides")
         return Proposal(
             specialty=specialty,
             ranked=[{"code": r["code"], "probability": r["probability"]} for r in ranked],
@@ -92,4 +200,10 @@ class ModelTriage:
                                              icd10=icd10),
             inconsistencies=consistency.check(icd10, treatment, cpt, text),
             summary=summary.extract(list(sources)),
+            register=found["register"],
+            language=found["language"],
+            abstain_reason=found["abstain_reason"],
+            candidates=found["candidates"],
+            concepts=found["concepts"],
+            body_systems=found["body_systems"],
         )

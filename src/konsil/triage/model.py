@@ -5,6 +5,11 @@ It reproduces the training vectorizers exactly (scikit-learn's TfidfVectorizer: 
 scores with the stored linear weights, and turns scores into calibrated probabilities (softmax with the
 fitted temperature). Optional ICD-10-CM codes add a prior through icd10_routes.csv; age and sex scale
 the classes they rule out.
+
+A patient's own words (lay.register says "lay") are scored by the artifact's lay part ("lay_" arrays), whose
+text first goes through lay.prepare (Japanese character bigrams, clinical phrases of lay concepts) as in
+training; notes and one-liners by the clinical part. Each register has its own temperature, class offsets,
+Platt scaling and abstention threshold when the artifact has them (meta "registers").
 """
 
 from __future__ import annotations
@@ -134,6 +139,9 @@ class TriageModel:
                                       offset))
             offset += len(block["vocabulary"])
         self._column = {label: i for i, label in enumerate(self.classes)}
+        self.registers: dict[str, dict] = dict(meta.get("registers") or {})
+        self.prepare = bool(meta.get("prepare"))
+        self.lay_part: TriageModel | None = None
 
     # --- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -145,23 +153,37 @@ class TriageModel:
             for name in zf.namelist():
                 arrays[name.removesuffix(".npy")] = np.lib.format.read_array(io.BytesIO(zf.read(name)),
                                                                              allow_pickle=False)
-        blocks = [{**spec, "vocabulary": arrays[f"vocab{n}"].tobytes().decode("utf-8").split("\n"),
-                   "idf": arrays[f"idf{n}"]} for n, spec in enumerate(meta["blocks"])]
-        coef = arrays["coef_q"].astype(np.float32) * arrays["coef_scale"][:, None]
-        return cls(meta, blocks, coef, arrays["intercept"])
+        def part(prefix: str, specs: list[dict]):
+            blocks = [{**spec, "vocabulary": arrays[f"{prefix}vocab{n}"].tobytes().decode("utf-8").split("\n"),
+                       "idf": arrays[f"{prefix}idf{n}"]} for n, spec in enumerate(specs)]
+            coef = arrays[f"{prefix}coef_q"].astype(np.float32) * arrays[f"{prefix}coef_scale"][:, None]
+            return blocks, coef, arrays[f"{prefix}intercept"]
+
+        model = cls(meta, *part("", meta["blocks"]))
+        if meta.get("lay_blocks"):
+            model.lay_part = cls({"classes": meta["classes"], "prepare": True}, *part("lay_", meta["lay_blocks"]))
+        return model
 
     @classmethod
     def from_fitted(cls, fitted) -> TriageModel:
         """From train.Fitted (cross-validation and tests, without writing files)."""
         meta = {"classes": fitted.classes, "temperature": fitted.temperature, "threshold": fitted.threshold,
                 "top_calibration": list(fitted.top_calibration), "version": "in-memory", **fitted.meta}
-        return cls(meta, fitted.blocks, fitted.coef, fitted.intercept)
+        meta.setdefault("registers", getattr(fitted, "registers", None) or {})
+        model = cls(meta, fitted.blocks, fitted.coef, fitted.intercept)
+        lay = getattr(fitted, "lay", None)
+        if lay is not None:
+            model.lay_part = cls({"classes": fitted.classes, "prepare": True}, lay.blocks, lay.coef, lay.intercept)
+        return model
 
     # --- inference ----------------------------------------------------------------------------------------
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        from .lay import prepare
+
         cols, values = [], []
+        text = prepare(text or "") if self.prepare else (text or "")
         for block in self.blocks:
-            c, v = block.features(text or "")
+            c, v = block.features(text)
             cols += c
             values += v
         return np.asarray(cols, dtype=np.int64), np.asarray(values, dtype=np.float64)
@@ -173,12 +195,37 @@ class TriageModel:
             return self.intercept.copy()
         return values @ self.coef[cols].astype(np.float64) + self.intercept
 
-    def probabilities(self, text: str, icd10: Iterable[str] = (), age=None, sex=None) -> np.ndarray:
-        cols, values = self.vector(text)
-        z = (values @ self.coef[cols].astype(np.float64) if len(cols) else 0.0) + self.intercept
-        z = (z - z.max()) / self.temperature
+    def register(self, text: str) -> str:
+        """"notes", "one_liner" or "lay" (a patient's own words): which calibration applies to `text`."""
+        from .lay import register
+
+        return register(text or "")
+
+    def calibration(self, register: str | None) -> tuple[float, tuple[float, float], float, np.ndarray | float]:
+        """(temperature, top calibration, threshold, class offsets) of a register; the shared ones for None or
+        an old artifact."""
+        cal = self.registers.get(register or "")
+        if not cal:
+            return self.temperature, self.top_calibration, self.threshold, 0.0
+        bias = np.asarray(cal["bias"], dtype=np.float64) if cal.get("bias") else 0.0
+        return float(cal["temperature"]), tuple(cal["top_calibration"]), float(cal["threshold"]), bias
+
+    def threshold_for(self, register: str | None) -> float:
+        return self.calibration(register)[2]
+
+    def probabilities(self, text: str, icd10: Iterable[str] = (), age=None, sex=None,
+                      register: str | None = "auto") -> np.ndarray:
+        """`register`: "auto" (detected from the text), a register name, or None (the shared calibration)."""
+        if register == "auto":
+            register = self.register(text) if self.registers else None
+        temperature, top_calibration, _threshold, bias = self.calibration(register)
+        part = self.lay_part if register == "lay" and self.lay_part is not None else self
+        cols, values = part.vector(text)
+        z = (values @ part.coef[cols].astype(np.float64) if len(cols) else 0.0) + part.intercept
+        z = (z - z.max()) / temperature + bias
+        z = z - z.max()
         probs = np.exp(z)
-        probs = calibrate_top(probs / probs.sum(), *self.top_calibration)[0]
+        probs = calibrate_top(probs / probs.sum(), *top_calibration)[0]
         prior = self.icd_prior(icd10)
         if prior is not None:
             weight = self.options["icd_prior_weight"] if len(cols) else NO_TEXT_PRIOR_WEIGHT
@@ -186,8 +233,9 @@ class TriageModel:
         probs = probs * self.demographic_factors(age, sex)
         return probs / probs.sum()
 
-    def predict(self, text: str, icd10: Iterable[str] = (), age=None, sex=None) -> list[tuple[str, float]]:
-        probs = self.probabilities(text, icd10, age, sex)
+    def predict(self, text: str, icd10: Iterable[str] = (), age=None, sex=None,
+                register: str | None = "auto") -> list[tuple[str, float]]:
+        probs = self.probabilities(text, icd10, age, sex, register)
         order = np.argsort(-probs, kind="stable")
         return [(self.classes[i], float(probs[i])) for i in order]
 
@@ -200,9 +248,10 @@ class TriageModel:
                                     case.get("sex")))
         return out
 
-    def abstains(self, ranked: Sequence[tuple[str, float]]) -> bool:
-        """Below the benchmark's threshold the case goes to a coordinator without an automatic offer."""
-        return not ranked or ranked[0][1] < self.threshold
+    def abstains(self, ranked: Sequence[tuple[str, float]], register: str | None = None) -> bool:
+        """Below the benchmark's threshold (the register's, when given) the case goes to a coordinator
+        without an automatic offer."""
+        return not ranked or ranked[0][1] < self.threshold_for(register)
 
     # --- knowledge ----------------------------------------------------------------------------------------
     def icd_prior(self, codes: Iterable[str]) -> np.ndarray | None:

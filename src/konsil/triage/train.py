@@ -3,9 +3,15 @@
 The model: word 1-2-gram and char_wb 3-5-gram TF-IDF (sublinear tf), a one-vs-rest linear SVM with balanced
 class weights, trained on every note twice (its text and its one-line description) and once per label for
 multi-label notes, plus ICD-10-CM code titles at a low weight (routed to classes through icd10_routes.csv and
-label_specialties.csv). Scores become probabilities through a softmax with a temperature and a Platt scaling
-of the top probability, both fitted on out-of-fold scores; the abstention threshold comes from the same
-out-of-fold predictions. The artifact holds
+label_specialties.csv). A second part reads a patient's own words: the same kind of pipeline trained on text
+generated in the patient register (lay/generate.py, English, Spanish and Japanese), the lay lexicon's terms at
+a low weight and the ICD-10-CM rows, its vocabulary from the lay texts; its text first goes through
+lay.prepare (Japanese character bigrams, the clinical phrase of each lay concept found), here and at run time.
+Keeping the parts apart leaves the clinical registers as they were (trained together, one-liner top-1 fell
+from 0.878 to 0.854). Each register (notes, one-liners, lay text) gets its own calibration and abstention
+threshold, fitted on its out-of-fold predictions. Scores become probabilities through a softmax with a
+temperature and a Platt scaling of the top probability, both fitted on out-of-fold scores; the abstention
+threshold comes from the same out-of-fold predictions. The artifact holds
 arrays only (no pickled objects): model.py reproduces the vectorizers with numpy.
 """
 
@@ -15,10 +21,12 @@ import csv
 import hashlib
 import io
 import json
+import os
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +38,7 @@ TRAINING_CSV = Path(__file__).resolve().parents[3].parent / "shared" / "data" / 
 ARTIFACT_DIR = Path(__file__).with_name("data") / "model"
 ICD_EXCLUDED_CHAPTERS = "QTZ"  # congenital (not a routing signal), poisoning/complications, encounters
 SEED = 0
+BIAS_L2 = 0.01  # penalty on the per-register class offsets
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,10 @@ class Config:
     male_obgyn_factor: float = 0.25  # inference: sex male scales the obstetrics/gynecology class
     target_selective_accuracy: float = 0.95
     folds: int = 5
+    lay_per_class: int = 40  # generated patient-register texts per class and language
+    lexicon_weight: float = 0.3  # each lay term of lay/lexicon.csv as a training row
+    lay_target_selective_accuracy: float = 0.95
+    lay_min_df: int = 1  # the lay part's vocabulary: every word of the lexicon counts
 
 
 @dataclass
@@ -53,6 +66,7 @@ class Note:
     labels: list[str]
     description: str = ""
     text: str = ""
+    register: str = "notes"  # "lay" for text in the patient register (no description)
 
 
 @dataclass
@@ -68,6 +82,7 @@ class Fitted:
     top_calibration: tuple[float, float] = (1.0, 0.0)  # (a, b): top-1 p -> sigmoid(a * logit(p) + b)
     threshold: float = 0.0
     meta: dict = field(default_factory=dict)
+    lay: Fitted | None = None  # the part that reads a patient's own words (prepared text)
 
     @property
     def coef(self) -> np.ndarray:
@@ -116,6 +131,70 @@ def icd_rows() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(rows)
 
 
+def lay_notes(config: Config = Config()) -> list[Note]:
+    """Generated patient-register texts (lay/generate.py) as notes of the lay register."""
+    from .lay import generate
+
+    return [Note(id=f"lay-{n}", labels=[t.label], text=t.text, register="lay")
+            for n, t in enumerate(generate.texts(config.lay_per_class))] if config.lay_per_class else []
+
+
+def all_classes(notes: Iterable[Note] = ()) -> list[str]:
+    """The model's classes: the notes' labels and every class of label_specialties.csv (the patient classes)."""
+    return sorted({label for note in notes for label in note.labels} | set(label_map.labels()))
+
+
+def lexicon_rows(allow=None) -> list[tuple[str, str]]:
+    """(lay term or clinical phrase, class) for each concept of the lay lexicon, in every language;
+    `allow(concept, language, term)` drops held-out wording (the clinical phrases always stay)."""
+    from .lay import concepts
+
+    rows = []
+    for c in concepts():
+        rows.append((c.clinical, c.label))
+        for lang, terms in c.terms.items():
+            rows.extend((t, c.label) for t in terms if allow is None or allow(c.concept, lang, t))
+    return list(dict.fromkeys(rows))
+
+
+def term_fold(concept: str, language: str, term: str, k: int) -> int:
+    """The fold a lexicon term belongs to when cross-validating on wording the model never saw."""
+    return zlib.crc32(f"{concept}|{language}|{term}".encode()) % k
+
+
+def lay_fold(fold: int, config: Config) -> tuple[list[Note], list[Note], list[tuple[str, str]], object]:
+    """(training texts, held-out texts, masked (concept, term) pairs, allow) for one fold. Half of the held-out
+    texts use only the lexicon terms of this fold, which training, the lexicon rows and lay.lookup never see;
+    the other half known terms in sentences generated apart from the training ones."""
+    from .lay import LANGUAGES, concepts, generate
+
+    k = config.folds
+
+    def allow(c, lang, t):
+        return term_fold(c, lang, t, k) != fold
+
+    def held(c, lang, t):
+        return term_fold(c, lang, t, k) == fold
+
+    masked = [(c.concept, t) for c in concepts() for lang in LANGUAGES for t in c.terms[lang]
+              if held(c.concept, lang, t)]
+    train_texts = generate.texts(config.lay_per_class, seed=generate.SEED + 1 + fold, allow=allow)
+    n_test = max(6, config.lay_per_class // 4)
+    # half on new wording, half on known wording in new sentences: a patient's text mixes both
+    test_texts = (generate.texts(n_test, seed=generate.SEED + 101 + fold, allow=held)
+                  + generate.texts(n_test, seed=generate.SEED + 201 + fold, allow=allow))
+    as_notes = [[Note(id=f"lay-{fold}-{part}-{n}", labels=[t.label], text=t.text, register="lay")
+                 for n, t in enumerate(texts)] for part, texts in enumerate((train_texts, test_texts))]
+    return as_notes[0], as_notes[1], masked, allow
+
+
+@lru_cache(maxsize=60_000)
+def prepared(text: str) -> str:
+    from .lay import prepare
+
+    return prepare(text)
+
+
 def label_matrix(notes: Sequence[Note], classes: Sequence[str]) -> np.ndarray:
     index = {c: i for i, c in enumerate(classes)}
     y = np.zeros((len(notes), len(classes)), dtype=bool)
@@ -146,8 +225,10 @@ def _vectorizers(config: Config):
             TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, **common)]
 
 
-def fit_pipeline(notes: Sequence[Note], classes: Sequence[str], config: Config = Config(), icd: bool = True):
-    """The scikit-learn pipeline: (vectorizers, LinearSVC). Vocabulary from the notes only."""
+def fit_pipeline(notes: Sequence[Note], classes: Sequence[str], config: Config = Config(), icd: bool = True,
+                 lexicon: bool = False, lexicon_allow=None, prepare: bool = False):
+    """The scikit-learn pipeline: (vectorizers, LinearSVC). Vocabulary from the notes (and the lexicon's terms).
+    With `prepare` every text goes through lay.prepare first (the lay part)."""
     from scipy.sparse import hstack
     from sklearn.svm import LinearSVC
 
@@ -159,16 +240,25 @@ def fit_pipeline(notes: Sequence[Note], classes: Sequence[str], config: Config =
                     docs.append(text)
                     targets.append(label)
                     weights.append(1.0)
+    present = set(targets)
+    if lexicon and config.lexicon_weight > 0:
+        for text, label in lexicon_rows(lexicon_allow):
+            if label in present:
+                docs.append(text)
+                targets.append(label)
+                weights.append(config.lexicon_weight)
+    if prepare:
+        docs = [prepared(d) for d in docs]
+        config = replace(config, min_df=config.lay_min_df)
     vectorizers = _vectorizers(config)
     vocabulary_docs = list(dict.fromkeys(docs))
     for vectorizer in vectorizers:
         vectorizer.fit(vocabulary_docs)
-    present = set(targets)
     if icd and config.icd_weight > 0:
         for text, row_classes in icd_rows():
             for label in row_classes:
                 if label in present:
-                    docs.append(text)
+                    docs.append(prepared(text) if prepare else text)
                     targets.append(label)
                     weights.append(config.icd_weight)
     matrix = hstack([v.transform(docs) for v in vectorizers]).tocsr()
@@ -207,12 +297,13 @@ def quantize(coef: np.ndarray) -> dict:
     return {"coef_q": np.rint(coef / scale[:, None]).astype(np.int8), "coef_scale": scale}
 
 
-def pipeline_scores(vectorizers, svm, classes: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+def pipeline_scores(vectorizers, svm, classes: Sequence[str], texts: Sequence[str], prepare: bool = False
+                    ) -> np.ndarray:
     """Decision scores from the scikit-learn pipeline (the reference for model.py's parity)."""
     from scipy.sparse import hstack
 
     fitted = portable(vectorizers, svm, classes)
-    matrix = hstack([v.transform(list(texts)) for v in vectorizers]).tocsr()
+    matrix = hstack([v.transform([prepared(t) if prepare else t for t in texts]) for v in vectorizers]).tocsr()
     return matrix @ fitted.coef + fitted.intercept
 
 
@@ -304,12 +395,24 @@ class CVResult:
     temperature: float = 1.0
     top_calibration: tuple[float, float] = (1.0, 0.0)
     threshold: float = 0.0
+    lay_y: np.ndarray | None = None  # generated patient-register texts, scored out of fold
+    lay_scores: np.ndarray | None = None
+    registers: dict = field(default_factory=dict)  # register -> {"temperature", "top_calibration", "threshold"}
 
-    def probs(self, kind: str) -> np.ndarray:
+    KINDS = {"text": "notes", "description": "one_liner", "lay": "lay", "confirmed": "notes"}
+
+    def scores_of(self, kind: str) -> np.ndarray:
+        return {"text": self.text_scores, "description": self.desc_scores, "confirmed": self.extra_scores,
+                "lay": self.lay_scores}[kind]
+
+    def probs(self, kind: str, per_register: bool = False) -> np.ndarray:
         from .model import calibrate_top
 
-        scores = {"text": self.text_scores, "description": self.desc_scores, "confirmed": self.extra_scores}[kind]
-        return calibrate_top(softmax(scores, self.temperature), *self.top_calibration)
+        cal = self.registers.get(self.KINDS[kind]) if per_register else None
+        if cal:
+            scores = self.scores_of(kind) + cal["temperature"] * np.asarray(cal.get("bias") or 0.0)
+            return calibrate_top(softmax(scores, cal["temperature"]), *cal["top_calibration"])
+        return calibrate_top(softmax(self.scores_of(kind), self.temperature), *self.top_calibration)
 
     def report(self) -> dict:
         out = {kind: metrics(self.probs(kind), self.y, self.threshold) for kind in ("text", "description")}
@@ -317,12 +420,31 @@ class CVResult:
             out["confirmed"] = metrics(self.probs("confirmed"), self.extra_y, self.threshold)
         return out
 
+    def register_report(self) -> dict:
+        """Each register with its own calibration and threshold (what runs in production)."""
+        out = {}
+        for kind, y in (("text", self.y), ("description", self.y), ("lay", self.lay_y)):
+            cal = self.registers.get(self.KINDS[kind])
+            if cal and y is not None and len(y):
+                out[self.KINDS[kind]] = metrics(self.probs(kind, True), y, cal["threshold"])
+        return out
+
 
 def cross_validate(notes: Sequence[Note], classes: Sequence[str], config: Config = Config(),
-                   extra: Sequence[Note] = (), train_extra: bool = True, scorer=None) -> CVResult:
+                   extra: Sequence[Note] = (), train_extra: bool = True, scorer=None,
+                   lay: Sequence[Note] | None = None) -> CVResult:
     """Stratified k-fold on `notes`; extra rows are split into k folds too (row i in fold i mod k), train
-    (with `train_extra`) outside their fold and are scored in it. Scores through `scorer(fitted, texts)`."""
+    (with `train_extra`) outside their fold and are scored in it. Scores through `scorer(fitted, texts)`.
+    Patient-register text: by default each fold trains on texts generated from the lexicon terms outside the
+    fold and is scored on texts generated from the fold's terms, hidden from lookup too (lay_fold): wording
+    the model never saw. A given `lay` list is split like the extra rows instead."""
+    from . import lay as lay_layer
+
     scorer = scorer or portable_scores
+    lay = None if lay is None else list(lay)
+    if lay or (lay is None and config.lay_per_class):
+        classes = sorted(set(classes) | set(label_map.labels()))
+    lay_parts_y, lay_parts_scores = [], []
     y = label_matrix(notes, classes)
     text_scores = np.zeros(y.shape, dtype=np.float64)
     desc_scores = np.zeros(y.shape, dtype=np.float64)
@@ -333,12 +455,33 @@ def cross_validate(notes: Sequence[Note], classes: Sequence[str], config: Config
         train = [notes[i] for i in train_idx]
         if train_extra:
             train += [note for i, note in enumerate(extra) if i % config.folds != fold]
+        allow, masked, lay_train, lay_test = None, [], [], []
+        if lay is not None:
+            lay_test = [note for i, note in enumerate(lay) if i % config.folds == fold]
+            lay_train = [note for i, note in enumerate(lay) if i % config.folds != fold]
+        elif config.lay_per_class:
+            lay_train, lay_test, masked, allow = lay_fold(fold, config)
         fitted = portable(*fit_pipeline(train, classes, config), classes)
         text_scores[test_idx] = scorer(fitted, [notes[i].text for i in test_idx])
         desc_scores[test_idx] = scorer(fitted, [notes[i].description for i in test_idx])
         if held_out:
             extra_scores[held_out] = scorer(fitted, [extra[i].text for i in held_out])
-    result = CVResult(list(classes), y, text_scores, desc_scores, extra_y, extra_scores)
+        if not lay_test:
+            continue
+        lay_layer.set_mask(masked)
+        prepared.cache_clear()
+        try:
+            lay_fitted = portable(*fit_lay_part(lay_train, classes, config, allow), classes)
+            lay_fitted.meta = {"prepare": True}
+            lay_parts_scores.append(scorer(lay_fitted, [note.text for note in lay_test]))
+            lay_parts_y.append(label_matrix(lay_test, classes))
+        finally:
+            lay_layer.set_mask(())
+            prepared.cache_clear()
+    lay_y = np.vstack(lay_parts_y) if lay_parts_y else np.zeros((0, len(classes)), dtype=bool)
+    lay_scores = np.vstack(lay_parts_scores) if lay_parts_scores else np.zeros((0, len(classes)))
+    result = CVResult(list(classes), y, text_scores, desc_scores, extra_y, extra_scores, lay_y=lay_y,
+                      lay_scores=lay_scores)
     result.temperature = fit_temperature(np.vstack([text_scores, desc_scores]), np.vstack([y, y]))
     pairs = [_confidence_correct(softmax(s, result.temperature), y) for s in (text_scores, desc_scores)]
     result.top_calibration = fit_top_calibration(np.concatenate([p[0] for p in pairs]),
@@ -346,13 +489,52 @@ def cross_validate(notes: Sequence[Note], classes: Sequence[str], config: Config
     result.threshold = max(
         choose_threshold(*_confidence_correct(result.probs(kind), y), config.target_selective_accuracy)
         for kind in ("text", "description"))
+    for name, scores, truth, target in (
+            ("notes", text_scores, y, config.target_selective_accuracy),
+            ("one_liner", desc_scores, y, config.target_selective_accuracy),
+            ("lay", lay_scores, lay_y, config.lay_target_selective_accuracy)):
+        if len(truth):
+            result.registers[name] = calibrate_register(scores, truth, target)
     return result
+
+
+def calibrate_register(scores: np.ndarray, y: np.ndarray, target: float) -> dict:
+    """Temperature, class offsets (the register's own prior over classes), top-1 Platt scaling and abstention
+    threshold, fitted on one register's out-of-fold scores."""
+    from .model import calibrate_top
+
+    temperature = fit_temperature(scores, y)
+    bias = fit_bias(scores / temperature, y)
+    shifted = scores + temperature * bias  # softmax(scores / T + bias)
+    top = fit_top_calibration(*_confidence_correct(softmax(shifted, temperature), y))
+    probs = calibrate_top(softmax(shifted, temperature), *top)
+    return {"temperature": temperature, "bias": [round(float(b), 4) for b in bias], "top_calibration": list(top),
+            "threshold": choose_threshold(*_confidence_correct(probs, y), target)}
+
+
+def fit_bias(z: np.ndarray, y: np.ndarray, l2: float = BIAS_L2, steps: int = 400, rate: float = 2.0) -> np.ndarray:
+    """Per-class offsets b minimising the NLL of softmax(z + b) for 'one of the labels', with an L2 penalty: a
+    register's prior over classes (clinical notes never carry the patient-only classes, patients rarely write
+    about bariatric surgery). Gradient descent from zero; classes with no example stay bounded by the penalty."""
+    bias = np.zeros(z.shape[1])
+    for _ in range(steps):
+        p = softmax(z + bias)
+        q = p * y
+        q = q / np.clip(q.sum(axis=1, keepdims=True), 1e-12, None)
+        grad = (p - q).mean(axis=0) + l2 * bias
+        bias -= rate * grad
+    return bias
 
 
 def _confidence_correct(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     top1 = probs.argmax(axis=1)
     rows = np.arange(len(y))
     return probs[rows, top1], y[rows, top1]
+
+
+def fit_lay_part(lay: Sequence[Note], classes: Sequence[str], config: Config = Config(), allow=None):
+    """The lay part's pipeline: patient-register texts, the lexicon's terms and the ICD-10-CM rows, prepared."""
+    return fit_pipeline(lay, classes, config, icd=True, lexicon=True, lexicon_allow=allow, prepare=True)
 
 
 def portable_scores(fitted: Fitted, texts: Sequence[str]) -> np.ndarray:
@@ -367,13 +549,20 @@ def build(training_csv: str | Path = TRAINING_CSV, out_dir: str | Path = ARTIFAC
           config: Config = Config(), cv: CVResult | None = None) -> dict:
     """Cross-validate (calibration, threshold) unless `cv` is given, fit on everything, write the artifact."""
     notes = read_notes(training_csv)
-    classes = sorted({label for note in notes for label in note.labels})
+    lay = lay_notes(config)
+    classes = all_classes(list(notes) + lay) if lay else sorted({label for n in notes for label in n.labels})
     cv = cv or cross_validate(notes, classes, config, extra)
     fitted = portable(*fit_pipeline(list(notes) + list(extra), classes, config), classes)
+    fitted.lay = portable(*fit_lay_part(lay, classes, config), classes) if lay else None
     fitted.temperature, fitted.top_calibration, fitted.threshold = cv.temperature, cv.top_calibration, cv.threshold
+    if os.environ.get("KONSIL_TRIAGE_CV_DUMP"):  # out-of-fold scores for offline analysis
+        np.savez(os.environ["KONSIL_TRIAGE_CV_DUMP"], y=cv.y, text=cv.text_scores, desc=cv.desc_scores,
+                 lay_y=cv.lay_y, lay=cv.lay_scores, classes=np.array(classes))
     fitted.meta = {"config": asdict(config), "training": {
         "file": Path(training_csv).name, "sha256": _sha256(training_csv), "notes": len(notes),
-        "extra_rows": len(extra)}, "cv": _rounded(cv.report())}
+        "extra_rows": len(extra), "lay_rows": len(lay), "lexicon_rows": len(lexicon_rows())},
+        "cv": _rounded(cv.report()), "registers": _rounded(cv.registers),
+        "cv_registers": _rounded(cv.register_report())}
     return write_artifact(fitted, out_dir)
 
 
@@ -387,12 +576,24 @@ def _rounded(value):
     return round(value, 4) if isinstance(value, float) else value
 
 
+def _block_meta(blocks) -> list[dict]:
+    return [{"analyzer": b["analyzer"], "ngram_range": b["ngram_range"], "features": len(b["vocabulary"]),
+             "lowercase": True, "token_pattern": r"(?u)\b\w\w+\b", "sublinear_tf": True, "norm": "l2"}
+            for b in blocks]
+
+
 def write_artifact(fitted: Fitted, out_dir: str | Path) -> dict:
     """model.npz (arrays, fixed zip timestamps: same input, same bytes) and model.json (metadata + version)."""
-    arrays = {"coef_q": fitted.coef_q, "coef_scale": fitted.coef_scale, "intercept": fitted.intercept}
-    for n, block in enumerate(fitted.blocks):
-        arrays[f"vocab{n}"] = np.frombuffer("\n".join(block["vocabulary"]).encode("utf-8"), dtype=np.uint8)
-        arrays[f"idf{n}"] = np.asarray(block["idf"], dtype=np.float32)
+    arrays = {}
+    for prefix, part in (("", fitted), ("lay_", fitted.lay)):
+        if part is None:
+            continue
+        arrays.update({f"{prefix}coef_q": part.coef_q, f"{prefix}coef_scale": part.coef_scale,
+                       f"{prefix}intercept": part.intercept})
+        for n, block in enumerate(part.blocks):
+            arrays[f"{prefix}vocab{n}"] = np.frombuffer("\n".join(block["vocabulary"]).encode("utf-8"),
+                                                        dtype=np.uint8)
+            arrays[f"{prefix}idf{n}"] = np.asarray(block["idf"], dtype=np.float32)
     digest = hashlib.sha256()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
@@ -406,12 +607,12 @@ def write_artifact(fitted: Fitted, out_dir: str | Path) -> dict:
     meta = {
         "classes": fitted.classes, "temperature": fitted.temperature,
         "top_calibration": list(fitted.top_calibration), "threshold": fitted.threshold,
-        "blocks": [{"analyzer": b["analyzer"], "ngram_range": b["ngram_range"], "features": len(b["vocabulary"]),
-                    "lowercase": True, "token_pattern": r"(?u)\b\w\w+\b", "sublinear_tf": True, "norm": "l2"}
-                   for b in fitted.blocks],
+        "blocks": _block_meta(fitted.blocks),
         **fitted.meta,
     }
-    hashed = ("classes", "temperature", "top_calibration", "threshold", "blocks", "config")
+    if fitted.lay is not None:
+        meta["lay_blocks"] = _block_meta(fitted.lay.blocks)
+    hashed = ("classes", "temperature", "top_calibration", "threshold", "blocks", "config", "registers", "lay_blocks")
     digest.update(json.dumps({k: meta[k] for k in hashed if k in meta}, sort_keys=True).encode())
     meta = {"version": digest.hexdigest()[:12], **meta}
     out = Path(out_dir)
