@@ -123,6 +123,8 @@ def test_unmatched_study_waits_in_the_inbox_then_attached(listen, tmp_path, draf
                   PatientBirthDate=identity.birth_date.strftime("%Y%m%d"))
     assert result.returncode == 0, result.stderr
     assert not Study.objects.filter(case=draft_case).exists()
+    again = push(config, tmp_path, ct(2, seed=63), AccessionNumber="UNKNOWN1")  # sent twice: held once
+    assert again.returncode == 0, again.stderr
     (item,) = InboundStudy.objects.all()
     assert item.state == "pending" and item.instance_count == 2 and item.calling_ae == "PACS"
     assert all(part["name"] in stored_names() for part in item.parts)
