@@ -343,12 +343,12 @@ def test_prepare_migrates_collects_and_seeds(monkeypatch, tmp_path, settings):
     monkeypatch.setattr(cli, "_seed", lambda: type("S", (), {"report": lambda self: ["seeded"]})())
     (tmp_path / "static").mkdir()
     cli.prepare(seed=True)
-    assert [name for name, _o in commands] == ["migrate", "collectstatic"]
-    assert all(o["interactive"] is False for _n, o in commands)
+    assert [name for name, _o in commands] == ["migrate", "createcachetable", "collectstatic"]
+    assert all(o["interactive"] is False for n, o in commands if n != "createcachetable")
     # Unchanged sources: the next run does not collect again.
     commands.clear()
     cli.prepare(seed=False)
-    assert [name for name, _o in commands] == ["migrate"]
+    assert [name for name, _o in commands] == ["migrate", "createcachetable"]
 
 
 # --- konsil run, for real -----------------------------------------------------------------------------------
