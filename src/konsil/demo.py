@@ -531,8 +531,10 @@ class _CaseDriver:
                                                                    "share_report"],
                            signer_name=self.patient.full_name)
         if p.attachment:
-            body = f"{p.attachment}: demo document, no real patient data.\n".encode()
-            cases.add_attachment(actor=self.requester, case=case, description="Demo document",
+            title = p.attachment.rsplit(".", 1)[0].replace("-", " ").capitalize()
+            body = (f"{title}\nPatient: {self.patient.full_name}\nDOB: {self.patient.birth_date:%m/%d/%Y}\n\n"
+                    f"{p.summary}\n\nSynthetic demo document, no real patient data.\n").encode()
+            cases.add_attachment(actor=self.requester, case=case, description=title,
                                  upload=SimpleUploadedFile(p.attachment, body, content_type="text/plain"))
         if p.records:
             demo_records(actor=self.requester, case=case)

@@ -197,7 +197,8 @@ def test_issue9_journey_words_to_shared_report(browser, live_server, tmp_path): 
     page.wait_for_load_state()
     report = page.inner_text("main")
     licence = specialist.licenses.filter(state="CA").first()
-    for text in ("Konsil Demo Second Opinions", "1 Harbor Way", "C50.911", licence.number, "In plain words"):
+    for text in ("Konsil Demo Second Opinions", "1 Harbor Way", "C50.911", licence.number, "In plain words",
+                 "breast cancer in my right breast"):  # the diagnosis submitted, in her words
         assert text in report, text
     if specialist.institution:
         assert specialist.institution in report
