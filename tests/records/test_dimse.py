@@ -22,7 +22,7 @@ from konsil.records.models import InboundStudy, RecordsRequest, RequestStatus, S
 
 from .records_support import ct, storage_root, stored_names
 
-pytestmark = [pytest.mark.django_db(transaction=True),
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True),  # later live-server tests reload
               pytest.mark.skipif(not shutil.which("storescu"), reason="dcmtk (storescu, echoscu) not installed")]
 
 
