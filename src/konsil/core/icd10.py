@@ -160,6 +160,9 @@ def search(query: str, *, limit: int = 20) -> list[dict]:
     return [{"code": row[4], "title": row[5]} for row in found[:limit]]
 
 
+_POLAR = frozenset({"positive", "negative"})  # words of a finding's polarity: the whole title within one clause
+
+
 def suggest(text: str, *, limit: int = 5) -> list[dict]:
     """Codes a text speaks of: every content word of the code's title appears in the text (plain words
     understood through the lay terms). The most specific titles first; a code is left out when a broader one
@@ -172,6 +175,10 @@ def suggest(text: str, *, limit: int = 5) -> list[dict]:
     for code, title, _text, content in _index():
         if content and len(content) >= 2 and content <= have:
             hits[code] = (title, content)
+    clauses = [set(_words(expand(part))) for part in re.split(r"[.;,:\n]+", text or "") if part.strip()]
+    for code, (_title, content) in list(hits.items()):
+        if content & _POLAR and not any(content <= words for words in clauses):
+            del hits[code]  # "hormone receptor positive, HER2 negative" does not say "hormone receptor negative"
     chosen = []
     for code, (title, content) in hits.items():
         parent = cm.get_parent(code) if len(code) > 3 else ""
