@@ -343,6 +343,8 @@ LOGGING = {
 }
 KONSIL_VERSION = __import__("konsil").__version__
 # The product's face: its name in the header, title and emails, and its logo (a static path or an absolute URL).
+# The provider network that self-signed-up patients join (a slug); empty: the only active provider network.
+KONSIL_SIGNUP_NETWORK = os.environ.get("KONSIL_SIGNUP_NETWORK", "").strip()
 KONSIL_BRAND_NAME = os.environ.get("KONSIL_BRAND_NAME", "Konsil")
 KONSIL_BRAND_LOGO = os.environ.get("KONSIL_BRAND_LOGO", "konsil/logo.svg")
 # Demo mode: the sign-in page lists the demo people. "auto" (default): when the demo data is loaded.
