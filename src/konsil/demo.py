@@ -656,7 +656,7 @@ def demo_records(*, actor, case) -> None:
 # a chest phantom: (x0, y0, a, b, angle, HU), image axes -1..1, y up
 _CHEST = ((0.0, 0.0, 0.88, 0.62, 0, 40),  # body (soft tissue)
           (-0.42, 0.05, 0.3, 0.42, 0, -850), (0.42, 0.05, 0.3, 0.42, 0, -850),  # lungs
-          (0.08, 0.08, 0.2, 0.17, 20, 45),  # heart
+          (0.08, 0.08, 0.2, 0.17, 20, 200),  # heart, its chambers with contrast
           (0.0, 0.26, 0.05, 0.05, 0, 300),  # ascending aorta with contrast
           (0.03, 0.16, 0.035, 0.035, 0, 650),  # a calcified aortic valve
           (0.0, -0.45, 0.08, 0.08, 0, 700), (0.0, 0.52, 0.06, 0.03, 0, 700))  # spine and sternum
@@ -683,7 +683,7 @@ def _as_chest_ct(raw: bytes, level: int) -> bytes:
     set_pixel_data(ds, (image - synthetic.RESCALE_INTERCEPT).astype(np.int16), "MONOCHROME2", 16,
                    generate_instance_uid=False)
     ds.update({"StudyDescription": "CT angiography chest (TAVR planning)", "SeriesDescription": "Chest 1.0 axial",
-               "BodyPartExamined": "CHEST", "WindowCenter": 300, "WindowWidth": 800})
+               "BodyPartExamined": "CHEST"})
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()
