@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from konsil.accounts.api import LogoutAllView, MeView, TokenDetailView, TokenListView, TokenView
 from konsil.cases.api import CaseViewSet, Icd10LookupView, NotificationViewSet
+from konsil.cases.emergency_api import CaseEmergencyViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
 from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
 from konsil.records.tus import UploadCreateView, UploadView
@@ -16,6 +17,7 @@ router = DefaultRouter()
 # Viewsets adding routes under cases/{id}/ first: the API root lists the last one registered for a prefix.
 router.register("cases", CaseOpinionViewSet, basename="case-opinion")
 router.register("cases", CaseCandidatesViewSet, basename="case-candidates")
+router.register("cases", CaseEmergencyViewSet, basename="case-emergency")
 router.register("cases", CaseViewSet, basename="case")
 router.register("specialists", SpecialistViewSet, basename="specialist")
 router.register("specialties", SpecialtyViewSet, basename="specialty")

@@ -380,3 +380,16 @@ class Notification(BaseModel):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class EmergencyAccess(BaseModel):
+    """A break-glass grant: a clinician of the case's network reads the case for a limited time, with a reason."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="emergency_grants")
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="emergency_grants")
+    reason = EncryptedTextField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["case", "user", "expires_at"])]

@@ -46,6 +46,7 @@ TEXTS = {
     "sla_reminder": _("The review of case %(ref)s is due soon."),
     "sla_breach": _("The review of case %(ref)s is past its deadline."),
     "triage_questions": _("A few short questions about case %(ref)s will help find the right specialist."),
+    "break_glass": _("Emergency access: a clinician opened case %(ref)s with a reason; review it in the audit trail."),
     "record_identity": _("A record on case %(ref)s may belong to another person: please check it."),
 }
 

@@ -9,7 +9,15 @@ from .choices import Status
 
 @rule("case.view")
 def can_view_case(user, case) -> bool:
-    return bool(rel.relations(user, case) & rel.CLINICAL_RELATIONS)
+    """The clinical content; a break-glass grant in force reads it too (and nothing else: no write names it)."""
+    return bool(rel.relations(user, case) & (rel.CLINICAL_RELATIONS | {rel.EMERGENCY}))
+
+
+@rule("case.view_contact")
+def can_view_contact(user, case) -> bool:
+    """The patient's e-mail and phone and the treating physician's contact: not for a specialist who is only
+    offered the case (they see what they need to decide: questions, specialty, urgency, records, summary)."""
+    return bool(rel.relations(user, case) & (rel.CLINICAL_RELATIONS - {rel.OFFERED} | {rel.EMERGENCY}))
 
 
 @rule("case.view_status")
@@ -74,3 +82,12 @@ def can_view_queue(user, _obj=None) -> bool:
 @rule("audit.view_trail")
 def can_view_audit_trail(user, _obj=None) -> bool:
     return user.has_role(Role.AUDITOR)
+
+
+@rule("case.break_glass")
+def can_break_glass(user, case) -> bool:
+    """Emergency access: a clinician (referring, coordinator, specialist, panel chair) of the case's network."""
+    from konsil.accounts.roles import CLINICAL_ROLES
+
+    return user.memberships.filter(organization_id=case.network_id, role__in=list(CLINICAL_ROLES),
+                                   active=True).exists()

@@ -18,6 +18,7 @@ SIGNER = "signer"  # a specialist who signed an opinion on the case (keeps read 
 SPONSOR_ADMIN = "sponsor_admin"  # payer/employer admin of the sponsoring program: status only
 SYSTEM = "system"  # an automatic process (matching, SLA clock) acting as itself, never a user
 PANEL_MEMBER = "panel_member"  # a seat on the case's convened multidisciplinary panel: reads the record
+EMERGENCY = "emergency_access"  # a break-glass grant in force (cases.emergency): reads the case, writes nothing
 
 CLINICAL_RELATIONS = frozenset({PATIENT, CAREGIVER, REQUESTER, COORDINATOR, SPECIALIST, OFFERED, SIGNER,
                                 PANEL_MEMBER})
@@ -60,6 +61,8 @@ def relations(user, case) -> set[str]:
             found.add(SIGNER)
         if case.panels.filter(status="convened", members__specialist=specialist).exists():
             found.add(PANEL_MEMBER)
+    if case.emergency_grants.filter(user=user, expires_at__gt=timezone.now()).exists():
+        found.add(EMERGENCY)
     if case.sponsor_id and user.memberships.filter(
         organization_id=case.sponsor_id, role__in=[Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN], active=True
     ).exists():
@@ -70,7 +73,7 @@ def relations(user, case) -> set[str]:
 def primary_relation(rels: set[str]) -> str:
     """The relation recorded in the audit trail when a user has several."""
     for name in (SPECIALIST, OFFERED, COORDINATOR, PATIENT, CAREGIVER, REQUESTER, SIGNER, PANEL_MEMBER,
-                 SPONSOR_ADMIN, SYSTEM):
+                 EMERGENCY, SPONSOR_ADMIN, SYSTEM):
         if name in rels:
             return name
     return ""

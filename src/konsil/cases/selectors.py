@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import Role
@@ -21,6 +22,7 @@ def _clinical_q(user) -> Q:
     )
     coordinated = user.organizations_for(Role.COORDINATOR).values("pk")
     q |= Q(network__in=coordinated)
+    q |= Q(emergency_grants__user=user, emergency_grants__expires_at__gt=timezone.now())  # break-glass, read only
     specialist = getattr(user, "specialist", None) if hasattr(user, "specialist") else None
     if specialist is not None:
         q |= Q(assigned_specialist=specialist)

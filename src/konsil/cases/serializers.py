@@ -246,6 +246,27 @@ class CaseDetailSerializer(CaseSummarySerializer):
     consent = serializers.SerializerMethodField()
     timeline = TimelineEntrySerializer(many=True, source="timeline.all")
     allowed_actions = serializers.SerializerMethodField()
+    contact_shown = serializers.SerializerMethodField(
+        help_text=_("False for a specialist only offered the case: contact details are left blank."))
+
+    CONTACT_FIELDS = ("treating_physician", "treating_physician_email", "treating_facility")
+    PATIENT_CONTACT_FIELDS = ("email", "phone")
+
+    def _contact_shown(self, case) -> bool:
+        from konsil.core import authz
+
+        return authz.can("case.view_contact", self.context["request"].user, case)
+
+    def get_contact_shown(self, case) -> bool:
+        return self._contact_shown(case)
+
+    def to_representation(self, case):
+        """Least access: what an offered specialist needs to decide, without the contact details."""
+        data = super().to_representation(case)
+        if not data.get("contact_shown"):
+            data.update({name: "" for name in self.CONTACT_FIELDS})
+            data["patient"].update({name: "" for name in self.PATIENT_CONTACT_FIELDS})
+        return data
 
     @extend_schema_field(PatientSerializer)
     def get_patient(self, case):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import emergency_views, views
 
 app_name = "cases"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("program/", views.program, name="program"),
     path("notifications/", views.notifications, name="notifications"),
     path("<uuid:pk>/", views.detail, name="detail"),
+    path("<uuid:pk>/emergency/", emergency_views.break_glass, name="break_glass"),
     path("<uuid:pk>/intake/<int:step>/", views.intake, name="intake"),
     path("<uuid:pk>/actions/<slug:action>/", views.transition, name="transition"),
     path("<uuid:pk>/messages/", views.post_message, name="message"),

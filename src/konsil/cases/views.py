@@ -379,6 +379,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "can_decide_codes": coding.may_decide(user, case),
         "panel_links": rel.COORDINATOR in relations,
         "can_edit": authz.can("case.edit", user, case),
+        "can_view_contact": authz.can("case.view_contact", user, case),
         "can_read_report": authz.can("case.read_report", user, case),
         "is_reviewer": bool(relations & {rel.SPECIALIST, rel.SIGNER}),
         "message_form": message_form or MessageForm(),
