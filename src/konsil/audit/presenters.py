@@ -51,6 +51,7 @@ DONE = {
     "case.create": gettext_lazy("created the case"),
     "case.update": gettext_lazy("updated the case"),
     "case.escalate": gettext_lazy("passed your case to the care coordinators"),
+    "case.break_glass": gettext_lazy("opened your case in an emergency, giving a reason"),
     "case.code_suggest": gettext_lazy("suggested diagnosis codes for your case"),
     "case.code_suggestions": gettext_lazy("suggested diagnosis codes for your case"),
     "case.code_accept": gettext_lazy("confirmed a diagnosis code"),
