@@ -58,6 +58,8 @@ def test_api_grant_then_read_then_expiry(draft_case, bystander):
     assert response.json()["reason"] == REASON
     body = client.get(f"/api/v1/cases/{draft_case.pk}/").json()
     assert body["questions"][0]["text"] == "Do I need a stent?"
+    read = AuditEvent.objects.filter(action="case.read", actor_id=bystander.pk, outcome="success").get()
+    assert read.purpose == "emergency" and read.role == "emergency_access"
     assert client.patch(f"/api/v1/cases/{draft_case.pk}/", {"clinical_summary": "x"},
                         format="json").status_code in (403, 409)
     assert client.post(f"/api/v1/cases/{draft_case.pk}/messages/", {"body": "hi"},
@@ -130,7 +132,8 @@ def test_page_form_grants_and_redirects(client, login, draft_case, bystander):
     assert not EmergencyAccess.objects.exists()
     response = client.post(url, {"reason": REASON})
     assert response.status_code == 302 and response["Location"].endswith(f"/cases/{draft_case.pk}/")
-    assert client.get(f"/cases/{draft_case.pk}/").status_code == 200
+    page = client.get(f"/cases/{draft_case.pk}/")
+    assert page.status_code == 200 and 'id="emergency-access"' in page.content.decode()
 
 
 def test_page_refuses_outsiders(client, login, draft_case, other_coordinator, patient_user):

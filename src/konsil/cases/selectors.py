@@ -79,8 +79,9 @@ def get_case(user, case_id, *, action: str = "case.read", audit: bool = True) ->
              outcome="denied")
         raise NotFound(_("Case not found.")) from None
     if audit:
-        emit(actor=user, action=action, obj=case, patient_id=case.patient_id,
-             role=rel.primary_relation(rel.relations(user, case)))
+        role = rel.primary_relation(rel.relations(user, case))
+        emit(actor=user, action=action, obj=case, patient_id=case.patient_id, role=role,
+             purpose="emergency" if role == rel.EMERGENCY else "treatment")
     return case
 
 

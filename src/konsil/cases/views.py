@@ -37,7 +37,7 @@ from konsil.triage import selectors as triage_selectors
 from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
-from . import coding, identity, lifecycle, selectors, services
+from . import coding, emergency, identity, lifecycle, selectors, services
 from . import relations as rel
 from .choices import OPEN_STATUSES, Channel, ConsentScope, Status, Urgency
 from .forms import (
@@ -380,6 +380,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "panel_links": rel.COORDINATOR in relations,
         "can_edit": authz.can("case.edit", user, case),
         "can_view_contact": authz.can("case.view_contact", user, case),
+        "emergency_grant": emergency.active_grant(user, case) if rel.EMERGENCY in relations else None,
         "can_read_report": authz.can("case.read_report", user, case),
         "is_reviewer": bool(relations & {rel.SPECIALIST, rel.SIGNER}),
         "message_form": message_form or MessageForm(),
