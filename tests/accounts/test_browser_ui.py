@@ -81,7 +81,7 @@ def test_autosave_posts_with_csrf_and_reports_status(js_page):
     from . import js_urls
 
     js_page.fill("#id_title", "Second opinion")
-    js_page.wait_for_function("document.querySelector('[data-autosave-status]').textContent === 'Guardado'")
+    js_page.wait_for_function("() => document.querySelector('[data-autosave-status]').textContent === 'Guardado'")
     assert js_urls.SAVED[-1] == {"title": "Second opinion", "code": "", "csrf_header": True}
     assert len(js_urls.SAVED) == 1  # debounced: one request for the whole burst of typing
 
@@ -93,7 +93,7 @@ def test_autosave_marks_field_errors(js_page):
     assert js_page.get_attribute("#id_code", "aria-invalid") == "true"
     assert js_page.inner_text("[data-autosave-status]") == "No guardado"
     js_page.fill("#id_code", "I25.10")
-    js_page.wait_for_function("document.querySelector('[data-autosave-status]').textContent === 'Guardado'")
+    js_page.wait_for_function("() => document.querySelector('[data-autosave-status]').textContent === 'Guardado'")
     assert js_page.locator(".field-error").count() == 0
 
 

@@ -27,7 +27,7 @@ def test_typing_a_word_offers_codes_and_picking_one_keeps_the_code(browser, live
     page.fill("textarea[name=diagnosis_text]", "breast cancer")
     page.click("text=I know the codes (optional)")
     page.type("#code-1", "breast", delay=30)
-    page.wait_for_function("document.querySelectorAll('#icd10-options option').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#icd10-options option').length > 0")
     first = page.eval_on_selector("#icd10-options option", "o => o.value")
     assert first.startswith("C50 — Malignant neoplasm of breast")
     page.fill("#code-1", "C50.912 — Malignant neoplasm of unspecified site of left female breast")

@@ -38,7 +38,7 @@ def test_drafts_save_as_you_type(specialist_page, case_at):
     page = specialist_page
     page.goto(reverse("opinions:review", args=[case.pk]))
     page.fill("#id_narrative", "Stable angina, single vessel.")
-    saved = "document.querySelector('[data-autosave-status]').textContent.trim() === 'Draft saved'"
+    saved = "() => document.querySelector('[data-autosave-status]').textContent.trim() === 'Draft saved'"
     page.wait_for_function(saved)
     assert Opinion.objects.get(case=case).narrative == "Stable angina, single vessel."
 

@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
     add.set_defaults(func=client_add)
 
 
-def client_add(args, out=sys.stdout, err=sys.stderr) -> int:
+def client_add(args, out=None, err=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr  # looked up per call: tests swap the streams
     from konsil.accounts.models import Organization
     from konsil.fhir.errors import FhirError
     from konsil.fhir.services import register_client
