@@ -135,3 +135,23 @@ def test_withdraw_is_folded_away_on_the_case_page(client, patient_user, walker, 
     assert 'id="action-withdraw"' in body
     fold = body[:body.index('id="action-withdraw"')]
     assert fold.rindex('<details class="other-action"') > fold.rfind("</details>")
+
+
+def test_case_page_tells_the_patient_what_happens_next_while_offered(client, patient_user, coordinator, walker,
+                                                                     draft_case):
+    """An offered case's page is not only "Withdraw": it says who acts next and by when."""
+    case = walker.walk_to(draft_case, "offered")
+    client.force_login(patient_user)
+    body = client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
+    assert 'id="next-step"' in body and "A specialist is deciding whether to take your case." in body
+    assert "Opinion expected by" in body
+    client.force_login(coordinator)
+    assert 'id="next-step"' not in client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
+
+
+def test_case_page_asks_the_patient_to_answer_when_information_is_requested(client, patient_user, walker,
+                                                                          draft_case):
+    case = walker.walk_to(draft_case, "info_requested")
+    client.force_login(patient_user)
+    body = client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
+    assert "Answer the specialist" in body and "#messages" in body

@@ -383,6 +383,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "emergency_grant": emergency.active_grant(user, case) if rel.EMERGENCY in relations else None,
         "can_read_report": authz.can("case.read_report", user, case),
         "is_reviewer": bool(relations & {rel.SPECIALIST, rel.SIGNER}),
+        "patient_side": bool(relations & rel.PATIENT_SIDE),
         "message_form": message_form or MessageForm(),
         "upload_form": upload_form or AttachmentForm(),
     }
