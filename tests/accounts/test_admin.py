@@ -1,4 +1,5 @@
-"""The admin: reached through Konsil's sign-in and MFA; org admins see only their organizations."""
+"""The admin: staff only, reached through Konsil's sign-in and MFA; a staff member who is also an org admin sees
+only their organizations; plain org admins are sent to Konsil's own admin pages."""
 
 import pytest
 from django.urls import reverse
@@ -16,7 +17,16 @@ def superuser(db):
 
 @pytest.fixture
 def org_admin(network):
-    return make_user(Role.ORG_ADMIN, network)
+    """A staff member (say, the hosting team's) who administers one organization."""
+    return make_user(Role.ORG_ADMIN, network, is_staff=True)
+
+
+def test_plain_org_admin_is_sent_to_konsils_own_admin_pages(client, network, login):
+    login(client, make_user(Role.ORG_ADMIN, network))
+    for page in ("/admin/", reverse("admin:accounts_user_changelist")):
+        response = client.get(page, follow=True)
+        assert response.redirect_chain[-1][0] == reverse("accounts:manage_users"), page
+        assert response.status_code == 200
 
 
 def test_staff_reaches_admin_after_mfa_and_sees_organizations(client, superuser, network, login):
@@ -133,7 +143,7 @@ def test_org_admin_cannot_create_organizations(client, org_admin, login):
 
 
 def test_other_organization_admin_does_not_leak(client, other_network, network, login):
-    admin_b = make_user(Role.ORG_ADMIN, OrganizationFactory(name="Clinic B"))
+    admin_b = make_user(Role.ORG_ADMIN, OrganizationFactory(name="Clinic B"), is_staff=True)
     login(client, admin_b)
     assert network.name not in client.get(reverse("admin:accounts_organization_changelist")).content.decode()
 

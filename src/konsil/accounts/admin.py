@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -32,14 +33,17 @@ def admin_org_ids(request) -> set:
 
 
 def site_has_permission(request) -> bool:
-    """Staff and org admins may open the admin (after MFA, enforced by middleware)."""
+    """Only staff open Django's admin (after MFA, enforced by middleware); a staff member who is also an org admin
+    sees only their organizations. Org admins work on Konsil's own pages (accounts.manage)."""
     user = request.user
-    return user.is_active and (user.is_staff or bool(admin_org_ids(request)))
+    return user.is_active and user.is_staff
 
 
 def admin_login(request, extra_context=None):
-    """Send the admin's sign-in to Konsil's sign-in page; refuse signed-in users without access."""
+    """Send the admin's sign-in to Konsil's sign-in page; org admins to Konsil's own admin pages; refuse others."""
     if request.user.is_authenticated:
+        if admin_org_ids(request):
+            return redirect(reverse("accounts:manage_users"))
         raise PermissionDenied
     return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
 
