@@ -76,7 +76,10 @@ def test_no_condition_falls_back_to_the_specialty_list():
 @pytest.mark.parametrize(("name", "text", "message"), [
     (completeness.CONDITIONS_FILE, "condition,label,icd10,keywords,source\nx,X,,,S\n", "needs icd10 or keywords"),
     (completeness.CONDITIONS_FILE, "condition,label,icd10,keywords,source\nx,X,ZZZ,,S\n", "unknown ICD-10-CM"),
-    (completeness.CONDITION_ITEMS_FILE, "condition,item,label,keywords,source\nnope,a,A,a,S\n", "unknown condition"),
+    (completeness.CONDITION_ITEMS_FILE, "condition,item,label,label_es,label_ja,keywords,source\nnope,a,A,A,エー,a,S\n",
+     "unknown condition"),
+    (completeness.CONDITION_ITEMS_FILE,
+     "condition,item,label,label_es,label_ja,keywords,source\nbreast_cancer,a,A,A,,a,S\n", "empty label_ja"),
 ])
 def test_a_bad_condition_row_names_the_file_and_line(monkeypatch, tmp_path, name, text, message):
     for other in (completeness.CONDITIONS_FILE, completeness.CONDITION_ITEMS_FILE):

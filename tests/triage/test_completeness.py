@@ -102,14 +102,17 @@ def test_a_subspecialty_without_rows_uses_its_parent(monkeypatch):
 
 
 @pytest.mark.parametrize(("row", "message"), [
-    ("cardiology,ecg2,ECG,(bad,S", "bad regex"),
-    ("no_such_specialty,ecg2,ECG,ecg,S", "unknown specialty"),
-    ("cardiology,ecg,ECG again,ecg,S", "repeated"),
-    ("cardiology,Bad Code,ECG,ecg,S", "lower_snake_case"),
-    ("cardiology,ecg2,ECG,,S", "empty keywords"),
+    ("cardiology,ecg2,ECG,ECG,心電図,(bad,S", "bad regex"),
+    ("no_such_specialty,ecg2,ECG,ECG,心電図,ecg,S", "unknown specialty"),
+    ("cardiology,ecg,ECG again,ECG,心電図,ecg,S", "repeated"),
+    ("cardiology,Bad Code,ECG,ECG,心電図,ecg,S", "lower_snake_case"),
+    ("cardiology,ecg2,ECG,ECG,心電図,,S", "empty keywords"),
+    ("cardiology,ecg2,ECG,,心電図,ecg,S", "empty label_es"),
+    ("cardiology,ecg2,ECG,ECG,,ecg,S", "empty label_ja"),
 ])
 def test_a_bad_row_names_the_file_and_line(monkeypatch, tmp_path, row, message):
-    text = f"specialty,item,label,keywords,source\n*,history,History,history,S\ncardiology,ecg,ECG,ecg,S\n{row}\n"
+    text = ("specialty,item,label,label_es,label_ja,keywords,source\n*,history,History,Historia,病歴,history,S\n"
+            f"cardiology,ecg,ECG,ECG,心電図,ecg,S\n{row}\n")
     (tmp_path / completeness.FILE).write_text(text, encoding="utf-8")
     monkeypatch.setattr(knowledge, "HERE", tmp_path)
     completeness.items.cache_clear()

@@ -8,6 +8,10 @@ the specialties' lists apply (knowledge/checklists.csv). Every item carries its 
 An item is present when its keywords occur in the case's text and are not negated ("no echo report available").
 A specialty without its own rows uses its catalog parent's; when none of the specialties has a checklist, the
 generic rows (specialty "*": history, medication list, recent labs) apply.
+
+Labels are data in three languages (`label`, `label_es`, `label_ja`). A stored proposal keeps the English label and
+the item code; `label_for()` words an item in the active language when it is shown, so older proposals and records
+requests are translated too.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.utils import translation
+
 from .knowledge import catalog_parents, clean_codes, fail, find, icd_hits, icd_rules, read, regex, snippet
 from .knowledge import specialties as specialty_codes
 
@@ -25,6 +31,8 @@ CONDITIONS_FILE = "conditions.csv"
 CONDITION_ITEMS_FILE = "condition_checklists.csv"
 GENERIC = "*"
 MENTION_IGNORE = ("negated", "family", "hypothetical")
+LANGUAGES = ("en", "es", "ja")
+ITEM_COLUMNS = ("item", "label", "label_es", "label_ja", "keywords", "source")
 
 
 @dataclass(frozen=True)
@@ -43,21 +51,26 @@ class Item:
     label: str
     keywords: re.Pattern
     source: str
+    label_es: str = ""
+    label_ja: str = ""
+
+    def labels(self) -> dict[str, str]:
+        return {"en": self.label, "es": self.label_es, "ja": self.label_ja}
 
 
 @lru_cache(maxsize=1)
 def items() -> dict[str, tuple[Item, ...]]:
     """Specialty code ('*' for the generic list) -> its checklist items in file order."""
     out: dict[str, list[Item]] = defaultdict(list)
-    for line, row in read(FILE, ("specialty", "item", "label", "keywords", "source"),
-                          required=("specialty", "item", "label", "keywords")):
+    for line, row in read(FILE, ("specialty", *ITEM_COLUMNS),
+                          required=("specialty", "item", "label", "label_es", "label_ja", "keywords")):
         (specialty,) = specialty_codes(FILE, line, row["specialty"], allow=(GENERIC,)) or ("",)
         if not re.fullmatch(r"[a-z][a-z0-9_]*", row["item"]):
             raise fail(FILE, line, f"item code {row['item']!r} must be lower_snake_case")
         if any(existing.item == row["item"] for existing in out[specialty]):
             raise fail(FILE, line, f"item {row['item']!r} repeated for {specialty}")
         out[specialty].append(Item(specialty, row["item"], row["label"], regex(FILE, line, row["keywords"]),
-                                   row["source"]))
+                                   row["source"], row["label_es"], row["label_ja"]))
     if GENERIC not in out:
         raise fail(FILE, 1, "no generic ('*') checklist")
     return {code: tuple(rows) for code, rows in out.items()}
@@ -84,8 +97,8 @@ def condition_items() -> dict[str, tuple[Item, ...]]:
     """Condition code -> its checklist items in file order."""
     known = {c.code for c in conditions()}
     out: dict[str, list[Item]] = defaultdict(list)
-    for line, row in read(CONDITION_ITEMS_FILE, ("condition", "item", "label", "keywords", "source"),
-                          required=("condition", "item", "label", "keywords")):
+    for line, row in read(CONDITION_ITEMS_FILE, ("condition", *ITEM_COLUMNS),
+                          required=("condition", "item", "label", "label_es", "label_ja", "keywords")):
         if row["condition"] not in known:
             raise fail(CONDITION_ITEMS_FILE, line, f"unknown condition {row['condition']!r} (not in {CONDITIONS_FILE})")
         if not re.fullmatch(r"[a-z][a-z0-9_]*", row["item"]):
@@ -93,7 +106,8 @@ def condition_items() -> dict[str, tuple[Item, ...]]:
         if any(existing.item == row["item"] for existing in out[row["condition"]]):
             raise fail(CONDITION_ITEMS_FILE, line, f"item {row['item']!r} repeated for {row['condition']}")
         out[row["condition"]].append(Item(row["condition"], row["item"], row["label"],
-                                          regex(CONDITION_ITEMS_FILE, line, row["keywords"]), row["source"]))
+                                          regex(CONDITION_ITEMS_FILE, line, row["keywords"]), row["source"],
+                                          row["label_es"], row["label_ja"]))
     empty = known - set(out)
     if empty:
         raise fail(CONDITION_ITEMS_FILE, 1, f"no items for {', '.join(sorted(empty))}")
@@ -152,3 +166,38 @@ def checklist(specialties: list[str], text: str, *, icd10=()) -> list[dict]:
 def missing(specialties: list[str], text: str, *, icd10=()) -> list[dict]:
     """The checklist items not found in the text."""
     return [row for row in checklist(specialties, text, icd10=icd10) if not row["present"]]
+
+
+# ---------------------------------------------------------------- labels in the reader's language
+
+
+@lru_cache(maxsize=1)
+def _label_index() -> dict[tuple, dict[str, str]]:
+    """(condition, item), ("label", English label) and ("item", item) -> {"en", "es", "ja"}; first row wins."""
+    index: dict[tuple, dict[str, str]] = {}
+    for condition, rows in condition_items().items():
+        for item in rows:
+            index.setdefault((condition, item.item), item.labels())
+    for rows in (*condition_items().values(), *items().values()):
+        for item in rows:
+            index.setdefault(("label", item.label.casefold()), item.labels())
+            index.setdefault(("item", item.item), item.labels())
+    return index
+
+
+def _get(row, key: str) -> str:
+    value = row.get(key) if isinstance(row, dict) else getattr(row, key, "")
+    return str(value or "").strip()
+
+
+def label_for(row, language: str | None = None) -> str:
+    """The label of a checklist item (a stored {"item", "label", "condition"} dict, or anything with `item` and
+    `label`, such as a records request) in `language` (default: the active one); English as stored otherwise."""
+    code, stored, condition = _get(row, "item"), _get(row, "label"), _get(row, "condition")
+    language = (language or translation.get_language() or "en").split("-")[0].lower()
+    if language not in LANGUAGES or language == "en":
+        return stored or code
+    index = _label_index()
+    labels = ((condition and index.get((condition, code))) or (stored and index.get(("label", stored.casefold())))
+              or index.get(("item", code)))
+    return (labels or {}).get(language) or stored or code

@@ -19,3 +19,11 @@ def triage_questions_prompt(context, case):
         waiting = case.clarifications.filter(answered_at__isnull=True).order_by("-created_at").first()
     return {"case": case, "waiting": waiting is not None and case.status == "submitted",
             "count": len(waiting.questions) if waiting else 0}
+
+
+@register.filter
+def checklist_label(item):
+    """A checklist item (stored dict or records request) in the active language: {{ item|checklist_label }}."""
+    from ..completeness import label_for
+
+    return label_for(item)
