@@ -203,8 +203,18 @@ def login():
     return verified_login
 
 
+def _commits(item) -> bool:
+    """Whether a test commits (live server, transactional_db, django_db(transaction=True)): it ends with a flush."""
+    names = getattr(item, "fixturenames", ())
+    if "live_server" in names or "transactional_db" in names:
+        return True
+    return any(mark.kwargs.get("transaction") or (mark.args and mark.args[0])
+               for mark in item.iter_markers("django_db"))
+
+
 def pytest_collection_modifyitems(items):
-    """Live-server tests flush the database when they end: restore the migrations' data (specialty catalog)."""
+    """Tests that commit flush the database when they end: each restores the migrations' data (specialty catalog,
+    content types with their ids) so that a flush in one never leaves the next with re-created rows."""
     for item in items:
-        if "live_server" in getattr(item, "fixturenames", ()):
+        if _commits(item):
             item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True), append=False)
