@@ -98,6 +98,9 @@ INSTALLED_APPS = [
     "konsil.opinions",
     "konsil.records",
     "konsil.fhir",
+    "konsil.programs",
+    "konsil.consults",
+    "konsil.outcomes",
 ]
 
 MIDDLEWARE = [
