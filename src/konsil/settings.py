@@ -98,7 +98,6 @@ INSTALLED_APPS = [
     "konsil.opinions",
     "konsil.records",
     "konsil.fhir",
-    "konsil.programs",
     "konsil.consults",
     "konsil.outcomes",
 ]
