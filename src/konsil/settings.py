@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "konsil.opinions",
     "konsil.records",
     "konsil.fhir",
+    "konsil.programs",
     "konsil.consults",
     "konsil.outcomes",
 ]
