@@ -144,6 +144,9 @@ def on_retriage(*, case, params, actor, relation) -> None:
     if case.escalated_at is not None:
         case.escalated_at = None
         case.save(update_fields=["escalated_at", "updated_at"])
+    from konsil.matching import routing
+
+    routing.after_retriage(case)  # the network routes automatically: offered afresh once this commits
 
 
 def on_offer(*, case, params, actor, relation) -> None:

@@ -91,7 +91,8 @@ class CaseCandidatesViewSet(viewsets.GenericViewSet):
     @extend_schema(parameters=[CASE_ID], request=WayOutInputSerializer, responses=EligibilitySerializer)
     @action(detail=True, methods=["post"], url_path="ways-out")
     def ways_out(self, request, pk=None):
-        """Take a way out: "interpreter", "consult_path" or "escalate" (re-triage is the `retriage` transition)."""
+        """Take a way out: "interpreter", "consult_path", "escalate" or "other_network" (with `network`); re-triage is
+        the `retriage` transition."""
         case = case_for(request, pk, action="matching.way_out", rule="case.match", audit=False)
         data = WayOutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

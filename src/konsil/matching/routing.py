@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "routing"
 RED_FLAG_PRIORITY = 50  # django-tasks priorities run from -100 to 100; higher runs first
 NEAREST = 5
-WAYS = ("interpreter", "consult_path", "escalate")  # the ways out that are a write of this module
+WAYS = ("interpreter", "consult_path", "escalate", "other_network")  # the ways out that are a write here
 
 
 # --- the per-network setting ------------------------------------------------------------------------------------
@@ -303,7 +303,8 @@ def ways_out(case, record: dict, near: list[dict], *, user=None, open_to_offer: 
                 out.append({"way": "other_network", "network": str(network.pk), "eligible": n,
                             "label": _("%(network)s has %(n)d eligible specialists: refer the case there")
                             % {"network": network.name, "n": n},
-                            "action": None, "href": None})
+                            "action": "other_network", "params": {"network": str(network.pk)},
+                            "href": reverse("matching:way_out", kwargs={"pk": case.pk, "way": "other_network"})})
     out.append({"way": "panel", "label": _("Convene a multidisciplinary panel"), "action": None,
                 "href": reverse("opinions:panel", kwargs={"pk": case.pk})})
     if case.escalated_at is None:
@@ -328,8 +329,9 @@ def summary(case) -> list[str]:
 
 # --- the ways out that are a write here -------------------------------------------------------------------------
 
-def take_way_out(*, actor, case, way, reason: str = ""):
-    """An interpreter for the case, the consult-with-local-physician path, or escalation to the coordinators."""
+def take_way_out(*, actor, case, way, reason: str = "", network=None):
+    """An interpreter for the case, the consult-with-local-physician path, escalation to the coordinators, or a
+    referral to another provider network the coordinator also works for (then routed there when it auto-routes)."""
     from konsil.cases import offers
     from konsil.cases import relations as rel
     from konsil.cases.choices import Status
@@ -355,8 +357,89 @@ def take_way_out(*, actor, case, way, reason: str = ""):
                 raise ValidationFailed(_("Name the patient's local physician first."), field="treating_physician")
             case.channel = "clinician"
             case.save(update_fields=["channel", "updated_at"])
+        elif way == "other_network":
+            detail = _transfer(actor=actor, case=case, network=network)
         else:
             offers.escalate(case=case, reason="nobody_eligible")
         emit(actor=actor, action=f"matching.way_out.{way}", obj=case, patient_id=case.patient_id,
-             role=rel.COORDINATOR, detail={"reason": str(reason or "")[:500]})
+             role=rel.COORDINATOR, detail={"reason": str(reason or "")[:500],
+                                           **(detail if way == "other_network" else {})})
     return case
+
+
+def _transfer(*, actor, case, network) -> dict:
+    """Refer a triaged case to another provider network of the coordinator's that has an eligible specialist.
+
+    The care team of the first network keeps no access beyond what its roles give; the patient side and the new
+    network's coordinators are told; auto-routing of the new network then offers the case."""
+    from konsil.accounts.models import Organization
+    from konsil.cases import relations as rel
+    from konsil.cases.notify import notify
+
+    target = None
+    if network:
+        target = (actor.organizations_for(Role.COORDINATOR).filter(kind=OrganizationKind.PROVIDER_NETWORK)
+                  .exclude(pk=case.network_id).filter(pk=_uuid_or_none(network)).first())
+    if target is None:
+        raise ValidationFailed(_("Choose another provider network you coordinate for."), field="network")
+    record = inputs.case_record(case)
+    if not _eligible_count(record, _network_rows(target), licensure.load_table()):
+        raise ValidationFailed(_("%(network)s has no eligible specialist for this case either.")
+                               % {"network": target.name}, field="network")
+    source = case.network_id
+    case.network = Organization.objects.get(pk=target.pk)
+    case.escalated_at = None
+    case.save(update_fields=["network", "escalated_at", "updated_at"])
+    notify(case, "network_transfer", {rel.COORDINATOR, *rel.PATIENT_SIDE}, actor=actor)
+    transaction.on_commit(lambda: _enqueue_route_triaged(case.pk))
+    return {"from_network": str(source), "to_network": str(target.pk)}
+
+
+def _uuid_or_none(value):
+    import uuid
+
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+# --- routing again once a coordinator changed the specialty or the network ---------------------------------------
+
+def after_retriage(case) -> None:
+    """In `retriage`: when the network routes automatically, offer the case afresh once the change commits."""
+    if auto_route_on(case.network):
+        transaction.on_commit(lambda: _enqueue_route_triaged(case.pk))
+
+
+def _enqueue_route_triaged(case_id) -> None:
+    from . import tasks
+
+    tasks.route_triaged_case.enqueue(str(case_id))
+
+
+def route_triaged(*, case_id) -> RoutingOutcome | None:
+    """Offer a triaged case with no pending offer to its top-ranked eligible specialist (the network auto-routes);
+    nobody eligible goes back to the coordinators with the reasons. Idempotent: any other state is left alone."""
+    from konsil.cases import offers
+    from konsil.cases.choices import OfferStatus, Status
+    from konsil.cases.models import Case
+    from konsil.cases.services import transition
+
+    with transaction.atomic():
+        case = (Case.objects.select_for_update(of=("self",)).select_related("patient", "network")
+                .filter(pk=case_id).first())
+        if (case is None or case.status != Status.TRIAGED or not auto_route_on(case.network)
+                or case.offers.filter(status=OfferStatus.PENDING).exists()):
+            return None
+        red = case.urgency in ("urgent", "stat")
+        _position, best = offers.proposal(case)
+        if best is None:
+            return _to_coordinators(case, summary(case), red=red, escalate=True)
+        try:
+            case = transition(actor=SYSTEM_ACTOR, case=case, action="offer", specialist=str(best.specialist.pk),
+                              reason=_("Routed automatically: ranked first by matching"))
+        except DomainError as exc:
+            return _to_coordinators(case, [str(exc.message), *summary(case)[1:]], red=red, escalate=True)
+        return _outcome(case, RoutingOutcome.Outcome.OFFERED, [str(r) for r in best.reasons][:6], red=red,
+                        specialist=best.specialist)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from konsil.core.api import StrictSerializer
@@ -105,5 +106,11 @@ class EligibilitySerializer(serializers.Serializer):
 
 
 class WayOutInputSerializer(StrictSerializer):
-    way = serializers.ChoiceField(choices=["interpreter", "consult_path", "escalate"])
+    way = serializers.ChoiceField(choices=["interpreter", "consult_path", "escalate", "other_network"])
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    network = serializers.UUIDField(required=False, help_text="other_network: the provider network to refer to")
+
+    def validate(self, attrs):
+        if attrs.get("way") == "other_network" and not attrs.get("network"):
+            raise serializers.ValidationError({"network": [_("Choose the provider network to refer the case to.")]})
+        return attrs

@@ -53,3 +53,11 @@ def route_case(case_id: str) -> None:
     from .routing import route
 
     route(case_id=case_id)
+
+
+@task()
+def route_triaged_case(case_id: str) -> None:
+    """After a re-triage or a referral to another network that routes automatically: offer the case afresh."""
+    from .routing import route_triaged
+
+    route_triaged(case_id=case_id)

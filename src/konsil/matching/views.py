@@ -123,7 +123,8 @@ def way_out(request, pk, way: str):
     except NotFound:
         raise Http404(_("Case not found.")) from None
     try:
-        routing.take_way_out(actor=request.user, case=case, way=way, reason=request.POST.get("reason", ""))
+        routing.take_way_out(actor=request.user, case=case, way=way, reason=request.POST.get("reason", ""),
+                             network=request.POST.get("network") or None)
     except DomainError as exc:
         messages.error(request, str(exc.message))
     else:
@@ -131,6 +132,7 @@ def way_out(request, pk, way: str):
             "interpreter": _("An interpreter is requested: specialists who need one can now take the case."),
             "consult_path": _("The opinion goes to the patient's local physician in consultation."),
             "escalate": _("The network's coordinators were alerted."),
+            "other_network": _("The case was referred to the other network; its coordinators were told."),
         }[way])
     return redirect(reverse("cases:detail", kwargs={"pk": case.pk}) + "#actions")
 
