@@ -6,7 +6,6 @@ case as its whole world: every call is scoped by case access (session or API tok
 
 from __future__ import annotations
 
-import datetime as dt
 import email.parser
 import email.policy
 import re
@@ -29,6 +28,7 @@ from konsil.core.errors import DomainError, NotFound
 from . import dicom, intake, pushed, render
 from .errors import RecordRejected
 from .models import Instance, Series, Study
+from .qmatch import INSTANCE_KEYS, SERIES_KEYS, STUDY_KEYS, Matcher, pn
 
 DICOM_JSON = "application/dicom+json"
 MAX_LIMIT = 1000
@@ -90,10 +90,6 @@ def _multipart_accept(request, part_types: tuple[str, ...], syntax: str) -> str 
                 continue  # Konsil sends what it holds; it does not transcode
             return part_types[0] if wanted in ("*/*", "*") else wanted
     return None
-
-
-def _pn(patient) -> str:
-    return f"{patient.family_name}^{patient.given_name}"
 
 
 def _attr(vr: str, *values) -> dict:
@@ -175,7 +171,6 @@ class DicomWebView(APIView):
 # --- QIDO-RS ------------------------------------------------------------------------------------------------
 
 QUERY_PARAMS = frozenset({"limit", "offset", "includefield", "fuzzymatching"})
-_SEP = re.compile(r"[,\\]")
 
 
 def _keyword(name: str) -> str:
@@ -183,48 +178,6 @@ def _keyword(name: str) -> str:
     if re.fullmatch(r"[0-9A-Fa-f]{8}", name):
         return keyword_for_tag(int(name, 16)) or name.upper()
     return name
-
-
-def _values(value: str) -> list[str]:
-    return [v.strip() for v in _SEP.split(value) if v.strip()]
-
-
-def _wildcard(pattern: str, value: str, *, fold: bool = False) -> bool:
-    """Single value matching with the DICOM wildcards * and ? (PS3.4 C.2.2.2.4); PN matching ignores case."""
-    if fold:
-        pattern, value = pattern.upper(), value.upper()
-    if "*" not in pattern and "?" not in pattern:
-        return pattern == value
-    expression = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(expression, value, flags=re.DOTALL) is not None
-
-
-def _date(text: str, field: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(text.replace("-", "").replace(".", ""), "%Y%m%d").date()
-    except ValueError:
-        raise DomainError(_("Dates are YYYYMMDD, and ranges YYYYMMDD-YYYYMMDD."), field=field) from None
-
-
-def _date_range(value: str, field: str) -> tuple[dt.date | None, dt.date | None]:
-    """`20240101`, `20240101-`, `-20241231` or `20240101-20241231` (PS3.4 C.2.2.2.5)."""
-    value = value.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):  # an ISO date, as some clients send
-        day = _date(value, field)
-        return day, day
-    if "-" not in value:
-        day = _date(value, field)
-        return day, day
-    low, _dash, high = value.partition("-")
-    lower, upper = (_date(low, field) if low else None), (_date(high, field) if high else None)
-    if lower is None and upper is None:
-        raise DomainError(_("Dates are YYYYMMDD, and ranges YYYYMMDD-YYYYMMDD."), field=field)
-    return lower, upper
-
-
-def _in_range(day: dt.date | None, bounds) -> bool:
-    lower, upper = bounds
-    return day is not None and (lower is None or day >= lower) and (upper is None or day <= upper)
 
 
 class Query:
@@ -242,12 +195,7 @@ class Query:
                 self.keys[key] = value
             else:
                 self.unsupported.append(name)
-        for key in ("StudyDate", "PatientBirthDate", "SeriesDate"):
-            if key in self.keys:
-                _date_range(self.keys[key], key)  # refuse a malformed date before searching
-
-    def uids(self, key: str) -> set[str] | None:
-        return set(_values(self.keys[key])) if key in self.keys else None
+        self.match = Matcher(self.keys).check()  # a malformed date is refused before searching
 
     def warning(self, host: str) -> str | None:
         notes = []
@@ -258,13 +206,6 @@ class Query:
             notes.append(f'299 {host}: "The following attributes are not supported for matching and were ignored: '
                          f'{", ".join(sorted(self.unsupported))}"')
         return ", ".join(notes) or None
-
-
-PATIENT_KEYS = frozenset({"PatientID", "PatientName", "PatientBirthDate"})
-STUDY_KEYS = PATIENT_KEYS | {"StudyInstanceUID", "StudyDate", "AccessionNumber", "ModalitiesInStudy",
-                             "StudyDescription"}
-SERIES_KEYS = frozenset({"SeriesInstanceUID", "Modality", "SeriesNumber"})
-INSTANCE_KEYS = frozenset({"SOPInstanceUID", "SOPClassUID", "InstanceNumber"})
 
 
 class QidoView(DicomWebView):
@@ -278,52 +219,6 @@ class QidoView(DicomWebView):
         if request.method == "GET":
             _check_accept(request, QIDO_TYPES)
             self.query = Query(request, self.supported)
-
-    def patient_matches(self) -> bool:
-        keys, identity = self.query.keys, self.case.identity
-        if "PatientID" in keys and not _wildcard(keys["PatientID"], self.case.reference):
-            return False
-        if "PatientName" in keys:
-            pattern, name = keys["PatientName"], _pn(identity)
-            if not (_wildcard(pattern, name, fold=True) or _wildcard(pattern, name.split("^")[0], fold=True)):
-                return False
-        return not ("PatientBirthDate" in keys and not _in_range(
-            identity.birth_date, _date_range(keys["PatientBirthDate"], "PatientBirthDate")))
-
-    def study_matches(self, study: Study) -> bool:
-        keys = self.query.keys
-        uids = self.query.uids("StudyInstanceUID")
-        if uids is not None and study.study_uid not in uids:
-            return False
-        if "StudyDate" in keys and not _in_range(study.study_date, _date_range(keys["StudyDate"], "StudyDate")):
-            return False
-        if "AccessionNumber" in keys and not _wildcard(keys["AccessionNumber"], study.accession_number):
-            return False
-        if "StudyDescription" in keys and not _wildcard(keys["StudyDescription"], study.description or "",
-                                                         fold=True):
-            return False
-        if "ModalitiesInStudy" in keys:  # any of the asked modalities among the study's, each matched whole
-            held = {m.strip().upper() for m in study.modalities.split(",") if m.strip()}
-            if not held & {m.upper() for m in _values(keys["ModalitiesInStudy"])}:
-                return False
-        return True
-
-    def series_matches(self, series: Series) -> bool:
-        keys = self.query.keys
-        uids = self.query.uids("SeriesInstanceUID")
-        if uids is not None and series.series_uid not in uids:
-            return False
-        if "Modality" in keys and series.modality.upper() not in {m.upper() for m in _values(keys["Modality"])}:
-            return False
-        return not ("SeriesNumber" in keys and str(series.number) != keys["SeriesNumber"].strip())
-
-    def instance_matches(self, inst: Instance) -> bool:
-        keys = self.query.keys
-        for key, held in (("SOPInstanceUID", inst.sop_uid), ("SOPClassUID", inst.sop_class_uid)):
-            uids = self.query.uids(key)
-            if uids is not None and held not in uids:
-                return False
-        return not ("InstanceNumber" in keys and str(inst.number) != keys["InstanceNumber"].strip())
 
     def answer(self, items: list) -> JsonResponse:
         response = _json(self.paged(items))
@@ -341,7 +236,7 @@ class QidoView(DicomWebView):
             "00080050": _attr("SH", study.accession_number),
             "00081030": _attr("LO", study.description),
             "00080061": _attr("CS", *filter(None, study.modalities.split(","))),
-            "00100010": _attr("PN", _pn(self.case.identity)),
+            "00100010": _attr("PN", pn(self.case.identity)),
             "00100020": _attr("LO", self.case.reference),
             "00100030": _attr("DA", self.case.identity.birth_date.strftime("%Y%m%d")),
             "00201206": _attr("IS", len(series)),
@@ -371,24 +266,24 @@ class QidoView(DicomWebView):
         }
 
     def matching_studies(self, study_uid=None) -> list[Study]:
-        if not self.patient_matches():
+        if not self.query.match.patient(self.case):
             return []
         studies = self.studies()
         if study_uid:
             studies = studies.filter(study_uid=study_uid)
-        return [s for s in studies if self.study_matches(s)]
+        return [s for s in studies if self.query.match.study(s)]
 
     def matching_series(self, studies: list[Study], series_uid=None) -> list[Series]:
         qs = Series.objects.filter(study__in=studies).select_related("study").order_by(
             "study__created_at", "number", "created_at")
         if series_uid:
             qs = qs.filter(series_uid=series_uid)
-        return [s for s in qs if self.series_matches(s)]
+        return [s for s in qs if self.query.match.series(s)]
 
     def matching_instances(self, series: list[Series]) -> list[Instance]:
         qs = Instance.objects.filter(series__in=series).select_related("series__study").order_by(
             "series__study__created_at", "series__number", "series__created_at", "number", "sop_uid")
-        return [i for i in qs if self.instance_matches(i)]
+        return [i for i in qs if self.query.match.instance(i)]
 
 
 class QidoStudies(QidoView):

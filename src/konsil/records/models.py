@@ -208,6 +208,9 @@ class InboundStudy(BaseModel):
     wrapped_key = models.BinaryField()
     key_id = models.CharField(max_length=32)
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    # The network of the calling AE (its DicomNode); only that network's coordinators see the study.
+    network = models.ForeignKey("accounts.Organization", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
     case = models.ForeignKey("cases.Case", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -215,3 +218,58 @@ class InboundStudy(BaseModel):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class DicomNode(BaseModel):
+    """A DICOM application entity a network works with: a hospital PACS or modality that pushes to Konsil
+    (C-STORE), queries and retrieves from it (C-FIND, C-MOVE, C-GET), or that Konsil queries and retrieves from
+    (a source PACS, over DIMSE or DICOMweb). Calling AE titles identify the node, and so the network."""
+
+    class Retrieve(models.TextChoices):
+        GET = "get", _("C-GET")
+        MOVE = "move", _("C-MOVE to Konsil")
+        DICOMWEB = "dicomweb", _("DICOMweb (WADO-RS)")
+
+    network = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="dicom_nodes")
+    name = models.CharField(_("name"), max_length=120)
+    ae_title = models.CharField(_("AE title"), max_length=16, unique=True)
+    host = models.CharField(_("host"), max_length=255, blank=True)
+    port = models.PositiveIntegerField(_("port"), null=True, blank=True)
+    may_store = models.BooleanField(_("may send studies to Konsil"), default=True)
+    may_query = models.BooleanField(_("may query and retrieve from Konsil"), default=False)
+    is_source = models.BooleanField(_("Konsil may query and retrieve from it"), default=False)
+    retrieve = models.CharField(_("retrieve with"), max_length=12, choices=Retrieve.choices, default=Retrieve.GET)
+    dicomweb_url = models.URLField(_("DICOMweb base URL"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ae_title})"
+
+
+class RetrieveJob(BaseModel):
+    """A study a coordinator pulls from a source PACS into a case, with its progress."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Retrieving")
+        DONE = "done", _("Retrieved")
+        FAILED = "failed", _("Failed")
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="retrieve_jobs")
+    node = models.ForeignKey(DicomNode, on_delete=models.PROTECT, related_name="jobs")
+    study_uid = models.CharField(max_length=64)
+    method = models.CharField(max_length=12, choices=DicomNode.Retrieve.choices)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    total = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=64, blank=True)  # a code from errors.RETRIEVE
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["node", "study_uid", "state"])]
