@@ -6,6 +6,7 @@ Environment variables:
   KONSIL_SECRET_KEY      Django secret key (default: generated once into KONSIL_HOME/secret_key)
   KONSIL_MASTER_KEYS     "id:base64key,id2:base64key2" master keys wrapping file data keys
   KONSIL_MASTER_KEY_ID   id of the master key used for new files (default: the first one)
+  KONSIL_KEY_PROVIDER    file | env | vault (KONSIL_VAULT_ADDR, KONSIL_VAULT_TOKEN[_FILE], KONSIL_VAULT_KEY, ...)
   KONSIL_FILES_DIR       local folder for encrypted files (default KONSIL_HOME/files)
   KONSIL_S3_BUCKET       S3-compatible bucket for the encrypted files instead (with KONSIL_S3_ENDPOINT_URL,
                          KONSIL_S3_REGION, KONSIL_S3_ACCESS_KEY, KONSIL_S3_SECRET_KEY, KONSIL_S3_PREFIX; `scale` extra)
@@ -16,6 +17,7 @@ Environment variables:
   KONSIL_SESSION_MINUTES idle session timeout (default 30)
   KONSIL_MAX_STUDY_BYTES largest upload (a study, an archive) in bytes (default 2 GiB)
   KONSIL_MAX_BATCH_FILES files one upload batch may hold (default 200; a CD folder counts as one)
+  KONSIL_DICOM_NETWORK network slug for DICOM callers that are not configured nodes (default: the only one)
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ INSTALLED_APPS = [
     "konsil.programs",
     "konsil.consults",
     "konsil.outcomes",
+    "konsil.analytics",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +255,8 @@ KONSIL_MAX_BATCH_FILES = int(os.environ.get("KONSIL_MAX_BATCH_FILES", "200"))
 KONSIL_UPLOAD_CHUNK_BYTES = int(os.environ.get("KONSIL_UPLOAD_CHUNK_BYTES", str(8 * 1024 * 1024)))
 KONSIL_UPLOAD_EXPIRY_HOURS = int(os.environ.get("KONSIL_UPLOAD_EXPIRY_HOURS", "48"))
 KONSIL_ZIP_MAX_RATIO = int(os.environ.get("KONSIL_ZIP_MAX_RATIO", "100"))
+# DICOM: the network of callers that are not configured nodes (slug; default: the only provider network).
+KONSIL_DICOM_NETWORK = os.environ.get("KONSIL_DICOM_NETWORK", "")
 
 
 def _master_keys() -> dict[str, bytes]:
@@ -265,8 +270,20 @@ def _master_keys() -> dict[str, bytes]:
     return keys
 
 
-KONSIL_MASTER_KEYS = _master_keys()
-KONSIL_MASTER_KEY_ID = os.environ.get("KONSIL_MASTER_KEY_ID") or next(iter(KONSIL_MASTER_KEYS))
+# Where master keys live (core.keyproviders, docs/security.md "Keys"): file (embedded default), env, vault.
+KONSIL_KEY_PROVIDER = os.environ.get("KONSIL_KEY_PROVIDER") or (
+    "env" if os.environ.get("KONSIL_MASTER_KEYS") else "file")
+if KONSIL_KEY_PROVIDER == "env" and not os.environ.get("KONSIL_MASTER_KEYS"):
+    raise RuntimeError("KONSIL_KEY_PROVIDER=env needs KONSIL_MASTER_KEYS")
+KONSIL_MASTER_KEYS = _master_keys() if KONSIL_KEY_PROVIDER in ("file", "env") else {}
+KONSIL_MASTER_KEY_ID = os.environ.get("KONSIL_MASTER_KEY_ID") or next(iter(KONSIL_MASTER_KEYS), "")
+KONSIL_VAULT = {"url": os.environ.get("KONSIL_VAULT_ADDR", ""), "key": os.environ.get("KONSIL_VAULT_KEY", "konsil"),
+                "mount": os.environ.get("KONSIL_VAULT_MOUNT", "transit"),
+                "namespace": os.environ.get("KONSIL_VAULT_NAMESPACE", ""),
+                "verify": os.environ.get("KONSIL_VAULT_CACERT") or True,
+                "token": os.environ.get("KONSIL_VAULT_TOKEN") or (
+                    Path(os.environ["KONSIL_VAULT_TOKEN_FILE"]).read_text().strip()
+                    if os.environ.get("KONSIL_VAULT_TOKEN_FILE") else "")}
 
 # The audit trail: a keyed hash chain (the key never in the database) and signed checkpoints of its head written
 # outside the database (an append-only file by default; ship it to write-once storage). See docs/security.md.
@@ -274,11 +291,16 @@ KONSIL_AUDIT_KEY = base64.b64decode(os.environ.get("KONSIL_AUDIT_KEY") or _persi
     "audit_key", lambda: base64.b64encode(secrets.token_bytes(32)).decode()))
 KONSIL_AUDIT_CHECKPOINTS = os.environ.get("KONSIL_AUDIT_CHECKPOINTS", str(HOME / "audit_checkpoints.log"))
 KONSIL_AUDIT_CHECKPOINT_SYSLOG = os.environ.get("KONSIL_AUDIT_CHECKPOINT_SYSLOG", "")  # "host:port" (UDP), optional
+# "commit" (default): events are chained by a sequencer right after their transaction commits (no lock held during
+# the business work); "inline": the chain head is locked from the first event to the end of the transaction.
+KONSIL_AUDIT_SEAL = os.environ.get("KONSIL_AUDIT_SEAL", "commit")
 
 # Pluggable engines: triage proposes, matching ranks. Later issues replace these.
 KONSIL_TRIAGE_ENGINE = os.environ.get("KONSIL_TRIAGE_ENGINE", "konsil.triage.ml.ModelTriage")
 KONSIL_MATCHING_ENGINE = os.environ.get("KONSIL_MATCHING_ENGINE", "konsil.matching.ranking.ScoredRanking")
 KONSIL_SITE_URL = os.environ.get("KONSIL_SITE_URL", "http://127.0.0.1:8000")
+# Webhook receivers must resolve to public addresses; list private networks an operator trusts (comma-separated CIDRs).
+KONSIL_WEBHOOK_ALLOWED_NETWORKS = [n for n in os.environ.get("KONSIL_WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n]
 # Offers and review deadlines by urgency: the defaults live in cases/offers.py and cases/sla.py; a deployment
 # overrides them with KONSIL_OFFER_WINDOW_MINUTES, KONSIL_OFFER_MAX_MISSES, KONSIL_REVIEW_HOURS and
 # KONSIL_REVIEW_REMINDER_AT in its settings module.

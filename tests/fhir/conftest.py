@@ -142,3 +142,10 @@ def network_client(network):
 def post_bundle(http, backend: Backend, bundle: dict, scope: str = ALL_READ):
     return http.post("/fhir/R4/", json.dumps(bundle), content_type="application/fhir+json",
                      **backend.headers(http, scope))
+
+
+@pytest.fixture(autouse=True)
+def loopback_receivers(settings):
+    """The tests' webhook receivers listen on 127.0.0.1: trusted here as an operator would trust an internal
+    integration engine (tests/fhir/test_egress.py checks the default refuses it)."""
+    settings.KONSIL_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]

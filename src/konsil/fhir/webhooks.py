@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from konsil.audit.services import emit
 
+from . import egress
 from .errors import FhirError
 from .models import WebhookDelivery, WebhookSubscription
 
@@ -67,6 +68,10 @@ def subscribe(*, actor, organization, url: str, events) -> WebhookSubscription:
                         expression="events")
     if not str(url or "").startswith(("https://", "http://")) or len(url) > 500:
         raise FhirError(_("Give the receiver's http(s) URL."), expression="url")
+    try:
+        egress.check_url(url)
+    except egress.EgressRefused as exc:
+        raise FhirError(str(exc), expression="url") from None
     with transaction.atomic():
         sub = WebhookSubscription.objects.create(organization=organization, url=url, events=events,
                                                  secret=new_secret())
@@ -118,7 +123,7 @@ def enqueue(delivery_id: str, *, when=None) -> None:
     # else: `retry_due` (konsil schedule) picks it up when due
 
 
-def deliver(delivery_id: str, *, opener=urllib.request.urlopen) -> WebhookDelivery | None:
+def deliver(delivery_id: str, *, opener=None) -> WebhookDelivery | None:
     """One attempt: POST the signed payload; a 2xx ends it, anything else schedules the next try.
 
     The request is made outside any transaction (no lock held while a receiver is slow); delivery is at least
@@ -139,7 +144,7 @@ def deliver(delivery_id: str, *, opener=urllib.request.urlopen) -> WebhookDelive
             "webhook-id": msg_id, "webhook-timestamp": str(stamp),
             "webhook-signature": sign(sub.secret, msg_id, stamp, body)})
         try:
-            with opener(request, timeout=TIMEOUT_SECONDS) as response:
+            with (opener or egress.open_guarded)(request, timeout=TIMEOUT_SECONDS) as response:
                 status = response.status
         except urllib.error.HTTPError as exc:
             status, error = exc.code, f"HTTP {exc.code}"
