@@ -34,6 +34,8 @@ class PersonDetails(models.Model):
     birth_date = models.DateField(_("birth date"))
     sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices)
     state = models.CharField(_("US state"), max_length=2, blank=True, choices=STATE_CHOICES)
+    county = models.CharField(_("county"), max_length=5, blank=True,
+                              help_text=_("County FIPS code (analytics: rural or urban by USDA RUCC)"))
     country = models.CharField(_("country"), max_length=2, default="US")
     language = models.CharField(_("preferred language"), max_length=8, choices=LANGUAGE_CHOICES, default="en")
     email = EncryptedTextField(_("email"), blank=True)
@@ -66,8 +68,8 @@ class Patient(BaseModel, PersonDetails):
         return identity
 
 
-IDENTITY_FIELDS = ("given_name", "family_name", "birth_date", "sex", "state", "country", "language", "email",
-                   "phone")
+IDENTITY_FIELDS = ("given_name", "family_name", "birth_date", "sex", "state", "county", "country", "language",
+                   "email", "phone")
 
 
 class IdentityLocked(Exception):
