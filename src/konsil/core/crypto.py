@@ -1,4 +1,6 @@
-"""Envelope encryption: AES-256-GCM content under a per-file data key, wrapped by a named master key."""
+"""Envelope encryption: AES-256-GCM content under a per-file data key, wrapped by a named master key.
+
+The master keys sit with a provider (core.keyproviders: key file, environment or Vault Transit)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,10 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.conf import settings
+
+from .keyproviders import DecryptionError, KeyUnavailable, provider  # noqa: F401 - DecryptionError is re-exported
 
 NONCE_BYTES = 12
-
-
-class DecryptionError(Exception):
-    """The ciphertext or its wrapped key does not authenticate (tampered, or the wrong key)."""
 
 
 @dataclass(frozen=True)
@@ -21,13 +20,6 @@ class Sealed:
     ciphertext: bytes  # nonce || AES-GCM(ciphertext || tag)
     wrapped_key: bytes  # nonce || AES-GCM(data key) under the master key
     key_id: str
-
-
-def _master(key_id: str) -> AESGCM:
-    try:
-        return AESGCM(settings.KONSIL_MASTER_KEYS[key_id])
-    except KeyError:
-        raise DecryptionError(f"master key {key_id!r} is not configured") from None
 
 
 def seal(aead: AESGCM, data: bytes, aad: bytes) -> bytes:
@@ -47,12 +39,14 @@ def unseal(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
 
 
 def wrap_key(data_key: bytes, key_id: str | None = None) -> tuple[bytes, str]:
-    key_id = key_id or settings.KONSIL_MASTER_KEY_ID
-    return seal(_master(key_id), data_key, key_id.encode()), key_id
+    """`data_key` wrapped under master key `key_id` (the provider's current one by default)."""
+    keys = provider()
+    key_id = key_id or keys.current_key_id()
+    return keys.wrap(data_key, key_id), key_id
 
 
 def unwrap_key(wrapped: bytes, key_id: str) -> bytes:
-    return unseal(_master(key_id), wrapped, key_id.encode())
+    return provider().unwrap(wrapped, key_id)
 
 
 def encrypt(plaintext: bytes, *, aad: bytes = b"") -> Sealed:

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.db.models import Count
 
 from . import crypto
-from .fields import encrypted_fields
+from .fields import blind_indexes, encrypted_fields
+from .keyproviders import provider
 
 WRAPPED = "wrapped_key"
 
@@ -26,7 +27,7 @@ def _models_with_data_keys():
 
 
 def _models_with_encrypted_fields():
-    return [m for m in apps.get_models() if encrypted_fields(m)]
+    return [m for m in apps.get_models() if encrypted_fields(m) or blind_indexes(m)]
 
 
 def status() -> dict:
@@ -37,13 +38,15 @@ def status() -> dict:
         counts = {row["key_id"]: row["n"] for row in rows}
         if counts:
             out[model._meta.label] = counts
-    return {"current": settings.KONSIL_MASTER_KEY_ID, "configured": sorted(settings.KONSIL_MASTER_KEYS),
+    keys = provider()
+    return {"provider": keys.name, "current": keys.current_key_id(), "configured": keys.key_ids(),
             "data_keys": out}
 
 
 def rotate(batch_size: int = 500) -> dict:
-    """Re-wrap every data key not under the current master key, and re-seal every encrypted field."""
-    current = settings.KONSIL_MASTER_KEY_ID
+    """Re-wrap every data key not under the current master key, re-seal every encrypted field and recompute every
+    blind index under it."""
+    current = provider().current_key_id()
     crypto.wrap_key(b"\0" * 32, current)  # the current key must be configured before anything is touched
     rewrapped: dict[str, int] = {}
     for model in _models_with_data_keys():
@@ -59,12 +62,16 @@ def rotate(batch_size: int = 500) -> dict:
     resealed: dict[str, int] = {}
     for model in _models_with_encrypted_fields():
         names = [f.name for f in encrypted_fields(model)]
+        indexes = blind_indexes(model)
+        sources = {name for index in indexes for name in index.of}
         n = 0
-        for rows in _batches(model._base_manager.only("pk", *names), batch_size):
+        for rows in _batches(model._base_manager.only("pk", *names, *sources), batch_size):
             with transaction.atomic():
                 for row in rows:
                     # reading decrypts under whichever key sealed the value; saving seals under the current one
-                    model._base_manager.filter(pk=row.pk).update(**{name: getattr(row, name) for name in names})
+                    values = {name: getattr(row, name) for name in names}
+                    values.update({index.name: index.compute(row, current) for index in indexes})
+                    model._base_manager.filter(pk=row.pk).update(**values)
                     n += 1
         if n:
             resealed[model._meta.label] = n
