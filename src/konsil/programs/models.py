@@ -173,6 +173,7 @@ class Mandate(BaseModel):
     invite_token = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe)
     referred_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     share_clinical = models.BooleanField(default=False)  # the member's consent lets the payer read the report
+    recommended_cpt = models.CharField(_("recommended procedure (CPT)"), max_length=5, blank=True)  # specialist
 
     class Meta:
         ordering = ["deadline", "created_at"]
