@@ -32,7 +32,6 @@ class ConsultStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
     LATE_CANCELLED = "late_cancelled", _("Cancelled late")
     NO_SHOW = "no_show", _("Missed (no-show)")
-    RESCHEDULED = "rescheduled", _("Moved to another time")
 
 
 class Party(models.TextChoices):
@@ -64,8 +63,7 @@ class Consult(BaseModel):
     interpreter_email = EncryptedTextField(_("interpreter email"), blank=True)
     sequence = models.PositiveSmallIntegerField(default=0)  # iCalendar SEQUENCE: bumped on every change
     reminded_at = models.DateTimeField(null=True, blank=True)
-    rescheduled_from = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                            related_name="rescheduled_to")
+    rescheduled_count = models.PositiveSmallIntegerField(default=0)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     cancel_reason = models.CharField(_("reason"), max_length=300, blank=True)
@@ -114,6 +112,9 @@ class Signal(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["consult", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.sender}"
 
 
 class ConsultNote(BaseModel):

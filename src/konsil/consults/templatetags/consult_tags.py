@@ -1,0 +1,20 @@
+"""The case page's consults panel (the case page includes it)."""
+
+from django import template
+
+from konsil.core import authz
+
+from ..models import ConsultStatus
+from ..selectors import consults_of
+
+register = template.Library()
+
+
+@register.inclusion_tag("consults/_case_panel.html", takes_context=True)
+def consults_panel(context, case):
+    user = context["request"].user
+    show = authz.can("consult.view", user, case)
+    consults = list(consults_of(user, case)) if show else []
+    can_book = authz.can("consult.book", user, case) and case.assigned_specialist_id is not None and not any(
+        c.status == ConsultStatus.BOOKED for c in consults)
+    return {"show": show and (consults or can_book), "consults": consults, "can_book": can_book, "case": case}
