@@ -17,6 +17,7 @@ urlpatterns = [
     path("records/", include("konsil.records.urls")),
     path("matching/", include("konsil.matching.urls")),
     path("triage/", include("konsil.triage.urls")),
+    path("consults/", include("konsil.consults.urls")),
     path("dicomweb/cases/<uuid:case_id>/", include("konsil.records.dicomweb_urls")),
     path("", include("konsil.opinions.urls")),
     path("fhir/R4/", include("konsil.fhir.urls")),
