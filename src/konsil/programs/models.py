@@ -108,6 +108,10 @@ class Member(BaseModel):
     family_name = EncryptedTextField(_("family name"))
     birth_date = models.DateField(_("birth date"))
     sex = models.CharField(_("sex"), max_length=8, blank=True)
+    address = EncryptedTextField(_("address"), blank=True)
+    city = EncryptedTextField(_("city"), blank=True)
+    state = models.CharField(_("state"), max_length=2, blank=True)
+    postal_code = models.CharField(_("ZIP code"), max_length=10, blank=True)
     coverage_start = models.DateField(_("coverage starts"))
     coverage_end = models.DateField(_("coverage ends"), null=True, blank=True)
     fingerprint = models.CharField(max_length=64)  # SHA-256 of the roster values: re-imports change nothing
@@ -278,3 +282,17 @@ class Payment(BaseModel):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class BillingProfile(BaseModel):
+    """How a provider network bills: the billing provider of its 837P claims (NPI, tax id, address)."""
+
+    network = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE, related_name="billing_profile")
+    npi = models.CharField(_("billing NPI"), max_length=10)
+    tax_id = models.CharField(_("tax id (EIN)"), max_length=9)
+    address = models.CharField(_("address"), max_length=110)
+    city = models.CharField(_("city"), max_length=60)
+    state = models.CharField(_("state"), max_length=2)
+    postal_code = models.CharField(_("ZIP code"), max_length=10)
+    phone = models.CharField(_("billing phone"), max_length=20)
+    submitter_id = models.CharField(_("submitter id"), max_length=40)

@@ -29,7 +29,7 @@ from .models import Member, Program, Relationship, RosterImport
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
 CSV_COLUMNS = ("member_id", "subscriber_id", "relationship", "given_name", "family_name", "birth_date", "sex",
-               "coverage_start", "coverage_end", "action")
+               "coverage_start", "coverage_end", "address", "city", "state", "postal_code", "action")
 REQUIRED_COLUMNS = ("member_id", "given_name", "family_name", "birth_date", "coverage_start")
 ACTIONS = ("add", "change", "terminate", "")
 SEXES = {"f": "female", "female": "female", "m": "male", "male": "male", "u": "unknown", "unknown": "unknown",
@@ -143,6 +143,8 @@ def _row_from_834(number: int, m: dict) -> Row:
         "birth_date": x12.d8(m.get("DMG02", "")), "sex": m.get("DMG03", ""),
         "coverage_start": x12.d8(m.get("DTP348") or m.get("DTP356", "")),
         "coverage_end": x12.d8(m.get("DTP349") or m.get("DTP357", "")),
+        "address": m.get("N301", "").title(), "city": m.get("N401", "").title(), "state": m.get("N402", ""),
+        "postal_code": m.get("N403", ""),
     }
     return row
 
@@ -168,9 +170,12 @@ def clean(row: Row) -> dict | None:
     """The member's values ready to save, or None with `row.error` set."""
     v = row.values
     out = {}
-    for name, limit in (("member_id", 40), ("subscriber_id", 40), ("given_name", 100), ("family_name", 100)):
+    for name, limit in (("member_id", 40), ("subscriber_id", 40), ("given_name", 100), ("family_name", 100),
+                        ("address", 110), ("city", 60), ("state", 2), ("postal_code", 10)):
         value = str(v.get(name) or "").strip()
-        if not value and name != "subscriber_id":
+        if name == "state":
+            value = value.upper()
+        if not value and name in ("member_id", "given_name", "family_name"):
             _rejected(row, _("%(field)s is required.") % {"field": name})
         elif len(value) > limit or any(ord(c) < 32 for c in value):
             _rejected(row, _("%(field)s is too long or holds control characters.") % {"field": name})
@@ -255,7 +260,8 @@ def _apply(program, row: Row, values: dict, existing: dict, seen: dict, summary:
         return
     if member is not None and row.action == "terminate":
         values = {**{k: getattr(member, k) for k in ("member_id", "subscriber_id", "relationship", "given_name",
-                                                     "family_name", "birth_date", "sex", "coverage_start")},
+                                                     "family_name", "birth_date", "sex", "coverage_start",
+                                                     "address", "city", "state", "postal_code")},
                   "coverage_end": values["coverage_end"]}
         if values["coverage_end"] < member.coverage_start:
             _rejected(row, _("Dates out of order: the termination date is before coverage starts."))

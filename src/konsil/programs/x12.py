@@ -129,6 +129,11 @@ def members_834(text: str) -> list[dict]:
         elif sid == "NM1" and seg.get_value("NM101") == "IL":
             for i in (3, 4, 9):
                 current[f"NM10{i}"] = seg.get_value(f"NM10{i}") or ""
+        elif sid == "N3":
+            current.setdefault("N301", seg.get_value("N301") or "")
+        elif sid == "N4":
+            for i in (1, 2, 3):
+                current.setdefault(f"N40{i}", seg.get_value(f"N40{i}") or "")
         elif sid == "DMG":
             current["DMG02"], current["DMG03"] = seg.get_value("DMG02") or "", seg.get_value("DMG03") or ""
         elif sid == "DTP" and seg.get_value("DTP01") in ("348", "349", "356", "357"):
@@ -177,6 +182,9 @@ def write_834(members: list[dict], *, sponsor: str, sponsor_tax_id: str, receive
         segs.append(f"REF*0F*{_clean_value(m.get('subscriber_id') or m['member_id'])}")
         segs.append(f"NM1*IL*1*{_clean_value(m['family_name'])}*{_clean_value(m['given_name'])}****ZZ*"
                     f"{_clean_value(m['member_id'])}")
+        if m.get("address"):
+            segs.append(f"N3*{_clean_value(m['address'])}")
+            segs.append(f"N4*{_clean_value(m['city'])}*{m['state']}*{m['postal_code']}")
         segs.append(f"DMG*D8*{_d8(m['birth_date'])}*{(m.get('sex') or 'U')[0].upper()}")
         segs.append(f"HD*{ins03}**HLT")
         segs.append(f"DTP*348*D8*{_d8(m['coverage_start'])}")
@@ -187,3 +195,90 @@ def write_834(members: list[dict], *, sponsor: str, sponsor_tax_id: str, receive
 
 def _d8(value) -> str:
     return (value.isoformat() if isinstance(value, date) else str(value)).replace("-", "")
+
+
+@dataclass
+class ClaimData:
+    """What one 837P claim says; the caller gathers it from the case, the member and the billing profile."""
+
+    control: int
+    when: datetime
+    submitter: str
+    submitter_id: str
+    submitter_phone: str
+    receiver: str
+    receiver_id: str
+    billing_name: str
+    billing_npi: str
+    billing_tax_id: str
+    billing_address: str
+    billing_city: str
+    billing_state: str
+    billing_zip: str
+    payer_name: str
+    payer_id: str
+    member_id: str
+    subscriber_family: str
+    subscriber_given: str
+    subscriber_birth: date
+    subscriber_sex: str
+    claim_id: str
+    amount_cents: int
+    place_of_service: str
+    diagnoses: list[str]
+    cpt: str
+    modifier: str
+    service_date: date
+    rendering_family: str = ""
+    rendering_given: str = ""
+    rendering_npi: str = ""
+    subscriber_address: tuple[str, str, str, str] = ("", "", "", "")  # line, city, state, ZIP
+    patient: dict | None = None  # a dependant: {"family", "given", "birth", "sex", "relationship", "address"}
+
+
+def write_837p(c: ClaimData) -> str:
+    """One professional claim (005010X222A1): billing provider, subscriber (and patient), one service line."""
+    amount = f"{c.amount_cents / 100:.2f}".rstrip("0").rstrip(".")
+    sex = (c.subscriber_sex or "U")[0].upper()
+    segs = _isa(c.submitter_id, c.receiver_id, c.control, c.when, "HC") + [
+        "ST*837*0001*005010X222A1",
+        f"BHT*0019*00*{c.control}*{c.when:%Y%m%d}*{c.when:%H%M}*CH",
+        f"NM1*41*2*{_clean_value(c.submitter)}*****46*{_clean_value(c.submitter_id)}",
+        f"PER*IC*BILLING*TE*{''.join(ch for ch in c.submitter_phone if ch.isdigit()) or '0000000000'}",
+        f"NM1*40*2*{_clean_value(c.receiver)}*****46*{_clean_value(c.receiver_id)}",
+        "HL*1**20*1",
+        f"NM1*85*2*{_clean_value(c.billing_name)}*****XX*{c.billing_npi}",
+        f"N3*{_clean_value(c.billing_address)}",
+        f"N4*{_clean_value(c.billing_city)}*{c.billing_state}*{c.billing_zip}",
+        f"REF*EI*{c.billing_tax_id}",
+        f"HL*2*1*22*{1 if c.patient else 0}",
+        f"SBR*P*{'' if c.patient else '18'}*******CI",
+        f"NM1*IL*1*{_clean_value(c.subscriber_family)}*{_clean_value(c.subscriber_given)}****MI*"
+        f"{_clean_value(c.member_id)}",
+        *_address(c.subscriber_address),
+        f"DMG*D8*{_d8(c.subscriber_birth)}*{sex if sex in 'FMU' else 'U'}",
+        f"NM1*PR*2*{_clean_value(c.payer_name)}*****PI*{_clean_value(c.payer_id)}",
+    ]
+    if c.patient:
+        p = c.patient
+        psex = (p.get("sex") or "U")[0].upper()
+        segs += ["HL*3*2*23*0", f"PAT*{p.get('relationship', '19')}",
+                 f"NM1*QC*1*{_clean_value(p['family'])}*{_clean_value(p['given'])}",
+                 *_address(p.get("address") or c.subscriber_address),
+                 f"DMG*D8*{_d8(p['birth'])}*{psex if psex in 'FMU' else 'U'}"]
+    codes = [d.replace(".", "").upper() for d in c.diagnoses][:12]
+    segs += [f"CLM*{_clean_value(c.claim_id)}*{amount}***{c.place_of_service}:B:1*Y*A*Y*Y",
+             "HI*" + "*".join(f"{'ABK' if i == 0 else 'ABF'}:{code}" for i, code in enumerate(codes))]
+    if c.rendering_npi:
+        segs.append(f"NM1*82*1*{_clean_value(c.rendering_family)}*{_clean_value(c.rendering_given)}****XX*"
+                    f"{c.rendering_npi}")
+    procedure = f"HC:{c.cpt}" + (f":{c.modifier}" if c.modifier else "")
+    segs += ["LX*1", f"SV1*{procedure}*{amount}*UN*1***1", f"DTP*472*D8*{_d8(c.service_date)}"]
+    return _close(segs, c.control)
+
+
+def _address(address) -> list[str]:
+    line, city, state, postal = address
+    if not line:
+        return []
+    return [f"N3*{_clean_value(line)}", f"N4*{_clean_value(city)}*{_clean_value(state)[:2]}*{_clean_value(postal)}"]
