@@ -1,0 +1,74 @@
+"""The filter of every analytics view (page, API, CSV, PDF, CLI): one form, field-level messages."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from konsil.cases.choices import STATE_NAMED_CHOICES, Channel
+from konsil.core.errors import ValidationFailed
+
+from .measures import Filters
+
+BLANK = [("", _("All"))]
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+
+
+def specialty_choices():
+    from konsil.matching.models import Specialty
+
+    return BLANK + [(s.code, str(s)) for s in Specialty.objects.all()]
+
+
+class FilterForm(forms.Form):
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    specialty = forms.ChoiceField(label=_("Specialty"), required=False)
+    channel = forms.ChoiceField(label=_("Channel"), required=False, choices=BLANK + list(Channel.choices))
+    program = forms.SlugField(label=_("Program"), required=False, max_length=80)
+    state = forms.ChoiceField(label=_("State"), required=False, choices=BLANK + STATE_NAMED_CHOICES)
+
+    def __init__(self, *args, programs=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["specialty"].choices = specialty_choices()
+        if programs:
+            self.fields["program"] = forms.ChoiceField(label=_("Program"), required=False,
+                                                       choices=BLANK + list(programs))
+
+    def clean(self):
+        data = super().clean()
+        for name in ("start", "end"):
+            value = data.get(name)
+            if value and not EARLIEST <= value <= LATEST:
+                self.add_error(name, _("Choose a date between 2000 and 2100."))
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.add_error("end", _("The end of the period must not be before its start."))
+        return data
+
+    def filters(self) -> Filters:
+        data = self.cleaned_data
+        return Filters(start=data.get("start"), end=data.get("end"), specialty=data.get("specialty") or "",
+                       channel=data.get("channel") or "", program=data.get("program") or "",
+                       state=data.get("state") or "")
+
+
+ALIASES = {"from": "start", "to": "end"}
+
+
+def parse(params, *, programs=()) -> Filters:
+    """Filters from query parameters (`from`, `to`, `specialty`, `channel`, `program`, `state`), or a
+    ValidationFailed naming each field at fault."""
+    data = {ALIASES.get(key, key): params.get(key) for key in ("from", "to", "specialty", "channel", "program",
+                                                               "state") if params.get(key) not in (None, "")}
+    unknown = sorted(set(params) - {"from", "to", "specialty", "channel", "program", "state", "network", "format",
+                                    "sponsor", "start", "end"})
+    form = FilterForm(data, programs=programs)
+    if unknown or not form.is_valid():
+        errors = {{"start": "from", "end": "to"}.get(k, k): [str(m) for m in v] for k, v in form.errors.items()}
+        for key in unknown:
+            errors[key[:40]] = [str(_("Unknown filter."))]
+        raise ValidationFailed(_("Check the filters."), errors=errors)
+    return form.filters()

@@ -1,0 +1,165 @@
+"""One pass over the filtered facts for every breakdown: GROUPING SETS on PostgreSQL, UNION ALL elsewhere.
+
+Each set names its grouping columns and the aggregates it needs; `run()` returns {set name: [row dicts]}.
+Column names come from this module only, never from input: values travel as query parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import connection
+
+from .models import CaseFact
+
+TABLE = CaseFact._meta.db_table
+
+
+def _true(column: str) -> str:
+    return f"SUM(CASE WHEN {column} THEN 1 ELSE 0 END)"
+
+
+AGGREGATES = {
+    "n": "COUNT(*)",
+    "breached": _true("breached"),
+    "accepted": "COUNT(tat_accept)",  # cases that reached acceptance: the review clock ran
+    "offers_made": "SUM(offers_made)",
+    "offers_declined": "SUM(offers_declined)",
+    "offers_expired": "SUM(offers_expired)",
+    "triage_agreed": _true("triage_agreed"),
+    "triage_decided": "COUNT(triage_agreed)",
+    "plan_changed": _true("plan_changed"),
+    "plan_known": "COUNT(plan_changed)",
+    "avoided": _true("procedure_avoided"),
+    "avoided_known": "COUNT(procedure_avoided)",
+    "cost_sum": "SUM(cost_difference)",
+    "cost_n": "COUNT(cost_difference)",
+    "nps_promoters": "SUM(CASE WHEN nps >= 9 THEN 1 ELSE 0 END)",
+    "nps_detractors": "SUM(CASE WHEN nps <= 6 THEN 1 ELSE 0 END)",
+    "nps_n": "COUNT(nps)",
+    "rural": "SUM(CASE WHEN rucc >= 4 THEN 1 ELSE 0 END)",
+    "rucc_known": "COUNT(rucc)",
+    "interpreter": _true("interpreter"),
+}
+ALL = tuple(AGGREGATES)
+COUNT = ("n",)
+OUTCOMES = ("n", "plan_changed", "plan_known", "avoided", "avoided_known", "cost_sum", "cost_n", "nps_promoters",
+            "nps_detractors", "nps_n", "triage_agreed", "triage_decided")
+
+# name -> (grouping columns, aggregates)
+SETS = {
+    "total": ((), ALL),
+    "month": (("month",), COUNT),
+    "channel": (("channel",), COUNT),
+    "program": (("program",), COUNT),
+    "sponsor": (("sponsor_id",), COUNT),
+    "specialty": (("specialty_group",), OUTCOMES),
+    "urgency": (("urgency",), COUNT),
+    "state": (("state",), ("n", "rural", "rucc_known")),
+    "language": (("language",), ("n", "interpreter")),
+    "delivery": (("delivery",), COUNT),
+    "tat_triage": (("tat_triage",), COUNT),
+    "tat_offer": (("tat_offer",), COUNT),
+    "tat_accept": (("tat_accept",), COUNT),
+    "tat_deliver": (("tat_deliver",), COUNT),
+    "tat_total": (("tat_total",), COUNT),
+    "dx": (("specialty_group", "diagnosis_verdict"), COUNT),
+    "tx": (("specialty_group", "treatment_verdict"), COUNT),
+    "state_tat": (("state", "tat_total"), COUNT),
+    "state_specialty": (("state", "specialty_group"), COUNT),
+}
+COLUMNS = tuple(dict.fromkeys(col for cols, _aggs in SETS.values() for col in cols))
+
+
+@dataclass(frozen=True)
+class Where:
+    """The filter as SQL over the fact table; every value is a parameter."""
+
+    networks: tuple = ()
+    sponsors: tuple = ()
+    start: date | None = None
+    end: date | None = None
+    specialties: tuple = ()
+    channel: str = ""
+    program: str = ""
+    state: str = ""
+
+    def sql(self) -> tuple[str, list]:
+        parts, params = [], []
+
+        def among(column: str, values) -> None:
+            parts.append(f"{column} IN ({', '.join(['%s'] * len(values))})" if values else "1 = 0")
+            params.extend(values)
+
+        if self.networks or not self.sponsors:
+            among("network_id", [_db_uuid(v) for v in self.networks])
+        if self.sponsors:
+            among("sponsor_id", [_db_uuid(v) for v in self.sponsors])
+        if self.start:
+            parts.append("submitted_on >= %s")
+            params.append(self.start)
+        if self.end:
+            parts.append("submitted_on <= %s")
+            params.append(self.end)
+        if self.specialties:
+            among("specialty", list(self.specialties))
+        for column in ("channel", "state"):
+            if getattr(self, column):
+                parts.append(f"{column} = %s")
+                params.append(getattr(self, column))
+        if self.program:
+            parts.append("program = %s")
+            params.append(_db_uuid(self.program))
+        return " AND ".join(parts) or "1 = 1", params
+
+
+def _db_uuid(value):
+    """UUIDs as the backend stores them (PostgreSQL uuid; a 32-character hex string on SQLite)."""
+    return value if connection.vendor == "postgresql" else str(value).replace("-", "")
+
+
+def _select(aggregates) -> str:
+    return ", ".join(f"{AGGREGATES[name]} AS {name}" for name in aggregates)
+
+
+def run(where: Where, sets: dict | None = None) -> dict[str, list[dict]]:
+    sets = sets or SETS
+    condition, params = where.sql()
+    if connection.vendor == "postgresql":
+        return _grouping_sets(sets, condition, params)
+    return _union_all(sets, condition, params)
+
+
+def _grouping_sets(sets, condition, params) -> dict[str, list[dict]]:
+    columns = tuple(dict.fromkeys(col for cols, _aggs in sets.values() for col in cols))
+    masks = {}
+    for name, (cols, _aggs) in sets.items():  # GROUPING(): a 1 bit for each column the set does not group by
+        masks[sum(1 << (len(columns) - 1 - i) for i, col in enumerate(columns) if col not in cols)] = name
+    wanted = tuple(dict.fromkeys(agg for _cols, aggs in sets.values() for agg in aggs))
+    grouping = ", ".join("(" + ", ".join(cols) + ")" for cols, _aggs in sets.values())
+    sql = (f"SELECT GROUPING({', '.join(columns)}) AS g, {', '.join(columns)}, {_select(wanted)} "
+           f"FROM {TABLE} WHERE {condition} GROUP BY GROUPING SETS ({grouping})")
+    out: dict[str, list[dict]] = {name: [] for name in sets}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            name = masks[row[0]]
+            cols, aggs = sets[name]
+            values = dict(zip(columns, row[1:1 + len(columns)], strict=True))
+            totals = dict(zip(wanted, row[1 + len(columns):], strict=True))
+            out[name].append({**{c: values[c] for c in cols}, **{a: totals[a] or 0 for a in aggs}})
+    return out
+
+
+def _union_all(sets, condition, params) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    with connection.cursor() as cursor:
+        for name, (cols, aggs) in sets.items():
+            group = f" GROUP BY {', '.join(cols)}" if cols else ""
+            head = f"{', '.join(cols)}, " if cols else ""
+            cursor.execute(f"SELECT {head}{_select(aggs)} FROM {TABLE} WHERE {condition}{group}", params)
+            out[name] = [{**dict(zip(cols, row[:len(cols)], strict=True)),
+                          **{a: v or 0 for a, v in zip(aggs, row[len(cols):], strict=True)}}
+                         for row in cursor.fetchall()]
+    return out

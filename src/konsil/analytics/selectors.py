@@ -1,0 +1,55 @@
+"""Who sees which analytics: the scope of a user (a network's leaders, or a sponsor's admins), audited reads."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.utils.translation import gettext as _
+
+from konsil.audit.services import emit
+from konsil.core import authz
+from konsil.core.errors import NotFound, PermissionDenied
+
+from . import measures
+from .permissions import LEADER_ROLES, SPONSOR_ROLES
+
+
+def scope_for(user, *, network: str = "", sponsor: str = "") -> measures.Scope:
+    """The user's analytics scope; `network`/`sponsor` (slugs) pick one when they have several."""
+    if authz.can("analytics.view_network", user) and not sponsor:
+        orgs = user.organizations_for(*LEADER_ROLES).filter(kind="provider_network")
+        if network:
+            orgs = orgs.filter(slug=network)
+        orgs = list(orgs)
+        if not orgs:
+            raise NotFound(_("No such network among yours."), field="network")
+        return measures.Scope(kind="network", name=", ".join(o.name for o in orgs),
+                              networks=tuple(o.pk for o in orgs))
+    if authz.can("analytics.view_sponsor", user):
+        orgs = user.organizations_for(*SPONSOR_ROLES)
+        if sponsor:
+            orgs = orgs.filter(slug=sponsor)
+        orgs = list(orgs)
+        if not orgs:
+            raise NotFound(_("No such program sponsor among yours."), field="sponsor")
+        return measures.Scope(kind="sponsor", name=", ".join(o.name for o in orgs),
+                              sponsors=tuple(o.pk for o in orgs), suppress=True)
+    raise PermissionDenied(_("Analytics are for network leaders and program sponsors."))
+
+
+def programs_for(scope: measures.Scope) -> list[tuple[str, str]]:
+    """(slug, name) of the programs the scope may filter on."""
+    if not apps.is_installed("konsil.programs"):
+        return []
+    from konsil.programs.models import Program
+
+    programs = Program.objects.filter(sponsor__in=scope.sponsors) if scope.sponsors else Program.objects.filter(
+        network__in=scope.networks)
+    return list(programs.order_by("name").values_list("slug", "name"))
+
+
+def read_summary(user, scope: measures.Scope, filters: measures.Filters, *, view: str) -> dict:
+    """The figures, with the read audited (aggregates only: no patient named; the filter in the detail)."""
+    result = measures.summary(scope, filters)
+    emit(actor=user, action="analytics.read", object_type="analytics.summary", object_id=scope.kind,
+         purpose="operations", detail={"view": view, "scope": scope.kind, "filters": filters.as_dict()})
+    return result
