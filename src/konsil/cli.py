@@ -542,6 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
     from konsil.records.dicom_commands import add_parser as add_dicom_parser
 
     add_dicom_parser(sub)
+    from konsil.programs.commands import add_parser as add_programs_parser
+
+    add_programs_parser(sub)
     sub.add_parser("manage", help="Django's management commands (migrate, createsuperuser, ...)")
     return parser
 
