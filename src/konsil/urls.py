@@ -18,6 +18,7 @@ urlpatterns = [
     path("matching/", include("konsil.matching.urls")),
     path("triage/", include("konsil.triage.urls")),
     path("consults/", include("konsil.consults.urls")),
+    path("follow-up/", include("konsil.outcomes.urls")),
     path("dicomweb/cases/<uuid:case_id>/", include("konsil.records.dicomweb_urls")),
     path("", include("konsil.opinions.urls")),
     path("fhir/R4/", include("konsil.fhir.urls")),
