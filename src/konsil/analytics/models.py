@@ -56,6 +56,9 @@ class CaseFact(models.Model):
             models.Index(fields=["sponsor", "submitted_on"]),
         ]
 
+    def __str__(self) -> str:
+        return f"fact {self.case_id}"
+
 
 class Refresh(models.Model):
     """One run of the rollup: up to when the facts are exact, and how much it did."""
@@ -70,3 +73,6 @@ class Refresh(models.Model):
     class Meta:
         ordering = ["-started_at"]
         get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"refresh {self.started_at:%Y-%m-%d %H:%M}"

@@ -1,9 +1,10 @@
 """Keep the fact table exact: rebuild the facts of every case whose sources changed since the last refresh.
 
 `refresh()` runs on the clock (core.schedule, every 5 minutes) and from `konsil analytics refresh`. A case's fact
-is rebuilt whole from its case row, timeline, offers, triage decisions, signed opinion, program enrollment and follow-up outcome, so the
-figures are exact as of the refresh's watermark. Changes are found by their `updated_at`/`created_at`; the
-watermark trails the refresh's start by OVERLAP so a transaction that committed late is read on the next run.
+is rebuilt whole from its case row, timeline, offers, triage decisions, signed opinion, program enrollment and
+follow-up outcome, so the figures are exact as of the refresh's watermark. Changes are found by their
+`updated_at`/`created_at`; the watermark trails the refresh's start by OVERLAP so a transaction that committed
+late is read on the next run.
 """
 
 from __future__ import annotations
@@ -150,6 +151,9 @@ def build(case_ids, *, now=None, groups=None) -> list[CaseFact]:
     return facts
 
 
+FACT_FIELDS = [f.name for f in CaseFact._meta.concrete_fields if not f.primary_key]
+
+
 def _changed_since(since) -> set:
     """Ids of cases whose fact may differ from the sources changed at or after `since`."""
     from konsil.cases.models import Case, Offer, StatusChange
@@ -186,9 +190,9 @@ def refresh(*, full: bool = False, now=None) -> Refresh:
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         facts = build(chunk, now=now, groups=groups)
-        with transaction.atomic():
-            CaseFact.objects.filter(case_id__in=chunk).delete()
-            CaseFact.objects.bulk_create(facts)
+        with transaction.atomic():  # an upsert: two refreshes at once both end with the same rows
+            CaseFact.objects.bulk_create(facts, update_conflicts=True, unique_fields=["case"],
+                                         update_fields=FACT_FIELDS)
     if full:  # a full run also forgets cases that no longer exist
         CaseFact.objects.filter(refreshed_at__lt=now).delete()
     run.finished_at = timezone.now()

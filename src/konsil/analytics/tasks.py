@@ -1,0 +1,12 @@
+"""The clock's analytics work: bring the fact table up to date (idempotent; see rollup.py)."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+
+@task()
+def refresh_facts() -> None:
+    from .rollup import refresh
+
+    refresh()
