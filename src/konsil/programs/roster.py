@@ -115,10 +115,14 @@ def parse_834(text: str) -> list[Row]:
     """One Row per member loop (INS). The 834 is validated against the 005010X220A1 map first: envelope and
     header errors reject the file, errors inside a member's loop reject that member."""
     report = x12.validate(text, expect="834")
+    envelope = [e for e in report.errors if e.level != "segment"]
+    if envelope:
+        raise RosterRejected(_("Not a valid 834 file: %(error)s") % {"error": envelope[0].message}, field="file",
+                             code="x12")
     rows = [_row_from_834(number, member) for number, member in enumerate(x12.members_834(text), start=1)]
     for err in report.errors:
         target = next((r for r in reversed(rows) if r.values["_line"] <= err.line), None) if err.line else None
-        if target is None or err.level != "segment":
+        if target is None:
             raise RosterRejected(_("Not a valid 834 file: %(error)s") % {"error": err.message}, field="file",
                                  code="x12")
         _rejected(target, _("Line %(line)d (%(segment)s): %(error)s")
