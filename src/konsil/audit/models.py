@@ -38,14 +38,9 @@ class Alg(models.TextChoices):
     LEGACY = "sha256", "SHA-256 (unkeyed, before 2026-12)"
 
 
-class AuditEvent(models.Model):
-    """One event. `seq` is gap-free; `hash` = HMAC-SHA-256(audit key, prev_hash + canonical content).
+class EventContent(models.Model):
+    """What an event says (who, what, which patient, outcome, when, from where); no chain fields."""
 
-    Events written before the chain was keyed carry alg "sha256" (plain SHA-256); none may follow a keyed one.
-    """
-
-    seq = models.BigIntegerField(primary_key=True)
-    id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     occurred_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
@@ -62,6 +57,19 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     channel = models.CharField(max_length=16, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditEvent(EventContent):
+    """One chained event. `seq` is gap-free; `hash` = HMAC-SHA-256(audit key, prev_hash + canonical content).
+
+    Events written before the chain was keyed carry alg "sha256" (plain SHA-256); none may follow a keyed one.
+    """
+
+    seq = models.BigIntegerField(primary_key=True)
+    id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
     alg = models.CharField(max_length=16, choices=Alg.choices, default=Alg.HMAC)
@@ -83,6 +91,24 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("audit events are append-only")
+
+
+class PendingEvent(EventContent):
+    """An event written by a business transaction, waiting for the sequencer to chain it (services.seal).
+
+    Business transactions only insert these rows (no lock); the sequencer moves them into the chain under a
+    short lock on the head right after the commit. `mac` (HMAC of the content under the audit key) catches an
+    edit made while an event waits.
+    """
+
+    pos = models.BigAutoField(primary_key=True)
+    id = models.UUIDField(unique=True, editable=False)
+    mac = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()  # a short-lived row: no index to maintain beyond its key
+    patient_id = models.UUIDField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"pending {self.pos} {self.action}"
 
 
 class ChainHead(models.Model):

@@ -1,10 +1,20 @@
-"""Writing and verifying the audit trail. Call `emit` inside the transaction of the write it records."""
+"""Writing and verifying the audit trail. Call `emit` inside the transaction of the write it records.
+
+No global lock in business transactions: `emit` inside a transaction only inserts `PendingEvent` rows (with an
+HMAC of their content) and registers the sequencer for the commit; `seal` then chains every pending event under
+a short lock on the chain head (one small transaction, batching whatever other workers committed meanwhile: a
+group commit). We chose this over per-shard chains because the chain, `verify`, the checkpoints and the exports
+stay one gap-free sequence, and the lock is held for the chaining only, never across a request's work.
+Outside a transaction (autocommit) `emit` chains at once; so does a test's never-committing transaction.
+KONSIL_AUDIT_SEAL=inline keeps the old behaviour (the head locked until the business transaction ends).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -14,9 +24,13 @@ from django.utils import timezone
 
 from konsil.core import context
 
-from .models import Alg, AuditEvent, ChainHead, Outcome
+from .models import Alg, AuditEvent, ChainHead, Outcome, PendingEvent
 
 GENESIS = "0" * 64
+PENDING_MAC_PREFIX = b"konsil audit pending v1\n"
+CONTENT_FIELDS = ("id", "occurred_at", "actor_id", "actor_label", "role", "action", "object_type", "object_id",
+                  "patient_id", "purpose", "outcome", "ip", "channel", "detail")
+logger = logging.getLogger(__name__)
 HASHED_FIELDS = (
     "seq", "id", "occurred_at", "actor_id", "actor_label", "role", "action", "object_type", "object_id",
     "patient_id", "purpose", "outcome", "ip", "channel", "detail",
@@ -70,42 +84,117 @@ def emit_many(*, actor, events: list[dict], role: str = "", purpose: str = "trea
     return _append(actor, [{"role": role, "purpose": purpose, **fields} for fields in events])
 
 
-def _append(actor, specs: list[dict]) -> list[AuditEvent]:
-    """Lock the chain head, link each event to the previous one, insert them, move the head."""
-    if not specs:
-        return []
+def _build(actor, specs: list[dict]) -> list[AuditEvent]:
     ctx = context.current()
     user = actor if getattr(actor, "is_authenticated", False) else None
     label = (user.email if user else (actor if isinstance(actor, str) else "system"))[:254]
-    with transaction.atomic():
-        head, _ = ChainHead.objects.select_for_update().get_or_create(id=1)
-        seq, prev_hash, events = head.seq, head.hash, []
-        now = timezone.now()
-        for spec in specs:
-            seq += 1
-            event = AuditEvent(
-                seq=seq,
-                occurred_at=now,
-                actor=user,
-                actor_label=label,
-                role=str(spec.get("role") or "")[:32],
-                action=str(spec["action"])[:64],
-                object_type=str(spec.get("object_type") or "")[:64],
-                object_id=str(spec.get("object_id") or "")[:64],
-                patient_id=spec.get("patient_id"),
-                purpose=spec.get("purpose") or "treatment",
-                outcome=spec.get("outcome") or Outcome.SUCCESS,
-                ip=ctx.ip,
-                channel=ctx.channel,
-                detail=spec.get("detail") or {},
-                prev_hash=prev_hash,
-            )
-            event.hash = prev_hash = compute_hash(prev_hash, event)
-            events.append(event)
-        AuditEvent.objects.bulk_create(events)
-        head.seq, head.hash = seq, prev_hash
-        head.save(update_fields=["seq", "hash"])
+    now = timezone.now()
+    return [
+        AuditEvent(
+            occurred_at=now,
+            actor=user,
+            actor_label=label,
+            role=str(spec.get("role") or "")[:32],
+            action=str(spec["action"])[:64],
+            object_type=str(spec.get("object_type") or "")[:64],
+            object_id=str(spec.get("object_id") or "")[:64],
+            patient_id=spec.get("patient_id"),
+            purpose=spec.get("purpose") or "treatment",
+            outcome=spec.get("outcome") or Outcome.SUCCESS,
+            ip=ctx.ip,
+            channel=ctx.channel,
+            detail=spec.get("detail") or {},
+        )
+        for spec in specs
+    ]
+
+
+def _seal_now() -> bool:
+    """Chain inside this transaction rather than after its commit?"""
+    if settings.KONSIL_AUDIT_SEAL == "inline" or not connection.in_atomic_block:
+        return True
+    # A test case's transaction never commits, so on_commit would never run: chain at once there.
+    return any(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+def _append(actor, specs: list[dict]) -> list[AuditEvent]:
+    """Chain the events now, or stage them for the sequencer that runs when this transaction commits."""
+    if not specs:
+        return []
+    events = _build(actor, specs)
+    if _seal_now():
+        with transaction.atomic():
+            _chain(events)
+        return events
+    pending = [PendingEvent(mac=pending_mac(event), **{
+        name: getattr(event, name) for name in CONTENT_FIELDS}) for event in events]
+    PendingEvent.objects.bulk_create(pending)
+    positions = [row.pos for row in pending]
+    transaction.on_commit(lambda: _seal_after_commit(positions))
     return events
+
+
+def pending_mac(event: AuditEvent) -> str:
+    """HMAC of an event's content alone: it protects the event while it waits to be chained."""
+    values = {name: getattr(event, name) for name in CONTENT_FIELDS}
+    values["occurred_at"] = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for name in ("id", "actor_id", "patient_id"):
+        values[name] = None if values[name] is None else str(values[name])
+    message = PENDING_MAC_PREFIX + json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hmac.new(settings.KONSIL_AUDIT_KEY, message, hashlib.sha256).hexdigest()
+
+
+def _chain(events: list[AuditEvent]) -> None:
+    """Under the head's lock (the caller's transaction): number, link and insert the events, move the head."""
+    head, _ = ChainHead.objects.select_for_update().get_or_create(id=1)
+    seq, prev_hash = head.seq, head.hash
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash = seq, prev_hash
+        event.hash = prev_hash = compute_hash(prev_hash, event)
+    AuditEvent.objects.bulk_create(events)
+    head.seq, head.hash = seq, prev_hash
+    head.save(update_fields=["seq", "hash"])
+
+
+def _seal_after_commit(positions: list[int]) -> None:
+    """After a business commit: chain its events unless another worker's seal already took them."""
+    try:
+        if PendingEvent.objects.filter(pos__in=positions).exists():
+            seal()
+    except Exception as exc:  # the business work is committed; the clock and verify chain what is left
+        logger.error("audit events left pending for the next seal: %s", type(exc).__name__)
+
+
+def seal(batch: int = 2000) -> int:
+    """Chain every pending event, oldest first, in short transactions of at most `batch`; returns how many."""
+    total = 0
+    while True:
+        with transaction.atomic():
+            ChainHead.objects.select_for_update().get_or_create(id=1)  # one sequencer at a time
+            rows = list(PendingEvent.objects.order_by("pos")[:batch])
+            if not rows:
+                return total
+            events, altered = [], []
+            for row in rows:
+                event = AuditEvent(**{name: getattr(row, name) for name in CONTENT_FIELDS})
+                if not hmac.compare_digest(pending_mac(event), row.mac):
+                    altered.append(str(row.id))
+                events.append(event)
+            for event_id in altered:  # chained as found (the trail only grows), and flagged beside it
+                events += _build("audit", [{"action": "audit.pending_altered", "outcome": Outcome.FAILURE,
+                                            "object_type": "audit.auditevent", "object_id": event_id}])
+            _chain(events)
+            PendingEvent.objects.filter(pos__in=[row.pos for row in rows]).delete()
+        if altered:
+            logger.error("%d audit events were altered while waiting to be chained", len(altered))
+        total += len(rows)
+        if len(rows) < batch:
+            return total
+
+
+def pending_count() -> int:
+    return PendingEvent.objects.count()
 
 
 @dataclass
@@ -128,6 +217,7 @@ def verify(batch_size: int = 2000, checkpoint_path=None) -> VerifyResult:
     from . import checkpoints as cps
     from . import dbguard
 
+    seal()  # what was written but not chained yet (a worker that died between its commit and its seal)
     warnings = [f"the database trigger {name} is missing; run `konsil audit protect`"
                 for name in dbguard.missing(connection)]
     try:

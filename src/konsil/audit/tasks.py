@@ -7,7 +7,10 @@ from django_tasks import task
 
 @task()
 def write_checkpoint() -> None:
-    """Every few minutes (core/schedule.py): append a signed checkpoint when the chain moved."""
+    """Every few minutes (core/schedule.py): chain what is still pending, then append a signed checkpoint when
+    the chain moved."""
     from .checkpoints import write
+    from .services import seal
 
+    seal()
     write()
