@@ -291,12 +291,13 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_audit_checkpoint(args) -> int:
-    from konsil.audit import checkpoints
+    from konsil.audit import checkpoints, services
 
     if args.public_key:
         print(checkpoints.public_key_pem(), end="")
         return 0
     try:
+        services.seal()  # chain pending events first
         mark = checkpoints.write(force=args.force)
     except checkpoints.CheckpointError as exc:
         print(f"konsil audit checkpoint: {exc}", file=sys.stderr)
