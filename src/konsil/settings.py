@@ -294,9 +294,6 @@ KONSIL_AUDIT_CHECKPOINT_SYSLOG = os.environ.get("KONSIL_AUDIT_CHECKPOINT_SYSLOG"
 # "commit" (default): events are chained by a sequencer right after their transaction commits (no lock held during
 # the business work); "inline": the chain head is locked from the first event to the end of the transaction.
 KONSIL_AUDIT_SEAL = os.environ.get("KONSIL_AUDIT_SEAL", "commit")
-# "commit" (default): events are chained by a sequencer right after their transaction commits (no lock held during
-# the business work); "inline": the chain head is locked from the first event to the end of the transaction.
-KONSIL_AUDIT_SEAL = os.environ.get("KONSIL_AUDIT_SEAL", "commit")
 
 # Pluggable engines: triage proposes, matching ranks. Later issues replace these.
 KONSIL_TRIAGE_ENGINE = os.environ.get("KONSIL_TRIAGE_ENGINE", "konsil.triage.ml.ModelTriage")
