@@ -48,10 +48,11 @@ def _cmd_eligibility(args) -> int:
     return check_lines(sys.stdin, sys.stdout, program=args.program)
 
 
-def roster_import(path: Path, *, program: str, fmt: str | None = None, out: TextIO = sys.stdout,
-                  err: TextIO = sys.stderr) -> int:
+def roster_import(path: Path, *, program: str, fmt: str | None = None, out: TextIO | None = None,
+                  err: TextIO | None = None) -> int:
     from .roster import import_roster
 
+    out, err = out or sys.stdout, err or sys.stderr
     found = _program(program, err)
     if found is None:
         return 2
@@ -102,7 +103,8 @@ def _line(program: Program, raw: str) -> dict:
     return out
 
 
-def check_lines(inp: TextIO, out: TextIO, *, program: str, err: TextIO = sys.stderr) -> int:
+def check_lines(inp: TextIO, out: TextIO, *, program: str, err: TextIO | None = None) -> int:
+    err = err or sys.stderr
     found = _program(program, err)
     if found is None:
         return 2
