@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from konsil.accounts.api import LogoutAllView, MeView, TokenDetailView, TokenListView, TokenView
+from konsil.analytics.api_urls import urlpatterns as analytics_api_urls
 from konsil.cases.api import CaseViewSet, Icd10LookupView, NotificationViewSet
 from konsil.cases.emergency_api import CaseEmergencyViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
@@ -35,5 +36,6 @@ urlpatterns = [
     path("cases/<uuid:pk>/triage/questions/", TriageQuestionsView.as_view(), name="case-triage-questions"),
     path("records/<uuid:pk>/identity/", RecordIdentityView.as_view(), name="record-identity"),
     path("records/uploads/<uuid:upload_id>", UploadView.as_view(), name="records-upload"),
+    *analytics_api_urls,
     *router.urls,
 ]

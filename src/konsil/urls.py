@@ -17,6 +17,7 @@ urlpatterns = [
     path("records/", include("konsil.records.urls")),
     path("matching/", include("konsil.matching.urls")),
     path("triage/", include("konsil.triage.urls")),
+    path("analytics/", include("konsil.analytics.urls")),
     path("consults/", include("konsil.consults.urls")),
     path("follow-up/", include("konsil.outcomes.urls")),
     path("dicomweb/cases/<uuid:case_id>/", include("konsil.records.dicomweb_urls")),

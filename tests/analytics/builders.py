@@ -10,7 +10,7 @@ from konsil.triage.models import TriageDecision
 
 from ..factories import make_patient, make_specialist, make_user
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(text: str) -> dt.datetime:

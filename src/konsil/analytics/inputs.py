@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from konsil.cases.choices import STATE_NAMED_CHOICES, Channel
@@ -23,7 +24,18 @@ def specialty_choices():
     return BLANK + [(s.code, str(s)) for s in Specialty.objects.all()]
 
 
+PERIODS = [("", _("Any time")), ("3m", _("Last 3 months")), ("12m", _("Last 12 months")),
+           ("24m", _("Last 24 months")), ("custom", _("Between the dates below"))]
+
+
+def months_back(today: date, months: int) -> date:
+    """The first day of the month `months - 1` months before today's (the last N calendar months)."""
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    return date(index // 12, index % 12 + 1, 1)
+
+
 class FilterForm(forms.Form):
+    period = forms.ChoiceField(label=_("Period"), required=False, choices=PERIODS)
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     specialty = forms.ChoiceField(label=_("Specialty"), required=False)
@@ -48,23 +60,27 @@ class FilterForm(forms.Form):
             self.add_error("end", _("The end of the period must not be before its start."))
         return data
 
-    def filters(self) -> Filters:
+    def filters(self, today: date | None = None) -> Filters:
         data = self.cleaned_data
-        return Filters(start=data.get("start"), end=data.get("end"), specialty=data.get("specialty") or "",
+        start, end = data.get("start"), data.get("end")
+        period = data.get("period") or ""
+        if period.endswith("m"):
+            today = today or timezone.localdate()
+            start, end = months_back(today, int(period[:-1])), today
+        return Filters(start=start, end=end, specialty=data.get("specialty") or "",
                        channel=data.get("channel") or "", program=data.get("program") or "",
                        state=data.get("state") or "")
 
 
 ALIASES = {"from": "start", "to": "end"}
+NAMES = ("period", "from", "to", "specialty", "channel", "program", "state")
 
 
 def parse(params, *, programs=()) -> Filters:
     """Filters from query parameters (`from`, `to`, `specialty`, `channel`, `program`, `state`), or a
     ValidationFailed naming each field at fault."""
-    data = {ALIASES.get(key, key): params.get(key) for key in ("from", "to", "specialty", "channel", "program",
-                                                               "state") if params.get(key) not in (None, "")}
-    unknown = sorted(set(params) - {"from", "to", "specialty", "channel", "program", "state", "network", "format",
-                                    "sponsor", "start", "end"})
+    data = {ALIASES.get(key, key): params.get(key) for key in NAMES if params.get(key) not in (None, "")}
+    unknown = sorted(set(params) - set(NAMES) - {"network", "sponsor", "quarter"})
     form = FilterForm(data, programs=programs)
     if unknown or not form.is_valid():
         errors = {{"start": "from", "end": "to"}.get(k, k): [str(m) for m in v] for k, v in form.errors.items()}

@@ -53,3 +53,12 @@ def read_summary(user, scope: measures.Scope, filters: measures.Filters, *, view
     emit(actor=user, action="analytics.read", object_type="analytics.summary", object_id=scope.kind,
          purpose="operations", detail={"view": view, "scope": scope.kind, "filters": filters.as_dict()})
     return result
+
+
+def resolve(user, params) -> tuple[measures.Scope, measures.Filters]:
+    """Scope and filters of a request (query parameters), or a DomainError naming the field at fault."""
+    from .inputs import parse
+
+    scope = scope_for(user, network=str(params.get("network") or "")[:80],
+                      sponsor=str(params.get("sponsor") or "")[:80])
+    return scope, parse(params, programs=programs_for(scope))

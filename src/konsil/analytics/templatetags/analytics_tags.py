@@ -1,0 +1,43 @@
+"""Formatting for the analytics page and report: percentages with their intervals, suppressed cells."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.filter
+def pct(value) -> str:
+    """0.1234 -> "12.3 %" (localized); a missing rate -> "—"."""
+    if value is None:
+        return "—"
+    return f"{number_format(round(value * 100, 1), 1)} %"
+
+
+@register.filter
+def interval(item: dict) -> str:
+    """A rate's 95 % interval as "10.2–15.3 %"."""
+    if not item or item.get("ci_low") is None:
+        return "—"
+    return f"{number_format(round(item['ci_low'] * 100, 1), 1)}–{number_format(round(item['ci_high'] * 100, 1), 1)} %"
+
+
+@register.filter
+def cell(value) -> str:
+    """A count, or a word for a suppressed one."""
+    if value is None:
+        return _("fewer than 11")
+    return number_format(value, force_grouping=True)
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key, key) if mapping else key
+
+
+@register.filter
+def hours(value) -> str:
+    return "—" if value is None else number_format(value, 1)

@@ -1,0 +1,113 @@
+"""The page, the API (JSON, CSV, PDF), scopes, suppression and bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from konsil.accounts.roles import OrganizationKind, Role
+from konsil.analytics import rollup
+from konsil.audit.models import AuditEvent
+
+from ..conftest import verified_login
+from ..factories import OrganizationFactory, make_user
+from .builders import make_case
+
+pytestmark = pytest.mark.django_db
+
+
+def recent(days=10) -> str:
+    return (timezone.now() - dt.timedelta(days=days)).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.fixture
+def leader(network):
+    return make_user(Role.ORG_ADMIN, network)
+
+
+@pytest.fixture
+def sponsor_org(db):
+    return OrganizationFactory(name="Acme Employer", kind=OrganizationKind.EMPLOYER, slug="acme")
+
+
+@pytest.fixture
+def sponsor_admin(sponsor_org):
+    return make_user(Role.EMPLOYER_ADMIN, sponsor_org)
+
+
+def test_leader_page_shows_figures_and_audits(client, leader, network):
+    make_case(network, submitted=recent(), specialty="medical_oncology")
+    rollup.refresh(full=True)
+    verified_login(client, leader)
+    response = client.get(reverse("analytics:page"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="analytics-data"' in body and "echarts.min.js" in body and "<script>" not in body
+    assert response.context["s"]["volume"]["total"] == 1
+    assert AuditEvent.objects.filter(action="analytics.read", actor=leader).exists()
+
+
+def test_api_json_csv_and_bad_filters(client, leader, network):
+    make_case(network, submitted=recent(), specialty="medical_oncology")
+    make_case(network, submitted=recent(), specialty="cardiology")
+    rollup.refresh(full=True)
+    verified_login(client, leader)
+    body = client.get("/api/v1/analytics/summary/", {"specialty": "medical_oncology"}).json()
+    assert body["volume"]["total"] == 1 and body["filters"]["specialty"] == "medical_oncology"
+    csv = client.get("/api/v1/analytics/summary.csv", {"period": "12m"})
+    assert csv.status_code == 200 and csv["Content-Type"].startswith("text/csv")
+    assert csv.content.decode().splitlines()[0].startswith("section,breakdown,key,label,count")
+    bad = client.get("/api/v1/analytics/summary/", {"from": "2026-05-01", "to": "2026-01-01", "state": "ZZ",
+                                                    "specialty": "x" * 5000, "extra": "1"})
+    assert bad.status_code == 400
+    errors = bad.json()["errors"]
+    assert {"to", "state", "specialty", "extra"} <= set(errors)
+    assert client.get("/api/v1/analytics/summary/", {"from": "99999-01-01"}).status_code == 400
+    assert client.get("/api/v1/analytics/summary/", {"from": "\x00"}).status_code == 400
+
+
+def test_page_bad_filter_shows_the_message(client, leader):
+    verified_login(client, leader)
+    response = client.get(reverse("analytics:page"), {"period": "custom", "from": "2026-05-01", "to": "2026-01-01"})
+    assert response.status_code == 400
+    assert "must not be before its start" in response.content.decode()
+
+
+def test_quarterly_pdf(client, leader, network):
+    make_case(network, submitted="2026-02-10 08:00")
+    rollup.refresh(full=True)
+    verified_login(client, leader)
+    response = client.get("/api/v1/analytics/report.pdf", {"quarter": "2026-Q1"})
+    assert response.status_code == 200 and response.content[:5] == b"%PDF-"
+    assert client.get("/api/v1/analytics/report.pdf", {"quarter": "2026-Q9"}).json()["errors"]["quarter"]
+
+
+def test_sponsor_sees_only_their_cases_with_small_cells_suppressed(client, network, sponsor_org, sponsor_admin):
+    for _ in range(12):
+        make_case(network, submitted=recent(), sponsor=sponsor_org, specialty="cardiology", channel="employer")
+    for _ in range(3):
+        make_case(network, submitted=recent(), sponsor=sponsor_org, specialty="medical_oncology",
+                  channel="employer")
+    make_case(network, submitted=recent(), specialty="cardiology")  # not theirs
+    rollup.refresh(full=True)
+    verified_login(client, sponsor_admin)
+    body = client.get("/api/v1/analytics/summary/").json()
+    assert body["scope"] == {"kind": "sponsor", "name": "Acme Employer", "suppressed_below": 11}
+    assert body["volume"]["total"] == 15
+    specialties = {row["key"]: row for row in body["volume"]["by_specialty"]}
+    assert specialties["medical_oncology"]["count"] is None and specialties["medical_oncology"]["suppressed"]
+    # the only other cell is hidden too, or the total would give the small one away
+    assert specialties["cardiology"]["count"] is None
+    states = {row["state"]: row for row in body["access"]["states"]}
+    assert states["CA"]["cases"] == 15 and states["NY"]["cases"] == 0
+    page = client.get(reverse("analytics:page"))
+    assert page.status_code == 200 and "fewer than 11" in page.content.decode()
+
+
+def test_people_without_an_analytics_role_are_refused(client, patient_user):
+    verified_login(client, patient_user)
+    assert client.get("/api/v1/analytics/summary/").status_code == 403
+    assert client.get(reverse("analytics:page")).status_code == 403
