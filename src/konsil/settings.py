@@ -18,6 +18,7 @@ Environment variables:
   KONSIL_MAX_STUDY_BYTES largest upload (a study, an archive) in bytes (default 2 GiB)
   KONSIL_MAX_BATCH_FILES files one upload batch may hold (default 200; a CD folder counts as one)
   KONSIL_DICOM_NETWORK network slug for DICOM callers that are not configured nodes (default: the only one)
+  KONSIL_DICOM_NETWORK network slug for DICOM callers that are not configured nodes (default: the only one)
 """
 
 from __future__ import annotations
@@ -255,6 +256,8 @@ KONSIL_MAX_BATCH_FILES = int(os.environ.get("KONSIL_MAX_BATCH_FILES", "200"))
 KONSIL_UPLOAD_CHUNK_BYTES = int(os.environ.get("KONSIL_UPLOAD_CHUNK_BYTES", str(8 * 1024 * 1024)))
 KONSIL_UPLOAD_EXPIRY_HOURS = int(os.environ.get("KONSIL_UPLOAD_EXPIRY_HOURS", "48"))
 KONSIL_ZIP_MAX_RATIO = int(os.environ.get("KONSIL_ZIP_MAX_RATIO", "100"))
+# DICOM: the network of callers that are not configured nodes (slug; default: the only provider network).
+KONSIL_DICOM_NETWORK = os.environ.get("KONSIL_DICOM_NETWORK", "")
 # DICOM: the network of callers that are not configured nodes (slug; default: the only provider network).
 KONSIL_DICOM_NETWORK = os.environ.get("KONSIL_DICOM_NETWORK", "")
 

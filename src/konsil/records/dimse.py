@@ -1,4 +1,5 @@
-"""DICOM networking (DIMSE): a C-STORE SCP that hospitals' PACS push studies to, answering C-ECHO.
+"""DICOM networking (DIMSE): a C-STORE SCP that hospitals' PACS push studies to, answering C-ECHO, and the
+Query/Retrieve SCP (C-FIND, C-GET, C-MOVE; `qr_scp`) for each network's configured nodes.
 
 Configured from the environment (embedded defaults: AE title KONSIL, port 11112, bound to the loopback address,
 any calling AE title from the loopback address). Each received instance is checked as a record is (a cut or
@@ -36,8 +37,11 @@ from pydicom.uid import JPEGLossless as JPEGLosslessP14
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification
 
-from . import dicom, inbox, pushed
+from konsil.audit.services import emit
+
+from . import dicom, inbox, nodes, pushed, qr_scp
 from .errors import RecordRejected
+from .models import RetrieveJob
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExp
 SUCCESS = 0x0000
 CANNOT_UNDERSTAND = 0xC000  # the dataset is not sound DICOM (cut pixels, bad UIDs)
 OUT_OF_RESOURCES = 0xA700  # could not be stored (storage or database failure): the sender retries
+NOT_AUTHORIZED = 0x0124  # PS3.7 C.1: refused, not authorized (the caller's node may not do this)
 LOOPBACK = ("127.0.0.1/32", "::1/128")
 
 
@@ -99,6 +104,16 @@ class Config:
         return context
 
 
+def _claimed_by_retrieve(node, ds):
+    """A study Konsil asked this node to C-MOVE to it: the retrieve job's case and requester."""
+    if node is None:
+        return None
+    job = (RetrieveJob.objects.select_related("case", "requested_by")
+           .filter(node=node, study_uid=str(ds.get("StudyInstanceUID", "")), state=RetrieveJob.State.RUNNING)
+           .order_by("-created_at").first())
+    return (job.case, job.requested_by) if job is not None else None
+
+
 def store_instance(content: bytes, *, calling_ae: str = "", address: str = "") -> int:
     """Check, route and store one received instance; the DIMSE status to answer. Never raises."""
     close_old_connections()
@@ -107,9 +122,18 @@ def store_instance(content: bytes, *, calling_ae: str = "", address: str = "") -
     except RecordRejected:
         return CANNOT_UNDERSTAND
     try:
-        routed = inbox.route(ds)
+        node = nodes.node_for(calling_ae)
+        if node is not None and not node.may_store:
+            emit(actor=f"dicom:{node.ae_title}", action="dicom.receive", outcome="denied",
+                 detail={"node": str(node.pk), "reason": "may_not_store"})
+            return NOT_AUTHORIZED
+        network = nodes.network_of(node)
+        routed = _claimed_by_retrieve(node, ds) or inbox.route(ds, network=network)
         if routed is None:
-            inbox.hold(content=content, ds=ds, calling_ae=calling_ae, address=address)
+            if network is None:  # nobody could decide on it: refused rather than held where no one sees it
+                logger.warning("C-STORE from %s refused: no network for an unconfigured caller", calling_ae)
+                return NOT_AUTHORIZED
+            inbox.hold(content=content, ds=ds, network=network, calling_ae=calling_ae, address=address)
         else:
             case, uploader = routed
             pushed.receive(actor=uploader, case=case, content=content, source="dimse", ds=ds,
@@ -142,18 +166,37 @@ def _handle_closed(event) -> None:
     connection.close()  # each association is its own thread: its database connection goes with it
 
 
+class ListenerAE(AE):
+    """Calling AE titles allowed: the configured list and every active node's; none of either: any caller."""
+
+    def __init__(self, ae_title: str, allowed: list[str]):
+        super().__init__(ae_title=ae_title)
+        self._configured = list(allowed)
+
+    @property
+    def require_calling_aet(self) -> list[str]:
+        return [*self._configured, *sorted(nodes.known_ae_titles())]
+
+    @require_calling_aet.setter
+    def require_calling_aet(self, ae_titles: list[str]) -> None:
+        self._configured = list(ae_titles)
+
+
 def make_ae(config: Config) -> AE:
-    ae = AE(ae_title=config.ae_title)
+    ae = ListenerAE(config.ae_title, config.allowed_aets)
     ae.require_called_aet = True
-    ae.require_calling_aet = list(config.allowed_aets)
     ae.maximum_pdu_size = 0  # no limit on what the caller sends per PDU
-    for context in AllStoragePresentationContexts:
-        ae.add_supported_context(context.abstract_syntax, TRANSFER_SYNTAXES)
+    for context in AllStoragePresentationContexts:  # received (C-STORE), and sent back for C-GET (role selection)
+        ae.add_supported_context(context.abstract_syntax, TRANSFER_SYNTAXES, scu_role=True, scp_role=True)
     ae.add_supported_context(Verification, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+    for abstract in qr_scp.QR_SOP_CLASSES:
+        ae.add_supported_context(abstract, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
     return ae
 
 
 HANDLERS = [(evt.EVT_C_STORE, _handle_store), (evt.EVT_C_ECHO, _handle_echo),
+            (evt.EVT_C_FIND, qr_scp.handle_find), (evt.EVT_C_GET, qr_scp.handle_get),
+            (evt.EVT_C_MOVE, qr_scp.handle_move),
             (evt.EVT_RELEASED, _handle_closed), (evt.EVT_ABORTED, _handle_closed)]
 
 

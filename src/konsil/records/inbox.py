@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from konsil.accounts.models import Role
 from konsil.audit.services import emit
 from konsil.cases import relations as rel
 from konsil.cases.models import Case
@@ -23,7 +23,7 @@ from konsil.cases.selectors import cases_for
 from konsil.core import crypto, files
 from konsil.core.errors import Conflict, NotFound, PermissionDenied
 
-from . import dicom, pushed
+from . import dicom, nodes, pushed
 from .errors import RecordRejected
 from .intake import ATTACHABLE
 from .models import InboundStudy, RecordsRequest, RequestStatus
@@ -32,18 +32,24 @@ REFERENCE = re.compile(r"K-[0-9A-F]{8}")
 OPEN = (InboundStudy.State.RECEIVING, InboundStudy.State.PENDING)
 
 
-def route(ds) -> tuple[Case, object] | None:
-    """The case a received instance belongs to, and who stands as its uploader; None when no case claims it."""
+def route(ds, network=None) -> tuple[Case, object] | None:
+    """The case a received instance belongs to, and who stands as its uploader; None when no case claims it.
+
+    With `network` (the caller's), only that network's cases can claim it: a PACS never writes into another's.
+    """
     accession = str(ds.get("AccessionNumber", "") or "").strip().upper()
+    requests = RecordsRequest.objects.select_related("case", "requested_by")
+    cases = Case.objects.select_related("requester")
+    if network is not None:
+        requests, cases = requests.filter(case__network=network), cases.filter(network=network)
     if accession:
-        request = (RecordsRequest.objects.select_related("case", "requested_by")
-                   .filter(accession_number=accession).order_by("-created_at").first())
+        request = requests.filter(accession_number=accession).order_by("-created_at").first()
         if request is not None and request.case.status in ATTACHABLE:
             return request.case, request.requested_by
     for keyword in ("AccessionNumber", "StudyID"):
         match = REFERENCE.search(str(ds.get(keyword, "") or "").upper())
         if match:
-            case = Case.objects.select_related("requester").filter(reference=match.group(0)).first()
+            case = cases.filter(reference=match.group(0)).first()
             if case is not None and case.status in ATTACHABLE:
                 return case, case.requester
     return None
@@ -64,12 +70,12 @@ def _aead(item: InboundStudy) -> AESGCM:
     return AESGCM(crypto.unwrap_key(bytes(item.wrapped_key), item.key_id))
 
 
-def hold(*, content: bytes, ds, calling_ae: str = "", address: str | None = None) -> InboundStudy:
-    """Keep one instance of an unclaimed study, encrypted, in the inbox entry of its study (made on first)."""
+def hold(*, content: bytes, ds, network, calling_ae: str = "", address: str | None = None) -> InboundStudy:
+    """Keep one instance of an unclaimed study, encrypted, in `network`'s inbox entry of its study (made on first)."""
     info = dicom.index(ds)
     with transaction.atomic():
         item = (InboundStudy.objects.select_for_update()
-                .filter(study_uid=info.study_uid, state__in=OPEN).first())
+                .filter(study_uid=info.study_uid, state__in=OPEN, network=network).first())
         if item is None:
             wrapped, key_id = crypto.wrap_key(AESGCM.generate_key(bit_length=256))
             name = str(ds.get("PatientName", "") or "")  # Family^Given, as sent
@@ -79,7 +85,7 @@ def hold(*, content: bytes, ds, calling_ae: str = "", address: str | None = None
                 accession_number=info.accession_number, patient_name=name[:200],
                 patient_id=str(ds.get("PatientID", "") or "")[:64], birth_date=birth, study_date=info.study_date,
                 description=info.study_description or "", wrapped_key=wrapped, key_id=key_id,
-                state=InboundStudy.State.PENDING)
+                state=InboundStudy.State.PENDING, network=network)
             emit(actor="dicom", action="dicom.inbox.hold", obj=item,
                  detail={"calling_ae": item.calling_ae, "address": address or ""})
         if any(part.get("sop") == info.sop_uid for part in item.parts):
@@ -113,23 +119,33 @@ def _drop(item: InboundStudy) -> None:
 
 
 def is_coordinator(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.memberships.filter(
-        role=Role.COORDINATOR, active=True).exists()
+    return bool(nodes.coordinator_networks(user))
+
+
+def _scoped(user):
+    """The inbox entries of the networks `user` coordinates (entries from before networks: the default one's)."""
+    networks = nodes.coordinator_networks(user)
+    if not networks:
+        raise PermissionDenied(_("Only coordinators see the imaging inbox."))
+    scope = Q(network_id__in=networks)
+    default = nodes.default_network()
+    if default is not None and default.pk in networks:
+        scope |= Q(network__isnull=True)
+    return InboundStudy.objects.filter(scope)
 
 
 def inbox_for(user):
-    """The studies waiting for a decision; coordinators only. Reading the list is audited."""
-    if not is_coordinator(user):
-        raise PermissionDenied(_("Only coordinators see the imaging inbox."))
-    items = list(InboundStudy.objects.filter(state=InboundStudy.State.PENDING))
+    """The studies waiting for a decision in the user's networks; coordinators only. Reading it is audited."""
+    items = list(_scoped(user).filter(state=InboundStudy.State.PENDING))
     emit(actor=user, action="dicom.inbox.list", detail={"count": len(items)})
     return items
 
 
 def get_item(user, item_id) -> InboundStudy:
-    if not is_coordinator(user):
-        raise PermissionDenied(_("Only coordinators see the imaging inbox."))
-    item = InboundStudy.objects.filter(pk=item_id).first()
+    try:
+        item = _scoped(user).filter(pk=item_id).first()
+    except (ValueError, ValidationError):
+        item = None
     if item is None:
         raise NotFound(_("This study is not in the inbox."))
     return item
@@ -142,6 +158,8 @@ def suggestions(user, item: InboundStudy, limit: int = 5) -> list[tuple[Case, li
     if item.birth_date:
         query |= Q(identity__birth_date=item.birth_date)
     candidates = cases_for(user).select_related("identity").exclude(status__in=["closed", "cancelled", "withdrawn"])
+    if item.network_id is not None:
+        candidates = candidates.filter(network_id=item.network_id)
     scored = []
     for case in candidates.filter(query)[:200] if query else candidates[:200]:
         reasons = []
@@ -162,6 +180,8 @@ def attach(*, actor, item: InboundStudy, case: Case) -> int:
     """Put a held study into `case` (as one study record) and empty the inbox entry. Returns instances stored."""
     if rel.COORDINATOR not in rel.relations(actor, case):
         raise PermissionDenied(_("Only the case's coordinators attach imaging to it."))
+    if item.network_id is not None and item.network_id != case.network_id:
+        raise PermissionDenied(_("This study came from another network's hospital; it cannot join this case."))
     with transaction.atomic():
         locked = InboundStudy.objects.select_for_update().get(pk=item.pk)
         if locked.state != InboundStudy.State.PENDING:
@@ -190,8 +210,7 @@ def attach(*, actor, item: InboundStudy, case: Case) -> int:
 
 def reject(*, actor, item: InboundStudy) -> None:
     """Refuse a held study: its instances are deleted at once."""
-    if not is_coordinator(actor):
-        raise PermissionDenied(_("Only coordinators see the imaging inbox."))
+    item = get_item(actor, item.pk)  # in one of the actor's networks, or not found
     with transaction.atomic():
         locked = InboundStudy.objects.select_for_update().get(pk=item.pk)
         if locked.state != InboundStudy.State.PENDING:
