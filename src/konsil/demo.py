@@ -459,7 +459,8 @@ class _Seeder:
         for key, spec in PATIENTS.items():
             user = self.users.get(spec.login) if spec.login else None
             # names are encrypted at rest: find the demo patient by birth date, then compare names in Python
-            same_birth = Patient.objects.filter(network=self.orgs["network"], birth_date=spec.birth_date)
+            same_birth = Patient.objects.filter(Patient.matching_birth_date(spec.birth_date),
+                                                network=self.orgs["network"])
             patient = next((p for p in same_birth
                             if (p.given_name, p.family_name) == (spec.given_name, spec.family_name)), None)
             created = patient is None

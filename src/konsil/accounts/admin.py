@@ -190,11 +190,17 @@ class UserAdmin(OrgScopedMixin, BaseUserAdmin):
     add_form = AdminUserAddForm
     list_display = ("email", "first_name", "last_name", "is_active", "is_staff")
     list_filter = ("is_active", "is_staff", "is_superuser", "memberships__role")
-    search_fields = ("email", "first_name", "last_name")
+    search_fields = ("email",)  # names are encrypted: whole words are matched by get_search_results
     ordering = ("email",)
     readonly_fields = ("last_login", "date_joined")
     inlines = [UserMembershipInline]
     actions = ["reset_mfa", "sign_out_everywhere"]
+
+    def get_search_results(self, request, queryset, search_term):
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            found = found | queryset.filter(User.matching_name(search_term))
+        return found, duplicates
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (_("Personal info"), {"fields": ("first_name", "last_name", "preferred_language")}),

@@ -92,12 +92,13 @@ def users(request):
     qs = User.objects.filter(memberships__organization__in=orgs)
     if query.get("q"):
         text = query["q"]
-        qs = qs.filter(Q(email__icontains=text) | Q(first_name__icontains=text) | Q(last_name__icontains=text))
+        qs = qs.filter(Q(email__icontains=text) | User.matching_name(text))  # names: whole words (encrypted)
     if query.get("role"):
         qs = qs.filter(memberships__role=query["role"], memberships__organization__in=orgs)
-    qs = qs.distinct().order_by("last_name", "first_name", "email").prefetch_related(
-        Prefetch("memberships", queryset=members, to_attr="managed_memberships"))
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    qs = qs.distinct().prefetch_related(Prefetch("memberships", queryset=members, to_attr="managed_memberships"))
+    # names are encrypted at rest: the database cannot sort by them, so the (organization-sized) list is sorted here
+    people = sorted(qs, key=lambda u: (u.last_name.casefold(), u.first_name.casefold(), u.email))
+    page = Paginator(people, 25).get_page(request.GET.get("page"))
     emit(actor=request.user, action="accounts.user_list", role=Role.ORG_ADMIN, purpose="operations",
          detail={"count": len(page.object_list), "filtered": bool(query.get("q") or query.get("role"))})
     return render(request, "accounts/manage/users.html", {

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from konsil.core.fields import BlindIndexField, EncryptedCharField, with_indexes
 from konsil.core.models import BaseModel
 
 from .roles import MFA_ROLES, OrganizationKind, Role
@@ -33,6 +34,10 @@ class User(AbstractUser):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(_("email"), unique=True)
+    # Names are encrypted at rest (patients sign in too); found by whole words through a keyed hash of each word.
+    first_name = EncryptedCharField(_("first name"), plain_max_length=150, blank=True)
+    last_name = EncryptedCharField(_("last name"), plain_max_length=150, blank=True)
+    name_index = BlindIndexField(of=("first_name", "last_name"), tokens=True)
     preferred_language = models.CharField(_("preferred language"), max_length=8, default="en")
     # Bumped by "sign out everywhere", a password change and an MFA reset: every session signed before ends.
     session_epoch = models.PositiveIntegerField(default=0, editable=False)
@@ -40,6 +45,18 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = ["username"]
     objects = KonsilUserManager()
+
+    def save(self, *args, **kwargs):
+        kwargs["update_fields"] = with_indexes(type(self), kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def matching_name(cls, text: str) -> models.Q:
+        """Users whose first or last name holds every word of `text` (whole words, any case)."""
+        field, q = cls._meta.get_field("name_index"), models.Q()
+        for word in text.split()[:5]:
+            q &= field.matches(word)
+        return q
 
     @property
     def display_name(self) -> str:

@@ -78,7 +78,7 @@ def decide(*, actor, case: Case, code: str, decision: str) -> CodeSuggestion:
         raise Conflict(_("This case is closed."), code="case_closed")
     with transaction.atomic():
         try:
-            suggestion = case.code_suggestions.select_for_update().get(code=code)
+            suggestion = case.code_suggestions.select_for_update().get(CodeSuggestion.matching(code))
         except CodeSuggestion.DoesNotExist:
             raise ValidationFailed(_("This code was not suggested for the case."), field="code") from None
         if suggestion.status != Decision.SUGGESTED:
@@ -86,7 +86,8 @@ def decide(*, actor, case: Case, code: str, decision: str) -> CodeSuggestion:
         suggestion.status = Decision.CONFIRMED if decision == "confirm" else Decision.REJECTED
         suggestion.decided_by, suggestion.decided_at = actor, timezone.now()
         suggestion.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
-        if suggestion.status == Decision.CONFIRMED and not case.diagnoses.filter(code=code).exists():
+        confirmed = suggestion.status == Decision.CONFIRMED
+        if confirmed and not case.diagnoses.filter(CaseDiagnosis.matching(code)).exists():
             position = (case.diagnoses.aggregate(n=Max("position"))["n"] or -1) + 1
             CaseDiagnosis.objects.create(case=case, code=code, position=position)
         emit(actor=actor, action=f"case.code_{decision}", obj=case, patient_id=case.patient_id,

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from konsil.core.fields import EncryptedTextField
+from konsil.core.fields import BlindIndexField, EncryptedCharField, EncryptedDateField, EncryptedTextField, with_indexes
 from konsil.core.models import BaseModel
 
 from .choices import (
@@ -31,7 +31,9 @@ class PersonDetails(models.Model):
 
     given_name = EncryptedTextField(_("given name"))
     family_name = EncryptedTextField(_("family name"))
-    birth_date = models.DateField(_("birth date"))
+    birth_date = EncryptedDateField(_("birth date"))
+    # Exact matches on the encrypted birth date (imaging inbox, demo): PersonDetails.matching_birth_date().
+    birth_date_index = BlindIndexField(of="birth_date")
     sex = models.CharField(_("sex"), max_length=8, choices=Sex.choices)
     state = models.CharField(_("US state"), max_length=2, blank=True, choices=STATE_CHOICES)
     county = models.CharField(_("county"), max_length=5, blank=True,
@@ -46,6 +48,14 @@ class PersonDetails(models.Model):
 
     def __str__(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    def save(self, *args, **kwargs):
+        kwargs["update_fields"] = with_indexes(type(self), kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def matching_birth_date(cls, birth_date, through: str = "") -> models.Q:
+        return cls._meta.get_field("birth_date_index").matches(birth_date, through=through)
 
     @property
     def full_name(self) -> str:
@@ -195,11 +205,21 @@ class CaseQuestion(BaseModel):
 class CaseDiagnosis(BaseModel):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="diagnoses")
     position = models.PositiveSmallIntegerField(default=0)
-    code = models.CharField(_("ICD-10-CM code"), max_length=8)
+    # A case's codes are PHI: encrypted, matched and kept unique through a keyed hash (CaseDiagnosis.matching).
+    code = EncryptedCharField(_("ICD-10-CM code"), plain_max_length=8)
+    code_index = BlindIndexField(of="code")
 
     class Meta:
         ordering = ["position", "created_at"]
-        constraints = [models.UniqueConstraint(fields=["case", "code"], name="unique_case_diagnosis")]
+        constraints = [models.UniqueConstraint(fields=["case", "code_index"], name="unique_case_diagnosis")]
+
+    def save(self, *args, **kwargs):
+        kwargs["update_fields"] = with_indexes(type(self), kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def matching(cls, code: str) -> models.Q:
+        return cls._meta.get_field("code_index").matches(code)
 
     @property
     def description(self) -> str:
@@ -218,16 +238,25 @@ class CodeSuggestion(BaseModel):
         REJECTED = "rejected", _("Rejected")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="code_suggestions")
-    code = models.CharField(_("ICD-10-CM code"), max_length=8)
+    code = EncryptedCharField(_("ICD-10-CM code"), plain_max_length=8)
+    code_index = BlindIndexField(of="code")
     source = models.CharField(max_length=16)  # "text" (the patient's words) or "records"
-    matched = models.CharField(max_length=200, blank=True)  # the title words found in the text
+    matched = EncryptedTextField(blank=True)  # the title words found in the patient's text
     status = models.CharField(max_length=12, choices=Decision.choices, default=Decision.SUGGESTED)
     decided_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
-        constraints = [models.UniqueConstraint(fields=["case", "code"], name="unique_case_code_suggestion")]
+        constraints = [models.UniqueConstraint(fields=["case", "code_index"], name="unique_case_code_suggestion")]
+
+    def save(self, *args, **kwargs):
+        kwargs["update_fields"] = with_indexes(type(self), kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def matching(cls, code: str) -> models.Q:
+        return cls._meta.get_field("code_index").matches(code)
 
     @property
     def description(self) -> str:

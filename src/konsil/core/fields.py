@@ -232,17 +232,18 @@ class BlindIndexField(models.CharField):
         setattr(model_instance, self.attname, value)
         return value
 
-    def matches(self, *values) -> Q:
-        """Rows whose indexed fields equal `values` (or, for a token index, that hold the word `values[0]`)."""
-        key_ids = provider().key_ids()
+    def matches(self, *values, through: str = "") -> Q:
+        """Rows whose indexed fields equal `values` (or, for a token index, that hold the word `values[0]`);
+        `through` names a relation to reach them from another model ("identity__")."""
+        key_ids, name = provider().key_ids(), through + self.name
         if self.tokens:
             q = Q(pk__in=[])
             for key_id in key_ids:
-                q |= Q(**{f"{self.name}__contains": keyed_hash(values[0], label=self._label(), key_id=key_id,
+                q |= Q(**{f"{name}__contains": keyed_hash(values[0], label=self._label(), key_id=key_id,
                                                                 chars=TOKEN_CHARS)})
             return q
         joined = "\x1f".join(_normalize(v) for v in values if v not in (None, ""))
-        return Q(**{f"{self.name}__in": [keyed_hash(joined, label=self._label(), key_id=k) for k in key_ids]})
+        return Q(**{f"{name}__in": [keyed_hash(joined, label=self._label(), key_id=k) for k in key_ids]})
 
 
 def blind_indexes(model) -> list[BlindIndexField]:

@@ -61,18 +61,7 @@ def rotate(batch_size: int = 500) -> dict:
             rewrapped[model._meta.label] = n
     resealed: dict[str, int] = {}
     for model in _models_with_encrypted_fields():
-        names = [f.name for f in encrypted_fields(model)]
-        indexes = blind_indexes(model)
-        sources = {name for index in indexes for name in index.of}
-        n = 0
-        for rows in _batches(model._base_manager.only("pk", *names, *sources), batch_size):
-            with transaction.atomic():
-                for row in rows:
-                    # reading decrypts under whichever key sealed the value; saving seals under the current one
-                    values = {name: getattr(row, name) for name in names}
-                    values.update({index.name: index.compute(row, current) for index in indexes})
-                    model._base_manager.filter(pk=row.pk).update(**values)
-                    n += 1
+        n = reseal(model, key_id=current, batch_size=batch_size)
         if n:
             resealed[model._meta.label] = n
     report = {"master_key": current, "rewrapped": rewrapped, "resealed_rows": resealed}
@@ -80,6 +69,26 @@ def rotate(batch_size: int = 500) -> dict:
 
     emit(actor="keys", action="keys.rotate", object_type="core.masterkey", object_id=current, detail=report)
     return report
+
+
+def reseal(model, *, key_id: str | None = None, batch_size: int = 500) -> int:
+    """Write every row's encrypted fields back sealed under `key_id` (default: the current key) and recompute its
+    blind indexes; rows written in the clear before a field became encrypted are sealed. Used by `rotate` and by the
+    migrations that encrypt a column. Returns the number of rows."""
+    key_id = key_id or provider().current_key_id()
+    names = [f.name for f in encrypted_fields(model)]
+    indexes = blind_indexes(model)
+    sources = {name for index in indexes for name in index.of}
+    n = 0
+    for rows in _batches(model._base_manager.only("pk", *names, *sources), batch_size):
+        with transaction.atomic():
+            for row in rows:
+                # reading decrypts under whichever key sealed the value; writing seals under the current one
+                values = {name: getattr(row, name) for name in names}
+                values.update({index.name: index.compute(row, key_id) for index in indexes})
+                model._base_manager.filter(pk=row.pk).update(**values)
+                n += 1
+    return n
 
 
 def _batches(queryset, size: int):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from konsil.core.fields import EncryptedCharField, EncryptedJSONField, EncryptedTextField
 from konsil.core.models import BaseModel
 
 
@@ -42,7 +43,9 @@ class Confidence(models.TextChoices):
 
 
 class Opinion(BaseModel):
-    """One version of a case's opinion. A signed version is frozen; an amendment is a new version."""
+    """One version of a case's opinion. A signed version is frozen; an amendment is a new version.
+
+    Its words and codes are encrypted at rest (#10); nothing filters or sorts on them in SQL."""
 
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="opinions")
     version = models.PositiveSmallIntegerField(default=1)
@@ -50,22 +53,22 @@ class Opinion(BaseModel):
     diagnosis_verdict = models.CharField(
         _("diagnosis"), max_length=12, choices=DiagnosisVerdict.choices, blank=True
     )
-    revised_diagnosis = models.CharField(_("revised ICD-10-CM code"), max_length=8, blank=True)
-    diagnosis_comment = models.TextField(_("diagnosis comment"), blank=True)
+    revised_diagnosis = EncryptedCharField(_("revised ICD-10-CM code"), plain_max_length=8, blank=True)
+    diagnosis_comment = EncryptedTextField(_("diagnosis comment"), blank=True)
     treatment_verdict = models.CharField(
         _("treatment"), max_length=12, choices=TreatmentVerdict.choices, blank=True
     )
-    treatment_recommendation = models.TextField(_("treatment recommendation"), blank=True)
-    answers = models.JSONField(_("answers to the patient's questions"), default=dict, blank=True)
-    further_tests = models.TextField(_("recommended further tests"), blank=True)
-    narrative = models.TextField(_("narrative"), blank=True)
+    treatment_recommendation = EncryptedTextField(_("treatment recommendation"), blank=True)
+    answers = EncryptedJSONField(_("answers to the patient's questions"), default=dict, blank=True)
+    further_tests = EncryptedTextField(_("recommended further tests"), blank=True)
+    narrative = EncryptedTextField(_("narrative"), blank=True)
     confidence = models.CharField(_("confidence"), max_length=10, choices=Confidence.choices, blank=True)
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     signed_at = models.DateTimeField(null=True, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
-    amendment_reason = models.TextField(_("reason for amendment"), blank=True)
+    amendment_reason = EncryptedTextField(_("reason for amendment"), blank=True)
     verify_code = models.CharField(max_length=16, blank=True, db_index=True)  # set when signed; public
 
     class Meta:
@@ -168,11 +171,11 @@ class PanelMember(BaseModel):
     position = models.PositiveSmallIntegerField(default=0)
     score = models.FloatField(null=True, blank=True)
     reasons = models.JSONField(default=list, blank=True)
-    assessment = models.TextField(_("assessment"), blank=True)
-    recommendation = models.TextField(_("recommendation"), blank=True)
+    assessment = EncryptedTextField(_("assessment"), blank=True)
+    recommendation = EncryptedTextField(_("recommendation"), blank=True)
     submitted_at = models.DateTimeField(_("input submitted at"), null=True, blank=True)
     agreement = models.CharField(_("agreement"), max_length=8, choices=Agreement.choices, blank=True)
-    dissent_reason = models.TextField(_("reason for dissent"), blank=True)
+    dissent_reason = EncryptedTextField(_("reason for dissent"), blank=True)
     agreement_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -202,9 +205,9 @@ class IndependentAssessment(BaseModel):
 
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="independent_assessments")
     specialist = models.ForeignKey("matching.Specialist", on_delete=models.PROTECT, related_name="+")
-    diagnosis_impression = models.TextField(_("diagnostic impression"))
-    impression_code = models.CharField(_("ICD-10-CM code"), max_length=8, blank=True)
-    recommended_treatment = models.TextField(_("recommended treatment"))
+    diagnosis_impression = EncryptedTextField(_("diagnostic impression"))
+    impression_code = EncryptedCharField(_("ICD-10-CM code"), plain_max_length=8, blank=True)
+    recommended_treatment = EncryptedTextField(_("recommended treatment"))
     recorded_at = models.DateTimeField(_("recorded at"))
 
     class Meta:

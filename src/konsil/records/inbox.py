@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from konsil.audit.services import emit
 from konsil.cases import relations as rel
-from konsil.cases.models import Case
+from konsil.cases.models import Case, PatientIdentity
 from konsil.cases.selectors import cases_for
 from konsil.core import crypto, files
 from konsil.core.errors import Conflict, NotFound, PermissionDenied
@@ -156,7 +156,7 @@ def suggestions(user, item: InboundStudy, limit: int = 5) -> list[tuple[Case, li
     family = (item.patient_name or "").split("^")[0].strip()
     query = Q()
     if item.birth_date:
-        query |= Q(identity__birth_date=item.birth_date)
+        query |= PatientIdentity.matching_birth_date(item.birth_date, through="identity__")
     candidates = cases_for(user).select_related("identity").exclude(status__in=["closed", "cancelled", "withdrawn"])
     if item.network_id is not None:
         candidates = candidates.filter(network_id=item.network_id)

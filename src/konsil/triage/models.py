@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from konsil.core.fields import EncryptedJSONField, EncryptedTextField
 from konsil.core.models import BaseModel
 
 
@@ -15,8 +16,8 @@ class TriageProposal(BaseModel):
     specialty = models.ForeignKey("matching.Specialty", null=True, on_delete=models.SET_NULL, related_name="+")
     ranked = models.JSONField(default=list)  # [{"code", "probability"}]
     urgency = models.CharField(max_length=10)
-    red_flags = models.JSONField(default=list)
-    reasons = models.JSONField(default=list)
+    red_flags = EncryptedJSONField(default=list)  # with snippets of the patient's words: encrypted
+    reasons = EncryptedJSONField(default=list)
     abstain = models.BooleanField(default=False)
     labels = models.JSONField(default=list)  # the model's own classes with probabilities
     subspecialty = models.ForeignKey(
@@ -24,11 +25,11 @@ class TriageProposal(BaseModel):
     )
     multidisciplinary = models.BooleanField(default=False)
     panel_roles = models.JSONField(default=list)
-    checklist = models.JSONField(default=list)
-    inconsistencies = models.JSONField(default=list)
-    summary = models.JSONField(default=dict)
+    checklist = EncryptedJSONField(default=list)
+    inconsistencies = EncryptedJSONField(default=list)
+    summary = EncryptedJSONField(default=dict)  # the case in a few lines: PHI, encrypted at rest
     # the evidence for a subspecialty: {"subspecialty", "applies_to", "evidence": [{"kind", "value", "ref"}], "source"}
-    specialty_evidence = models.JSONField(default=dict, blank=True)
+    specialty_evidence = EncryptedJSONField(default=dict, blank=True)
     # the engine's own choice when a subspecialty refined it, or the clarifying answers moved it
     engine_specialty = models.CharField(max_length=64, blank=True)
     clarification = models.ForeignKey("Clarification", null=True, blank=True, on_delete=models.SET_NULL,
@@ -50,7 +51,7 @@ class TriageDecision(BaseModel):
     chosen_specialty = models.ForeignKey("matching.Specialty", on_delete=models.PROTECT, related_name="+")
     chosen_urgency = models.CharField(max_length=10)
     agreed = models.BooleanField()
-    reason = models.TextField(blank=True)
+    reason = EncryptedTextField(blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
 
@@ -65,8 +66,8 @@ class Clarification(BaseModel):
     proposal = models.ForeignKey(TriageProposal, null=True, on_delete=models.SET_NULL, related_name="+")
     language = models.CharField(max_length=8, default="en")
     questions = models.JSONField(default=list)
-    answers = models.JSONField(default=dict, blank=True)
-    note = models.TextField(blank=True)
+    answers = EncryptedJSONField(default=dict, blank=True)
+    note = EncryptedTextField(blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
