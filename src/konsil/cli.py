@@ -263,10 +263,16 @@ def _print_summary(summary) -> None:
 def cmd_seed(args) -> int:
     from django.utils.translation import gettext as _
 
-    if not args.demo:
-        print(_("konsil seed: say which data set to load (--demo)."), file=sys.stderr)
+    history = getattr(args, "history", None)
+    if not args.demo and history is None:
+        print(_("konsil seed: say which data set to load (--demo, --history N)."), file=sys.stderr)
         return 2
-    _print_summary(_seed())
+    if args.demo:
+        _print_summary(_seed())
+    if history is not None:
+        from konsil.analytics.commands import cmd_seed_history
+
+        return cmd_seed_history(history)
     return 0
 
 
@@ -469,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = sub.add_parser("seed", help="load a data set (idempotent)")
     seed.add_argument("--demo", action="store_true", help="the demo organizations, users, specialists, cases")
+    from konsil.analytics.commands import add_seed_arguments
+
+    add_seed_arguments(seed)
     seed.set_defaults(func=cmd_seed)
 
     audit = sub.add_parser("audit", help="audit trail tools")
@@ -537,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.set_defaults(func=cmd_keys_rotate)
     keys_sub.add_parser("status", help="data keys per master key").set_defaults(func=cmd_keys_status)
 
+    from konsil.analytics.commands import add_parser as add_analytics_parser
+
+    add_analytics_parser(sub)
     from konsil.fhir.commands import add_parser as add_fhir_parser
 
     add_fhir_parser(sub)

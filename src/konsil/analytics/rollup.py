@@ -97,7 +97,7 @@ def build(case_ids, *, now=None, groups=None) -> list[CaseFact]:
              .values("pk", "network_id", "sponsor_id", "submitted_at", "delivered_at", "specialty_id", "channel",
                      "urgency", "preferred_delivery", "interpreter_needed", "status", "review_due_at",
                      "review_breached_at", "identity__state", "identity__language", "identity__county",
-                     "patient__state", "patient__language"))
+                     "patient__state", "patient__language", "patient__county"))
     firsts: dict = {}
     for row in (StatusChange.objects.filter(case_id__in=ids, to_status__in=STAGES)
                 .values("case_id", "to_status").annotate(first=Min("created_at"))):
@@ -123,7 +123,7 @@ def build(case_ids, *, now=None, groups=None) -> list[CaseFact]:
         delivered = row["delivered_at"] or stage.get("delivered")
         day = local_date(submitted, zone)
         state = row["identity__state"] or row["patient__state"] or ""
-        county = row["identity__county"] or ""
+        county = row["identity__county"] or row["patient__county"] or ""
         found = geo.county(county) if county else None
         offer = offers.get(pk, {})
         dx, tx = verdicts.get(pk, ("", ""))

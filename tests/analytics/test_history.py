@@ -1,0 +1,50 @@
+"""`konsil seed --history N`: realistic, idempotent for a given N, and the CLI prints the page's figures."""
+
+from __future__ import annotations
+
+import io
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from konsil.analytics.commands import cmd_seed_history, cmd_summary
+from konsil.analytics.history import seed_history
+from konsil.analytics.models import CaseFact
+from konsil.cases.models import Case
+
+from ..factories import make_specialist
+
+pytestmark = pytest.mark.django_db
+
+
+def test_history_is_idempotent_and_spread(network):
+    make_specialist(network, specialty="medical_oncology", states=("CA", "NY", "TX"))
+    make_specialist(network, specialty="cardiology", states=("CA", "FL"))
+    assert seed_history(300, network=network) == 300
+    assert seed_history(300, network=network) == 0
+    assert Case.objects.filter(reference__startswith="H-").count() == 300
+    assert seed_history(320, network=network) == 20
+    facts = CaseFact.objects.all()
+    assert facts.count() == 320
+    assert facts.filter(state="CA").count() > facts.filter(state="WY").count()
+    assert len(set(facts.values_list("channel", flat=True))) == 4
+    rural = facts.filter(rucc__gte=4).count() / facts.exclude(rucc=None).count()
+    assert 0.03 < rural < 0.35
+    assert facts.exclude(diagnosis_verdict="").count() > 100
+    assert facts.exclude(tat_total=None).count() > 100
+    assert len(set(facts.values_list("month", flat=True))) >= 20
+
+
+def test_cli_summary_prints_the_figures_and_refuses_bad_dates(network):
+    seed_history(50, network=network)
+    out, err = io.StringIO(), io.StringIO()
+    args = SimpleNamespace(start="2000-01-01", end="2100-01-01", program=None, network=None, sponsor=None,
+                           specialty=None, channel=None, state=None, no_refresh=False)
+    assert cmd_summary(args, out=out, err=err) == 0
+    body = json.loads(out.getvalue())
+    assert body["volume"]["total"] == 50 and body["filters"]["from"] == "2000-01-01"
+    args.end = "1999-01-01"
+    assert cmd_summary(args, out=io.StringIO(), err=err) == 2
+    assert "to:" in err.getvalue()
+    assert cmd_seed_history(-1, out=io.StringIO(), err=io.StringIO()) == 2
