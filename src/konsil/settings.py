@@ -18,7 +18,6 @@ Environment variables:
   KONSIL_MAX_STUDY_BYTES largest upload (a study, an archive) in bytes (default 2 GiB)
   KONSIL_MAX_BATCH_FILES files one upload batch may hold (default 200; a CD folder counts as one)
   KONSIL_DICOM_NETWORK network slug for DICOM callers that are not configured nodes (default: the only one)
-  KONSIL_DICOM_NETWORK network slug for DICOM callers that are not configured nodes (default: the only one)
 """
 
 from __future__ import annotations
@@ -87,6 +86,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -105,10 +105,13 @@ INSTALLED_APPS = [
     "konsil.consults",
     "konsil.outcomes",
     "konsil.analytics",
+    "konsil.ops",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "konsil.ops.middleware.UnavailableMiddleware",  # an engine away: 503 + Retry-After, never a 500
+    "corsheaders.middleware.CorsMiddleware",  # CORS for /api/v1 and /fhir/R4, per FHIR client origin (fhir.cors)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -258,8 +261,6 @@ KONSIL_UPLOAD_EXPIRY_HOURS = int(os.environ.get("KONSIL_UPLOAD_EXPIRY_HOURS", "4
 KONSIL_ZIP_MAX_RATIO = int(os.environ.get("KONSIL_ZIP_MAX_RATIO", "100"))
 # DICOM: the network of callers that are not configured nodes (slug; default: the only provider network).
 KONSIL_DICOM_NETWORK = os.environ.get("KONSIL_DICOM_NETWORK", "")
-# DICOM: the network of callers that are not configured nodes (slug; default: the only provider network).
-KONSIL_DICOM_NETWORK = os.environ.get("KONSIL_DICOM_NETWORK", "")
 
 
 def _master_keys() -> dict[str, bytes]:
@@ -302,25 +303,43 @@ KONSIL_AUDIT_SEAL = os.environ.get("KONSIL_AUDIT_SEAL", "commit")
 KONSIL_TRIAGE_ENGINE = os.environ.get("KONSIL_TRIAGE_ENGINE", "konsil.triage.ml.ModelTriage")
 KONSIL_MATCHING_ENGINE = os.environ.get("KONSIL_MATCHING_ENGINE", "konsil.matching.ranking.ScoredRanking")
 KONSIL_SITE_URL = os.environ.get("KONSIL_SITE_URL", "http://127.0.0.1:8000")
+# CORS (django-cors-headers): only the APIs, bearer tokens only (no cookies); origins per FHIR client (fhir.cors),
+# plus any listed here for every client (comma-separated).
+CORS_URLS_REGEX = r"^/(api/v1|fhir/R4)/.*$"
+CORS_ALLOWED_ORIGINS = [o for o in os.environ.get("KONSIL_CORS_ORIGINS", "").split(",") if o]
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["Location", "ETag"]
 # Webhook receivers must resolve to public addresses; list private networks an operator trusts (comma-separated CIDRs).
 KONSIL_WEBHOOK_ALLOWED_NETWORKS = [n for n in os.environ.get("KONSIL_WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n]
 # Offers and review deadlines by urgency: the defaults live in cases/offers.py and cases/sla.py; a deployment
 # overrides them with KONSIL_OFFER_WINDOW_MINUTES, KONSIL_OFFER_MAX_MISSES, KONSIL_REVIEW_HOURS and
 # KONSIL_REVIEW_REMINDER_AT in its settings module.
 
-# Background work: Django tasks interface, database backend and `db_worker` by default.
+# Background work: Django tasks interface; the database backend and `konsil worker` by default, Celery on Redis with
+# KONSIL_TASKS_BACKEND=celery. Queues, priorities and the run key: konsil/ops (docs/deployment.md).
+_TASK_BACKENDS = {"database": "konsil.ops.backends.DatabaseBackend", "celery": "konsil.ops.backends.CeleryBackend"}
 TASKS = {
     "default": {
-        "BACKEND": os.environ.get("KONSIL_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default"],
+        "BACKEND": _TASK_BACKENDS.get(os.environ.get("KONSIL_TASKS_BACKEND", "database"),
+                                      os.environ.get("KONSIL_TASKS_BACKEND", "")),
+        "QUEUES": ["urgent", "default", "imaging", "bulk"],
     }
 }
+KONSIL_CELERY_BROKER_URL = (os.environ.get("KONSIL_CELERY_BROKER_URL") or os.environ.get("KONSIL_REDIS_URL")
+                            or "redis://127.0.0.1:6379/0")
+KONSIL_CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("KONSIL_CELERY_VISIBILITY_TIMEOUT", "3600"))
+KONSIL_TASK_LEASE_SECONDS = int(os.environ.get("KONSIL_TASK_LEASE_SECONDS", "600"))  # renewed while a task runs
+KONSIL_TASK_MAX_RETRIES = int(os.environ.get("KONSIL_TASK_MAX_RETRIES", "5"))  # transient failures, with backoff
+KONSIL_TASK_REQUEUE_SECONDS = int(os.environ.get("KONSIL_TASK_REQUEUE_SECONDS", "900"))  # unstarted: sent again
+KONSIL_WORKER_CONCURRENCY = int(os.environ.get("KONSIL_WORKER_CONCURRENCY", "1"))  # threads/processes per lane
+KONSIL_RETRY_AFTER_SECONDS = int(os.environ.get("KONSIL_RETRY_AFTER_SECONDS", "5"))  # 503s while an engine is away
 
 EMAIL_BACKEND = os.environ.get("KONSIL_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("KONSIL_FROM_EMAIL", "Konsil <no-reply@konsil.local>")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "konsil.fhir.drf.SmartBearerAuthentication",  # SMART tokens of FHIR clients (service accounts)
         "konsil.accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

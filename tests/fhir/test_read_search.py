@@ -12,7 +12,7 @@ from .conftest import post_bundle, referral_bundle, synthea_patient
 
 pytestmark = pytest.mark.django_db
 
-TYPES = ["Patient", "ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport",
+TYPES = ["Patient", "ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport", "PractitionerRole",
          "Provenance", "Consent", "Practitioner", "Organization"]
 
 

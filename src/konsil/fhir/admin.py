@@ -11,12 +11,14 @@ from django.utils.translation import gettext_lazy as _
 from . import webhooks
 from .errors import FhirError
 from .models import FhirClient, Referral, WebhookDelivery, WebhookSubscription
-from .services import register_client
+from .services import clean_origins, register_client
 
 
 class ClientAddForm(forms.ModelForm):
     jwks_text = forms.CharField(label=_("JSON Web Key Set (public keys)"), widget=forms.Textarea)
     scopes_text = forms.CharField(label=_("Scopes"), help_text=_("SMART system scopes separated by spaces"))
+    origins_text = forms.CharField(label=_("Browser origins"), required=False,
+                                   help_text=_("Web origins allowed to call the APIs from a browser, one per line"))
 
     class Meta:
         model = FhirClient
@@ -35,19 +37,30 @@ class ClientAddForm(forms.ModelForm):
         try:
             self.registered = register_client(
                 actor=self.request_user, name=data.get("name"), organization=data.get("organization"),
-                jwks=data.get("jwks_text"), scopes=data.get("scopes_text"), network=data.get("network"))
+                jwks=data.get("jwks_text"), scopes=data.get("scopes_text"), network=data.get("network"),
+                origins=(data.get("origins_text") or "").split())
         except FhirError as exc:
             raise forms.ValidationError(str(exc.message)) from None
         return data
 
 
+class ClientChangeForm(forms.ModelForm):
+    def clean_allowed_origins(self):
+        try:
+            return clean_origins(self.cleaned_data.get("allowed_origins") or [])
+        except FhirError as exc:
+            raise forms.ValidationError(str(exc.message)) from None
+
+
 @admin.register(FhirClient)
 class FhirClientAdmin(admin.ModelAdmin):
+    form = ClientChangeForm
     list_display = ("name", "client_id", "organization", "network", "active", "created_at")
     list_filter = ("active",)
     search_fields = ("name", "client_id")
     readonly_fields = ("client_id", "service_user", "organization", "jwks", "scopes", "created_at")
-    fields = ("name", "client_id", "organization", "network", "service_user", "jwks", "scopes", "active")
+    fields = ("name", "client_id", "organization", "network", "service_user", "jwks", "scopes", "allowed_origins",
+              "active")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -59,7 +72,7 @@ class FhirClientAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ("name", "organization", "network", "jwks_text", "scopes_text")
+            return ("name", "organization", "network", "jwks_text", "scopes_text", "origins_text")
         return self.fields
 
     def get_readonly_fields(self, request, obj=None):

@@ -15,3 +15,9 @@ class FhirConfig(AppConfig):
         from .webhooks import on_status_change
 
         post_save.connect(on_status_change, sender=StatusChange, dispatch_uid="fhir.webhooks")
+
+        from corsheaders.signals import check_request_enabled
+
+        from .cors import origin_allowed
+
+        check_request_enabled.connect(origin_allowed, dispatch_uid="fhir.cors")

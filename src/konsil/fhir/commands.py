@@ -19,6 +19,9 @@ def add_parser(sub) -> None:
     add.add_argument("--jwks", required=True, help="file with the client's public JSON Web Key Set")
     add.add_argument("--scope", required=True, help='SMART system scopes, e.g. "system/ServiceRequest.crs"')
     add.add_argument("--network", help="slug of the provider network that receives its referrals")
+    add.add_argument("--origin", action="append", default=[], dest="origins",
+                     help="a web origin (https://app.example.org) allowed to call the APIs from a browser (CORS); "
+                          "repeatable")
     add.set_defaults(func=client_add)
 
 
@@ -47,7 +50,7 @@ def client_add(args, out=None, err=None) -> int:
         return fail(f"cannot read the JWKS: {exc}")
     try:
         client = register_client(actor="cli", name=args.name, organization=org, jwks=jwks, scopes=args.scope,
-                                 network=network)
+                                 network=network, origins=getattr(args, "origins", None))
     except FhirError as exc:
         return fail(str(exc.message))
     print(client.client_id, file=out)

@@ -32,6 +32,9 @@ class FhirClient(BaseModel):
                                         related_name="fhir_client")
     jwks = models.JSONField(_("JSON Web Key Set"), default=dict)
     scopes = models.JSONField(_("scopes"), default=list)
+    allowed_origins = models.JSONField(
+        _("browser origins"), default=list, blank=True,
+        help_text=_("Web origins (https://app.example.org) whose pages may call the APIs with this client's tokens"))
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:

@@ -12,9 +12,12 @@ from django.utils.translation import gettext as _
 from .errors import FhirError
 
 COMMON = {"_id", "_lastUpdated", "_count", "_offset"}
-PATIENT_TYPES = {"ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport", "Consent"}
-STATUS_TYPES = {"ServiceRequest", "Task", "DocumentReference", "DiagnosticReport", "Consent"}
-IDENTIFIER_TYPES = {"ServiceRequest", "Task", "Patient", "Practitioner", "Organization", "DiagnosticReport"}
+PATIENT_TYPES = {"ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport", "Consent",
+                 "ImagingStudy", "AuditEvent"}
+STATUS_TYPES = {"ServiceRequest", "Task", "DocumentReference", "DiagnosticReport", "Consent", "ImagingStudy"}
+IDENTIFIER_TYPES = {"ServiceRequest", "Task", "Patient", "Practitioner", "Organization", "DiagnosticReport",
+                    "PractitionerRole", "ImagingStudy"}
+NOT_FILTERS = {"_count", "_offset", "_include"}  # paging and what to add to the page, not conditions
 DEFAULT_COUNT, MAX_COUNT = 50, 200
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
 
@@ -27,6 +30,10 @@ def allowed(rtype: str) -> set[str]:
         names.add("status")
     if rtype in IDENTIFIER_TYPES:
         names.add("identifier")
+    from .include import INCLUDES
+
+    if rtype in INCLUDES:
+        names.add("_include")
     return names
 
 
@@ -126,8 +133,7 @@ def matches(resource: dict, params: dict[str, list[str]]) -> bool:
 def bundle(rtype: str, found: list, params, *, base: str) -> tuple[dict, list]:
     """A searchset Bundle of one page, and the page's items (for the audit)."""
     count, offset = page_size(params)
-    hits = [f for f in found if matches(f.resource, {k: v for k, v in params.items()
-                                                     if k not in ("_count", "_offset")})]
+    hits = [f for f in found if matches(f.resource, {k: v for k, v in params.items() if k not in NOT_FILTERS})]
     hits.sort(key=lambda f: f.resource["meta"]["lastUpdated"], reverse=True)
     page = hits[offset:offset + count]
     return page_bundle(rtype, page, params, base=base, total=len(hits)), page

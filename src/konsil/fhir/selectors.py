@@ -9,16 +9,18 @@ import uuid
 from django.db.models import Q
 
 from konsil.accounts.models import Organization
+from konsil.accounts.roles import OrganizationKind
 from konsil.cases.models import Attachment, Case, CaseDiagnosis, Consent, Patient
 from konsil.cases.selectors import cases_for
 from konsil.core import authz
 from konsil.matching.models import Specialist
 from konsil.opinions.models import Opinion
+from konsil.records.models import Study
 
-from .resources import mappers
+from .resources import mappers, more
 
 TYPES = ("Patient", "ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport",
-         "Provenance", "Consent", "Practitioner", "Organization")
+         "Provenance", "Consent", "Practitioner", "PractitionerRole", "Organization", "ImagingStudy", "AuditEvent")
 
 
 class Found:
@@ -52,6 +54,8 @@ def _case_of(rtype: str, rid: str) -> Q:
         return Q(patient_id=key)
     if rtype in ("DiagnosticReport", "Provenance") or rid.startswith("report-"):
         return Q(opinions__pk=key)
+    if rtype == "ImagingStudy":
+        return Q(studies__pk=key)
     return {"Condition": Q(diagnoses__pk=key), "DocumentReference": Q(attachments__pk=key),
             "Consent": Q(consent__pk=key)}.get(rtype, Q())
 
@@ -110,14 +114,47 @@ def find(user, rtype: str, *, base: str, patient_ids=None, rid: str | None = Non
     if rtype == "Consent":
         rows = Consent.objects.filter(case__in=[c.pk for c in cases]).select_related("case")
         return [Found(mappers.consent(c), c.case.patient_id, c) for c in rows]
-    if rtype == "Practitioner":
-        ids = {c.assigned_specialist_id for c in cases if c.assigned_specialist_id}
-        ids |= set(Opinion.objects.filter(case__in=[c.pk for c in cases], signed_at__isnull=False)
-                   .values_list("author_id", flat=True))
-        return [Found(mappers.practitioner(s), None, s)
-                for s in Specialist.objects.filter(pk__in=ids).select_related("user")]
+    if rtype in ("Practitioner", "PractitionerRole"):
+        rows = _specialists(user, cases)
+        if rtype == "Practitioner":
+            return [Found(mappers.practitioner(s), None, s) for s in rows]
+        return [Found(more.practitioner_role(s), None, s)
+                for s in rows.prefetch_related("specialties", "licenses")]
+    if rtype == "ImagingStudy":
+        rows = Study.objects.filter(case__in=[c.pk for c in cases]).select_related("case").prefetch_related("series")
+        return [Found(more.imaging_study(st, base=base), st.case.patient_id, st) for st in rows]
     if rtype == "Organization":
         ids = {c.network_id for c in cases} | {c.sponsor_id for c in cases if c.sponsor_id}
         orgs = Organization.objects.filter(Q(pk__in=ids) | Q(memberships__user=user, memberships__active=True))
         return [Found(mappers.organization(o), None, o) for o in orgs.distinct()]
     raise KeyError(rtype)
+
+
+def _specialists(user, cases):
+    """The specialists on the user's cases (assigned, or signing an opinion), and the directory of the provider
+    networks the user is a member of."""
+    ids = {c.assigned_specialist_id for c in cases if c.assigned_specialist_id}
+    ids |= set(Opinion.objects.filter(case__in=[c.pk for c in cases], signed_at__isnull=False)
+               .values_list("author_id", flat=True))
+    own = Q(network__memberships__user=user, network__memberships__active=True,
+            network__kind=OrganizationKind.PROVIDER_NETWORK)
+    return Specialist.objects.filter(Q(pk__in=ids) | own).select_related("user").distinct()
+
+
+def audit_events(user, *, patient_ids=None, ids=None):
+    """AuditEvents a client may read, newest first: the whole trail for an auditor, else the events about the
+    patients of cases in the provider networks the client coordinates for (the network's own accounting of
+    access). A query, paged by the caller: the trail is large."""
+    from konsil.accounts.roles import Role
+    from konsil.audit.models import AuditEvent
+
+    qs = AuditEvent.objects.order_by("-occurred_at")
+    if not authz.can("audit.view_trail", user):
+        networks = user.organizations_for(Role.COORDINATOR).filter(kind=OrganizationKind.PROVIDER_NETWORK)
+        patients = Case.objects.filter(network__in=networks).values("patient_id")
+        qs = qs.filter(patient_id__in=patients)
+    if patient_ids is not None:
+        qs = qs.filter(patient_id__in=patient_ids)
+    if ids is not None:
+        qs = qs.filter(id__in=ids)
+    return qs

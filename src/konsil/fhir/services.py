@@ -46,7 +46,29 @@ ACCEPTED = {"Patient", "ServiceRequest", "Condition", "DocumentReference", "Cons
 
 # --- clients ------------------------------------------------------------------------------------------------
 
-def register_client(*, actor, name: str, organization, jwks, scopes: str, network=None) -> FhirClient:
+def clean_origins(origins) -> list[str]:
+    """Browser origins as scheme://host[:port] (no path, no credentials); https unless on localhost."""
+    from urllib.parse import urlsplit
+
+    out = []
+    for raw in origins or []:
+        text = str(raw or "").strip().rstrip("/")
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            parts = None
+        local = parts is not None and parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if (parts is None or not parts.hostname or parts.path or parts.query or parts.fragment or parts.username
+                or parts.scheme not in ("https", "http") or (parts.scheme == "http" and not local)
+                or len(text) > 200):
+            raise FhirError(_("Give each origin as https://host[:port], without a path."), expression="origins")
+        out.append(text.lower())
+    return sorted(set(out))
+
+
+def register_client(*, actor, name: str, organization, jwks, scopes: str, network=None,
+                    origins=None) -> FhirClient:
     """A backend client of `organization`, acting through a new service user holding the organization's role."""
     name = str(name or "").strip()
     if not name or len(name) > 200:
@@ -61,6 +83,7 @@ def register_client(*, actor, name: str, organization, jwks, scopes: str, networ
         raise FhirError(_("Give SMART system scopes, like system/ServiceRequest.crs."), expression="scope")
     if network is None and organization.kind == OrganizationKind.PROVIDER_NETWORK:
         network = organization
+    origins = clean_origins(origins)
     client_id = secrets.token_urlsafe(18)
     with transaction.atomic():
         user = User.objects.create_user(email=f"fhir-{client_id.lower()}@clients.konsil.invalid",
@@ -70,8 +93,9 @@ def register_client(*, actor, name: str, organization, jwks, scopes: str, networ
         Membership.objects.create(user=user, organization=organization,
                                   role=ROLE_BY_KIND.get(organization.kind, Role.REFERRING_CLINICIAN))
         client = FhirClient.objects.create(name=name, client_id=client_id, organization=organization,
-                                           network=network, service_user=user, jwks=jwks, scopes=words)
-        emit(actor=actor, action="fhir.client.create", obj=client, detail={"scopes": words})
+                                           network=network, service_user=user, jwks=jwks, scopes=words,
+                                           allowed_origins=origins)
+        emit(actor=actor, action="fhir.client.create", obj=client, detail={"scopes": words, "origins": origins})
     return client
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from konsil.audit.services import emit, emit_many
 from konsil.core.errors import DomainError
 
-from . import auth, search, selectors, services
+from . import auth, include, search, selectors, services
 from . import scopes as smart_scopes
 from .errors import FHIR_JSON, NOT_FOUND, UNKNOWN_TYPE, FhirError, operation_outcome
 from .resources import mappers
@@ -122,6 +122,9 @@ def type_level(request, rtype):
     params = search.parse(rtype, request.GET)
     patient_ids = search.patient_ids(params) if rtype != "Patient" else None
     base = base_url(request)
+    includes = include.parse(rtype, params)
+    if rtype == "AuditEvent":
+        return _audit_events(request, user, params, patient_ids, base)
     if rtype in ("ServiceRequest", "Task") and set(params) <= DB_PAGED:
         count, offset = search.page_size(params)
         ids = [i for v in params.get("_id", []) for i in v.split(",")] if "_id" in params else None
@@ -133,10 +136,36 @@ def type_level(request, rtype):
         found = selectors.find(user, rtype, base=base, patient_ids=_valid_ids(patient_ids))
         body, page = search.bundle(rtype, found, params, base=base)
     _audit(user, rtype, page, "fhir.search")
+    if includes:
+        extra = include.included(user, page, includes, base=base)
+        for f in extra:
+            body["entry"].append({"fullUrl": f"{base}{f.resource['resourceType']}/{f.resource['id']}",
+                                  "resource": f.resource, "search": {"mode": "include"}})
+            _audit(user, f.resource["resourceType"], [f], "fhir.search")
     return fhir_json(body)
 
 
 DB_PAGED = {"_count", "_offset", "patient", "subject", "_id"}  # case searches the database pages itself
+
+
+def _audit_events(request, user, params, patient_ids, base):
+    """AuditEvent search, paged by the database (the trail is large); _lastUpdated is when the event occurred."""
+    from .resources.more import audit_event
+
+    count, offset = search.page_size(params)
+    ids = [i for v in params.get("_id", []) for i in v.split(",")] if "_id" in params else None
+    qs = selectors.audit_events(user, patient_ids=_valid_ids(patient_ids), ids=_valid_ids(ids))
+    for raw in (v for vs in params.get("_lastUpdated", []) for v in vs.split(",")):
+        prefix, when, day = search._when(raw.strip(), "_lastUpdated")
+        field = "occurred_at__date" if day else "occurred_at"
+        value = when.date() if day else when
+        lookup = {"eq": "", "gt": "__gt", "lt": "__lt", "ge": "__gte", "le": "__lte"}.get(prefix)
+        qs = qs.exclude(**{field: value}) if prefix == "ne" else qs.filter(**{f"{field}{lookup}": value})
+    total = qs.count()
+    page = [selectors.Found(audit_event(e), e.patient_id, e) for e in qs[offset:offset + count]]
+    body = search.page_bundle("AuditEvent", page, params, base=base, total=total)
+    _audit(user, "AuditEvent", page, "fhir.search")
+    return fhir_json(body)
 
 
 def _valid_ids(ids):
@@ -158,7 +187,14 @@ def _one(request, rtype: str, rid: str):
     tok = _token(request, rtype, "r")
     user = tok.client.service_user
     base = base_url(request)
-    for f in selectors.find(user, rtype, base=base, rid=rid):
+    if rtype == "AuditEvent":
+        from .resources.more import audit_event
+
+        found = [selectors.Found(audit_event(e), e.patient_id, e)
+                 for e in selectors.audit_events(user, ids=_valid_ids([rid]))[:1]]
+    else:
+        found = selectors.find(user, rtype, base=base, rid=rid)
+    for f in found:
         if f.resource["id"] == rid:
             _audit(user, rtype, [f], "fhir.read")
             return user, f, base

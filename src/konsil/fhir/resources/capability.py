@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from konsil.fhir import search
+from konsil.fhir.include import INCLUDES
 from konsil.fhir.selectors import TYPES
 
 SEARCH_TYPES = {"_id": "token", "_lastUpdated": "date", "_count": "number", "_offset": "number",
@@ -16,8 +17,11 @@ def capability_statement(base: str) -> dict:
         interactions = [{"code": "read"}, {"code": "search-type"}]
         item = {
             "type": rtype, "interaction": interactions,
-            "searchParam": [{"name": n, "type": SEARCH_TYPES[n]} for n in sorted(search.allowed(rtype))],
+            "searchParam": [{"name": n, "type": SEARCH_TYPES[n]} for n in sorted(search.allowed(rtype))
+                            if n != "_include"],
         }
+        if rtype in INCLUDES:
+            item["searchInclude"] = [f"{rtype}:{p}" for p in sorted(INCLUDES[rtype])]
         if rtype == "DiagnosticReport":
             item["operation"] = [{"name": "document",
                                   "definition": "http://hl7.org/fhir/OperationDefinition/Composition-document"}]
