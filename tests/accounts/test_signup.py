@@ -3,8 +3,6 @@ address has an account; throttled."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.core import mail
 from django.urls import reverse
@@ -14,15 +12,12 @@ from konsil.accounts.roles import Role
 from konsil.audit.models import AuditEvent
 
 from ..api.conftest import _fresh_throttles  # noqa: F401 - throttle counters start empty
+from .links_support import LANDING, link_fragment, mailed_link
 
 SIGNUP = "/accounts/signup/"
 PASSWORD = "a long and unusual passphrase"
 FORM = {"email": "new.patient@example.test", "password1": PASSWORD, "password2": PASSWORD, "language": "es",
         "agree": "on"}
-
-
-def link_in(message) -> str:
-    return re.search(r"https?://\S+", message.body).group(0)
 
 
 def test_the_login_page_links_to_sign_up_and_reset(client, db):
@@ -38,14 +33,15 @@ def test_sign_up_verify_sign_in_and_start_a_case(client, network, django_capture
     assert not user.is_active and user.preferred_language == "es"
     assert Membership.objects.filter(user=user, organization=network, role=Role.PATIENT, active=True).exists()
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [FORM["email"]]
-    link = link_in(mail.outbox[0])
+    fragment = link_fragment(mail.outbox[0])
     # Not verified yet: no sign-in.
     assert not client.login(email=FORM["email"], password=PASSWORD)
-    response = client.get(link)
+    assert client.get(LANDING).status_code == 200  # what the link opens: the page whose script posts the secret
+    response = client.post(LANDING, {"link": fragment})
     assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
     user.refresh_from_db()
     assert user.is_active
-    assert client.get(link).status_code == 400  # the link works once
+    assert client.post(LANDING, {"link": fragment}).status_code == 400  # the link works once
     response = client.post(response["Location"], {"email": FORM["email"], "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == reverse("accounts:welcome")
     welcome = client.get(reverse("accounts:welcome")).content.decode()
@@ -82,11 +78,14 @@ def test_bad_input_shows_errors_and_saves_nothing(client, network, change, field
 def test_tampered_or_unknown_verification_links_are_refused(client, network, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         client.post(SIGNUP, FORM)
-    link = link_in(mail.outbox[0])
-    assert client.get(link.rstrip("/")[:-3] + "xyz/").status_code == 400
-    assert client.get("/accounts/signup/verify/bm90LWEtdXVpZA/abc-def/").status_code == 400
-    assert client.get("/accounts/signup/verify/%00%FF/x/").status_code in (400, 404)
+    fragment = link_fragment(mail.outbox[0])
+    for bad in (fragment[:-3] + "xyz", "verify.bm90LWEtdXVpZA.abc-def", "verify.%00%FF.x", "verify.", "nonsense",
+                "", "verify." + "x" * 5000, mailed_link(mail.outbox[0]).replace("verify.", "reset.")):
+        response = client.post(LANDING, {"link": bad})
+        assert response.status_code == 400, bad
     assert not User.objects.get(email=FORM["email"]).is_active
+    # the whole pasted link works too (no JavaScript)
+    assert client.post(LANDING, {"link": mailed_link(mail.outbox[0])}).status_code == 302
 
 
 def test_sign_up_is_throttled_per_address(client, network):
@@ -108,20 +107,21 @@ def test_password_reset_flow(client, patient_user):
     response = client.post("/accounts/password/reset/", {"email": patient_user.email})
     assert response.status_code == 302 and response["Location"] == reverse("accounts:password_reset_done")
     assert len(mail.outbox) == 1
-    link = link_in(mail.outbox[0])
-    response = client.get(link)  # Django moves the token out of the address into the session
-    assert response.status_code == 302
+    fragment = link_fragment(mail.outbox[0])
+    response = client.post(LANDING, {"link": fragment})  # the secret goes into the session, never the address
+    assert response.status_code == 302 and response["Location"] == "/accounts/password/reset/new/"
     form = client.get(response["Location"])
     assert form.status_code == 200 and 'name="new_password1"' in form.content.decode()
     bad = client.post(response["Location"], {"new_password1": "short", "new_password2": "short"})
-    assert bad.status_code == 200 and bad.context["form"].errors
+    assert bad.status_code == 400 and bad.context["form"].errors
     done = client.post(response["Location"], {"new_password1": PASSWORD, "new_password2": PASSWORD})
     assert done.status_code == 302 and done["Location"] == reverse("accounts:password_reset_complete")
     patient_user.refresh_from_db()
     assert patient_user.check_password(PASSWORD)
     assert AuditEvent.objects.filter(action="account.password_reset", actor_id=patient_user.pk).exists()
-    assert client.get(link).status_code in (200, 302)
-    assert 'id="link-invalid"' in client.get(link, follow=True).content.decode()  # used once
+    used = client.post(LANDING, {"link": fragment})
+    assert used.status_code == 400 and 'id="link-invalid"' in used.content.decode()  # used once
+    assert client.get("/accounts/password/reset/new/").status_code == 400
 
 
 def test_password_reset_of_an_unknown_address_answers_the_same_and_sends_nothing(client, db):

@@ -114,10 +114,15 @@ def register_patient(*, email: str, password: str, language: str, base_url: str)
         Membership.objects.create(user=user, organization=network, role=Role.PATIENT)
         emit(actor=user, action="account.signup", obj=user, detail={"network": str(network.pk)})
         uid = urlsafe_base64_encode(force_bytes(user.pk))
-        link = base_url + reverse("accounts:signup_verify", kwargs={"uidb64": uid,
-                                                                   "token": verification_tokens.make_token(user)})
+        link = fragment_link(base_url, "verify", uid, verification_tokens.make_token(user))
         transaction.on_commit(lambda: _mail("signup_verify", email, {"verify_url": link}, language=language))
     return user
+
+
+def fragment_link(base_url: str, kind: str, *parts: str) -> str:
+    """A single-use e-mailed link: the landing page's address, the secret after '#' (never sent to a server;
+    accounts.links reads it)."""
+    return f"{base_url}{reverse('accounts:link')}#{kind}.{'.'.join(parts)}"
 
 
 def verify_email(*, uidb64: str, token: str) -> User:
@@ -183,7 +188,7 @@ def invite(*, actor, kind: str, email: str, relationship: str = "", base_url: st
             invited_by=actor, expires_at=timezone.now() + timedelta(days=INVITATION_DAYS))
         emit(actor=actor, action="invitation.create", obj=invitation,
              patient_id=patient.pk if patient else None, detail={"kind": kind})
-        link = base_url + reverse("accounts:invitation_accept", kwargs={"token": invitation_token(invitation)})
+        link = fragment_link(base_url, "invite", invitation_token(invitation))
         ctx = {"link": link, "inviter": actor.display_name, "kind": kind, "network": network.name,
                "days": INVITATION_DAYS}
         language = getattr(actor, "preferred_language", "en") or "en"

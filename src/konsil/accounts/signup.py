@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from konsil.core.errors import DomainError
 
-from . import onboarding
+from . import links, onboarding
 from .roles import Role
 from .signup_forms import (
     AcceptInvitationForm,
@@ -83,20 +83,6 @@ def signup_sent(request):
     return render(request, "accounts/signup_sent.html")
 
 
-@never_cache
-def signup_verify(request, uidb64: str, token: str):
-    """The link from the verification e-mail: turns the account on, then the person signs in with the password."""
-    try:
-        onboarding.throttle("verify", onboarding.client_address(request), limit=ACCEPT_LIMIT)
-        onboarding.verify_email(uidb64=uidb64, token=token)
-    except onboarding.Throttled:
-        return render(request, "accounts/signup_invalid.html", status=429)
-    except DomainError:
-        return render(request, "accounts/signup_invalid.html", status=400)
-    messages.success(request, _("Your email address is confirmed. Sign in to start your case."))
-    return redirect(f"{reverse('accounts:login')}?{urlencode({'next': reverse('accounts:welcome')})}")
-
-
 @login_required
 def welcome(request):
     """Where a new patient lands: what happens next, and the button to start a case."""
@@ -133,18 +119,6 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_done.html"
-
-
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    template_name = "accounts/password_reset_confirm.html"
-    success_url = reverse_lazy("accounts:password_reset_complete")
-
-    def form_valid(self, form):
-        from konsil.audit.services import emit
-
-        response = super().form_valid(form)
-        emit(actor=form.user, action="account.password_reset", obj=form.user)
-        return response
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
@@ -206,13 +180,13 @@ def invitation_revoke(request, pk):
 
 @sensitive_post_parameters("password1", "password2")
 @never_cache
-def invitation_accept(request, token: str):
-    """The link of an invitation: sign in (same address) or create the account, then join."""
+def invitation_accept(request):
+    """After an invitation's link (accounts.links): sign in (same address) or create the account, then join."""
     from konsil.cases.models import Invitation
 
     try:
         onboarding.throttle("accept", onboarding.client_address(request), limit=ACCEPT_LIMIT)
-        invitation = onboarding.invitation_for(token)
+        invitation = onboarding.invitation_for(links.invitation_token(request))
     except onboarding.Throttled:
         return render(request, "accounts/invitation_invalid.html", status=429)
     except DomainError:
@@ -234,6 +208,7 @@ def invitation_accept(request, token: str):
                 _put(form, exc)
                 status = exc.status
             else:
+                links.forget_invitation(request)
                 messages.success(request, _("Welcome to Konsil. You have joined."))
                 if user is None:
                     return redirect(f"{reverse('accounts:login')}?{urlencode({'next': reverse('home')})}")

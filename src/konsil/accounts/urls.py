@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import manage, signup, token_pages, views
+from . import links, manage, signup, token_pages, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -14,16 +14,16 @@ urlpatterns = [
     # Patient sign-up, e-mail verification, password reset, invitations (accounts.signup).
     path("signup/", signup.signup, name="signup"),
     path("signup/sent/", signup.signup_sent, name="signup_sent"),
-    path("signup/verify/<str:uidb64>/<str:token>/", signup.signup_verify, name="signup_verify"),
+    # Every single-use e-mailed link opens this page; the secret rides in the fragment (accounts.links).
+    path("link/", links.link, name="link"),
     path("welcome/", signup.welcome, name="welcome"),
     path("password/reset/", signup.PasswordResetView.as_view(), name="password_reset"),
     path("password/reset/sent/", signup.PasswordResetDoneView.as_view(), name="password_reset_done"),
-    path("password/reset/<uidb64>/<token>/", signup.PasswordResetConfirmView.as_view(),
-         name="password_reset_confirm"),
+    path("password/reset/new/", links.password_reset_confirm, name="password_reset_confirm"),
     path("password/reset/done/", signup.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("invitations/", signup.invitations, name="invitations"),
     path("invitations/<uuid:pk>/revoke/", signup.invitation_revoke, name="invitation_revoke"),
-    path("invitations/accept/<str:token>/", signup.invitation_accept, name="invitation_accept"),
+    path("invitations/accept/", signup.invitation_accept, name="invitation_accept"),
     # Konsil's own admin pages for organization admins (Django's admin is for superusers only).
     path("manage/users/", manage.users, name="manage_users"),
     path("manage/users/new/", manage.user_new, name="manage_user_new"),
