@@ -38,7 +38,7 @@ class CostForm(VerdictOnlyForm):
     currency = forms.CharField(label=_("Currency"), max_length=3, initial="USD")
     source = forms.CharField(label=_("Public source"), max_length=300,
                              help_text=_("Where the figure comes from, e.g. a fee schedule or a published study."))
-    source_url = forms.URLField(label=_("Source address"), required=False, max_length=300)
+    source_url = forms.URLField(label=_("Source address"), required=False, max_length=300, assume_scheme="https")
     year = forms.CharField(label=_("Year of the figure"))
 
 
