@@ -149,13 +149,16 @@ def set_recommended_cpt(*, actor, mandate: Mandate, data) -> Mandate:
     """The case's specialist (or a coordinator) names the recommended procedure for the determination."""
     from konsil.cases import relations as rel
 
-    if mandate.case is None or not rel.relations(actor, mandate.case) & {rel.SPECIALIST, rel.COORDINATOR}:
+    from konsil.cases.models import Case
+
+    case = Case.objects.filter(pk=mandate.case_id).first()
+    if case is None or not rel.relations(actor, case) & {rel.SPECIALIST, rel.COORDINATOR}:
         raise PermissionDenied(_("Only the case's specialist or a coordinator records this."))
     value = inputs.cpt(data if isinstance(data, dict) else {}, "recommended_cpt", required=False)
     with transaction.atomic():
         mandate.recommended_cpt = value
         mandate.save(update_fields=["recommended_cpt", "updated_at"])
-        emit(actor=actor, action="program.mandate_recommend", obj=mandate, patient_id=mandate.case.patient_id,
+        emit(actor=actor, action="program.mandate_recommend", obj=mandate, patient_id=case.patient_id,
              detail={"cpt": value})
     return mandate
 
