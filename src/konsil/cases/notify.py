@@ -48,6 +48,7 @@ TEXTS = {
     "triage_questions": _("A few short questions about case %(ref)s will help find the right specialist."),
     "break_glass": _("Emergency access: a clinician opened case %(ref)s with a reason; review it in the audit trail."),
     "record_identity": _("A record on case %(ref)s may belong to another person: please check it."),
+    "remote_document_failed": _("A document the referring system named for case %(ref)s could not be fetched."),
     "network_transfer": _("Case %(ref)s was referred to another provider network of the organization."),
 }
 

@@ -32,11 +32,13 @@ SCHEDULE = [
     Periodic("konsil.cases.tasks.send_sla_reminders", 300),
     Periodic("konsil.audit.tasks.write_checkpoint", 300),  # signed audit chain head, outside the database
     Periodic("konsil.fhir.tasks.retry_due_webhooks", 60),  # webhook retries that are due
+    Periodic("konsil.fhir.tasks.retry_due_remote_documents", 60),  # referral documents by URL to fetch again
     Periodic("konsil.fhir.tasks.purge_expired_tokens", 3600),
     Periodic("konsil.analytics.tasks.refresh_facts", 300),  # analytics facts, exact as of each refresh
     Periodic("konsil.consults.tasks.send_consult_reminders", 300),  # consult reminders with the invitation
     Periodic("konsil.consults.tasks.purge_room_signals", 3600),
     Periodic("konsil.outcomes.tasks.run_follow_ups", 3600),  # plan, send, remind, record non-responses
+    Periodic("konsil.ops.tasks.recover_tasks", 60),  # work a dead worker or a lost broker left: queued again
 ]
 
 

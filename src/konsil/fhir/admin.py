@@ -45,6 +45,13 @@ class ClientAddForm(forms.ModelForm):
 
 
 class ClientChangeForm(forms.ModelForm):
+    fetch_token = forms.CharField(label=_("Bearer token for fetching documents"), required=False,
+                                  widget=forms.PasswordInput(render_value=False),
+                                  help_text=_("Leave empty to keep the current token"))
+
+    def clean_fetch_token(self):
+        return self.cleaned_data.get("fetch_token") or (self.instance.fetch_token if self.instance.pk else "")
+
     def clean_allowed_origins(self):
         try:
             return clean_origins(self.cleaned_data.get("allowed_origins") or [])
@@ -60,7 +67,7 @@ class FhirClientAdmin(admin.ModelAdmin):
     search_fields = ("name", "client_id")
     readonly_fields = ("client_id", "service_user", "organization", "jwks", "scopes", "created_at")
     fields = ("name", "client_id", "organization", "network", "service_user", "jwks", "scopes", "allowed_origins",
-              "active")
+              "source_base", "fetch_token", "active")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

@@ -19,6 +19,9 @@ def add_parser(sub) -> None:
     add.add_argument("--jwks", required=True, help="file with the client's public JSON Web Key Set")
     add.add_argument("--scope", required=True, help='SMART system scopes, e.g. "system/ServiceRequest.crs"')
     add.add_argument("--network", help="slug of the provider network that receives its referrals")
+    add.add_argument("--source-base", default="", help="the sender's FHIR base URL: referral documents sent by "
+                     "URL are fetched from under it")
+    add.add_argument("--fetch-token-file", help="file holding the bearer token for fetching those documents")
     add.add_argument("--origin", action="append", default=[], dest="origins",
                      help="a web origin (https://app.example.org) allowed to call the APIs from a browser (CORS); "
                           "repeatable")
@@ -48,9 +51,17 @@ def client_add(args, out=None, err=None) -> int:
             jwks = json.load(fh)
     except (OSError, ValueError) as exc:
         return fail(f"cannot read the JWKS: {exc}")
+    fetch_token = ""
+    if getattr(args, "fetch_token_file", None):
+        try:
+            with open(args.fetch_token_file, encoding="utf-8") as fh:
+                fetch_token = fh.read().strip()
+        except OSError as exc:
+            return fail(f"cannot read the fetch token: {exc}")
     try:
         client = register_client(actor="cli", name=args.name, organization=org, jwks=jwks, scopes=args.scope,
-                                 network=network, origins=getattr(args, "origins", None))
+                                 network=network, origins=getattr(args, "origins", None),
+                                 source_base=getattr(args, "source_base", ""), fetch_token=fetch_token)
     except FhirError as exc:
         return fail(str(exc.message))
     print(client.client_id, file=out)

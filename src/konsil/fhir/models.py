@@ -32,6 +32,10 @@ class FhirClient(BaseModel):
                                         related_name="fhir_client")
     jwks = models.JSONField(_("JSON Web Key Set"), default=dict)
     scopes = models.JSONField(_("scopes"), default=list)
+    source_base = models.URLField(
+        _("sender's FHIR base URL"), max_length=300, blank=True,
+        help_text=_("Documents a referral sends by URL are fetched from under this address only"))
+    fetch_token = EncryptedTextField(_("bearer token for fetching documents"), blank=True)
     allowed_origins = models.JSONField(
         _("browser origins"), default=list, blank=True,
         help_text=_("Web origins (https://app.example.org) whose pages may call the APIs with this client's tokens"))
@@ -115,3 +119,28 @@ class WebhookDelivery(BaseModel):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+
+class RemoteDocument(BaseModel):
+    """A referral's document sent by URL (DocumentReference.content.attachment.url): fetched from the sender's
+    FHIR server after the referral commits, retried, then stored as a record of the case."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        FETCHED = "fetched", _("fetched")
+        FAILED = "failed", _("failed")
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="remote_documents")
+    client = models.ForeignKey(FhirClient, on_delete=models.PROTECT, related_name="+")
+    url = EncryptedTextField()  # may name the patient in its path or query: encrypted, never logged
+    title = EncryptedTextField(blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    attachment = models.OneToOneField("cases.Attachment", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+")
+
+    class Meta:
+        ordering = ["created_at"]

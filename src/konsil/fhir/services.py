@@ -19,6 +19,7 @@ from konsil.cases.choices import US_STATES, Channel, ConsentScope
 from konsil.core import files
 from konsil.core.errors import DomainError
 
+from . import remote_docs
 from . import scopes as smart_scopes
 from .auth import load_keyset
 from .errors import FhirError
@@ -68,7 +69,7 @@ def clean_origins(origins) -> list[str]:
 
 
 def register_client(*, actor, name: str, organization, jwks, scopes: str, network=None,
-                    origins=None) -> FhirClient:
+                    origins=None, source_base: str = "", fetch_token: str = "") -> FhirClient:
     """A backend client of `organization`, acting through a new service user holding the organization's role."""
     name = str(name or "").strip()
     if not name or len(name) > 200:
@@ -84,6 +85,9 @@ def register_client(*, actor, name: str, organization, jwks, scopes: str, networ
     if network is None and organization.kind == OrganizationKind.PROVIDER_NETWORK:
         network = organization
     origins = clean_origins(origins)
+    source_base = str(source_base or "").strip()
+    if source_base and (not source_base.startswith(("https://", "http://")) or len(source_base) > 300):
+        raise FhirError(_("Give the sender's FHIR base URL as http(s)://..."), expression="source_base")
     client_id = secrets.token_urlsafe(18)
     with transaction.atomic():
         user = User.objects.create_user(email=f"fhir-{client_id.lower()}@clients.konsil.invalid",
@@ -94,7 +98,8 @@ def register_client(*, actor, name: str, organization, jwks, scopes: str, networ
                                   role=ROLE_BY_KIND.get(organization.kind, Role.REFERRING_CLINICIAN))
         client = FhirClient.objects.create(name=name, client_id=client_id, organization=organization,
                                            network=network, service_user=user, jwks=jwks, scopes=words,
-                                           allowed_origins=origins)
+                                           allowed_origins=origins, source_base=source_base,
+                                           fetch_token=str(fetch_token or "").strip())
         emit(actor=actor, action="fhir.client.create", obj=client, detail={"scopes": words, "origins": origins})
     return client
 
@@ -139,7 +144,8 @@ def import_referral(*, client: FhirClient, bundle) -> tuple:
     documents = [(i, r) for i, _u, r in by_type.get("DocumentReference", [])]
     attachments = [(i, j, att) for i, doc in documents
                    for j, att in enumerate(c.get("attachment") or {} for c in doc.get("content") or [])]
-    decoded = [(i, j, att, _decode(att, i, j)) for i, j, att in attachments]
+    remote = [(i, j, att, remote_docs.resolve(client, att, i, j)) for i, j, att in attachments if not att.get("data")]
+    decoded = [(i, j, att, _decode(att, i, j)) for i, j, att in attachments if att.get("data")]
     consent = next((r for _i, _u, r in by_type.get("Consent", []) if r.get("status") == "active"), None)
     actor = client.service_user
     stored: list[str] = []
@@ -149,6 +155,7 @@ def import_referral(*, client: FhirClient, bundle) -> tuple:
             for i, j, att, content in decoded:
                 record = _store(actor, case, att, content, i, j)
                 stored.append(record.storage_name)
+            remote_docs.plan(case=case, client=client, items=[(att, url) for _i, _j, att, url in remote])
             if consent is not None:
                 performer = next((p.get("display") for p in consent.get("performer") or [] if p.get("display")),
                                  None)
@@ -158,7 +165,7 @@ def import_referral(*, client: FhirClient, bundle) -> tuple:
                 case = cases.transition(actor=actor, case=case, action="submit")
             Referral.objects.create(client=client, system=system, value=value, case=case)
             emit(actor=actor, action="fhir.referral", obj=case, patient_id=case.patient_id,
-                 detail={"documents": len(decoded), "submitted": consent is not None})
+                 detail={"documents": len(decoded), "by_url": len(remote), "submitted": consent is not None})
     except IntegrityError:
         _discard(stored)
         existing = Referral.objects.filter(client=client, system=system, value=value).first()
@@ -242,9 +249,6 @@ def _case_data(patient: dict, request: dict, conditions: list[dict], p_index: in
 
 def _decode(att: dict, i: int, j: int) -> bytes:
     where = f"Bundle.entry[{i}].resource.content[{j}].attachment"
-    if not att.get("data"):
-        raise FhirError(_("Send documents inline (attachment.data); fetching by URL is not supported yet."),
-                        code="not-supported", expression=where)
     try:
         content = base64.b64decode(att["data"], validate=True)
     except (binascii.Error, ValueError):

@@ -32,3 +32,18 @@ def purge_expired_tokens() -> None:
     cutoff = timezone.now() - timedelta(hours=1)
     AccessToken.objects.filter(expires_at__lt=cutoff).delete()
     UsedAssertion.objects.filter(expires_at__lt=cutoff).delete()
+
+
+@task()
+def fetch_remote_document(doc_id: str) -> None:
+    """A referral's document sent by URL: one fetch attempt (retried with backoff)."""
+    from .remote_docs import fetch
+
+    fetch(doc_id)
+
+
+@task()
+def retry_due_remote_documents() -> None:
+    from .remote_docs import retry_due
+
+    retry_due()
