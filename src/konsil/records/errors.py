@@ -31,6 +31,13 @@ REASONS = {
     "processing": _("Konsil could not process this file. Our team has been told."),
 }
 
+# Why a pull from a hospital PACS (records.retrieve) did not bring the study, shown with the job.
+RETRIEVE_ERRORS = {
+    "pacs_unavailable": _("The hospital's PACS could not be reached; try again later or ask its administrator."),
+    "pacs_refused": _("The hospital's PACS refused to send this study; check that it still holds it."),
+    "nothing_retrieved": _("The hospital's PACS sent no images for this study."),
+}
+
 
 class RecordRejected(Exception):
     """A file (or an entry inside one) that cannot be accepted, with a reason code from REASONS."""

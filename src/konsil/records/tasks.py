@@ -14,6 +14,13 @@ def process_record(attachment_id: str) -> None:
 
 
 @task()
+def retrieve_study(job_id: str) -> None:
+    from .retrieve import run
+
+    run(job_id)
+
+
+@task()
 def purge_expired_uploads() -> None:
     from .intake import purge_expired_uploads as purge
 
