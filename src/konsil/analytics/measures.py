@@ -238,7 +238,8 @@ def stage_figures(pairs) -> dict:
 def _turnaround(rows, total) -> dict:
     stages = []
     for column, start, end in STAGES:
-        figures = stage_figures((r[column], r["n"]) for r in rows[column])
+        figures = stage_figures((r[column] * query.TENTHS if r[column] is not None else None, r["n"])
+                                for r in rows[column])
         stages.append({"stage": f"{start}_{end}", "from": start, "to": end, **figures})
     made = total["offers_made"]
     return {
@@ -327,7 +328,8 @@ def _access(rows, ctx: Context, specialties, today: date) -> dict:
     demand = {r["state"]: r for r in rows["state"]}
     tat: dict = {}
     for r in rows["state_tat"]:
-        tat.setdefault(r["state"], []).append((r["tat_total"], r["n"]))
+        if r["tat_hours"] is not None:
+            tat.setdefault(r["state"], []).append((r["tat_hours"] * 60, r["n"]))
     map_rows = []
     for usps, state in states.items():
         if ctx.filters.state and usps != ctx.filters.state:

@@ -66,10 +66,20 @@ SETS = {
     "tat_total": (("tat_total",), COUNT),
     "dx": (("specialty_group", "diagnosis_verdict"), COUNT),
     "tx": (("specialty_group", "treatment_verdict"), COUNT),
-    "state_tat": (("state", "tat_total"), COUNT),
+    "state_tat": (("state", "tat_hours"), COUNT),
     "state_specialty": (("state", "specialty_group"), COUNT),
 }
 COLUMNS = tuple(dict.fromkeys(col for cols, _aggs in SETS.values() for col in cols))
+# Durations are grouped by tenths of an hour (6 minutes: the precision shown), the map's by whole hours, so the
+# value counts stay small; medians and percentiles are exact at that resolution.
+TENTHS = 6
+EXPRESSIONS = {**{f"tat_{stage}": f"tat_{stage} / {TENTHS}" for stage in ("triage", "offer", "accept", "deliver",
+                                                                         "total")},
+               "tat_hours": "tat_total / 60"}
+
+
+def expr(column: str) -> str:
+    return EXPRESSIONS.get(column, column)
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,10 @@ class Where:
             parts.append(f"{column} IN ({', '.join(['%s'] * len(values))})" if values else "1 = 0")
             params.extend(values)
 
-        if self.networks or not self.sponsors:
+        if len(self.networks) == 1 and not self.sponsors:
+            parts.append("network_id = %s")
+            params.append(_db_uuid(self.networks[0]))
+        elif self.networks or not self.sponsors:
             among("network_id", [_db_uuid(v) for v in self.networks])
         if self.sponsors:
             among("sponsor_id", [_db_uuid(v) for v in self.sponsors])
@@ -124,11 +137,13 @@ def _select(aggregates) -> str:
 
 
 def run(where: Where, sets: dict | None = None) -> dict[str, list[dict]]:
+    """PostgreSQL: one GROUPING SETS pass. Elsewhere (SQLite sorts for every GROUP BY): one plain scan of the
+    columns, counted in Python (collections.Counter over tuples runs in C)."""
     sets = sets or SETS
     condition, params = where.sql()
     if connection.vendor == "postgresql":
         return _grouping_sets(sets, condition, params)
-    return _union_all(sets, condition, params)
+    return _one_scan(sets, condition, params)
 
 
 def _grouping_sets(sets, condition, params) -> dict[str, list[dict]]:
@@ -137,8 +152,9 @@ def _grouping_sets(sets, condition, params) -> dict[str, list[dict]]:
     for name, (cols, _aggs) in sets.items():  # GROUPING(): a 1 bit for each column the set does not group by
         masks[sum(1 << (len(columns) - 1 - i) for i, col in enumerate(columns) if col not in cols)] = name
     wanted = tuple(dict.fromkeys(agg for _cols, aggs in sets.values() for agg in aggs))
-    grouping = ", ".join("(" + ", ".join(cols) + ")" for cols, _aggs in sets.values())
-    sql = (f"SELECT GROUPING({', '.join(columns)}) AS g, {', '.join(columns)}, {_select(wanted)} "  # noqa: S608
+    grouping = ", ".join("(" + ", ".join(expr(c) for c in cols) + ")" for cols, _aggs in sets.values())
+    exprs = ", ".join(expr(c) for c in columns)
+    sql = (f"SELECT GROUPING({exprs}) AS g, {exprs}, {_select(wanted)} "  # noqa: S608
            f"FROM {TABLE} WHERE {condition} GROUP BY GROUPING SETS ({grouping})")  # names from this module only
     out: dict[str, list[dict]] = {name: [] for name in sets}
     with connection.cursor() as cursor:
@@ -156,11 +172,76 @@ def _union_all(sets, condition, params) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     with connection.cursor() as cursor:
         for name, (cols, aggs) in sets.items():
-            group = f" GROUP BY {', '.join(cols)}" if cols else ""
-            head = f"{', '.join(cols)}, " if cols else ""
+            group = f" GROUP BY {', '.join(expr(c) for c in cols)}" if cols else ""
+            head = f"{', '.join(expr(c) for c in cols)}, " if cols else ""
             sql = f"SELECT {head}{_select(aggs)} FROM {TABLE} WHERE {condition}{group}"  # noqa: S608 (our names)
             cursor.execute(sql, params)
             out[name] = [{**dict(zip(cols, row[:len(cols)], strict=True)),
                           **{a: v or 0 for a, v in zip(aggs, row[len(cols):], strict=True)}}
                          for row in cursor.fetchall()]
+    return out
+
+
+# The same aggregates for the one-scan path: (input column, how it is folded).
+FOLDS = {
+    "breached": ("breached", "true"), "accepted": ("tat_accept", "notnull"),
+    "offers_made": ("offers_made", "sum"), "offers_declined": ("offers_declined", "sum"),
+    "offers_expired": ("offers_expired", "sum"), "triage_agreed": ("triage_agreed", "true"),
+    "triage_decided": ("triage_agreed", "notnull"), "plan_changed": ("plan_changed", "true"),
+    "plan_known": ("plan_changed", "notnull"), "avoided": ("procedure_avoided", "true"),
+    "avoided_known": ("procedure_avoided", "notnull"), "cost_sum": ("cost_difference", "sum"),
+    "cost_n": ("cost_difference", "notnull"), "nps_promoters": ("nps", "ge9"), "nps_detractors": ("nps", "le6"),
+    "nps_n": ("nps", "notnull"), "rural": ("rucc", "ge4"), "rucc_known": ("rucc", "notnull"),
+    "interpreter": ("interpreter", "true"),
+}
+TESTS = {"true": bool, "notnull": lambda v: v is not None, "ge9": lambda v: v is not None and v >= 9,
+         "le6": lambda v: v is not None and v <= 6, "ge4": lambda v: v is not None and v >= 4}
+
+
+def _one_scan(sets, condition, params) -> dict[str, list[dict]]:
+    from collections import Counter
+    from decimal import Decimal
+
+    keys = tuple(dict.fromkeys(col for cols, _aggs in sets.values() for col in cols))
+    inputs = tuple(dict.fromkeys(FOLDS[a][0] for _cols, aggs in sets.values() for a in aggs if a != "n"))
+    # plain text and numbers out of SQLite (no per-row date parsing); the cost only as "known" in the tuples
+    select = [("substr(month, 1, 7)" if k == "month" else expr(k)) for k in keys] + [
+        "cost_difference IS NOT NULL" if c == "cost_difference" else c for c in inputs] + ["cost_difference"]
+    sql = f"SELECT {', '.join(select)} FROM {TABLE} WHERE {condition}"  # noqa: S608 (names from this module)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    names = [*keys, *(f"in_{c}" for c in inputs), "cost"]
+    columns = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {name: () for name in names}
+    out: dict[str, list[dict]] = {}
+    for name, (cols, aggs) in sets.items():
+        wanted = [a for a in aggs if a != "n"]
+        ins = list(dict.fromkeys(FOLDS[a][0] for a in wanted))
+        # one C-speed count of each distinct (group, inputs) combination, then folded per group
+        combos = Counter(zip(*(columns[c] for c in cols), *(columns[f"in_{c}"] for c in ins), strict=True)) \
+            if (cols or ins) else Counter({(): len(rows)})
+        result: dict = {}
+        if not cols:
+            result[()] = {"n": 0, **dict.fromkeys(wanted, 0)}
+        for combo, n in combos.items():
+            key, values = combo[:len(cols)], dict(zip(ins, combo[len(cols):], strict=True))
+            entry = result.setdefault(key, {**dict(zip(cols, key, strict=True)), "n": 0, **dict.fromkeys(wanted, 0)})
+            entry["n"] += n
+            for agg in wanted:
+                column, fold = FOLDS[agg]
+                value = values[column]
+                if column == "cost_difference":
+                    continue  # summed below from the exact amounts
+                if fold == "sum":
+                    entry[agg] += (value or 0) * n
+                elif TESTS[fold](value):
+                    entry[agg] += n
+        if "cost_sum" in wanted or "cost_n" in wanted:
+            index = [columns[c] for c in cols]
+            for i, cost in enumerate(columns["cost"]):
+                if cost is not None:
+                    entry = result[tuple(col[i] for col in index)]
+                    entry["cost_sum"] = entry.get("cost_sum", 0) + Decimal(str(cost))
+                    entry["cost_n"] = entry.get("cost_n", 0) + 1
+        out[name] = list(result.values())
     return out

@@ -47,9 +47,30 @@ def programs_for(scope: measures.Scope) -> list[tuple[str, str]]:
     return list(programs.order_by("name").values_list("slug", "name"))
 
 
+def cached_summary(scope: measures.Scope, filters: measures.Filters) -> dict:
+    """The figures only change when the facts are refreshed: cached per scope, filter, day and refresh."""
+    import hashlib
+    import json
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from .rollup import last_refresh
+
+    last = last_refresh()
+    key = hashlib.sha256(json.dumps([scope.kind, [str(n) for n in scope.networks], [str(s) for s in scope.sponsors],
+                                     scope.suppress, filters.as_dict(), last.pk if last else None,
+                                     str(timezone.localdate())]).encode()).hexdigest()
+    result = cache.get(f"analytics:{key}")
+    if result is None:
+        result = measures.summary(scope, filters)
+        cache.set(f"analytics:{key}", result, 600)
+    return result
+
+
 def read_summary(user, scope: measures.Scope, filters: measures.Filters, *, view: str) -> dict:
     """The figures, with the read audited (aggregates only: no patient named; the filter in the detail)."""
-    result = measures.summary(scope, filters)
+    result = cached_summary(scope, filters)
     emit(actor=user, action="analytics.read", object_type="analytics.summary", object_id=scope.kind,
          purpose="operations", detail={"view": view, "scope": scope.kind, "filters": filters.as_dict()})
     return result

@@ -15,24 +15,30 @@ HOURS_PER_MONTH = 720
 def directory(networks, *, groups: dict[str, str], specialties: frozenset | None, today: date) -> dict:
     """{"state": {usps: {"specialists", "capacity_per_month"}}, "state_specialty": {(usps, group): {...}},
     "languages": Counter(language -> specialists)} for accepting specialists with a licence in force."""
-    from konsil.matching.models import Specialist
+    from konsil.matching.models import License, Specialist
 
     by_state: dict = defaultdict(lambda: {"specialists": 0, "capacity_per_month": 0.0})
     by_pair: dict = defaultdict(lambda: {"specialists": 0, "capacity_per_month": 0.0})
     languages: Counter = Counter()
-    people = (Specialist.objects.filter(network__in=networks, accepting=True)
-              .prefetch_related("specialties", "subspecialties", "licenses"))
-    for person in people:
-        codes = {s.code for s in person.specialties.all()} | {s.code for s in person.subspecialties.all()}
-        if specialties is not None and not codes & specialties:
+    people = {pk: (capacity, turnaround, langs) for pk, capacity, turnaround, langs in Specialist.objects.filter(
+        network__in=networks, accepting=True).values_list("pk", "capacity", "turnaround_hours", "languages")}
+    codes: dict = defaultdict(set)
+    for relation in (Specialist.specialties.through, Specialist.subspecialties.through):
+        for pk, code in relation.objects.filter(specialist_id__in=people).values_list("specialist_id",
+                                                                                     "specialty_id"):
+            codes[pk].add(code)
+    states: dict = defaultdict(set)
+    for pk, usps in License.objects.filter(specialist_id__in=people, country="US", expires_on__gte=today).exclude(
+            state="").values_list("specialist_id", "state"):
+        states[pk].add(usps)
+    for pk, (capacity, turnaround, langs) in people.items():
+        if specialties is not None and not codes[pk] & specialties:
             continue
-        for language in person.languages or []:
+        for language in langs or []:
             languages[language] += 1
-        throughput = person.capacity * HOURS_PER_MONTH / max(person.turnaround_hours, 1)
-        states = {lic.state for lic in person.licenses.all()
-                  if lic.country == "US" and lic.state and lic.expires_on >= today}
-        own_groups = {groups.get(code, code) for code in codes}
-        for usps in states:
+        throughput = capacity * HOURS_PER_MONTH / max(turnaround, 1)
+        own_groups = {groups.get(code, code) for code in codes[pk]}
+        for usps in states[pk]:
             by_state[usps]["specialists"] += 1
             by_state[usps]["capacity_per_month"] += throughput
             for group in own_groups:

@@ -1,0 +1,290 @@
+"""Analytics benchmark (make bench-analytics): the page's figures over 100,000 cases on SQLite and 1,000,000 on
+PostgreSQL (DATABASE_URL), with a same-run baseline.
+
+What is timed: `measures.summary()` (every figure of the page: one GROUPING SETS pass on PostgreSQL, one query per
+breakdown elsewhere, plus the directory's supply) for the default view (last 12 months), all time, oncology in the
+last 12 months, one state and a sponsor's suppressed view; and the whole page through Django's test client (template,
+audit event). Baseline, same run: `SELECT COUNT(*)` over the fact table (the cost of reading it once).
+
+The facts are exact as of each refresh (rollup.refresh: every case whose sources changed since the last watermark
+is rebuilt whole; the clock runs it every 5 minutes). Refresh throughput is measured on real history cases
+(`seed --history`); the rest of the N facts are bulk-loaded with the same distributions, with foreign-key checks
+off for the load only (building a million real cases with encrypted identities takes longer than the query side
+this benchmark is about). Writes bench/results-analytics.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).with_name("results-analytics.md")
+
+
+def setup_django() -> None:
+    os.environ.setdefault("KONSIL_HOME", tempfile.mkdtemp(prefix="konsil-bench-analytics-"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "konsil.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def timed(fn, repeat: int = 5) -> dict:
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return {"best": min(runs), "median": statistics.median(runs)}
+
+
+def world(specialists: int):
+    """A network, a leader, a sponsor and its admin, and licensed specialists (their states by population)."""
+    from konsil.accounts.models import Membership, Organization, User
+    from konsil.analytics import geo
+    from konsil.matching.models import License, Specialist, Specialty
+
+    network = Organization.objects.create(name="Bench Network", slug="bench-network", kind="provider_network")
+    sponsor = Organization.objects.create(name="Bench Employer", slug="bench-employer", kind="employer")
+    leader = User.objects.create_user("leader@bench.invalid", "x")
+    Membership.objects.create(user=leader, organization=network, role="org_admin")
+    admin = User.objects.create_user("sponsor@bench.invalid", "x")
+    Membership.objects.create(user=admin, organization=sponsor, role="employer_admin")
+    rng = np.random.default_rng(7)
+    states = [s for s in geo.states().values() if s.is_state]
+    weights = np.array([s.population for s in states], dtype=float)
+    weights /= weights.sum()
+    codes = list(Specialty.objects.values_list("code", flat=True))
+    users = User.objects.bulk_create([User(email=f"s{i}@bench.invalid", username=f"s{i}@bench.invalid")
+                                      for i in range(specialists)])
+    people = Specialist.objects.bulk_create([Specialist(
+        user=u, network=network, npi=f"{1000000000 + i}", languages=["en", "es"] if i % 5 == 0 else ["en"],
+        capacity=int(rng.integers(2, 15)), turnaround_hours=int(rng.choice([48, 72, 96])))
+        for i, u in enumerate(users)])
+    through = Specialist.specialties.through
+    through.objects.bulk_create([through(specialist_id=p.pk, specialty_id=codes[i % len(codes)])
+                                 for i, p in enumerate(people)])
+    licences = []
+    for p in people:
+        for k in set(rng.choice(len(states), size=3, p=weights)):
+            licences.append(License(specialist=p, state=states[k].usps, number=f"L{p.npi}{k}",
+                                    expires_on=dt.date.today() + dt.timedelta(days=365)))
+    License.objects.bulk_create(licences)
+    return network, sponsor, leader, admin
+
+
+def synthetic_facts(n: int, network, sponsor, today: dt.date):
+    """N fact rows with the history seeder's distributions (numpy, for the bulk load)."""
+    from konsil.analytics import geo, history, rollup
+
+    rng = np.random.default_rng(11)
+    groups = rollup._specialty_groups()
+    states = [s for s in geo.states().values() if s.is_state]
+    pw = np.array([s.population for s in states], dtype=float)
+    pw /= pw.sum()
+
+    def pick(weights: dict, size):
+        keys = list(weights)
+        p = np.array(list(weights.values()), dtype=float)
+        return np.array(keys)[rng.choice(len(keys), size=size, p=p / p.sum())]
+
+    specialties = {k: v for k, v in history.SPECIALTIES.items() if k in groups}
+    age = (history.MONTHS * 30.4 * (1 - rng.random(n) ** 0.8)).astype(int)
+    submitted = [today - dt.timedelta(days=int(a)) for a in age]
+    cols = {
+        "state": np.array([s.usps for s in states])[rng.choice(len(states), size=n, p=pw)],
+        "specialty": pick(specialties, n), "channel": pick(history.CHANNELS, n),
+        "urgency": pick(history.URGENCY, n), "language": pick(history.LANGUAGES, n),
+        "delivery": pick(history.DELIVERY, n), "dx": pick({**history.DIAGNOSIS, "": 30}, n),
+        "tx": pick({**history.TREATMENT, "": 30}, n),
+        "rucc": rng.choice(np.arange(1, 10), size=n, p=[.3, .25, .15, .06, .05, .06, .05, .04, .04]),
+        "tat": (rng.lognormal(0, 0.8, size=(5, n)) * np.array([[180], [300], [480], [2800], [3800]])).astype(int),
+        "reached": rng.integers(0, 6, size=n), "offers": rng.geometric(0.78, size=n),
+        "declined": rng.random(n) < 0.12, "expired": rng.random(n) < 0.08, "agreed": rng.random(n) < 0.86,
+        "breached": rng.random(n) < 0.09, "nps": rng.integers(0, 11, size=n), "followed": rng.random(n) < 0.4,
+        "cost": -rng.integers(0, 40000, size=n),
+    }
+    now = dt.datetime.now(dt.UTC)
+    sponsor_id = sponsor.pk
+    for i in range(n):
+        reached = int(cols["reached"][i])
+        tats = [int(cols["tat"][k][i]) if reached > k else None for k in range(4)]
+        total = sum(tats) if reached >= 4 else None
+        channel = str(cols["channel"][i])
+        spec = str(cols["specialty"][i])
+        yield (uuid.uuid4(), network.pk, sponsor_id if channel == "employer" else None, None, submitted[i],
+               submitted[i].replace(day=1), spec, groups.get(spec, spec), channel, str(cols["urgency"][i]),
+               str(cols["delivery"][i]), str(cols["language"][i]), False, str(cols["state"][i]), "",
+               int(cols["rucc"][i]), "delivered" if total else "in_review", *tats, total, bool(cols["breached"][i]),
+               int(cols["offers"][i]), int(cols["declined"][i]), int(cols["expired"][i]), bool(cols["agreed"][i]),
+               str(cols["dx"][i]) if total else "", str(cols["tx"][i]) if total else "",
+               bool(cols["followed"][i]) if total else None, None,
+               int(cols["cost"][i]) if total and cols["followed"][i] else None,
+               int(cols["nps"][i]) if total else None, now)
+
+
+COLUMNS = ["case_id", "network_id", "sponsor_id", "program", "submitted_on", "month", "specialty", "specialty_group",
+           "channel", "urgency", "delivery", "language", "interpreter", "state", "county", "rucc", "status",
+           "tat_triage", "tat_offer", "tat_accept", "tat_deliver", "tat_total", "breached", "offers_made",
+           "offers_declined", "offers_expired", "triage_agreed", "diagnosis_verdict", "treatment_verdict",
+           "plan_changed", "procedure_avoided", "cost_difference", "nps", "refreshed_at"]
+
+
+def bulk_load(rows) -> None:
+    from django.db import connection
+
+    from konsil.analytics.models import CaseFact
+
+    table = CaseFact._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")  # no FK check for the synthetic rows
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute("SET session_replication_role = DEFAULT")
+            cursor.execute(f"VACUUM ANALYZE {table}")
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA foreign_keys = OFF")
+        batch = []
+        sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+        for row in rows:
+            batch.append([v.hex if isinstance(v, uuid.UUID) else v for v in row])
+            if len(batch) == 20000:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("ANALYZE")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=None, help="facts in all (default 1,000,000 on PostgreSQL, "
+                                                                 "100,000 on SQLite)")
+    parser.add_argument("--history", type=int, default=3000, help="real cases to time the refresh with")
+    parser.add_argument("--specialists", type=int, default=600)
+    args = parser.parse_args()
+    setup_django()
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from konsil.analytics import history, measures, query, rollup
+    from konsil.analytics.measures import Filters, Scope
+    from konsil.analytics.models import CaseFact
+
+    engine = connection.vendor
+    n = args.cases or (1_000_000 if engine == "postgresql" else 100_000)
+    print(f"engine {engine}, {n:,} cases, {os.cpu_count()} CPUs, {platform.python_version()}", flush=True)
+    network, sponsor, leader, admin = world(args.specialists)
+    today = timezone.localdate()
+
+    start = time.perf_counter()
+    history.seed_history(args.history, network=network)
+    seeded = time.perf_counter() - start
+    start = time.perf_counter()
+    run = rollup.refresh(full=True)
+    full_refresh = time.perf_counter() - start
+    idle = timed(rollup.refresh, repeat=3)
+    from konsil.cases.models import Case
+
+    ids = list(Case.objects.values_list("pk", flat=True)[:100])
+    Case.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+    start = time.perf_counter()
+    rollup.refresh()
+    hundred = time.perf_counter() - start
+    print(f"history: {args.history:,} real cases seeded in {seeded:.1f} s; full refresh {full_refresh:.2f} s "
+          f"({run.cases / full_refresh:,.0f} cases/s); idle refresh {idle['median'] * 1000:.0f} ms; "
+          f"100 changed cases {hundred * 1000:.0f} ms", flush=True)
+
+    start = time.perf_counter()
+    bulk_load(synthetic_facts(n - CaseFact.objects.count(), network, sponsor, today))
+    print(f"bulk load to {CaseFact.objects.count():,} facts in {time.perf_counter() - start:.0f} s", flush=True)
+
+    leader_scope = Scope(kind="network", name="b", networks=(network.pk,))
+    last12 = dict(start=today.replace(day=1) - dt.timedelta(days=334), end=today)
+    cases = {
+        "baseline: SELECT COUNT(*) over the facts": lambda: _count(connection),
+        "summary, all time": lambda: measures.summary(leader_scope, Filters()),
+        "summary, last 12 months (the page's default)": lambda: measures.summary(leader_scope, Filters(**last12)),
+        "summary, oncology, last 12 months": lambda: measures.summary(
+            leader_scope, Filters(specialty="medical_oncology", **last12)),
+        "summary, one state (TX), all time": lambda: measures.summary(leader_scope, Filters(state="TX")),
+        "summary, sponsor view (suppressed), 12 months": lambda: measures.summary(
+            Scope(kind="sponsor", name="s", sponsors=(sponsor.pk,), suppress=True), Filters(**last12)),
+    }
+    if engine == "postgresql":
+        where = query.Where(networks=(network.pk,))
+        cases["for comparison: one query per breakdown (no GROUPING SETS)"] = lambda: query._union_all(
+            query.SETS, *where.sql())
+    client = Client()
+    _verified(client, leader)
+    cases["the page (HTTP, template, audit), last 12 months"] = lambda: _page(client)
+    results = {}
+    for label, fn in cases.items():
+        fn()  # warm
+        results[label] = timed(fn)
+        print(f"{label:<62} best {results[label]['best'] * 1000:7.0f} ms   median "
+              f"{results[label]['median'] * 1000:7.0f} ms", flush=True)
+    write(engine, n, results, args, seeded, full_refresh, run.cases, idle, hundred)
+    return 0
+
+
+def _count(connection) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM analytics_casefact")
+        cursor.fetchone()
+
+
+def _verified(client, user) -> None:
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client.force_login(user)
+    device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+def _page(client) -> None:
+    response = client.get("/analytics/")
+    if response.status_code != 200:
+        raise SystemExit(f"page answered {response.status_code}")
+
+
+def write(engine, n, results, args, seeded, full_refresh, refreshed, idle, hundred) -> None:
+    out = io.StringIO()
+    out.write(f"\n## {dt.date.today()} · {engine} · {n:,} cases · {os.cpu_count()} CPUs (shared machine)\n\n")
+    out.write(f"Refresh: {args.history:,} real history cases seeded in {seeded:.1f} s; full refresh of {refreshed:,} "
+              f"cases {full_refresh:.2f} s ({refreshed / full_refresh:,.0f} cases/s); an idle refresh "
+              f"{idle['median'] * 1000:.0f} ms; 100 changed cases {hundred * 1000:.0f} ms.\n\n")
+    out.write("| what | best (ms) | median of 5 (ms) |\n|---|---:|---:|\n")
+    for label, r in results.items():
+        out.write(f"| {label} | {r['best'] * 1000:.0f} | {r['median'] * 1000:.0f} |\n")
+    with RESULTS.open("a", encoding="utf-8") as fh:
+        if fh.tell() == 0:
+            fh.write("# Analytics benchmark results (bench/analytics.py)\n")
+        fh.write(out.getvalue())
+    print(out.getvalue())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
