@@ -148,7 +148,6 @@ def accept(*, actor, mandate: Mandate, data) -> Mandate:
 def set_recommended_cpt(*, actor, mandate: Mandate, data) -> Mandate:
     """The case's specialist (or a coordinator) names the recommended procedure for the determination."""
     from konsil.cases import relations as rel
-
     from konsil.cases.models import Case
 
     case = Case.objects.filter(pk=mandate.case_id).first()

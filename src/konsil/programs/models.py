@@ -152,6 +152,15 @@ class Enrollment(BaseModel):
     class Meta:
         ordering = ["-created_at"]
 
+    @property
+    def reason_message(self) -> str:
+        from .eligibility import REASONS
+
+        text = REASONS.get(self.reason)
+        if text is None:
+            return ""
+        return str(text) % {"date": self.reason_date.isoformat() if self.reason_date else ""}
+
 
 class Mandate(BaseModel):
     """A mandated second opinion a payer's care manager referred before authorizing a procedure."""

@@ -1,0 +1,163 @@
+"""Forms of the program pages: they collect input; the services validate it and name the fields at fault."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from konsil.cases.choices import LANGUAGE_CHOICES, STATE_CHOICES, Sex
+
+from .models import Eligibility, Pricing, Service
+
+
+def put_errors(form, exc) -> None:
+    """A DomainError's field messages on the form's fields (others on the form)."""
+    for name, messages in exc.as_dict()["errors"].items():
+        for message in messages:
+            form.add_error(name if name in form.fields else None, message)
+    if not form.errors:
+        form.add_error(None, str(exc.message))
+
+
+class EligibilityForm(forms.Form):
+    member_id = forms.CharField(label=_("Member id"), max_length=40, help_text=_("As on your benefits card."))
+    family_name = forms.CharField(label=_("Family name"), max_length=100)
+    birth_date = forms.CharField(label=_("Birth date"), max_length=10,
+                                 widget=forms.DateInput(attrs={"type": "date"}))
+    service = forms.ChoiceField(label=_("Service"), choices=Service.choices, initial=Service.WRITTEN)
+
+    def __init__(self, *args, program=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if program is not None:
+            if program.services:
+                self.fields["service"].choices = [c for c in Service.choices if c[0] in program.services]
+            if program.eligibility == Eligibility.OPEN:
+                del self.fields["member_id"]
+                self.fields["enrolment_code"] = forms.CharField(label=_("Enrolment code"), max_length=16)
+
+
+class StartForm(EligibilityForm):
+    given_name = forms.CharField(label=_("Given name"), max_length=100)
+    sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices)
+    state = forms.ChoiceField(label=_("US state where you live"), choices=[("", "—"), *STATE_CHOICES],
+                              required=False)
+    self_pay = forms.BooleanField(label=_("Continue as self-pay at the price shown"), required=False)
+
+
+class AcceptForm(forms.Form):
+    family_name = forms.CharField(label=_("Family name"), max_length=100)
+    birth_date = forms.CharField(label=_("Birth date"), max_length=10, widget=forms.DateInput(attrs={"type": "date"}))
+    state = forms.ChoiceField(label=_("US state where you live"), choices=[("", "—"), *STATE_CHOICES],
+                              required=False)
+    share_with_payer = forms.BooleanField(
+        label=_("Let my health plan read the full report (otherwise it sees only the determination)"),
+        required=False)
+
+
+class ProgramForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    welcome = forms.CharField(label=_("Welcome text for members"), required=False, max_length=2000,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+    accent = forms.CharField(label=_("Accent colour"), required=False, max_length=7,
+                             help_text=_("A colour like #1d4ed8 for the member page."))
+    languages = forms.MultipleChoiceField(label=_("Languages"), choices=LANGUAGE_CHOICES, required=False,
+                                          widget=forms.CheckboxSelectMultiple)
+    services = forms.MultipleChoiceField(label=_("Covered services"), choices=Service.choices,
+                                         widget=forms.CheckboxSelectMultiple)
+    eligibility = forms.ChoiceField(label=_("Eligibility"), choices=Eligibility.choices, widget=forms.RadioSelect)
+    pricing = forms.ChoiceField(label=_("Price terms"), choices=Pricing.choices, widget=forms.RadioSelect)
+    rate_written = forms.CharField(label=_("Case rate: written opinion"), required=False, max_length=16)
+    rate_video = forms.CharField(label=_("Case rate: video consult"), required=False, max_length=16)
+    rate_phone = forms.CharField(label=_("Case rate: phone consult"), required=False, max_length=16)
+    rate_panel = forms.CharField(label=_("Case rate: panel review"), required=False, max_length=16)
+    pmpm = forms.CharField(label=_("Per member per month"), required=False, max_length=16)
+    self_pay = forms.CharField(label=_("Self-pay price"), required=False, max_length=16)
+    payer_id = forms.CharField(label=_("Payer id for claims (837P)"), required=False, max_length=80)
+    mandated = forms.CharField(
+        label=_("Mandated procedures"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One a line: CPT | procedure | days to decide (e.g. 22630 | Lumbar fusion | 14)."))
+    contacts = forms.CharField(label=_("Contact people"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                               help_text=_("One a line: name | email | phone | role."))
+    active = forms.BooleanField(label=_("Active (the member page is open)"), required=False)
+
+    RATES = ("written", "video", "phone", "panel")
+
+    @classmethod
+    def initial_for(cls, program) -> dict:
+        money = lambda cents: f"{cents / 100:.2f}"  # noqa: E731
+        return {
+            "name": program.name, "welcome": program.welcome, "accent": program.accent,
+            "languages": program.languages, "services": program.services, "eligibility": program.eligibility,
+            "pricing": program.pricing, "pmpm": money(program.pmpm_cents), "self_pay": money(program.self_pay_cents),
+            "payer_id": program.payer_id, "active": program.active,
+            **{f"rate_{k}": money(program.case_rates[k]) for k in cls.RATES if k in program.case_rates},
+            "mandated": "\n".join(f"{m.cpt} | {m.description} | {m.decision_days}"
+                                  for m in program.mandated_procedures.all()),
+            "contacts": "\n".join(" | ".join(c.get(k, "") for k in ("name", "email", "phone", "role"))
+                                  for c in program.contacts),
+        }
+
+    def service_data(self) -> dict:
+        d = self.cleaned_data
+        rates = {k: d[f"rate_{k}"] for k in self.RATES if d.get(f"rate_{k}")}
+        mandated = []
+        for line in (d.get("mandated") or "").splitlines():
+            parts = [p.strip() for p in line.split("|")]
+            if any(parts):
+                mandated.append({"cpt": parts[0], "description": parts[1] if len(parts) > 1 else "",
+                                 "decision_days": parts[2] if len(parts) > 2 and parts[2] else 14})
+        contacts = []
+        for line in (d.get("contacts") or "").splitlines():
+            parts = [p.strip() for p in line.split("|")] + ["", "", "", ""]
+            if any(parts):
+                contacts.append(dict(zip(("name", "email", "phone", "role"), parts[:4], strict=True)))
+        return {"name": d["name"], "welcome": d["welcome"], "accent": d["accent"], "languages": d["languages"],
+                "services": d["services"], "eligibility": d["eligibility"], "pricing": d["pricing"],
+                "case_rates": rates, "pmpm_cents": _cents(d.get("pmpm")), "self_pay_cents": _cents(d.get("self_pay")),
+                "payer_id": d["payer_id"], "active": d["active"], "mandated_procedures": mandated,
+                "contacts": contacts}
+
+
+def _cents(value) -> int | str:
+    """Dollars typed on the page -> cents for the service ("" stays 0; bad text is reported by the service)."""
+    value = (value or "").replace(",", "").strip()
+    if not value:
+        return 0
+    try:
+        return round(float(value) * 100)
+    except (ValueError, OverflowError):
+        return value
+
+
+class RosterForm(forms.Form):
+    file = forms.FileField(label=_("Roster file (CSV or X12 834)"))
+
+
+class ReferralForm(forms.Form):
+    member_id = forms.CharField(label=_("Member id"), max_length=40)
+    requesting_npi = forms.CharField(label=_("Requesting provider's NPI"), max_length=10)
+    requesting_name = forms.CharField(label=_("Requesting provider"), max_length=200, required=False)
+    cpt = forms.CharField(label=_("Proposed procedure (CPT)"), max_length=5)
+    procedure_text = forms.CharField(label=_("Proposed procedure in words"), max_length=2000,
+                                     widget=forms.Textarea(attrs={"rows": 2}))
+    diagnoses = forms.CharField(label=_("Diagnoses (ICD-10-CM codes)"), max_length=200,
+                                help_text=_("Separate codes with commas, e.g. M48.062, M54.16."))
+    deadline = forms.CharField(label=_("Decision deadline"), max_length=10, required=False,
+                               widget=forms.DateInput(attrs={"type": "date"}),
+                               help_text=_("Empty: the program's deadline for this procedure."))
+    email = forms.EmailField(label=_("Member's email for the invitation"), required=False)
+
+
+class InvoiceForm(forms.Form):
+    period_start = forms.CharField(label=_("Period starts"), max_length=10,
+                                   widget=forms.DateInput(attrs={"type": "date"}))
+    period_end = forms.CharField(label=_("Period ends"), max_length=10, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class PaymentForm(forms.Form):
+    amount = forms.CharField(label=_("Amount received"), max_length=16)
+    reference = forms.CharField(label=_("Receipt or transfer reference"), max_length=80)
+
+
+class RecommendForm(forms.Form):
+    recommended_cpt = forms.CharField(label=_("Recommended procedure (CPT), if any"), max_length=5, required=False)

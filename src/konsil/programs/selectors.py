@@ -1,0 +1,110 @@
+"""Reads of program data, scoped to what the actor may see and audited."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from konsil.accounts.roles import Role
+from konsil.audit.services import emit
+from konsil.core import authz
+from konsil.core.errors import NotFound
+
+from .models import Claim, Enrollment, Invoice, Mandate, Program
+
+
+def programs_for(user) -> QuerySet[Program]:
+    """Programs the user administers (sponsor or network admin) or coordinates (network coordinator)."""
+    if not user.is_authenticated:
+        return Program.objects.none()
+    sponsor = user.organizations_for(Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN).values("pk")
+    network = user.organizations_for(Role.ORG_ADMIN, Role.COORDINATOR).values("pk")
+    return (Program.objects.filter(Q(sponsor__in=sponsor) | Q(network__in=network))
+            .select_related("sponsor", "network").distinct())
+
+
+def get_program(user, pk, *, check: str = "programs.view", action: str = "program.read") -> Program:
+    program = programs_for(user).filter(pk=pk).first() if _is_uuid(pk) else None
+    if program is None or not authz.can(check, user, program):
+        emit(actor=user, action=action, object_type="programs.program", object_id=str(pk)[:64], outcome="denied")
+        raise NotFound(_("Program not found."))
+    emit(actor=user, action=action, obj=program, purpose="operations")
+    return program
+
+
+def public_program(slug: str) -> Program:
+    program = Program.objects.select_related("sponsor", "network").filter(slug=str(slug)[:80], active=True).first()
+    if program is None:
+        raise NotFound(_("Program not found."))
+    return program
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def mandates_for(user, program: Program) -> QuerySet[Mandate]:
+    """The program's mandated reviews with their determinations (no clinical content); audited per row shown."""
+    return (Mandate.objects.filter(program=program).select_related("member", "determination", "case")
+            .order_by("-created_at"))
+
+
+def audit_mandates(user, rows) -> None:
+    from konsil.audit.services import emit_many
+
+    emit_many(actor=user, purpose="payment", events=[
+        {"action": "program.mandate_list", "object_type": "programs.mandate", "object_id": str(m.pk),
+         "patient_id": m.case.patient_id if m.case_id else None} for m in rows])
+
+
+def get_mandate(user, program: Program, pk) -> Mandate:
+    mandate = mandates_for(user, program).filter(pk=pk).first() if _is_uuid(pk) else None
+    if mandate is None:
+        raise NotFound(_("Referral not found."))
+    emit(actor=user, action="program.mandate_read", obj=mandate, purpose="payment",
+         patient_id=mandate.case.patient_id if mandate.case_id else None)
+    return mandate
+
+
+def invoices_for(user, program: Program) -> QuerySet[Invoice]:
+    if not authz.can("programs.issue_invoice", user, program):
+        authz.require("programs.bill", user, program)
+    return Invoice.objects.filter(program=program).order_by("-period_start", "-created_at")
+
+
+def get_invoice(user, program: Program, pk) -> Invoice:
+    invoice = invoices_for(user, program).filter(pk=pk).first() if _is_uuid(pk) else None
+    if invoice is None:
+        raise NotFound(_("Invoice not found."))
+    emit(actor=user, action="program.invoice_read", obj=invoice, purpose="payment")
+    return invoice
+
+
+def claims_for(user, program: Program) -> QuerySet[Claim]:
+    invoices_for(user, program)  # the same check
+    return Claim.objects.filter(enrollment__program=program).select_related("enrollment__case")
+
+
+def billable_for(user, program: Program) -> QuerySet[Enrollment]:
+    """Delivered program cases without a claim yet (for the network's billing staff)."""
+    from .billing import DELIVERED
+
+    return (Enrollment.objects.filter(program=program, self_pay=False, eligible=True, case__status__in=DELIVERED,
+                                      claims__isnull=True).select_related("case"))
+
+
+def enrollment_for_case(user, case_id) -> Enrollment:
+    """A case's program enrolment for someone who may read the case (coordinators see eligibility there)."""
+    from konsil.cases.selectors import get_case
+
+    case = get_case(user, case_id, action="program.case_eligibility")
+    enrollment = Enrollment.objects.filter(case=case).select_related("program", "member").first()
+    if enrollment is None:
+        raise NotFound(_("This case is not part of a program."))
+    return enrollment
