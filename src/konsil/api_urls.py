@@ -9,6 +9,7 @@ from konsil.cases.api import CaseViewSet, Icd10LookupView, NotificationViewSet
 from konsil.cases.emergency_api import CaseEmergencyViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
 from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
+from konsil.records.pacs_api import CaseRetrievesView, FindView, SourcesView
 from konsil.records.tus import UploadCreateView, UploadView
 from konsil.triage.api import RecordIdentityView, TriageQuestionsView
 
@@ -36,6 +37,9 @@ urlpatterns = [
     path("cases/<uuid:pk>/triage/questions/", TriageQuestionsView.as_view(), name="case-triage-questions"),
     path("records/<uuid:pk>/identity/", RecordIdentityView.as_view(), name="record-identity"),
     path("records/uploads/<uuid:upload_id>", UploadView.as_view(), name="records-upload"),
+    path("records/pacs/", SourcesView.as_view(), name="records-pacs"),
+    path("records/pacs/<uuid:node_id>/find/", FindView.as_view(), name="records-pacs-find"),
+    path("records/cases/<uuid:pk>/retrieves/", CaseRetrievesView.as_view(), name="records-retrieves"),
     *analytics_api_urls,
     *router.urls,
 ]

@@ -125,3 +125,27 @@ def test_orthanc_dicomweb_pushes_to_konsil_and_pulls_back(live_server, orthanc_f
                            json={"Resources": [{"Study": held.study_uid}]}, timeout=120)
     assert pulled.ok, pulled.text
     assert len(requests.get(f"{peer.url}/instances", timeout=30).json()) == 3
+
+
+def test_coordinator_api_search_and_pull(pacs, draft_case, coordinator, patient_user):
+    from rest_framework.test import APIClient
+
+    peer, node = pacs
+    peer.upload(ct(2, seed=96, name="Api^Patient"))
+    api = APIClient()
+    api.force_authenticate(coordinator)
+    assert [n["ae_title"] for n in api.get("/api/v1/records/pacs/").json()] == ["ORTHANC"]
+    found = api.post(f"/api/v1/records/pacs/{node.pk}/find/", {"PatientName": "API*"}, format="json")
+    assert found.status_code == 200 and len(found.json()) == 1
+    empty = api.post(f"/api/v1/records/pacs/{node.pk}/find/", {}, format="json")
+    assert empty.status_code == 400 and "PatientName" in empty.json()["errors"]
+    url = f"/api/v1/records/cases/{draft_case.pk}/retrieves/"
+    bad = api.post(url, {"node": str(node.pk), "study_uid": "not a uid"}, format="json")
+    assert bad.status_code == 400
+    pulled = api.post(url, {"node": str(node.pk), "study_uid": found.json()[0]["StudyInstanceUID"]}, format="json")
+    assert pulled.status_code == 202 and pulled.json()["state"] == "done" and pulled.json()["completed"] == 2
+    assert api.get(url).json()[0]["id"] == pulled.json()["id"]
+    api.force_authenticate(patient_user)
+    assert api.get("/api/v1/records/pacs/").json() == []
+    assert api.post(f"/api/v1/records/pacs/{node.pk}/find/", {"PatientName": "A*"}, format="json").status_code == 403
+    assert api.post(url, {"node": str(node.pk), "study_uid": "1.2.3"}, format="json").status_code == 403
