@@ -70,7 +70,10 @@ def test_answers_move_the_proposal():
     ranked, reasons = clarify.posterior(AMBIGUOUS, {"body_part": "back_spine"})
     assert ranked[0]["code"] in {"spine_surgery", "orthopedic_surgery"}
     assert abs(sum(r["probability"] for r in ranked) - 1) < 0.01
-    assert reasons == ["clarifying answer body_part=back_spine → spine_surgery, orthopedic_surgery, neurosurgery"]
+    # in words: the question, the answer and the specialties by name, never their codes
+    assert reasons == ["Answer to “Which part of the body is most affected?”: “Back or neck (spine)” (Orthopaedic "
+                       "Surgery of the Spine, Orthopaedic Surgery, Neurological Surgery)"]
+    assert "_" not in reasons[0] and "body_part" not in reasons[0]
     ranked, _ = clarify.posterior(AMBIGUOUS, {"body_part": "mind", "treating_doctor": "none"})
     assert ranked[0]["code"] == "psychiatry"
     assert clarify.posterior(AMBIGUOUS, {}) == (AMBIGUOUS, [])
@@ -163,7 +166,7 @@ def test_api_questions_out_answers_in_and_the_proposal_changes(unsure, submitted
     latest = TriageProposal.objects.filter(case=submitted).order_by("-created_at").first()
     assert latest != first and latest.clarification is not None
     assert first.specialty_id == "neurology" and latest.specialty_id in {"spine_surgery", "orthopedic_surgery"}
-    assert any(r.startswith("clarifying answer body_part=back_spine") for r in latest.reasons)
+    assert any(r.startswith("Answer to “") and "Back or neck (spine)" in r for r in latest.reasons)
     assert "Back or neck (spine)" in UnsureEngine.seen[-1] and "Me duele la espalda." in UnsureEngine.seen[-1]
     assert AuditEvent.objects.filter(action="triage.answers", outcome="success").exists()
     # the coordinator reads the answers, in their own language

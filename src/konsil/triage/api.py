@@ -14,6 +14,7 @@ from konsil.cases.api import case_for
 
 from . import clarify
 from . import permissions as _permissions  # noqa: F401  (registers the rules)
+from .person import case_language
 from .services import answer_questions
 
 
@@ -55,7 +56,8 @@ def language_for(request, case) -> str:
     wanted = request.query_params.get("lang") if hasattr(request, "query_params") else request.GET.get("lang")
     if wanted in clarify.LANGUAGES:
         return wanted
-    return case.patient.language if case.patient.language in clarify.LANGUAGES else "en"
+    language = case_language(case)
+    return language if language in clarify.LANGUAGES else "en"
 
 
 class TriageQuestionsView(APIView):

@@ -207,6 +207,11 @@ def as_text(answers: dict[str, str], note: str = "") -> str:
     return "\n".join(lines)
 
 
+def _in(wording: dict, language: str) -> str:
+    """A question's or option's wording in `language`, English when it has none."""
+    return wording.get(language) or wording.get("en") or ""
+
+
 def posterior(ranked: list[dict], answers: dict[str, str]) -> tuple[list[dict], list[str]]:
     """(ranked updated by the answers, best first; reasons). Specialties an answer names enter with a small prior."""
     base = {str(r["code"]): max(float(r.get("probability", 0)), 0.0) for r in ranked if r.get("code")}
@@ -227,8 +232,12 @@ def posterior(ranked: list[dict], answers: dict[str, str]) -> tuple[list[dict], 
     total = sum(scores.values()) or 1.0
     out = sorted(({"code": s, "probability": round(p / total, 4)} for s, p in scores.items()),
                  key=lambda r: (-r["probability"], r["code"]))
-    reasons = [f"clarifying answer {q.code}={o.code}" + (f" → {', '.join(o.specialties[:3])}" if o.specialties else "")
-               for q, o in chosen]
+    from django.utils import translation
+
+    from .reasons import answer_line
+
+    language = (translation.get_language() or "en").split("-")[0]
+    reasons = [answer_line(_in(q.text, language), _in(o.text, language), o.specialties) for q, o in chosen]
     return out, reasons
 
 

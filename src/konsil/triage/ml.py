@@ -15,9 +15,11 @@ import re
 from django.utils import timezone
 
 from . import completeness, consistency, lay, panels, redflags, summary
+from . import reasons as why
 from .engine import Proposal
 from .labels import ranked_specialties, specialties_for
 from .model import load
+from .person import case_person
 from .rules import route
 
 URGENCY_ORDER = {"routine": 0, "urgent": 1, "stat": 2}
@@ -69,8 +71,9 @@ def generalist_first(ranked: list[dict]) -> list[dict]:
 def assess_text(text: str, icd10=(), age=None, sex=None, model=None) -> dict:
     """What a clarifying question needs, without a case: {"register", "language", "labels" [(class, p)] (the
     model's), "order" [classes] (the engine's, after the rules below), "ranked"/"candidates" [{"code", "name",
-    "probability"}] (all / top 3), "top", "threshold", "abstain", "abstain_reason", "specialty", "concepts",
-    "body_systems"}. `model`: the committed one unless given (benchmarks).
+    "probability"}] (all / top 3), "confidence" (in order[0], see outcome_confidence), "top", "threshold",
+    "abstain", "abstain_reason", "specialty", "concepts", "body_systems"}. `model`: the committed one unless
+    given (benchmarks).
 
     Rules over the model: vague words beside a named organ or diagnosis of the model's top three put that one
     first (unsure); vague words alone (the model's first class is internal medicine, or a lay text abstains
@@ -86,6 +89,7 @@ def assess_text(text: str, icd10=(), age=None, sex=None, model=None) -> dict:
     abstain = top < threshold
     hits = lay.lookup(text)
     specific = [h for h in hits if h["label"] != GENERALIST]
+    named_problem = [h for h in specific if h["kind"] != "site"]  # "my head", "my blood" alone name no problem
     order = [label for label, _p in labels]
     reason = "low_confidence" if abstain else ""
     named = next((h["label"] for h in specific if h["label"] in order[:3]), None)
@@ -98,7 +102,7 @@ def assess_text(text: str, icd10=(), age=None, sex=None, model=None) -> dict:
         codes = specialties_for(named)
         ranked = [r for r in ranked if r["code"] in codes] + [r for r in ranked if r["code"] not in codes]
         reason, abstain = "low_confidence", True
-    elif (order and order[0] == GENERALIST) or (register == "lay" and abstain and not icd10 and not specific
+    elif (order and order[0] == GENERALIST) or (register == "lay" and abstain and not icd10 and not named_problem
                                                   and (any(h["label"] == GENERALIST for h in hits)
                                                        or VAGUE.search(text or ""))):
         # a coordinator (and the clarifying questions) see it first: never auto-routed on vague words alone
@@ -106,9 +110,22 @@ def assess_text(text: str, icd10=(), age=None, sex=None, model=None) -> dict:
         order = [GENERALIST] + [c for c in order if c != GENERALIST]
         ranked = generalist_first(ranked)
     return {"register": register, "language": lay.language(text), "labels": labels, "order": order,
+            "confidence": outcome_confidence(model, register, labels, order, reason),
             "candidates": ranked[:3], "ranked": ranked, "top": top, "threshold": threshold, "abstain": abstain,
             "abstain_reason": reason, "specialty": ranked[0]["code"] if ranked else None, "concepts": hits,
             "body_systems": lay.body_systems(text)}
+
+
+def outcome_confidence(model, register: str, labels, order: list[str], reason: str) -> float:
+    """How likely the engine's first choice is right: the model's calibrated probability of it, or for "needs a
+    generalist first" (a rule, not a probability) the rule's precision on the register's calibration texts."""
+    if not order:
+        return 0.0
+    if reason == "generalist_first":
+        fitted = (model.registers.get(register) or {}).get("generalist_first_confidence")
+        if fitted is not None:
+            return float(fitted)
+    return dict(labels).get(order[0], 0.0)
 
 
 def case_inputs(case) -> dict:
@@ -125,11 +142,12 @@ def case_inputs(case) -> dict:
     from konsil.core.icd10 import describe
 
     parts = questions + [describe(c) for c in codes] + [case.proposed_treatment] + [s["text"] for s in sources]
-    birth = case.patient.birth_date
+    person = case_person(case)
+    birth = person.birth_date
     today = timezone.localdate()
     age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day)) if birth else None
     return {"text": "\n".join(p for p in parts if p), "icd10": codes, "treatment": case.proposed_treatment,
-            "cpt": case.proposed_cpt, "age": age, "sex": case.patient.sex, "sources": sources}
+            "cpt": case.proposed_cpt, "age": age, "sex": person.sex, "sources": sources}
 
 
 def record_texts(case) -> list[tuple[str, str]]:
@@ -157,22 +175,18 @@ class ModelTriage:
 
     def propose_for(self, *, text: str, icd10: list[str], treatment: str = "", cpt: str = "", age=None, sex=None,
                     sources=(), case_urgency: str = "routine") -> Proposal:
-        model = load()
         found = assess_text(text, icd10, age, sex)
         labels, abstain, top, ranked = found["labels"], found["abstain"], found["top"], found["ranked"]
         threshold = found["threshold"]
-        reasons = [f"model {model.version} ({found['register']}, {found['language']}): {lab} {p:.0%}"
-                   for lab, p in labels[:3]]
-        for hit in found["concepts"][:5]:
-            reasons.append(f"“{hit['term']}” → {hit['clinical']} ({hit['icd10']}, {hit['specialty']})")
+        reasons = [why.model_line(labels, found["register"], found["language"])]
+        reasons += [why.concept_line(hit) for hit in found["concepts"][:5] if hit["kind"] != "site"]
         for code in icd10:
             hit = route(code)
             if hit:
-                reasons.append(f"{code} → {hit[0]} ({hit[1]})")
+                reasons.append(why.code_line(code, hit[0]))
         specialty = found["specialty"]
         if found["abstain_reason"] == "generalist_first":
-            reasons.append("needs a generalist first: the words describe general symptoms without an organ or a "
-                           "diagnosis; internal medicine assesses before any organ specialist")
+            reasons.append(why.generalist_line())
         urgency, flags = redflags.assess(text, icd10, age, sex)
         if URGENCY_ORDER.get(case_urgency, 0) > URGENCY_ORDER[urgency]:
             urgency = case_urgency
@@ -181,9 +195,8 @@ class ModelTriage:
         refined = panels.refine(specialty, icd10, text, sources) if specialty else None
         if refined:
             reasons.append(panels.describe(refined))
-        if abstain:
-            reasons.append(f"confidence {top:.0%} is below the threshold {threshold:.0%} for this register: a "
-                           "coordinator decides")
+        if abstain and found["abstain_reason"] != "generalist_first":
+            reasons.append(why.below_threshold(top, threshold, found["register"]))
         return Proposal(
             specialty=specialty,
             ranked=[{"code": r["code"], "probability": r["probability"]} for r in ranked],

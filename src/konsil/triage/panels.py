@@ -145,13 +145,10 @@ def refine(specialty_code: str, icd10: list[str], text: str, sources=()) -> dict
 
 
 def describe(found: dict | None) -> str:
-    """One line for a proposal's reasons: "breast_oncology: ICD-10-CM C50.911; “breast cancer” (attachment:…)"."""
+    """One line in words for a proposal's reasons (reasons.refined_line): the subspecialty, its parent and the
+    evidence ("Breast Oncology rather than Hematology and Oncology, because of diagnosis C50.911; ...")."""
     if not found:
         return ""
-    parts = []
-    for item in found.get("evidence", ()):
-        if item.get("kind") == "code":
-            parts.append(f"ICD-10-CM {item['value']}")
-        else:
-            parts.append(f"“{item['value']}” ({item.get('ref') or 'case'})")
-    return f"{found['applies_to']} → {found['subspecialty']}: {'; '.join(parts)} [{found['source']}]"
+    from .reasons import refined_line
+
+    return refined_line(found)

@@ -55,6 +55,10 @@ class RuleBasedTriage:
     version = "1"
 
     def propose(self, case) -> Proposal:
+        from django.utils.translation import gettext as _
+
+        from .reasons import code_line
+
         votes: Counter[str] = Counter()
         reasons = []
         codes = list(case.diagnoses.values_list("code", flat=True))
@@ -63,10 +67,10 @@ class RuleBasedTriage:
             if hit:
                 weight = 2 if position == 0 else 1  # the first listed diagnosis is the principal one
                 votes[hit[0]] += weight
-                reasons.append(f"{code} → {hit[0]} ({hit[1]})")
+                reasons.append(code_line(code, hit[0]))
         if not votes:
             return Proposal(specialty=None, ranked=[], urgency=case.urgency, abstain=True,
-                            reasons=["no diagnosis code maps to a specialty; a coordinator decides"])
+                            reasons=[_("No diagnosis code maps to a specialty: a coordinator decides.")])
         total = sum(votes.values())
         ranked = [{"code": c, "probability": round(v / total, 3)} for c, v in votes.most_common()]
         return Proposal(specialty=ranked[0]["code"], ranked=ranked, urgency=case.urgency, reasons=reasons,

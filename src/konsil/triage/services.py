@@ -15,6 +15,7 @@ from . import clarify
 from .engine import engine
 from .knowledge import catalog_parents
 from .models import Clarification, TriageDecision, TriageProposal
+from .person import case_language
 
 
 def propose(*, case) -> TriageProposal:
@@ -107,7 +108,7 @@ def ask_questions(*, case, proposal: TriageProposal | None) -> Clarification | N
     from konsil.cases.notify import notify
 
     clarification = Clarification.objects.create(case=case, proposal=proposal, questions=questions,
-                                                 language=case.patient.language or "en")
+                                                 language=case_language(case))
     emit(actor="triage", action="triage.questions", obj=clarification, patient_id=case.patient_id,
          detail={"questions": [q["code"] for q in questions]})
     notify(case, "triage_questions", rel.PATIENT_SIDE)
