@@ -55,7 +55,7 @@ def timed(fn, repeat: int = 5) -> dict:
 def world(specialists: int):
     """A network, a leader, a sponsor and its admin, and licensed specialists (their states by population)."""
     from konsil.accounts.models import Membership, Organization, User
-    from konsil.analytics import geo
+    from konsil.core import geo
     from konsil.matching.models import License, Specialist, Specialty
 
     network = Organization.objects.create(name="Bench Network", slug="bench-network", kind="provider_network")
@@ -89,7 +89,8 @@ def world(specialists: int):
 
 def synthetic_facts(n: int, network, sponsor, today: dt.date):
     """N fact rows with the history seeder's distributions (numpy, for the bulk load)."""
-    from konsil.analytics import geo, history, rollup
+    from konsil.analytics import history, rollup
+    from konsil.core import geo
 
     rng = np.random.default_rng(11)
     groups = rollup._specialty_groups()

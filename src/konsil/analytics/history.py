@@ -17,7 +17,7 @@ from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
-from . import geo
+from konsil.core import geo
 
 PREFIX = "H-"
 MONTHS = 24

@@ -19,7 +19,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import geo, query, rollup, supply
+from konsil.core import geo
+
+from . import query, rollup, supply
 from .stats import SMALL_CELL, percentile, rate
 from .suppression import suppress_summary
 

@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from . import geo
+from konsil.core import geo
+
 from .models import CaseFact, Refresh
 
 OVERLAP = timedelta(minutes=5)

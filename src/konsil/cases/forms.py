@@ -7,6 +7,7 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from konsil.core import geo
 from konsil.core.errors import DomainError
 
 from .choices import (
@@ -80,6 +81,8 @@ class PatientForm(forms.Form):
                                 initial="US")
     state = forms.ChoiceField(label=_("US state"), choices=BLANK + STATE_NAMED_CHOICES, required=False,
                               help_text=_("Required when the patient lives in the United States."))
+    county = forms.ChoiceField(label=_("County"), required=False, choices=(),
+                               help_text=_("Optional: it tells rural from urban access (USDA codes), nothing else."))
     language = forms.ChoiceField(label=_("Preferred language"), choices=LANGUAGE_CHOICES, initial="en")
     email = forms.EmailField(label=_("Email"), required=False)
     phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
@@ -88,7 +91,13 @@ class PatientForm(forms.Form):
         data = super().clean()
         if data.get("country") == "US" and not data.get("state"):
             self.add_error("state", _("Choose the US state where the patient lives."))
+        if data.get("county") and not geo.county_in_state(data["county"], data.get("state") or ""):
+            self.add_error("county", _("Choose a county of the patient's state."))
         return data
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["county"].choices = BLANK + geo.county_groups()
 
     def service_data(self) -> dict:
         data = dict(self.cleaned_data)

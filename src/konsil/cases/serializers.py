@@ -27,6 +27,7 @@ class PatientInputSerializer(StrictSerializer):
     birth_date = serializers.DateField(help_text=_("YYYY-MM-DD"))
     sex = serializers.ChoiceField(choices=Sex.choices)
     state = _text(help_text=_("US state (two letters); required when the country is US."))
+    county = _text(help_text=_("County FIPS code (five digits) in that state; optional."))
     country = _text(help_text=_("ISO 3166 two-letter country code (default US)."))
     language = _text(help_text=_("Preferred language (ISO 639-1)."))
     email = _text()
@@ -134,6 +135,7 @@ class PatientSerializer(serializers.Serializer):
     birth_date = serializers.DateField()
     sex = serializers.CharField()
     state = serializers.CharField()
+    county = serializers.CharField(help_text=_("County FIPS code, or empty"))
     country = serializers.CharField()
     language = serializers.CharField()
     email = serializers.CharField()
@@ -273,7 +275,7 @@ class CaseDetailSerializer(CaseSummarySerializer):
         """The patient's details as this case has them (its identity version), under the patient's id."""
         identity = case.identity or case.patient
         return PatientSerializer({"id": case.patient_id, **{name: getattr(identity, name) for name in (
-            "given_name", "family_name", "birth_date", "sex", "state", "country", "language", "email",
+            "given_name", "family_name", "birth_date", "sex", "state", "county", "country", "language", "email",
             "phone")}}).data
 
     @extend_schema_field(ConsentSerializer(allow_null=True))

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit
-from konsil.core import context, icd10
+from konsil.core import context, geo, icd10
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
 
 from . import coding, identity, lifecycle
@@ -135,6 +135,10 @@ def _patient_fields(data) -> dict:
     if country == "US" and state not in US_STATES:
         errors["state"] = [_("Choose the US state where the patient lives.")]
     clean["state"] = state if country == "US" else ""
+    county = str(data.get("county") or "").strip()[:5]
+    if county and (country != "US" or not geo.county_in_state(county, state)):
+        errors["county"] = [_("Choose a county of the patient's state.")]
+    clean["county"] = county if country == "US" else ""
     language = str(data.get("language") or "en")
     if language not in dict(LANGUAGE_CHOICES):
         errors["language"] = [_("Choose a language from the list.")]

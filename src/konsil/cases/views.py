@@ -132,7 +132,7 @@ def _wizard(request, case, step: int, **context):
 
 
 def _patient_initial(patient) -> dict:
-    fields = ("given_name", "family_name", "birth_date", "sex", "country", "state", "language", "email",
+    fields = ("given_name", "family_name", "birth_date", "sex", "country", "state", "county", "language", "email",
               "phone")
     return {name: getattr(patient, name) for name in fields} if patient else {}
 

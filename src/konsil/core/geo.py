@@ -1,4 +1,4 @@
-"""US states and counties shipped with the app (data/NOTICE.md): 2020 population and USDA RUCC 2023."""
+"""US states and counties shipped with the app (geo_data/NOTICE.md): 2020 population and USDA RUCC 2023."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).with_name("geo_data")
 RURAL_FROM = 4  # RUCC 1-3 metropolitan, 4-9 non-metropolitan (USDA ERS)
 
 
@@ -65,3 +65,9 @@ def county_choices(usps: str) -> list[tuple[str, str]]:
 def county_in_state(fips: str, usps: str) -> bool:
     found = county(fips)
     return found is not None and found.usps == usps
+
+
+@cache
+def county_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Counties grouped by state for a <select> with optgroups: [("CA", [(FIPS, name), ...]), ...]."""
+    return [(usps, county_choices(usps)) for usps in sorted({c.usps for c in counties().values()})]
