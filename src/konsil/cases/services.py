@@ -271,7 +271,7 @@ def create_case(*, actor, network, data: dict, patient: Patient | None = None, s
                                       else Channel.PATIENT)
     _requester_defaults(actor, network, channel)
     checks = {"case": lambda: _case_fields(data), **_list_checks(data)}
-    if patient is None:
+    if patient is None or data.get("patient"):  # a known patient's new details make a new identity version
         checks["patient"] = lambda: _patient_fields(data.get("patient") or {})
     clean = _validated(checks)
     # A patient requests for themselves (directly or through a payer or employer program).

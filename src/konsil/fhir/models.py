@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from konsil.core.fields import EncryptedTextField
+from konsil.core.fields import BlindIndexField, EncryptedTextField, with_indexes
 from konsil.core.models import BaseModel
 
 
@@ -144,3 +144,26 @@ class RemoteDocument(BaseModel):
 
     class Meta:
         ordering = ["created_at"]
+
+
+class PatientLink(BaseModel):
+    """An identifier a sending organization gives a patient (its MRN, say), linked to Konsil's patient record: a
+    later referral with the same identifier is the same person. The value is encrypted; lookups use its keyed
+    hash."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey("cases.Patient", on_delete=models.CASCADE, related_name="fhir_links")
+    system = models.CharField(max_length=255, blank=True)
+    value = EncryptedTextField()
+    value_index = BlindIndexField(of=("system", "value"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "value_index"], name="one_link_per_identifier")]
+
+    def save(self, *args, **kwargs):
+        kwargs["update_fields"] = with_indexes(type(self), kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def value_index_q(cls, system: str, value: str):
+        return cls._meta.get_field("value_index").matches(system, value)

@@ -19,7 +19,7 @@ from konsil.cases.choices import US_STATES, Channel, ConsentScope
 from konsil.core import files
 from konsil.core.errors import DomainError
 
-from . import remote_docs
+from . import patients, remote_docs
 from . import scopes as smart_scopes
 from .auth import load_keyset
 from .errors import FhirError
@@ -151,7 +151,10 @@ def import_referral(*, client: FhirClient, bundle) -> tuple:
     stored: list[str] = []
     try:
         with transaction.atomic():
-            case = cases.create_case(actor=actor, network=network, data=data)
+            matched, how = patients.match(organization=client.organization, network=network, resource=patient,
+                                          details=data["patient"])
+            case = cases.create_case(actor=actor, network=network, data=data, patient=matched)
+            patients.link(organization=client.organization, patient=case.patient, resource=patient)
             for i, j, att, content in decoded:
                 record = _store(actor, case, att, content, i, j)
                 stored.append(record.storage_name)
@@ -165,7 +168,8 @@ def import_referral(*, client: FhirClient, bundle) -> tuple:
                 case = cases.transition(actor=actor, case=case, action="submit")
             Referral.objects.create(client=client, system=system, value=value, case=case)
             emit(actor=actor, action="fhir.referral", obj=case, patient_id=case.patient_id,
-                 detail={"documents": len(decoded), "by_url": len(remote), "submitted": consent is not None})
+                 detail={"documents": len(decoded), "by_url": len(remote), "submitted": consent is not None,
+                         "patient_match": how or "new"})
     except IntegrityError:
         _discard(stored)
         existing = Referral.objects.filter(client=client, system=system, value=value).first()
