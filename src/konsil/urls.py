@@ -7,6 +7,8 @@ from django.urls import include, path
 from konsil.core import views as core_views
 from konsil.core.api import CachedSchemaView, SignedInSwaggerView
 
+handler404 = "konsil.core.views.not_found"  # offers break-glass on a hidden case page to an eligible clinician
+
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),

@@ -13,7 +13,7 @@ from konsil.audit.models import AuditEvent
 from konsil.cases import emergency
 from konsil.cases.models import EmergencyAccess, Notification
 from konsil.core import authz
-from konsil.core.errors import PermissionDenied, ValidationFailed
+from konsil.core.errors import NotFound, ValidationFailed
 
 from ..factories import api_token, make_specialist, make_user
 
@@ -86,10 +86,13 @@ def test_refused_outside_the_network_or_without_a_clinical_role(who, draft_case,
                                                                 other_coordinator):
     user = {"patient": patient_user, "payer": payer_admin, "other_coordinator": other_coordinator}[who]
     response = _api(user).post(_url(draft_case), {"reason": REASON}, format="json")
-    assert response.status_code == 403
+    unknown = _api(user).post("/api/v1/cases/00000000-0000-0000-0000-000000000000/break-glass/",
+                              {"reason": REASON}, format="json")
+    assert response.status_code == unknown.status_code == 404  # the same answer as a case that does not exist
+    assert response.json() == unknown.json()
     assert not EmergencyAccess.objects.exists()
     assert AuditEvent.objects.filter(action="case.break_glass", outcome="denied", actor_id=user.pk).exists()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         emergency.break_glass(actor=user, case=draft_case, reason=REASON)
 
 
@@ -108,8 +111,8 @@ def test_bad_reason_is_a_field_level_400(body, draft_case, bystander):
     assert not EmergencyAccess.objects.exists()
 
 
-def test_outsider_with_a_bad_reason_gets_403_not_field_errors(draft_case, other_coordinator):
-    assert _api(other_coordinator).post(_url(draft_case), {"reason": ""}, format="json").status_code == 403
+def test_outsider_with_a_bad_reason_gets_404_not_field_errors(draft_case, other_coordinator):
+    assert _api(other_coordinator).post(_url(draft_case), {"reason": ""}, format="json").status_code == 404
 
 
 def test_unknown_case_is_404(db, bystander):
@@ -139,6 +142,37 @@ def test_page_form_grants_and_redirects(client, login, draft_case, bystander):
 def test_page_refuses_outsiders(client, login, draft_case, other_coordinator, patient_user):
     for user in (other_coordinator, patient_user):
         login(client, user)
-        assert client.get(f"/cases/{draft_case.pk}/emergency/").status_code == 403
-        assert client.post(f"/cases/{draft_case.pk}/emergency/", {"reason": REASON}).status_code == 403
+        assert client.get(f"/cases/{draft_case.pk}/emergency/").status_code == 404
+        assert client.post(f"/cases/{draft_case.pk}/emergency/", {"reason": REASON}).status_code == 404
     assert not EmergencyAccess.objects.exists()
+
+
+def _not_found_section(response) -> str:
+    import re
+
+    return re.search(r'<section class="card narrow" id="not-found">.*?</section>', response.content.decode(),
+                     re.S).group(0)
+
+
+def test_the_404_of_a_hidden_case_offers_break_glass_to_an_eligible_clinician(client, login, draft_case, bystander):
+    login(client, bystander)
+    response = client.get(f"/cases/{draft_case.pk}/")
+    section = _not_found_section(response)
+    assert response.status_code == 404 and 'id="break-glass-offer"' in section
+    assert f'href="/cases/{draft_case.pk}/emergency/"' in section
+    assert draft_case.reference not in response.content.decode()  # an offer, not the case
+    # the offer leads to the reason form, and from there into the case
+    assert client.post(f"/cases/{draft_case.pk}/emergency/", {"reason": REASON}).status_code == 302
+    assert client.get(f"/cases/{draft_case.pk}/").status_code == 200
+
+
+def test_the_404_says_nothing_to_those_who_may_not(client, login, draft_case, other_coordinator, patient_user,
+                                                   payer_admin, other_patient):
+    for user in (other_coordinator, payer_admin, other_patient):
+        login(client, user)
+        hidden = client.get(f"/cases/{draft_case.pk}/")
+        missing = client.get("/cases/00000000-0000-0000-0000-000000000000/")
+        assert hidden.status_code == missing.status_code == 404
+        assert _not_found_section(hidden) == _not_found_section(missing)
+        assert "break-glass" not in hidden.content.decode() and draft_case.reference not in hidden.content.decode()
+    client.logout()

@@ -15,7 +15,7 @@ from konsil.accounts.models import User
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit
 from konsil.core import authz
-from konsil.core.errors import NotFound, PermissionDenied, ValidationFailed
+from konsil.core.errors import NotFound, ValidationFailed
 
 from .models import Case, EmergencyAccess
 from .notify import notify_users
@@ -41,11 +41,25 @@ def active_grant(user, case) -> EmergencyAccess | None:
 
 
 def check_allowed(actor, case: Case) -> None:
-    """PermissionDenied (audited) unless `actor` is a clinician of the case's network."""
+    """NotFound (audited as denied) unless `actor` is a clinician of the case's network: to anyone else a case
+    they may not open in an emergency looks exactly like a case that does not exist."""
     if not authz.can("case.break_glass", actor, case):
         emit(actor=actor, action=ACTION, obj=case, patient_id=case.patient_id, purpose="emergency",
              outcome="denied")
-        raise PermissionDenied(_("Emergency access is only for clinicians of this case's network."))
+        raise NotFound(_("Case not found."))
+
+
+def offer(user, case_id) -> str:
+    """The emergency-access address for a case `user` cannot see, when they may break the glass; "" otherwise
+    (nothing then tells whether the case exists). Reads only; the page that shows it is already audited."""
+    from django.urls import reverse
+
+    if not getattr(user, "is_authenticated", False):
+        return ""
+    case = Case.objects.filter(pk=case_id).only("pk", "network_id").first()
+    if case is None or not authz.can("case.break_glass", user, case):
+        return ""
+    return reverse("cases:break_glass", args=[case.pk])
 
 
 def break_glass(*, actor, case: Case, reason: str, minutes: int = GRANT_MINUTES) -> EmergencyAccess:

@@ -38,8 +38,8 @@ class CaseEmergencyViewSet(viewsets.GenericViewSet):
     @extend_schema(parameters=[CASE_ID], request=BreakGlassInputSerializer, responses={
         201: EmergencyGrantSerializer,
         400: OpenApiResponse(description="The reason is missing, too short or too long (field-level errors)."),
-        403: OpenApiResponse(description="Not a clinician of the case's network (audited as denied)."),
-        404: OpenApiResponse(description="No such case."),
+        404: OpenApiResponse(description="No such case, or not a clinician of the case's network (audited as "
+                                         "denied; the two answers are the same)."),
     })
     @action(detail=True, methods=["post"], url_path="break-glass")
     def break_glass(self, request, pk=None):

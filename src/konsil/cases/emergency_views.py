@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
-from konsil.core.errors import NotFound, PermissionDenied, ValidationFailed
+from konsil.core.errors import NotFound, ValidationFailed
 
 from . import emergency
 
@@ -22,6 +21,19 @@ class BreakGlassForm(forms.Form):
                     "the patient sees this access in their log."))
 
 
+class HiddenCase(Http404):
+    """A case page the user cannot see. `break_glass_url` is set only for a clinician who may open it in an
+    emergency; the 404 page (core.views.not_found) then offers that path, and otherwise says nothing more."""
+
+    def __init__(self, message, break_glass_url: str = ""):
+        super().__init__(message)
+        self.break_glass_url = break_glass_url
+
+
+def hidden_case(user, pk) -> HiddenCase:
+    return HiddenCase(_("Case not found."), emergency.offer(user, pk))
+
+
 @login_required
 def break_glass(request, pk):
     try:
@@ -29,8 +41,6 @@ def break_glass(request, pk):
         emergency.check_allowed(request.user, case)
     except NotFound:
         raise Http404(_("Case not found.")) from None
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from None
     form = BreakGlassForm(request.POST or None)
     status = 200
     if request.method == "POST":

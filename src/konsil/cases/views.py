@@ -40,6 +40,7 @@ from konsil.triage.services import latest_proposal
 from . import coding, emergency, identity, lifecycle, selectors, services
 from . import relations as rel
 from .choices import OPEN_STATUSES, Channel, ConsentScope, Status, Urgency
+from .emergency_views import hidden_case
 from .forms import (
     ALL,
     OPEN,
@@ -79,7 +80,7 @@ def _case_or_404(user, pk, **kwargs):
     try:
         return selectors.get_case(user, pk, **kwargs)
     except NotFound:
-        raise Http404(_("Case not found.")) from None
+        raise hidden_case(user, pk) from None  # a 404 that offers break-glass to an eligible clinician
 
 
 def _require(name: str, user, obj=None) -> None:

@@ -130,3 +130,9 @@ def home(request):
     if user.has_role(Role.PATIENT, Role.CAREGIVER, Role.REFERRING_CLINICIAN) or not user.is_superuser:
         return _patient_home(request)
     return redirect("admin:index")
+
+
+def not_found(request, exception=None):
+    """The site's 404 page. A case page a clinician cannot see offers emergency access when they may take it
+    (cases.emergency_views.HiddenCase); to anyone else it reads like any missing page."""
+    return render(request, "404.html", {"break_glass_url": getattr(exception, "break_glass_url", "")}, status=404)
