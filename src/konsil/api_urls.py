@@ -9,6 +9,7 @@ from konsil.cases.api import CaseViewSet, Icd10LookupView, NotificationViewSet
 from konsil.cases.emergency_api import CaseEmergencyViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
 from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
+from konsil.programs.api_urls import urlpatterns as program_urls
 from konsil.records.pacs_api import CaseRetrievesView, FindView, SourcesView
 from konsil.records.tus import UploadCreateView, UploadView
 from konsil.triage.api import RecordIdentityView, TriageQuestionsView
@@ -41,5 +42,6 @@ urlpatterns = [
     path("records/pacs/<uuid:node_id>/find/", FindView.as_view(), name="records-pacs-find"),
     path("records/cases/<uuid:pk>/retrieves/", CaseRetrievesView.as_view(), name="records-retrieves"),
     *analytics_api_urls,
+    *program_urls,
     *router.urls,
 ]

@@ -67,8 +67,11 @@ def _contacts(data) -> list[dict]:
     for item in raw:
         if not isinstance(item, dict):
             raise ValidationFailed(_("Each contact has a name and an email."), field="contacts")
-        contact = {k: inputs.text(item, k, required=k in ("name", "email"), limit=200)
-                   for k in ("name", "email", "phone", "role")}
+        try:
+            contact = {k: inputs.text(item, k, required=k in ("name", "email"), limit=200)
+                       for k in ("name", "email", "phone", "role")}
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, field="contacts") from None
         if "@" not in contact["email"]:
             raise ValidationFailed(_("Enter a valid email address."), field="contacts")
         out.append(contact)
