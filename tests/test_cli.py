@@ -125,7 +125,7 @@ def test_child_commands():
     assert web[1:3] == ["-m", "gunicorn"] and "konsil.wsgi:application" in web
     assert web[web.index("--bind") + 1] == "127.0.0.1:8123"
     assert web[web.index("--workers") + 1] == "2" and int(web[web.index("--threads") + 1]) > 1
-    assert commands["worker"][1:] == ["-m", "django", "db_worker"]
+    assert commands["worker"][1:] == ["-m", "konsil.cli", "worker"]
     assert commands["schedule"][1:] == ["-m", "konsil.cli", "schedule"]
     assert commands["dicom"][1:] == ["-m", "konsil.cli", "dicom", "listen"]
     assert [name for name, _argv in cli.child_commands("127.0.0.1", 8123, worker=False)] == ["web"]

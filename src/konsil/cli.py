@@ -43,7 +43,7 @@ def child_commands(host: str, port: int, *, worker: bool = True, web_workers: in
            "--graceful-timeout", "10", "--access-logfile", "-", "--log-level", "warning"]
     commands = [("web", web)]
     if worker:
-        commands.append(("worker", [sys.executable, "-m", "django", "db_worker"]))
+        commands.append(("worker", [sys.executable, "-m", "konsil.cli", "worker"]))  # lanes (konsil/ops)
         commands.append(("schedule", [sys.executable, "-m", "konsil.cli", "schedule"]))
         if os.environ.get("KONSIL_DICOM_PORT", "11112") != "0":  # the DICOM listener (C-STORE, C-ECHO)
             commands.append(("dicom", [sys.executable, "-m", "konsil.cli", "dicom", "listen"]))
@@ -558,6 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
     from konsil.programs.commands import add_parser as add_programs_parser
 
     add_programs_parser(sub)
+    from konsil.ops.commands import add_parser as add_ops_parser
+
+    add_ops_parser(sub)
     sub.add_parser("manage", help="Django's management commands (migrate, createsuperuser, ...)")
     return parser
 
@@ -567,6 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["manage"]:  # pass everything after it to Django untouched
         _setup()
         return cmd_manage(argv[1:])
+    _setup()  # some commands' add_parser hooks import models (programs): the apps must be ready first
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -1,0 +1,1 @@
+"""Operations: task queues and workers (database or Celery), idempotent task runs, backup and restore."""
