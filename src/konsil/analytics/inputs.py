@@ -73,7 +73,7 @@ class FilterForm(forms.Form):
 
 
 ALIASES = {"from": "start", "to": "end"}
-NAMES = ("period", "from", "to", "specialty", "channel", "program", "state")
+NAMES = ("period", "from", "to", "start", "end", "specialty", "channel", "program", "state")  # start/end: the page
 
 
 def parse(params, *, programs=()) -> Filters:
@@ -81,6 +81,8 @@ def parse(params, *, programs=()) -> Filters:
     ValidationFailed naming each field at fault."""
     data = {ALIASES.get(key, key): params.get(key) for key in NAMES if params.get(key) not in (None, "")}
     unknown = sorted(set(params) - set(NAMES) - {"network", "sponsor", "quarter"})
+    if ("from" in params and "start" in params) or ("to" in params and "end" in params):
+        unknown.append("start" if "start" in params else "end")
     form = FilterForm(data, programs=programs)
     if unknown or not form.is_valid():
         errors = {{"start": "from", "end": "to"}.get(k, k): [str(m) for m in v] for k, v in form.errors.items()}
