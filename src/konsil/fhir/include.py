@@ -23,6 +23,10 @@ INCLUDES = {
                      "basedon": ("basedOn", "ServiceRequest")},
     "Consent": {"patient": ("patient", "Patient")},
     "Provenance": {"target": ("target", "DiagnosticReport")},
+    "Coverage": {"beneficiary": ("beneficiary", "Patient"), "patient": ("beneficiary", "Patient"),
+                 "payor": ("payor", "Organization")},
+    "QuestionnaireResponse": {"subject": ("subject", "Patient"), "patient": ("subject", "Patient"),
+                              "based-on": ("basedOn", "ServiceRequest")},
     "PractitionerRole": {"practitioner": ("practitioner", "Practitioner"),
                          "organization": ("organization", "Organization")},
 }

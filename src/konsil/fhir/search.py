@@ -13,10 +13,11 @@ from .errors import FhirError
 
 COMMON = {"_id", "_lastUpdated", "_count", "_offset"}
 PATIENT_TYPES = {"ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport", "Consent",
-                 "ImagingStudy", "AuditEvent"}
-STATUS_TYPES = {"ServiceRequest", "Task", "DocumentReference", "DiagnosticReport", "Consent", "ImagingStudy"}
+                 "ImagingStudy", "AuditEvent", "QuestionnaireResponse", "Coverage"}
+STATUS_TYPES = {"ServiceRequest", "Task", "DocumentReference", "DiagnosticReport", "Consent", "ImagingStudy",
+                "Coverage", "QuestionnaireResponse"}
 IDENTIFIER_TYPES = {"ServiceRequest", "Task", "Patient", "Practitioner", "Organization", "DiagnosticReport",
-                    "PractitionerRole", "ImagingStudy"}
+                    "PractitionerRole", "ImagingStudy", "Coverage"}
 NOT_FILTERS = {"_count", "_offset", "_include"}  # paging and what to add to the page, not conditions
 DEFAULT_COUNT, MAX_COUNT = 50, 200
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
@@ -123,7 +124,8 @@ def matches(resource: dict, params: dict[str, list[str]]) -> bool:
             if name == "_lastUpdated" and not _matches_date(resource["meta"]["lastUpdated"], value, name):
                 return False
             if name in ("patient", "subject"):
-                subject = (resource.get("subject") or resource.get("for") or resource.get("patient") or {}).get(
+                subject = (resource.get("subject") or resource.get("for") or resource.get("patient")
+                           or resource.get("beneficiary") or {}).get(
                     "reference", "")
                 if subject.removeprefix("Patient/") not in {o.removeprefix("Patient/") for o in options}:
                     return False

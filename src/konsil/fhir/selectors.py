@@ -20,7 +20,8 @@ from konsil.records.models import Study
 from .resources import mappers, more
 
 TYPES = ("Patient", "ServiceRequest", "Task", "Condition", "DocumentReference", "DiagnosticReport",
-         "Provenance", "Consent", "Practitioner", "PractitionerRole", "Organization", "ImagingStudy", "AuditEvent")
+         "Provenance", "Consent", "Practitioner", "PractitionerRole", "Organization", "ImagingStudy", "AuditEvent",
+         "Coverage", "QuestionnaireResponse")
 
 
 class Found:
@@ -56,6 +57,10 @@ def _case_of(rtype: str, rid: str) -> Q:
         return Q(opinions__pk=key)
     if rtype == "ImagingStudy":
         return Q(studies__pk=key)
+    if rtype == "Coverage":
+        return Q(enrollment__pk=key)
+    if rtype == "QuestionnaireResponse":
+        return Q(follow_ups__pk=key)
     return {"Condition": Q(diagnoses__pk=key), "DocumentReference": Q(attachments__pk=key),
             "Consent": Q(consent__pk=key)}.get(rtype, Q())
 
@@ -127,7 +132,32 @@ def find(user, rtype: str, *, base: str, patient_ids=None, rid: str | None = Non
         ids = {c.network_id for c in cases} | {c.sponsor_id for c in cases if c.sponsor_id}
         orgs = Organization.objects.filter(Q(pk__in=ids) | Q(memberships__user=user, memberships__active=True))
         return [Found(mappers.organization(o), None, o) for o in orgs.distinct()]
+    if rtype == "Coverage":
+        from konsil.programs.models import Enrollment
+
+        rows = Enrollment.objects.filter(case__in=[c.pk for c in cases]).select_related(
+            "case", "program__sponsor", "member")
+        return [Found(more.coverage(e), e.case.patient_id, e) for e in rows]
+    if rtype == "QuestionnaireResponse":
+        return _responses(user, cases)
     raise KeyError(rtype)
+
+
+def _responses(user, cases) -> list[Found]:
+    """Answered follow-ups of the cases whose report the user may read (the outcome belongs with the opinion)."""
+    import json
+
+    from konsil.outcomes.models import FollowUp, FollowUpStatus
+
+    readable = [c.pk for c in cases if authz.can("case.read_report", user, c)]
+    out = []
+    for f in FollowUp.objects.filter(case__in=readable, status=FollowUpStatus.ANSWERED).select_related("case"):
+        try:
+            stored = json.loads(f.response or "{}")
+        except ValueError:
+            continue
+        out.append(Found(more.questionnaire_response(f, stored), f.case.patient_id, f))
+    return out
 
 
 def _specialists(user, cases):

@@ -19,7 +19,7 @@ from konsil.cases.choices import US_STATES, Channel, ConsentScope
 from konsil.core import files
 from konsil.core.errors import DomainError
 
-from . import patients, remote_docs
+from . import patients, referral_coverage, remote_docs
 from . import scopes as smart_scopes
 from .auth import load_keyset
 from .errors import FhirError
@@ -42,7 +42,7 @@ STATE_NAMES = {
     "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY",
 }
 PRIORITY = {"routine": "routine", "urgent": "urgent", "asap": "urgent", "stat": "stat"}
-ACCEPTED = {"Patient", "ServiceRequest", "Condition", "DocumentReference", "Consent"}
+ACCEPTED = {"Patient", "ServiceRequest", "Condition", "DocumentReference", "Consent", "Coverage"}
 
 
 # --- clients ------------------------------------------------------------------------------------------------
@@ -119,9 +119,11 @@ def import_referral(*, client: FhirClient, bundle) -> tuple:
     p_index, patient_url, patient = by_type["Patient"][0]
     s_index, _url, request = by_type["ServiceRequest"][0]
     patient_refs = {patient_url, f"Patient/{patient.get('id')}"} - {None, "Patient/None"}
-    for rtype in ("ServiceRequest", "Condition", "DocumentReference", "Consent"):
+    if len(by_type.get("Coverage", [])) > 1:
+        raise FhirError(_("A referral holds at most one Coverage."), expression="Bundle.entry")
+    for rtype in ("ServiceRequest", "Condition", "DocumentReference", "Consent", "Coverage"):
         for i, _u, res in by_type.get(rtype, []):
-            field = "patient" if rtype == "Consent" else "subject"
+            field = {"Consent": "patient", "Coverage": "beneficiary"}.get(rtype, "subject")
             reference = (res.get(field) or {}).get("reference")
             if rtype == "Consent" and reference is None:
                 continue
@@ -141,6 +143,13 @@ def import_referral(*, client: FhirClient, bundle) -> tuple:
         raise FhirError(_("This client has no provider network to send referrals to."), status=403,
                         code="forbidden")
     data = _case_data(patient, request, [r for _i, _u, r in by_type.get("Condition", [])], p_index)
+    program = eligible = None
+    if by_type.get("Coverage"):
+        c_index, _u, coverage = by_type["Coverage"][0]
+        program, eligible = referral_coverage.check(client=client, coverage=coverage, index=c_index,
+                                                    details=data["patient"])
+        data["channel"] = {"payer": Channel.PAYER, "employer": Channel.EMPLOYER}.get(program.sponsor.kind,
+                                                                                    Channel.CLINICIAN)
     documents = [(i, r) for i, _u, r in by_type.get("DocumentReference", [])]
     attachments = [(i, j, att) for i, doc in documents
                    for j, att in enumerate(c.get("attachment") or {} for c in doc.get("content") or [])]
@@ -153,7 +162,10 @@ def import_referral(*, client: FhirClient, bundle) -> tuple:
         with transaction.atomic():
             matched, how = patients.match(organization=client.organization, network=network, resource=patient,
                                           details=data["patient"])
-            case = cases.create_case(actor=actor, network=network, data=data, patient=matched)
+            case = cases.create_case(actor=actor, network=network, data=data, patient=matched,
+                                     sponsor=program.sponsor if program else None)
+            if program is not None:
+                referral_coverage.record(actor=actor, case=case, program=program, result=eligible)
             patients.link(organization=client.organization, patient=case.patient, resource=patient)
             for i, j, att, content in decoded:
                 record = _store(actor, case, att, content, i, j)

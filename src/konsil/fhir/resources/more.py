@@ -81,3 +81,44 @@ def audit_event(event) -> dict:
     resource = to_fhir(event)
     resource["meta"] = {**resource.get("meta", {}), "lastUpdated": event.occurred_at.isoformat()}
     return resource
+
+
+RELATIONSHIP = {"subscriber": "self", "spouse": "spouse", "child": "child", "other": "other"}
+
+
+def coverage(enrollment) -> dict:
+    """The program funding a case, as the member's Coverage: payor = the sponsor, class = the program."""
+    case, program, member = enrollment.case, enrollment.program, enrollment.member
+    system = f"urn:konsil:program:{program.slug}:member"
+    period = {}
+    if member is not None:
+        period = _clean({"start": member.coverage_start.isoformat(),
+                         "end": member.coverage_end.isoformat() if member.coverage_end else None})
+    return _clean({
+        "resourceType": "Coverage", "id": str(enrollment.pk), "meta": _meta(enrollment),
+        "identifier": [{"system": system, "value": member.member_id}] if member is not None else [],
+        "status": "active" if enrollment.eligible else "cancelled",
+        "type": {"text": "Self-pay" if enrollment.self_pay else str(program.sponsor.get_kind_display())},
+        "subscriberId": (member.subscriber_id or member.member_id) if member is not None else None,
+        "beneficiary": ref("Patient", case.patient_id),
+        "relationship": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
+                                     "code": RELATIONSHIP.get(member.relationship, "other")}]}
+        if member is not None else None,
+        "period": period,
+        "payor": [ref("Organization", program.sponsor_id)],
+        "class": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class",
+                                        "code": "plan"}]}, "value": program.slug, "name": program.name}],
+    })
+
+
+def questionnaire_response(follow_up, stored: dict) -> dict:
+    """A follow-up's answers as stored (already a QuestionnaireResponse), with its id, subject and source."""
+    case = follow_up.case
+    resource = {k: v for k, v in stored.items() if k in ("questionnaire", "status", "language", "authored", "item",
+                                                          "identifier")}
+    source = ref("Patient", case.patient_id) if follow_up.respondent == "patient" else None
+    return _clean({
+        "resourceType": "QuestionnaireResponse", "id": str(follow_up.pk), "meta": _meta(follow_up), **resource,
+        "basedOn": [ref("ServiceRequest", case.pk)], "subject": ref("Patient", case.patient_id),
+        "authored": _instant(follow_up.answered_at) or resource.get("authored"), "source": source,
+    })
