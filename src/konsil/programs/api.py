@@ -14,7 +14,7 @@ from konsil.core import authz
 from konsil.core.errors import NotFound, ValidationFailed
 
 from . import billing, dashboard, enrolment, mandates, selectors, services
-from .models import Invoice, Mandate, Program, ProgramEvent
+from .models import Eligibility, Invoice, Mandate, Pricing, Program, ProgramEvent
 
 ERRORS = {400: OpenApiResponse(description="Field-level errors: {code, detail, errors: {field: [message]}}."),
           403: OpenApiResponse(description="Not allowed for this role."),
@@ -54,8 +54,8 @@ class ProgramInputSerializer(serializers.Serializer):
     languages = serializers.ListField(child=serializers.CharField(), required=False)
     services = serializers.ListField(child=serializers.CharField(), required=False)
     specialties = serializers.ListField(child=serializers.CharField(), required=False)
-    eligibility = serializers.ChoiceField(choices=["roster", "open"], required=False)
-    pricing = serializers.ChoiceField(choices=["case_rate", "pmpm", "claim"], required=False)
+    eligibility = serializers.ChoiceField(choices=Eligibility.choices, required=False)
+    pricing = serializers.ChoiceField(choices=Pricing.choices, required=False)
     case_rates = serializers.DictField(child=serializers.IntegerField(), required=False)
     pmpm_cents = serializers.IntegerField(required=False)
     self_pay_cents = serializers.IntegerField(required=False)
@@ -66,7 +66,7 @@ class ProgramInputSerializer(serializers.Serializer):
     mandated_procedures = MandatedProcedureSerializer(many=True, required=False)
 
 
-class EligibilityInputSerializer(serializers.Serializer):
+class ProgramEligibilityInputSerializer(serializers.Serializer):
     member_id = serializers.CharField(required=False)
     enrolment_code = serializers.CharField(required=False)
     birth_date = serializers.DateField()
@@ -75,7 +75,7 @@ class EligibilityInputSerializer(serializers.Serializer):
     service = serializers.CharField(required=False)
 
 
-class EligibilitySerializer(serializers.Serializer):
+class ProgramEligibilitySerializer(serializers.Serializer):
     eligible = serializers.BooleanField()
     reason = serializers.CharField()
     message = serializers.CharField()
@@ -174,7 +174,7 @@ class ProgramDetailView(APIView):
 
 
 class EligibilityView(APIView):
-    @extend_schema(request=EligibilityInputSerializer, responses={200: EligibilitySerializer, **ERRORS})
+    @extend_schema(request=ProgramEligibilityInputSerializer, responses={200: ProgramEligibilitySerializer, **ERRORS})
     def post(self, request, pk):
         """Check one person's eligibility on a date (today by default)."""
         program = selectors.get_program(request.user, pk, check="programs.eligibility")
