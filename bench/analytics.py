@@ -41,6 +41,7 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)
 
 
 def timed(fn, repeat: int = 5) -> dict:
@@ -203,13 +204,15 @@ def main() -> int:
     start = time.perf_counter()
     run = rollup.refresh(full=True)
     full_refresh = time.perf_counter() - start
-    idle = timed(rollup.refresh, repeat=3)
+    later = timezone.now() + dt.timedelta(minutes=10)  # past the watermark's overlap: nothing changed since
+    rollup.refresh(now=later)
+    idle = timed(lambda: rollup.refresh(now=later + dt.timedelta(minutes=10)), repeat=3)
     from konsil.cases.models import Case
 
     ids = list(Case.objects.values_list("pk", flat=True)[:100])
-    Case.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+    Case.objects.filter(pk__in=ids).update(updated_at=later + dt.timedelta(minutes=30))
     start = time.perf_counter()
-    rollup.refresh()
+    rollup.refresh(now=later + dt.timedelta(minutes=31))
     hundred = time.perf_counter() - start
     print(f"history: {args.history:,} real cases seeded in {seeded:.1f} s; full refresh {full_refresh:.2f} s "
           f"({run.cases / full_refresh:,.0f} cases/s); idle refresh {idle['median'] * 1000:.0f} ms; "
@@ -223,6 +226,7 @@ def main() -> int:
     last12 = dict(start=today.replace(day=1) - dt.timedelta(days=334), end=today)
     cases = {
         "baseline: SELECT COUNT(*) over the facts": lambda: _count(connection),
+        "baseline: read every fact row once (SELECT *)": lambda: _read_all(connection),
         "summary, all time": lambda: measures.summary(leader_scope, Filters()),
         "summary, last 12 months (the page's default)": lambda: measures.summary(leader_scope, Filters(**last12)),
         "summary, oncology, last 12 months": lambda: measures.summary(
@@ -237,10 +241,26 @@ def main() -> int:
             query.SETS, *where.sql())
     client = Client()
     _verified(client, leader)
-    cases["the page (HTTP, template, audit), last 12 months"] = lambda: _page(client)
+    from django.core.cache import cache
+
+    from konsil.analytics import selectors
+
+    CaseFact.objects.filter(pk__in=CaseFact.objects.values("pk")[:1]).update(refreshed_at=timezone.now())
+    rollup.Refresh.objects.create(started_at=timezone.now(), finished_at=timezone.now(), cases=1,
+                                  watermark=timezone.now())  # a new generation: nothing cached
+    cases["the page, first view after a refresh (computed)"] = lambda: (cache.clear(), _page(client))
+    cases["the page (HTTP, template, audit), opening view, warmed at refresh"] = lambda: _page(client)
+    cases["the page, oncology, last 12 months (computed)"] = lambda: (
+        cache.clear(), _page(client, "?period=12m&specialty=medical_oncology"))
     results = {}
     for label, fn in cases.items():
-        fn()  # warm
+        if "warmed" in label:
+            cache.clear()
+            start = time.perf_counter()
+            warmed = selectors.warm()
+            print(f"warm after refresh: {warmed} opening views in {time.perf_counter() - start:.2f} s", flush=True)
+        elif "computed" not in label:
+            fn()  # warm the database's caches
         results[label] = timed(fn)
         print(f"{label:<62} best {results[label]['best'] * 1000:7.0f} ms   median "
               f"{results[label]['median'] * 1000:7.0f} ms", flush=True)
@@ -265,8 +285,14 @@ def _verified(client, user) -> None:
     session.save()
 
 
-def _page(client) -> None:
-    response = client.get("/analytics/")
+def _read_all(connection) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM analytics_casefact")
+        cursor.fetchall()
+
+
+def _page(client, query: str = "") -> None:
+    response = client.get("/analytics/" + query)
     if response.status_code != 200:
         raise SystemExit(f"page answered {response.status_code}")
 

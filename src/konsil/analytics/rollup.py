@@ -204,5 +204,10 @@ def refresh(*, full: bool = False, now=None) -> Refresh:
     return run
 
 
+def generation() -> int | None:
+    """The last refresh that changed the facts: cached figures stay valid until the next such refresh."""
+    return Refresh.objects.filter(finished_at__isnull=False, cases__gt=0).values_list("pk", flat=True).first()
+
+
 def last_refresh() -> Refresh | None:
     return Refresh.objects.filter(finished_at__isnull=False).first()

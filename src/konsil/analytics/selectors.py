@@ -55,16 +55,15 @@ def cached_summary(scope: measures.Scope, filters: measures.Filters) -> dict:
     from django.core.cache import cache
     from django.utils import timezone
 
-    from .rollup import last_refresh
+    from .rollup import generation
 
-    last = last_refresh()
     key = hashlib.sha256(json.dumps([scope.kind, [str(n) for n in scope.networks], [str(s) for s in scope.sponsors],
-                                     scope.suppress, filters.as_dict(), last.pk if last else None,
+                                     scope.suppress, filters.as_dict(), generation(),
                                      str(timezone.localdate())]).encode()).hexdigest()
     result = cache.get(f"analytics:{key}")
     if result is None:
         result = measures.summary(scope, filters)
-        cache.set(f"analytics:{key}", result, 600)
+        cache.set(f"analytics:{key}", result, 86400)
     return result
 
 
@@ -83,3 +82,27 @@ def resolve(user, params) -> tuple[measures.Scope, measures.Filters]:
     scope = scope_for(user, network=str(params.get("network") or "")[:80],
                       sponsor=str(params.get("sponsor") or "")[:80])
     return scope, parse(params, programs=programs_for(scope))
+
+
+def warm() -> int:
+    """After a refresh that changed something: compute each network's and each sponsor's opening view (the last
+    12 months) so the page answers from the cache. Returns how many were computed."""
+    from konsil.accounts.models import Organization
+
+    from .inputs import FilterForm
+    from .models import CaseFact
+
+    form = FilterForm({"period": "12m"})
+    form.is_valid()
+    filters = form.filters()
+    count = 0
+    network_ids = CaseFact.objects.values_list("network_id", flat=True).distinct()
+    for network in Organization.objects.filter(pk__in=network_ids):
+        cached_summary(measures.Scope(kind="network", name=network.name, networks=(network.pk,)), filters)
+        count += 1
+    sponsor_ids = CaseFact.objects.exclude(sponsor=None).values_list("sponsor_id", flat=True).distinct()
+    for sponsor in Organization.objects.filter(pk__in=sponsor_ids):
+        cached_summary(measures.Scope(kind="sponsor", name=sponsor.name, sponsors=(sponsor.pk,), suppress=True),
+                       filters)
+        count += 1
+    return count

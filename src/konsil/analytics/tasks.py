@@ -8,5 +8,7 @@ from django_tasks import task
 @task()
 def refresh_facts() -> None:
     from .rollup import refresh
+    from .selectors import warm
 
-    refresh()
+    if refresh().cases:
+        warm()  # the opening views of the page, computed once per change
