@@ -63,7 +63,9 @@ def send(consult, event: str) -> int:
             subject = render_to_string(SUBJECTS[event], context).strip()
             body = render_to_string("consults/email/consult.txt", context)
             ics = ical.invitation(consult, join_url=url, cancel=event == "cancelled")
-        message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address])
+            language_used = translation.get_language()
+        message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address],
+                               headers={"Content-Language": language_used})
         method = "CANCEL" if event == "cancelled" else "REQUEST"
         message.attach("consult.ics", ics, f"text/calendar; charset=utf-8; method={method}")
         message.send(fail_silently=False)

@@ -38,7 +38,8 @@ def _consult(user, pk, **kwargs):
 
 
 def _zone(request, fallback: str = "UTC") -> str:
-    zone = (request.POST.get("patient_time_zone") or request.GET.get("tz") or "").strip()
+    zone = (request.POST.get("patient_time_zone") or request.GET.get("patient_time_zone") or request.GET.get("tz")
+            or "").strip()
     return zone if slots.is_time_zone(zone) else fallback
 
 

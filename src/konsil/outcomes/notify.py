@@ -4,7 +4,7 @@ browsers never send to a server, so it appears in no access log; the page's scri
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -22,4 +22,5 @@ def send(follow_up, secret: str, *, reminder: bool) -> None:
                    "expires_at": follow_up.expires_at}
         subject = render_to_string("outcomes/email/subject.txt", context).strip()
         body = render_to_string("outcomes/email/follow_up.txt", context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [follow_up.email])
+    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [follow_up.email],
+                 headers={"Content-Language": language}).send()
