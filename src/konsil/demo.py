@@ -750,6 +750,7 @@ def seed_demo() -> SeedSummary:
             seeder.specialists()
             seeder.cases(seeder.patients())
             seeder.routing()
+            __import__("konsil.outcomes.demo").outcomes.demo.seed_consults_and_outcomes(summary)  # issue 15
             if summary.changed:
                 emit(actor="seed", action="demo.seed", detail=dict(summary.created))
     finally:
