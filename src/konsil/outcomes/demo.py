@@ -1,0 +1,91 @@
+"""Demo data for consults and outcomes: a past consult with notes on each delivered or closed demo case, a no-show,
+30-day follow-ups (one answered by patient and physician, one left without a response) and a small cost table.
+Called from konsil.demo (idempotent)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.utils import timezone
+
+from konsil.cases.choices import Status
+from konsil.cases.models import Case
+from konsil.consults.models import Consult, ConsultNote, ConsultStatus
+
+from . import questionnaires, services
+from .models import CostEntry, FollowUp, FollowUpStatus, Respondent
+
+DEMO_SOURCE = "Demo figure: replace it with a published price (CMS Physician Fee Schedule, a price transparency file)"
+DEMO_COSTS = (("27447", "Total knee arthroplasty", "28000"), ("92928", "Coronary stent placement", "16000"),
+              ("61510", "Craniotomy for tumour removal", "52000"), ("19303", "Mastectomy", "21000"),
+              ("97110", "Physical therapy, therapeutic exercise", "120"))
+ANSWERS = {
+    Respondent.PATIENT: {"followed": "yes", "diagnosis_changed": "no", "plan_changed": "yes",
+                         "procedure": "avoided", "status": "better", "nps": "9",
+                         "comment": "Physical therapy first helped a lot."},
+    Respondent.PHYSICIAN: {"followed": "yes", "diagnosis_changed": "no", "plan_changed": "yes",
+                           "procedure": "avoided", "status": "better"},
+}
+
+
+def seed_consults_and_outcomes(summary=None) -> None:
+    for code, description, amount in DEMO_COSTS:
+        _entry, created = CostEntry.objects.get_or_create(
+            code=code, year=2025, currency="USD", defaults={
+                "description": description, "amount": amount, "source": DEMO_SOURCE,
+                "source_url": "https://www.cms.gov/medicare/physician-fee-schedule/search"})
+        _count(summary, "cost entries", created)
+    cases = Case.objects.filter(status__in=[Status.DELIVERED, Status.CLOSED], assigned_specialist__isnull=False,
+                                reference__startswith="K-DEMO").order_by("reference").select_related(
+        "assigned_specialist__user", "patient__user", "identity")
+    for index, case in enumerate(cases):
+        if case.consults.exists() or case.follow_ups.exists():
+            continue
+        delivered = timezone.now() - dt.timedelta(days=45 + 10 * index)
+        Case.objects.filter(pk=case.pk).update(delivered_at=delivered)  # demo history: delivered weeks ago
+        case.delivered_at = delivered
+        _past_consult(case, delivered, no_show=index % 2 == 1)
+        _count(summary, "consults", True)
+        services.plan(case)
+        _follow_ups(case, answer=index % 2 == 0)
+        _count(summary, "follow-ups", True)
+
+
+def _past_consult(case, delivered, *, no_show: bool) -> None:
+    specialist = case.assigned_specialist
+    start = (delivered + dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+    consult = Consult.objects.create(
+        case=case, specialist=specialist, booked_by=case.patient.user or case.requester, mode="video",
+        starts_at=start, ends_at=start + dt.timedelta(minutes=30), patient_time_zone="America/Los_Angeles",
+        video_engine="embedded", invite_treating_physician=bool(case.treating_physician_email),
+        status=ConsultStatus.NO_SHOW if no_show else ConsultStatus.COMPLETED,
+        no_show_party="patient" if no_show else "", held_at=None if no_show else start,
+        recorded_by=specialist.user)
+    if not no_show:
+        ConsultNote.objects.create(consult=consult, case=case, author=specialist.user, body=(
+            "Went through the report with the patient and their physician. Agreed to start with physical therapy "
+            "and review in three months; surgery stays an option if symptoms do not improve."))
+
+
+def _follow_ups(case, *, answer: bool) -> None:
+    for follow_up in FollowUp.objects.filter(case=case, day=30):
+        sent = case.delivered_at + dt.timedelta(days=30)
+        follow_up.sent_at, follow_up.expires_at = sent, sent + dt.timedelta(days=21)
+        if answer:
+            values, _errors = questionnaires.clean(follow_up.respondent, ANSWERS[follow_up.respondent])
+            follow_up.response = json.dumps(questionnaires.response(
+                follow_up.respondent, values, case_reference=case.reference, language=follow_up.language))
+            follow_up.status, follow_up.answered_at, follow_up.answered_via = (
+                FollowUpStatus.ANSWERED, sent + dt.timedelta(days=2), "link")
+        elif follow_up.expires_at < timezone.now():
+            follow_up.status, follow_up.closed_at = FollowUpStatus.NO_RESPONSE, follow_up.expires_at
+        else:
+            follow_up.status = FollowUpStatus.SENT
+        follow_up.save()
+    services.rebuild_outcome(case)
+
+
+def _count(summary, kind: str, created: bool) -> None:
+    if summary is not None:
+        summary.count(kind, created)
