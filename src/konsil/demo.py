@@ -750,7 +750,9 @@ def seed_demo() -> SeedSummary:
             seeder.specialists()
             seeder.cases(seeder.patients())
             seeder.routing()
-            __import__("konsil.outcomes.demo").outcomes.demo.seed_consults_and_outcomes(summary)  # issue 15
+            from konsil.outcomes.demo import seed_consults_and_outcomes
+
+            seed_consults_and_outcomes(summary)  # past consults, follow-ups, the cost table (issue 15)
             if summary.changed:
                 emit(actor="seed", action="demo.seed", detail=dict(summary.created))
     finally:
