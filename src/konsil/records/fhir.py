@@ -608,6 +608,7 @@ class ClinicalSummary:
     documents: list[dict] = field(default_factory=list)
     ignored: dict[str, int] = field(default_factory=dict)  # resource types with no section here, counted
     unreadable: dict[str, int] = field(default_factory=dict)  # resources whose extraction failed (a safety net)
+    nonconforming: dict[str, int] = field(default_factory=dict)  # not valid R4 (fhir.resources), read tolerantly
 
     @property
     def counts(self) -> dict[str, int]:
@@ -654,7 +655,7 @@ class ClinicalSummary:
     def to_dict(self) -> dict:
         """JSON-ready form (with derived counts) for storage."""
         data = {"schema": SCHEMA_VERSION, "patient": self.patient, "ignored": self.ignored,
-                "unreadable": self.unreadable, "counts": self.counts}
+                "unreadable": self.unreadable, "nonconforming": self.nonconforming, "counts": self.counts}
         return data | {name: getattr(self, name) for name in SECTIONS}
 
     @classmethod
@@ -664,7 +665,7 @@ class ClinicalSummary:
         sections = {name: [i for i in _list(data.get(name)) if isinstance(i, dict)] for name in SECTIONS}
         return cls(patient=data.get("patient") if isinstance(data.get("patient"), dict) else None,
                    ignored=dict(_dict(data.get("ignored"))), unreadable=dict(_dict(data.get("unreadable"))),
-                   **sections)
+                   nonconforming=dict(_dict(data.get("nonconforming"))), **sections)
 
 
 def _timeline_label(section: str, item: dict) -> str:
@@ -679,9 +680,11 @@ def summarize(resource: dict, *, observations_per_code: int = OBSERVATIONS_PER_C
     resources = list(_flatten(resource))
     index = _Index(resources)
     summary = ClinicalSummary()
-    ignored, unreadable = Counter(), Counter()
+    ignored, unreadable, nonconforming = Counter(), Counter(), Counter()
     for _full_url, item in resources:
         resource_type = _text(item.get("resourceType")) or "(no resourceType)"
+        if (resource_type == "Patient" or resource_type in EXTRACTORS) and not conforms(item):
+            nonconforming[resource_type] += 1
         try:
             _add(summary, resource_type, item, index, ignored)
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
@@ -690,7 +693,22 @@ def summarize(resource: dict, *, observations_per_code: int = OBSERVATIONS_PER_C
         setattr(summary, name, _newest_first(getattr(summary, name)))
     summary.observations = _latest_per_code(summary.observations, observations_per_code)
     summary.ignored, summary.unreadable = dict(ignored), dict(unreadable)
+    summary.nonconforming = dict(nonconforming)
     return summary
+
+
+def conforms(resource: dict) -> bool:
+    """Whether the resource is valid R4 as the fhir.resources models read it (the library the FHIR API uses).
+
+    Real-world exports often are not (a missing required status, a date in the wrong shape); those are still
+    read, field by field, by the tolerant extractors here, and counted so the summary says so."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    except (KeyError, ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+        return False
+    return True
 
 
 def _add(summary: ClinicalSummary, resource_type: str, resource: dict, index: _Index, ignored: Counter) -> None:
