@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench bench-triage bench-matching bench-records bench-routing messages clean
+.PHONY: run test lint bench bench-triage bench-matching bench-records bench-routing bench-analytics messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ bench-matching: $(DEV_STAMP)
 
 bench-records: $(DEV_STAMP)
 	$(BIN)/python bench/records.py
+
+bench-analytics: $(DEV_STAMP)
+	$(BIN)/python bench/analytics.py
+	@if pg_isready -q -h 127.0.0.1 2>/dev/null; then dropdb -h 127.0.0.1 -U postgres --if-exists konsil_bench_analytics; \
+	  createdb -h 127.0.0.1 -U postgres konsil_bench_analytics && \
+	  DATABASE_URL=postgres://postgres@127.0.0.1:5432/konsil_bench_analytics $(BIN)/python bench/analytics.py; fi
 
 bench-routing: $(DEV_STAMP)
 	$(BIN)/python bench/routing.py
