@@ -31,6 +31,7 @@ from konsil.matching.models import License, RoutingSetting, Specialist, Specialt
 from konsil.matching.npi import npi_check_digit
 from konsil.matching.selectors import candidates
 from konsil.opinions import services as opinions
+from konsil.programs.demo import seed as seed_programs
 from konsil.triage import services as triage
 
 PASSWORD = "konsil-demo-2026"
@@ -749,6 +750,7 @@ def seed_demo() -> SeedSummary:
             seeder.logins()
             seeder.specialists()
             seeder.cases(seeder.patients())
+            seed_programs(seeder)  # konsil.programs: employer and payer programs, rosters, program cases
             seeder.routing()
             from konsil.outcomes.demo import seed_consults_and_outcomes
 
