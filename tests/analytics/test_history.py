@@ -48,3 +48,22 @@ def test_cli_summary_prints_the_figures_and_refuses_bad_dates(network):
     assert cmd_summary(args, out=io.StringIO(), err=err) == 2
     assert "to:" in err.getvalue()
     assert cmd_seed_history(-1, out=io.StringIO(), err=io.StringIO()) == 2
+
+
+def test_cli_parses_the_commands():
+    from konsil.cli import build_parser
+
+    args = build_parser().parse_args(["seed", "--history", "5"])
+    assert args.history == 5 and not args.demo
+    args = build_parser().parse_args(["analytics", "summary", "--from", "2026-01-01", "--to", "2026-03-31",
+                                      "--program", "acme-care"])
+    assert (args.start, args.end, args.program) == ("2026-01-01", "2026-03-31", "acme-care")
+    assert build_parser().parse_args(["analytics", "refresh", "--full"]).full
+
+
+def test_konsil_seed_history_through_main(network, capsys):
+    from konsil.cli import cmd_seed
+
+    assert cmd_seed(SimpleNamespace(demo=False, history=7)) == 0
+    assert "7 past cases created" in capsys.readouterr().out
+    assert cmd_seed(SimpleNamespace(demo=False, history=None)) == 2
