@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -28,14 +30,26 @@ def _patient_words(case: Case) -> str:
     return " \n".join([case.diagnosis_text, case.proposed_treatment, case.clinical_summary, questions])
 
 
+OTHER_WORDS = re.compile(r"\b(?:other|otr[oa]s?)\b|その他|ほかの", re.IGNORECASE)
+
+
+def suggest(text: str, *, limit: int) -> list[dict]:
+    """icd10.suggest without the "Other ..." residual codes (E13 Other specified diabetes mellitus, I21.A Other
+    type of myocardial infarction) unless the words themselves say "other": plain words never specify them."""
+    found = icd10.suggest(text, limit=limit + 5)
+    if not OTHER_WORDS.search(text or ""):
+        found = [s for s in found if not s["title"].startswith("Other ")]
+    return found[:limit]
+
+
 def proposals(case: Case, *, records: bool = True) -> dict[str, tuple[str, str]]:
     """code -> (source, matched words): from the patient's words first, then from the records' text."""
-    found = {s["code"]: ("text", s["matched"]) for s in icd10.suggest(_patient_words(case), limit=MAX_FROM_TEXT)}
+    found = {s["code"]: ("text", s["matched"]) for s in suggest(_patient_words(case), limit=MAX_FROM_TEXT)}
     if records:
         from konsil.records.selectors import record_texts
 
         for text, _ref in record_texts(case):
-            for s in icd10.suggest(text, limit=MAX_PER_RECORD):
+            for s in suggest(text, limit=MAX_PER_RECORD):
                 found.setdefault(s["code"], ("records", s["matched"]))
     return found
 
