@@ -9,7 +9,8 @@ the classes they rule out.
 A patient's own words (lay.register says "lay") are scored by the artifact's lay part ("lay_" arrays), whose
 text first goes through lay.prepare (Japanese character bigrams, clinical phrases of lay concepts) as in
 training; notes and one-liners by the clinical part. Each register has its own temperature, class offsets,
-Platt scaling and abstention threshold when the artifact has them (meta "registers").
+Platt scaling and abstention threshold when the artifact has them (meta "registers"); the lay register's are
+fitted on hand-written patient texts (lay/calibrate.py).
 """
 
 from __future__ import annotations

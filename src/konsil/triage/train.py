@@ -3,13 +3,17 @@
 The model: word 1-2-gram and char_wb 3-5-gram TF-IDF (sublinear tf), a one-vs-rest linear SVM with balanced
 class weights, trained on every note twice (its text and its one-line description) and once per label for
 multi-label notes, plus ICD-10-CM code titles at a low weight (routed to classes through icd10_routes.csv and
-label_specialties.csv). A second part reads a patient's own words: the same kind of pipeline trained on text
+label_specialties.csv), and the clinical phrase of each lay-lexicon concept at a low weight (knowledge rows:
+one-liner top-1 0.879 -> 0.881 with the one-liner calibration, notes 0.909 -> 0.911, macro-F1 +2 points, CV).
+A second part reads a patient's own words: the same kind of pipeline trained on text
 generated in the patient register (lay/generate.py, English, Spanish and Japanese), the lay lexicon's terms at
 a low weight and the ICD-10-CM rows, its vocabulary from the lay texts; its text first goes through
 lay.prepare (Japanese character bigrams, the clinical phrase of each lay concept found), here and at run time.
 Keeping the parts apart leaves the clinical registers as they were (trained together, one-liner top-1 fell
 from 0.878 to 0.854). Each register (notes, one-liners, lay text) gets its own calibration and abstention
-threshold, fitted on its out-of-fold predictions. Scores become probabilities through a softmax with a
+threshold: notes and one-liners fitted on their out-of-fold predictions, a patient's own words on a separate
+hand-written calibration split (lay/calibration.csv, lay/calibrate.py; generated text is cross-validated for
+the benchmark's figure only). Scores become probabilities through a softmax with a
 temperature and a Platt scaling of the top probability, both fitted on out-of-fold scores; the abstention
 threshold comes from the same out-of-fold predictions. The artifact holds
 arrays only (no pickled objects): model.py reproduces the vectorizers with numpy.
@@ -18,12 +22,8 @@ arrays only (no pickled objects): model.py reproduces the vectorizers with numpy
 from __future__ import annotations
 
 import csv
-import hashlib
-import io
-import json
 import os
 import warnings
-import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import labels as label_map
+from .artifact import rounded, sha256, write_artifact  # noqa: F401  (write_artifact: train's public API)
 
 TRAINING_CSV = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "triage" / "mtsamples_train.csv"
 ARTIFACT_DIR = Path(__file__).with_name("data") / "model"
@@ -56,7 +57,8 @@ class Config:
     folds: int = 5
     lay_per_class: int = 40  # generated patient-register texts per class and language
     lexicon_weight: float = 0.3  # each lay term of lay/lexicon.csv as a training row
-    lay_target_selective_accuracy: float = 0.95
+    knowledge_weight: float = 0.1  # clinical part: each lexicon concept's clinical phrase as a training row
+    lay_target_selective_accuracy: float = 0.93  # the issue asks 0.90 on new texts: a margin for sampling error
     lay_min_df: int = 1  # the lay part's vocabulary: every word of the lexicon counts
 
 
@@ -157,6 +159,12 @@ def lexicon_rows(allow=None) -> list[tuple[str, str]]:
     return list(dict.fromkeys(rows))
 
 
+def _lay_concepts():
+    from .lay import concepts
+
+    return concepts()
+
+
 def term_fold(concept: str, language: str, term: str, k: int) -> int:
     """The fold a lexicon term belongs to when cross-validating on wording the model never saw."""
     return zlib.crc32(f"{concept}|{language}|{term}".encode()) % k
@@ -247,6 +255,12 @@ def fit_pipeline(notes: Sequence[Note], classes: Sequence[str], config: Config =
                 docs.append(text)
                 targets.append(label)
                 weights.append(config.lexicon_weight)
+    if not prepare and config.knowledge_weight > 0:  # the clinical part: clinicians' names of the concepts
+        for text, label in dict.fromkeys((c.clinical, c.label) for c in _lay_concepts() if c.kind != "site"):
+            if label in present:
+                docs.append(text)
+                targets.append(label)
+                weights.append(config.knowledge_weight)
     if prepare:
         docs = [prepared(d) for d in docs]
         config = replace(config, min_df=config.lay_min_df)
@@ -547,76 +561,30 @@ def portable_scores(fitted: Fitted, texts: Sequence[str]) -> np.ndarray:
 
 def build(training_csv: str | Path = TRAINING_CSV, out_dir: str | Path = ARTIFACT_DIR, extra: Sequence[Note] = (),
           config: Config = Config(), cv: CVResult | None = None) -> dict:
-    """Cross-validate (calibration, threshold) unless `cv` is given, fit on everything, write the artifact."""
+    """Cross-validate the clinical registers (calibration, threshold) unless `cv` is given, fit on everything,
+    calibrate the lay register on the hand-written calibration split (lay/calibrate.py), write the artifact."""
+    from .lay import calibrate
+    from .model import TriageModel
+
     notes = read_notes(training_csv)
     lay = lay_notes(config)
     classes = all_classes(list(notes) + lay) if lay else sorted({label for n in notes for label in n.labels})
-    cv = cv or cross_validate(notes, classes, config, extra)
+    cv = cv or cross_validate(notes, classes, config, extra, lay=[])  # generated text calibrates nothing
     fitted = portable(*fit_pipeline(list(notes) + list(extra), classes, config), classes)
     fitted.lay = portable(*fit_lay_part(lay, classes, config), classes) if lay else None
     fitted.temperature, fitted.top_calibration, fitted.threshold = cv.temperature, cv.top_calibration, cv.threshold
+    registers = {name: cal for name, cal in cv.registers.items() if name != "lay"}
+    if fitted.lay is not None:
+        fitted.registers = registers
+        fitted.meta = {}
+        registers["lay"] = calibrate.register(TriageModel.from_fitted(fitted), calibrate.rows(),
+                                              config.lay_target_selective_accuracy)
     if os.environ.get("KONSIL_TRIAGE_CV_DUMP"):  # out-of-fold scores for offline analysis
         np.savez(os.environ["KONSIL_TRIAGE_CV_DUMP"], y=cv.y, text=cv.text_scores, desc=cv.desc_scores,
                  lay_y=cv.lay_y, lay=cv.lay_scores, classes=np.array(classes))
     fitted.meta = {"config": asdict(config), "training": {
-        "file": Path(training_csv).name, "sha256": _sha256(training_csv), "notes": len(notes),
+        "file": Path(training_csv).name, "sha256": sha256(training_csv), "notes": len(notes),
         "extra_rows": len(extra), "lay_rows": len(lay), "lexicon_rows": len(lexicon_rows())},
-        "cv": _rounded(cv.report()), "registers": _rounded(cv.registers),
-        "cv_registers": _rounded(cv.register_report())}
+        "cv": rounded(cv.report()), "registers": rounded(registers),
+        "cv_registers": rounded({k: v for k, v in cv.register_report().items() if k != "lay"})}
     return write_artifact(fitted, out_dir)
-
-
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _rounded(value):
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    return round(value, 4) if isinstance(value, float) else value
-
-
-def _block_meta(blocks) -> list[dict]:
-    return [{"analyzer": b["analyzer"], "ngram_range": b["ngram_range"], "features": len(b["vocabulary"]),
-             "lowercase": True, "token_pattern": r"(?u)\b\w\w+\b", "sublinear_tf": True, "norm": "l2"}
-            for b in blocks]
-
-
-def write_artifact(fitted: Fitted, out_dir: str | Path) -> dict:
-    """model.npz (arrays, fixed zip timestamps: same input, same bytes) and model.json (metadata + version)."""
-    arrays = {}
-    for prefix, part in (("", fitted), ("lay_", fitted.lay)):
-        if part is None:
-            continue
-        arrays.update({f"{prefix}coef_q": part.coef_q, f"{prefix}coef_scale": part.coef_scale,
-                       f"{prefix}intercept": part.intercept})
-        for n, block in enumerate(part.blocks):
-            arrays[f"{prefix}vocab{n}"] = np.frombuffer("\n".join(block["vocabulary"]).encode("utf-8"),
-                                                        dtype=np.uint8)
-            arrays[f"{prefix}idf{n}"] = np.asarray(block["idf"], dtype=np.float32)
-    digest = hashlib.sha256()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for name in sorted(arrays):
-            data = io.BytesIO()
-            np.lib.format.write_array(data, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data.getvalue())
-            digest.update(name.encode() + data.getvalue())
-    meta = {
-        "classes": fitted.classes, "temperature": fitted.temperature,
-        "top_calibration": list(fitted.top_calibration), "threshold": fitted.threshold,
-        "blocks": _block_meta(fitted.blocks),
-        **fitted.meta,
-    }
-    if fitted.lay is not None:
-        meta["lay_blocks"] = _block_meta(fitted.lay.blocks)
-    hashed = ("classes", "temperature", "top_calibration", "threshold", "blocks", "config", "registers", "lay_blocks")
-    digest.update(json.dumps({k: meta[k] for k in hashed if k in meta}, sort_keys=True).encode())
-    meta = {"version": digest.hexdigest()[:12], **meta}
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "model.npz").write_bytes(buffer.getvalue())
-    (out / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return meta

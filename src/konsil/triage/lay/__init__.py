@@ -52,7 +52,7 @@ class Concept:
     body_system: str
     icd10: str  # ICD-10-CM block or category
     clinical: str
-    kind: str  # sym | cond | proc | drug | stmt (a whole first-person statement)
+    kind: str  # sym | cond | proc | drug | stmt (a whole first-person statement) | site (an organ or place only)
     terms: dict  # language -> tuple of lay terms
 
 
@@ -123,7 +123,7 @@ def lookup(text: str) -> list[dict]:
             if hits and not any(taken[i:i + n]):
                 taken[i:i + n] = [True] * n
                 found.extend((i, c, " ".join(key)) for c in hits)
-    for match in re.finditer(r"\b[A-Z]{2,5}\b", text):
+    for match in re.finditer(r"(?<![A-Za-z0-9])[A-Z]{2,5}(?![A-Za-z0-9])", text):  # also beside Japanese
         for c in acronyms.get(match.group(), ()):
             if (c.concept, match.group()) not in _MASK:
                 found.append((match.start(), c, match.group()))
@@ -164,8 +164,9 @@ def prepare(text: str) -> str:
     parts = [text]
     if extra:
         parts.append(" ".join(extra))
-    if hits:
-        parts.append(" ".join(h["clinical"] for h in hits))
+    phrases = [h["clinical"] for h in hits if h["kind"] != "site"]  # a bare organ name says where, not what
+    if phrases:
+        parts.append(" ".join(phrases))
     return "\n".join(parts)
 
 

@@ -3,7 +3,8 @@
 Each text is one to three first-person sentences in English, Spanish or Japanese about one class: symptoms
 ("I've had swollen ankles for three months"), what a doctor said and proposes ("I was told I have a leaky
 heart valve and they want to do a heart cath"), medicines, with distractors a patient adds (tiredness,
-worry, age, a request for a second opinion). Pediatrics speaks through a parent. The hand-written texts in
+worry, age, a request for a second opinion, tests and organs named in passing, another condition "under
+control"). Pediatrics speaks through a parent. The hand-written texts in
 heldout.csv are never generated here and never trained on.
 """
 
@@ -78,6 +79,27 @@ FILLERS = {
            "薬を飲んでも良くなりません。", "仕事にも影響が出ています。", "68歳の女性です。"],
 }
 
+# what patients add around the problem: tests, other doctors, organs named in passing (not the problem)
+CONTEXT = {
+    "en": ["My blood work came back mostly normal.", "My blood pressure is fine.", "I had a scan last month.",
+           "My GP sent me for more tests.", "I've had surgery before but that healed well.",
+           "They checked my heart and it was okay.", "I take a few medicines already.",
+           "My mom had something similar.", "My skin and eyes are fine.", "I've been to the ER twice."],
+    "es": ["Los análisis de sangre salieron casi normales.", "La presión la tengo bien.",
+           "Me hicieron un estudio el mes pasado.", "Mi médico de cabecera me mandó más pruebas.",
+           "Ya me operaron antes pero eso sanó bien.", "Me revisaron el corazón y estaba bien.",
+           "Ya tomo varias medicinas.", "Mi mamá tuvo algo parecido.", "Fui a urgencias dos veces."],
+    "ja": ["血液検査はほぼ正常でした。", "血圧は問題ありません。", "先月検査を受けました。",
+           "かかりつけ医から紹介されました。", "以前手術を受けましたが、それは治っています。",
+           "心臓は大丈夫だと言われました。", "すでに薬をいくつか飲んでいます。", "母も似たような病気でした。",
+           "救急外来に二回行きました。"],
+}
+OTHER = {  # another condition said in passing
+    "en": ["I also have {x}, but that is under control.", "I had {x} years ago.", "Besides this I have {x}."],
+    "es": ["También tengo {x}, pero está controlado.", "Hace años tuve {x}.", "Además tengo {x}."],
+    "ja": ["{x}もありますが、落ち着いています。", "以前{x}と言われたことがあります。"],
+}
+
 
 @dataclass
 class Text:
@@ -140,12 +162,14 @@ def texts(per_class: int = 40, languages=LANGUAGES, seed: int = SEED, allow=None
             kinds = groups[label]
             vague = groups.get("internal_medicine", {}).get("sym", [])
             pool = [c for kind in ("sym", "cond", "drug", "proc", "stmt", "stmt") for c in kinds.get(kind, [])]
+            others = [c for other, k in groups.items() if other not in (label, "internal_medicine")
+                      for c in k.get("cond", [])]
             for _ in range(per_class):
-                out.append(_one(label, kinds, pool, vague, lang, rng))
+                out.append(_one(label, kinds, pool, vague, lang, rng, others))
     return out
 
 
-def _one(label, kinds, pool, vague, lang, rng) -> Text:
+def _one(label, kinds, pool, vague, lang, rng, others=()) -> Text:
     used: list[Concept] = []
     kid = rng.choice(KIDS[lang]) if label == "pediatrics" else ""
     shape = rng.random()
@@ -167,6 +191,11 @@ def _one(label, kinds, pool, vague, lang, rng) -> Text:
                 sentences.append(_sentence(second, lang, rng, kid))
     if vague and label != "internal_medicine" and rng.random() < 0.25:  # patients add how tired they are
         sentences.insert(rng.randrange(len(sentences) + 1), _sentence(rng.choice(vague), lang, rng))
+    if rng.random() < 0.2:  # context a patient adds: tests, other doctors, organs named in passing
+        sentences.insert(rng.randrange(len(sentences) + 1), rng.choice(CONTEXT[lang]))
+    if others and rng.random() < 0.15:  # another condition, said in passing after the problem
+        other = rng.choice(others)
+        sentences.append(_fill(rng.choice(OTHER[lang]), rng.choice(other.terms[lang]), lang, rng))
     if rng.random() < 0.35:
         sentences.append(rng.choice(FILLERS[lang]))
     joiner = "" if lang == "ja" else " "
