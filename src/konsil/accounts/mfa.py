@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from konsil.audit.models import Outcome
 from konsil.audit.services import emit
 
-from .models import RecoveryCode, User
+from .models import Passkey, RecoveryCode, User
 
 SESSION_KEY = "konsil_mfa_enrol_proof"
 CODE_SECONDS = 600
@@ -105,13 +105,14 @@ def use_recovery_code(user: User, code: str) -> bool:
 
 
 def reset_mfa(*, actor, user: User, reason: str) -> None:
-    """An administrator's reset: devices and recovery codes gone, every session and API token ended, audited."""
+    """An administrator's reset: authenticator apps, passkeys and recovery codes gone, every session and API token
+    ended, audited."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from .tokens import end_everything
 
     with transaction.atomic():
-        devices = TOTPDevice.objects.filter(user=user).delete()[0]
+        devices = TOTPDevice.objects.filter(user=user).delete()[0] + Passkey.objects.filter(user=user).delete()[0]
         RecoveryCode.objects.filter(user=user).delete()
         end_everything(user=user, actor=actor, reason="mfa_reset")
         emit(actor=actor, action="auth.mfa_reset", object_type="accounts.user", object_id=str(user.pk),

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device
 
 from konsil.core.fields import BlindIndexField, EncryptedCharField, with_indexes
 from konsil.core.models import BaseModel
@@ -189,3 +190,21 @@ class RecoveryCode(BaseModel):
 
     def __str__(self) -> str:
         return f"recovery code of {self.user}"
+
+
+class Passkey(Device):
+    """A WebAuthn credential (a passkey or security key): a second factor, or a passwordless sign-in on its own
+    when the authenticator verified the person (accounts.passkeys). Only the public key is stored."""
+
+    credential_id = models.CharField(max_length=1400, unique=True)  # base64url, as the browser names it
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def verify_token(self, token) -> bool:
+        return False  # not a code device: verified by accounts.passkeys, then django_otp.login()

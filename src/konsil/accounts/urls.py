@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import links, manage, signup, token_pages, views
+from . import links, manage, passkey_views, signup, token_pages, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -10,6 +10,12 @@ urlpatterns = [
     path("mfa/", views.mfa_view, name="mfa"),
     path("mfa/recovery/", views.mfa_recovery_codes, name="mfa_recovery"),
     path("tokens/", token_pages.tokens_page, name="tokens"),
+    # WebAuthn passkeys (accounts.passkeys): the page, then the JSON steps konsil/accounts/passkeys.js takes.
+    path("passkeys/", passkey_views.page, name="passkeys"),
+    path("passkeys/register/options/", passkey_views.register_options, name="passkey_register_options"),
+    path("passkeys/register/", passkey_views.register, name="passkey_register"),
+    path("passkeys/authenticate/options/", passkey_views.authenticate_options, name="passkey_auth_options"),
+    path("passkeys/authenticate/", passkey_views.authenticate, name="passkey_auth"),
     path("logout/", views.logout_view, name="logout"),
     # Patient sign-up, e-mail verification, password reset, invitations (accounts.signup).
     path("signup/", signup.signup, name="signup"),

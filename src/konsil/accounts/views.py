@@ -32,6 +32,7 @@ from konsil.audit.models import Outcome
 from konsil.audit.services import emit
 
 from .forms import LoginForm, TOTPCodeForm
+from .models import Passkey
 
 ANONYMOUS = "anonymous"
 
@@ -144,21 +145,26 @@ def mfa_view(request):
     if user.is_verified():
         return redirect(next_url)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
-    enrolling = device is None
+    passkey = Passkey.objects.filter(user=user, confirmed=True).order_by("created_at").first()
+    enrolling = device is None and passkey is None
     action = request.POST.get("action", "") if request.method == "POST" else ""
     if enrolling and settings.KONSIL_MFA_ENROL_PROOF and not mfa.enrolment_proven(request, user):
         return _mfa_prove(request, user, action)
     if not enrolling and action == "recovery":
         if mfa.use_recovery_code(user, request.POST.get("recovery_code", "")):
-            otp_login(request, device)
+            otp_login(request, device or passkey)
             emit(actor=user, action="auth.mfa_verified", obj=device, detail={"by": "recovery_code"})
             left = user.recovery_codes.filter(used_at__isnull=True).count()
             messages.warning(request, ngettext("Recovery code accepted. %(n)d code left.",
                                                "Recovery code accepted. %(n)d codes left.", left) % {"n": left})
             return redirect(next_url)
-        context = {"form": TOTPCodeForm(device=device), "enrolling": False, "next": next_param(request),
+        context = {"form": TOTPCodeForm(device=device) if device else None, "enrolling": False,
+                   "next": next_param(request), "has_passkey": passkey is not None,
                    "recovery_error": _("That recovery code is not valid or was used already.")}
         return render(request, "accounts/mfa.html", context, status=400)
+    if device is None and passkey is not None:  # passkeys only: the page offers them and the recovery codes
+        return render(request, "accounts/mfa.html", {"form": None, "enrolling": False, "has_passkey": True,
+                                                     "next": next_param(request)})
     if enrolling:
         device = _enrollment_device(user)
     form = TOTPCodeForm(request.POST if request.method == "POST" else None, device=device)
@@ -175,7 +181,7 @@ def mfa_view(request):
             return redirect(next_url)
         emit(actor=user, action="auth.mfa_failed", obj=device, outcome=Outcome.FAILURE)
         status = 400
-    context = {"form": form, "enrolling": enrolling, "next": next_param(request)}
+    context = {"form": form, "enrolling": enrolling, "next": next_param(request), "has_passkey": passkey is not None}
     if enrolling:
         context["secret"] = b32encode(device.bin_key).decode()
         context["qr_svg"] = mark_safe(_qr_svg(device.config_url))  # noqa: S308 - SVG drawn by qrcode, no user text
