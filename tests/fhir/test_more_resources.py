@@ -114,3 +114,16 @@ def test_capability_lists_the_new_types_and_includes(client):
     types = {r["type"]: r for r in body["rest"][0]["resource"]}
     assert {"PractitionerRole", "ImagingStudy", "AuditEvent"} <= set(types)
     assert "ServiceRequest:subject" in types["ServiceRequest"]["searchInclude"]
+
+
+@pytest.mark.parametrize("rtype", ["ServiceRequest", "Task"])
+def test_status_search_in_the_database_agrees_with_the_resources(client, ehr, delivered, rtype):
+    assert post_bundle(client, ehr, referral_bundle(synthea_patient("Abdul_Koepp"), identifier="REF-DRAFT",
+                                                    consent=False)).status_code == 201
+    every = get(client, ehr, rtype).json()["entry"]
+    codes = {e["resource"]["status"] for e in every}
+    assert len(codes) == 2
+    for code in [*codes, "on-hold", ",".join(sorted(codes))]:
+        wanted = {e["resource"]["id"] for e in every if e["resource"]["status"] in code.split(",")}
+        body = get(client, ehr, rtype, status=code).json()
+        assert {e["resource"]["id"] for e in body.get("entry", [])} == wanted and body["total"] == len(wanted)

@@ -77,12 +77,14 @@ def _signed_opinions(user, cases) -> list[Opinion]:
     return out
 
 
-def case_page(user, *, patient_ids=None, ids=None, offset: int = 0, count: int = 50):
+def case_page(user, *, patient_ids=None, ids=None, statuses=None, offset: int = 0, count: int = 50):
     """One page of the user's cases, newest change first, and their number: ServiceRequest and Task searches
-    with nothing but paging, patient and _id are cut by the database."""
+    with nothing but paging, patient, _id and status (as Konsil statuses) are cut by the database."""
     qs = _cases(user, patient_ids)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
+    if statuses is not None:
+        qs = qs.filter(status__in=sorted(statuses))
     qs = qs.order_by("-updated_at")
     return list(qs[offset:offset + count]), qs.count()
 

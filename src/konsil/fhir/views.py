@@ -128,8 +128,13 @@ def type_level(request, rtype):
     if rtype in ("ServiceRequest", "Task") and set(params) <= DB_PAGED:
         count, offset = search.page_size(params)
         ids = [i for v in params.get("_id", []) for i in v.split(",")] if "_id" in params else None
+        statuses = None
+        if "status" in params:  # every value AND-ed, each a comma-separated OR of FHIR codes
+            for value in params["status"]:
+                wanted = mappers.konsil_statuses(rtype, [v.strip() for v in value.split(",")])
+                statuses = wanted if statuses is None else statuses & wanted
         cases, total = selectors.case_page(user, patient_ids=_valid_ids(patient_ids), ids=_valid_ids(ids),
-                                           offset=offset, count=count)
+                                           statuses=statuses, offset=offset, count=count)
         page = selectors.find(user, rtype, base=base, cases=cases)
         body = search.page_bundle(rtype, page, params, base=base, total=total)
     else:
@@ -145,7 +150,7 @@ def type_level(request, rtype):
     return fhir_json(body)
 
 
-DB_PAGED = {"_count", "_offset", "patient", "subject", "_id"}  # case searches the database pages itself
+DB_PAGED = {"_count", "_offset", "patient", "subject", "_id", "status", "_include"}  # the database pages these
 
 
 def _audit_events(request, user, params, patient_ids, base):

@@ -28,6 +28,13 @@ TASK_STATUS = {
 PRIORITY = {"routine": "routine", "urgent": "urgent", "stat": "stat"}
 
 
+def konsil_statuses(rtype: str, fhir_codes) -> set[str]:
+    """The Konsil statuses a ServiceRequest or Task search by FHIR `status` stands for (the mappings inverted)."""
+    if rtype == "Task":
+        return {s for s, code in TASK_STATUS.items() if code in fhir_codes}
+    return {s for s in Status.values if SERVICE_REQUEST_STATUS.get(s, "active") in fhir_codes}
+
+
 def ref(kind: str, pk) -> dict:
     return {"reference": f"{kind}/{pk}"}
 
