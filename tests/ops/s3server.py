@@ -133,10 +133,8 @@ class Gate:
 
     def close(self) -> None:
         if self.listener is not None:
-            try:  # wakes the thread blocked in accept() (a plain close() would leave the port listening)
+            with contextlib.suppress(OSError):  # wakes accept() (a plain close() would leave the port listening)
                 self.listener.shutdown(self._socket.SHUT_RDWR)
-            except OSError:
-                pass
             self.listener.close()
             self.listener = None
         with self.lock:
