@@ -25,6 +25,7 @@ urlpatterns = [
     path("dicomweb/cases/<uuid:case_id>/", include("konsil.records.dicomweb_urls")),
     path("", include("konsil.opinions.urls")),
     path("fhir/R4/", include("konsil.fhir.urls")),
+    path("integrations/", include("konsil.fhir.page_urls")),
     path("programs/", include("konsil.programs.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("konsil.api_urls")),
