@@ -187,3 +187,17 @@ def test_transient_errors_answer_503_with_retry_after(client, monkeypatch, patie
     assert api.status_code == 503 and api.json()["code"] == "unavailable" and api["Retry-After"]
     page = client.get("/")
     assert page.status_code == 503 and b"Briefly unavailable" in page.content
+
+
+def test_recovery_reads_the_worker_id_when_the_claim_rolled_back(database_backend, case):
+    import socket
+
+    triage_tasks.propose_triage.enqueue(str(case.pk))
+    row = DBTaskResult.objects.get()
+    DBTaskResult.objects.filter(pk=row.pk).update(status="RUNNING", started_at=timezone.now(),
+                                                  worker_ids=[f"{socket.gethostname()}:999999:5|urgent-0"])
+    assert recovery.requeue_database_tasks() == 1
+    DBTaskResult.objects.filter(pk=row.pk).update(status="RUNNING", worker_ids=[f"{runner.me()}|urgent-0"])
+    assert recovery.requeue_database_tasks() == 0  # its worker (this process) is alive
+    DBTaskResult.objects.filter(pk=row.pk).update(worker_ids=["elsewhere:1:1|urgent-0"])
+    assert recovery.requeue_database_tasks() == 0  # another machine's: its lease runs

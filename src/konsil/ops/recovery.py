@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .models import TaskRun
-from .runner import holder_alive
+from .runner import holder_alive, owner_alive
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,9 @@ def release_dead_runs(now=None) -> list:
 
 
 def requeue_database_tasks(backend_alias: str = "default", now=None) -> int:
-    """Database backend: results left RUNNING by a dead worker are READY again (their TaskRun says who held
-    them; one without a TaskRun is taken back once it ran longer than the lease)."""
+    """Database backend: results left RUNNING by a dead worker are READY again. Who held one is in its TaskRun,
+    or (an atomic task's claim rolls back with it) in the worker id, "host:pid:start|lane"; a holder on another
+    machine is given the lease."""
     from django_tasks_db.models import DBTaskResult, TaskResultStatus
 
     now = now or timezone.now()
@@ -36,9 +37,13 @@ def requeue_database_tasks(backend_alias: str = "default", now=None) -> int:
     runs = {run.pk: run for run in TaskRun.objects.filter(pk__in=stuck.values("id"))}
     cutoff = now - timedelta(seconds=settings.KONSIL_TASK_LEASE_SECONDS)
     ready = []
-    for result in stuck.only("id", "started_at"):
+    for result in stuck.only("id", "started_at", "worker_ids"):
         run = runs.get(result.id)
-        dead = not holder_alive(run, now) if run is not None else (result.started_at or now) < cutoff
+        if run is not None:  # released above, finished, or held: its run says
+            dead = run.state != TaskRun.State.RUNNING or not holder_alive(run, now)
+        else:
+            alive = owner_alive((result.worker_ids or [""])[-1].split("|")[0])
+            dead = not alive if alive is not None else (result.started_at or now) < cutoff
         if dead:
             ready.append(result.id)
     return DBTaskResult.objects.filter(pk__in=ready, status=TaskResultStatus.RUNNING).update(

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
-from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult, TaskResultStatus
 
@@ -86,7 +85,7 @@ def run_database_lanes(lanes: list[str], *, concurrency: int, interval: float = 
         for number in range(concurrency):
             workers.append(RunKeyWorker(queue_names=queues, interval=interval, batch=batch, backend_name=backend,
                                         startup_delay=not batch, max_tasks=None, excluded_queue_names=[],
-                                        worker_id=f"{lane}-{number}-{get_random_string(12)}"))
+                                        worker_id=f"{runner.me()}|{lane}-{number}"))
     threads = [threading.Thread(target=_loop, args=(worker,), name=worker.worker_id) for worker in workers]
 
     def stop(signum, _frame):
