@@ -13,6 +13,7 @@ from konsil.programs.roster import fingerprint
 
 from ..factories import OrganizationFactory, make_user, valid_npi
 
+
 @pytest.fixture
 def employer(db):
     return OrganizationFactory(name="Acme Corp", kind=OrganizationKind.EMPLOYER, slug="acme")
@@ -31,7 +32,8 @@ def network_admin(network):
 def add_member(program, member_id="E100", **kw) -> Member:
     values = {"member_id": member_id, "subscriber_id": kw.pop("subscriber_id", member_id),
               "relationship": "subscriber", "given_name": "Jane", "family_name": "Doe",
-              "birth_date": dt.date(1980, 1, 1), "sex": "female", "coverage_start": timezone.localdate() - dt.timedelta(days=60),
+              "birth_date": dt.date(1980, 1, 1), "sex": "female",
+              "coverage_start": timezone.localdate() - dt.timedelta(days=60),
               "coverage_end": None, "address": "1 Main St", "city": "Austin", "state": "TX", "postal_code": "78701"}
     values.update(kw)
     return Member.objects.create(program=program, fingerprint=fingerprint(values), **values)

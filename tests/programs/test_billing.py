@@ -91,6 +91,7 @@ def test_837p_claim_is_valid_x12(payer_program, network, walker, coordinator, bi
     assert "NM1*IL*1*ROE*JANE****MI*P1" in claim.x12 and "CLM*" + enrollment.case.reference in claim.x12
     assert billing.make_claim(actor=coordinator, enrollment=enrollment) == claim  # one claim per service
     assert billing.read_claim(actor=payer_admin, claim=claim) == claim.x12
+    assert billing.read_claim(actor=coordinator, claim=claim) == claim.x12
 
 
 def test_837p_for_a_dependant_and_a_video_consult(payer_program, network, walker, coordinator, billing_profile):
