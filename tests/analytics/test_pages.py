@@ -67,6 +67,10 @@ def test_api_json_csv_and_bad_filters(client, leader, network):
     assert {"to", "state", "specialty", "extra"} <= set(errors)
     assert client.get("/api/v1/analytics/summary/", {"from": "99999-01-01"}).status_code == 400
     assert client.get("/api/v1/analytics/summary/", {"from": "\x00"}).status_code == 400
+    for name in ("network", "sponsor", "program", "period", "\x00"):
+        odd = client.get("/api/v1/analytics/summary/", {name: "\x00\u202e" + "9" * 300})
+        assert odd.status_code in (400, 404), (name, odd.status_code)
+    assert client.get(reverse("analytics:page"), {"network": "\x00"}).status_code == 400
 
 
 def test_page_bad_filter_shows_the_message(client, leader):

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 from django.apps import apps
 from django.utils.translation import gettext as _
 
 from konsil.audit.services import emit
 from konsil.core import authz
-from konsil.core.errors import NotFound, PermissionDenied
+from konsil.core.errors import NotFound, PermissionDenied, ValidationFailed
 
 from . import measures
 from .permissions import LEADER_ROLES, SPONSOR_ROLES
 
 
+def _slug(value, field: str) -> str:
+    value = str(value or "")
+    if value and not re.fullmatch(r"[-a-zA-Z0-9_]{1,80}", value):
+        raise ValidationFailed(_("Use the organization's address (letters, digits and dashes)."), field=field)
+    return value
+
+
 def scope_for(user, *, network: str = "", sponsor: str = "") -> measures.Scope:
     """The user's analytics scope; `network`/`sponsor` (slugs) pick one when they have several."""
+    network, sponsor = _slug(network, "network"), _slug(sponsor, "sponsor")
     if authz.can("analytics.view_network", user) and not sponsor:
         orgs = user.organizations_for(*LEADER_ROLES).filter(kind="provider_network")
         if network:
@@ -79,8 +89,7 @@ def resolve(user, params) -> tuple[measures.Scope, measures.Filters]:
     """Scope and filters of a request (query parameters), or a DomainError naming the field at fault."""
     from .inputs import parse
 
-    scope = scope_for(user, network=str(params.get("network") or "")[:80],
-                      sponsor=str(params.get("sponsor") or "")[:80])
+    scope = scope_for(user, network=params.get("network") or "", sponsor=params.get("sponsor") or "")
     return scope, parse(params, programs=programs_for(scope))
 
 

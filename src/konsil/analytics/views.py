@@ -19,8 +19,8 @@ def page(request):
     if not any(params.get(name) for name in ("period", "from", "to")):
         params["period"] = "12m"  # the page opens on the last 12 months
     try:
-        scope = selectors.scope_for(request.user, network=str(params.get("network") or "")[:80],
-                                    sponsor=str(params.get("sponsor") or "")[:80])
+        scope = selectors.scope_for(request.user, network=params.get("network") or "",
+                                    sponsor=params.get("sponsor") or "")
     except DomainError as exc:
         return render(request, "analytics/denied.html", {"message": exc.message}, status=exc.status)
     programs = selectors.programs_for(scope)
