@@ -15,8 +15,14 @@ def need(binary: str) -> None:
         pytest.skip(f"{binary} is not installed (.ci/run installs it)")
 
 
+def _once() -> None:
+    if os.environ.get("DATABASE_URL", "").startswith("postgres") and not os.environ.get("KONSIL_OPS_BOTH_PASSES"):
+        pytest.skip("process-level operations tests run in the SQLite pass of .ci/run")
+
+
 @pytest.fixture(scope="session")
 def template_home(tmp_path_factory):
+    _once()
     return migrated_template(tmp_path_factory.getbasetemp() / "ops-template")
 
 
@@ -32,8 +38,7 @@ def redis(tmp_path):
 def make_stack(tmp_path, template_home):
     """Stacks start their own engines whatever DATABASE_URL says: .ci/run's PostgreSQL pass would repeat the SQLite
     pass's runs exactly, so they run once (the PostgreSQL cases start their own databases in either pass)."""
-    if os.environ.get("DATABASE_URL", "").startswith("postgres") and not os.environ.get("KONSIL_OPS_BOTH_PASSES"):
-        pytest.skip("process-level operations tests run in the SQLite pass of .ci/run")
+    _once()
     made = []
 
     def make(name: str = "stack", **env: str) -> Stack:
