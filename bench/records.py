@@ -185,8 +185,169 @@ def main() -> None:
     case, actor = _world()
     bench_ingest(case, actor, total_mb=int(os.environ.get("BENCH_INGEST_MB", "256")))
     bench_ct(case, actor, n=int(os.environ.get("BENCH_CT_SLICES", "500")))
+    bench_memory(case, actor, sizes=[int(v) for v in os.environ.get("BENCH_MEMORY_MB", "100,1024").split(",") if v],
+                 listener_slices=[int(v) for v in os.environ.get("BENCH_LISTENER_SLICES", "100,1000").split(",")
+                                  if v])
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     main()
+
+
+# --- memory: peak RSS against the same process at rest (#11, #13) ------------------------------------------------
+
+MEMORY_CHILD = r"""
+import os, resource, sys, time, json
+sys.path.insert(0, sys.argv[1]); sys.path.insert(0, os.path.join(sys.argv[1], "bench"))
+from run import setup_django
+setup_django()
+from django.core.management import call_command
+call_command("createcachetable", verbosity=0)
+from unittest import mock
+from django.conf import settings
+from django.test import Client
+from konsil.accounts.models import User
+from konsil.cases.models import Attachment, Case
+
+
+def status_kb(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+mode, path = sys.argv[2], sys.argv[3]
+case = Case.objects.get(pk=sys.argv[4])
+user = User.objects.get(pk=sys.argv[5])
+client = Client()
+client.force_login(user)
+client.get("/")  # everything lazy is loaded before the baseline
+from konsil.records import processing
+import gc
+gc.collect()
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")  # reset the high-water mark: set-up (migrations) does not count
+rest = status_kb("VmRSS")
+start = time.perf_counter()
+if mode == "upload":
+    size = os.path.getsize(path)
+    created = client.post(f"/api/v1/records/cases/{case.pk}/uploads/", HTTP_TUS_RESUMABLE="1.0.0",
+                          HTTP_UPLOAD_LENGTH=str(size), HTTP_UPLOAD_METADATA="filename Y2QuemlwCg==")
+    location, offset, chunk = created["Location"], 0, settings.KONSIL_UPLOAD_CHUNK_BYTES
+    with mock.patch("konsil.records.tasks.enqueue_processing"), open(path, "rb") as fh:
+        while piece := fh.read(chunk):
+            answer = client.patch(location, piece, content_type="application/offset+octet-stream",
+                                  HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_OFFSET=str(offset))
+            assert answer.status_code == 204, answer.content
+            offset += len(piece)
+            record_id = answer.get("Konsil-Record")
+            del answer, piece
+            gc.collect()  # the test client's response <-> request cycles keep bodies a real server would free
+    out = {"record": record_id}
+else:
+    record = processing.process(path)
+    out = {"status": record.status, "images": (record.detail or {}).get("images")}
+out.update(rest_mb=rest / 1024, peak_mb=status_kb("VmHWM") / 1024, seconds=time.perf_counter() - start)
+print(json.dumps(out))
+"""
+
+
+def _study_file(folder: Path, megabytes: int) -> tuple[Path, int]:
+    """A CD export zipped without compression, about `megabytes` large, written slice batch by slice batch."""
+    from konsil.records import synthetic
+
+    path, slices, seed = folder / f"study-{megabytes}.zip", 0, 0
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        while path.stat().st_size < megabytes * MiB:
+            seed += 1
+            for i, data in enumerate(synthetic.ct_series(50, size=512, patient_name="Bench^Patient", seed=seed)):
+                zf.writestr(f"DICOM/S{seed:04d}/IM{i:04d}", data)
+                slices += 1
+            zf.fp.flush()
+    return path, slices
+
+
+def _child(mode: str, arg: str, case, actor) -> dict:
+    import json
+    import subprocess
+
+    root = str(Path(__file__).resolve().parent.parent)
+    result = subprocess.run([sys.executable, "-c", MEMORY_CHILD, root, mode, arg, str(case.pk), str(actor.pk)],
+                            capture_output=True, text=True, env=os.environ.copy(), timeout=3600)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-2000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _listener_peak(case, slices: int) -> tuple[float, float, float]:
+    """`konsil dicom listen` in its own process; storescu pushes `slices` slices; its VmHWM before and after."""
+    import shutil
+    import socket
+    import subprocess
+
+    if not shutil.which("storescu"):
+        return (0.0, 0.0, 0.0)
+    from konsil.records import synthetic
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "KONSIL_DICOM_PORT": str(port)}
+    listener = subprocess.Popen([sys.executable, "-m", "konsil.cli", "dicom", "listen"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def hwm() -> float:
+        for line in Path(f"/proc/{listener.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    try:
+        listener.stdout.readline()  # "DICOM listener: ..." once it is up
+        time.sleep(1.0)
+        subprocess.run(["echoscu", "127.0.0.1", str(port), "-aec", "KONSIL"], capture_output=True, timeout=30)
+        Path(f"/proc/{listener.pid}/clear_refs").write_text("5")  # the high-water mark from here
+        rest = hwm()
+        with tempfile.TemporaryDirectory() as folder:
+            paths = []
+            for start in range(0, slices, 50):
+                batch = synthetic.ct_series(min(50, slices - start), size=512, patient_name="Bench^Patient",
+                                            seed=9000 + start, study_uid=f"1.2.826.0.1.3680043.8.498.{slices}")
+                for i, data in enumerate(batch):
+                    p = Path(folder) / f"IM{start + i:05d}.dcm"
+                    p.write_bytes(data)
+                    paths.append(str(p))
+            began = time.perf_counter()
+            subprocess.run(["storescu", "-aec", "KONSIL", "+sd", "127.0.0.1", str(port), folder],
+                           capture_output=True, timeout=3600)
+            seconds = time.perf_counter() - began
+        return rest, hwm(), seconds
+    finally:
+        listener.terminate()
+        listener.wait(timeout=30)
+
+
+def bench_memory(case, actor, sizes=(100, 1024), listener_slices=(100, 1000)) -> None:
+    """Peak RSS of a web worker taking a tus upload, of a task worker processing the study, and of the DICOM
+    listener receiving a study, each in its own process against that process at rest (the same-run baseline)."""
+    print("memory (peak RSS, each in its own process; baseline: the same process at rest, Django loaded):")
+    with tempfile.TemporaryDirectory() as folder:
+        for megabytes in sizes:
+            path, slices = _study_file(Path(folder), megabytes)
+            size = path.stat().st_size / MiB
+            up = _child("upload", str(path), case, actor)
+            print(f"  tus upload {size:,.0f} MB ({slices} slices, 8 MB chunks), web worker: "
+                  f"peak {up['peak_mb']:,.0f} MB vs {up['rest_mb']:,.0f} MB at rest "
+                  f"(+{up['peak_mb'] - up['rest_mb']:,.0f} MB) in {up['seconds']:,.1f} s")
+            work = _child("process", up["record"], case, actor)
+            print(f"  processing that study, task worker: peak {work['peak_mb']:,.0f} MB vs {work['rest_mb']:,.0f} MB "
+                  f"at rest (+{work['peak_mb'] - work['rest_mb']:,.0f} MB) in {work['seconds']:,.1f} s "
+                  f"({work['status']}, {work['images']} images)")
+            path.unlink()
+    for slices in listener_slices:
+        rest, peak, seconds = _listener_peak(case, slices)
+        if peak:
+            print(f"  DICOM listener, storescu pushes {slices} slices 512x512 (~{slices / 2:,.0f} MB): "
+                  f"peak {peak:,.0f} MB vs {rest:,.0f} MB at rest (+{peak - rest:,.0f} MB) in {seconds:,.1f} s")

@@ -77,3 +77,23 @@ def test_unconfigured_callers_go_to_the_default_network(settings, draft_case, ne
     settings.KONSIL_DICOM_NETWORK = other_network.slug
     assert dimse.store_instance(content, calling_ae="ANY") == dimse.SUCCESS
     assert InboundStudy.objects.get().network == other_network
+
+
+def test_nodes_cli_add_list_remove(capsys, network):
+    from konsil import cli
+
+    assert cli.main(["dicom", "nodes", "add", network.slug, "CTSCANNER", "--host", "10.0.0.5", "--port", "104",
+                     "--query", "--source", "--retrieve", "move"]) == 0
+    node = DicomNode.objects.get(ae_title="CTSCANNER")
+    assert (node.network, node.port, node.may_query, node.is_source, node.retrieve) == (network, 104, True, True,
+                                                                                          "move")
+    assert cli.main(["dicom", "nodes", "add", network.slug, "CTSCANNER"]) == 2  # already configured
+    assert cli.main(["dicom", "nodes", "add", "no-such-network", "X"]) == 2
+    assert cli.main(["dicom", "nodes", "add", network.slug, "A" * 17]) == 2
+    assert cli.main(["dicom", "nodes", "add", network.slug, "WEB", "--retrieve", "dicomweb"]) == 2
+    capsys.readouterr()
+    assert cli.main(["dicom", "nodes", "list"]) == 0
+    assert "CTSCANNER\t10.0.0.5:104\tstore,query,source\tmove\tactive" in capsys.readouterr().out
+    assert cli.main(["dicom", "nodes", "remove", "CTSCANNER"]) == 0
+    assert not DicomNode.objects.get(ae_title="CTSCANNER").active
+    assert AuditEvent.objects.filter(action="dicom.node.add").exists()

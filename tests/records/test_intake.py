@@ -97,7 +97,7 @@ def test_upload_parts_assemble_in_order(draft_case, patient_user, django_capture
     for offset in range(0, len(data), 100):
         upload = intake.append_chunk(actor=patient_user, upload=upload, offset=offset, chunk=data[offset:offset + 100])
     assert upload.status == UploadStatus.COMPLETE
-    assert files.get_for(upload.attachment) == data
+    assert files.get_for(upload.attachment) == data  # stored as segments, streamed
     assert stored_names() == {upload.attachment.storage_name}
 
 

@@ -188,7 +188,7 @@ def test_a_crash_while_finishing_leaves_no_parts(draft_case, patient_user, as_us
     client = as_user(patient_user)
     location = tus_create(client, draft_case, 10, "a.txt")["Location"]
     tus_patch(client, location, 0, b"hello")
-    monkeypatch.setattr(intake, "store_record", _boom)
+    monkeypatch.setattr(intake, "store_stream", _boom)
     tus_patch(client, location, 5, b"world")
     upload = Upload.objects.get()
     assert upload.status == UploadStatus.CANCELLED and upload.parts == []  # was stuck receiving at its length

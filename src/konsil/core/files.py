@@ -71,7 +71,11 @@ def put_for(obj, plaintext: bytes, *, sha256: str | None = None) -> StoredObject
 
 
 def get_for(obj) -> bytes:
-    """Read back what `put_for` stored for `obj` (decrypted and integrity-checked). The caller audits."""
+    """Read back what `put_for` (or streams.write_for) stored for `obj`, decrypted and checked. The caller audits."""
+    if str(obj.storage_name).startswith("segmented/"):  # a large record written as a stream (core.streams)
+        from .streams import read_segmented
+
+        return read_segmented(obj)
     return get(name=obj.storage_name, wrapped_key=obj.wrapped_key, key_id=obj.key_id, sha256=obj.sha256,
                aad=str(obj.pk).encode())
 

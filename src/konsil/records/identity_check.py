@@ -161,14 +161,14 @@ ZIP_ENTRIES = 3  # DICOM files of an archive (a CD export) whose header is read
 ZIP_ENTRY_MAX = 64 * 1024 * 1024
 
 
-def from_zip(data: bytes) -> list[dict]:
+def from_zip(data) -> list[dict]:
     """The identities in the first DICOM files of an archive (already checked for bombs by processing)."""
     import io
     import zipfile
 
     out: list[dict] = []
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes | bytearray) else data) as archive:
             for info in archive.infolist():
                 if len(out) >= ZIP_ENTRIES:
                     break

@@ -20,7 +20,7 @@ from konsil.audit.services import emit
 from konsil.cases import relations as rel
 from konsil.cases.choices import Status
 from konsil.cases.models import Attachment, Case
-from konsil.core import crypto, files
+from konsil.core import crypto, files, streams
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
 
 from .errors import REASONS
@@ -157,12 +157,35 @@ def append_chunk(*, actor, upload: Upload, offset: int, chunk: bytes) -> Upload:
     return locked
 
 
-def _assemble(upload: Upload) -> bytes:
-    aead, out = _part_aead(upload), bytearray()
+def _plain_parts(upload: Upload):
+    """The upload's chunks in order, decrypted one at a time."""
+    aead = _part_aead(upload)
     for index, part in enumerate(upload.parts):
-        blob = files.raw(part["name"])
-        out += crypto.unseal(aead, blob, f"{upload.pk}:{index}".encode())
-    return bytes(out)
+        yield crypto.unseal(aead, files.raw(part["name"]), f"{upload.pk}:{index}".encode())
+
+
+def store_stream(*, actor, case: Case, chunks, filename: str, batch=None) -> Attachment:
+    """Like store_record for a file that arrives in pieces: encrypted as a stream (one segment in memory),
+    checked for emptiness and duplicates once its digest is known, then queued for processing."""
+    attachment = Attachment(case=case, uploaded_by=actor, filename=_clean_name(filename), batch=batch,
+                            content_type="application/octet-stream", status=Attachment.Processing.QUEUED)
+    stored = streams.write_for(attachment, chunks)
+    try:
+        if not stored.size:
+            raise ValidationFailed(REASONS["empty"], field="file", code="empty")
+        if find_duplicate(case, stored.sha256):
+            raise Conflict(REASONS["duplicate"], field="file", code="duplicate")
+        with transaction.atomic():
+            attachment.save()
+            emit(actor=actor, action="attachment.create", obj=attachment, patient_id=case.patient_id,
+                 detail={"size": stored.size, "sha256": stored.sha256})
+    except BaseException:
+        files.delete(stored.name)
+        raise
+    from .tasks import enqueue_processing
+
+    enqueue_processing(attachment.pk)
+    return attachment
 
 
 def _drop_parts(upload: Upload) -> None:
@@ -173,9 +196,8 @@ def _drop_parts(upload: Upload) -> None:
 def finish_upload(*, actor, upload: Upload) -> Upload:
     """Turn the received parts into a stored record (queued for processing); the parts are removed."""
     try:
-        content = _assemble(upload)
-        attachment = store_record(actor=actor, case=upload.case, content=content, filename=upload.filename,
-                                  batch=upload.batch)
+        attachment = store_stream(actor=actor, case=upload.case, chunks=_plain_parts(upload),
+                                  filename=upload.filename, batch=upload.batch)
     except BaseException as exc:  # refused, or storage failed: nothing of the upload is kept, it must be resent
         _drop_parts(upload)
         Upload.objects.filter(pk=upload.pk).update(status=UploadStatus.CANCELLED, parts=[])

@@ -6,6 +6,7 @@ removes everything that record had produced (entries, derivatives, index rows), 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import traceback
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from konsil.audit.services import emit
 from konsil.cases.models import Attachment
-from konsil.core import crypto, files
+from konsil.core import crypto, files, streams
 
 from . import archive, detect, dicom, fhir, identity_check, images, pdf, render
 from .errors import RecordRejected
@@ -41,11 +42,13 @@ def process(attachment_id) -> Attachment | None:
     Attachment.objects.filter(pk=attachment.pk).update(status=P.PROCESSING, updated_at=timezone.now())
     touched: set = set()
     try:
-        data = files.get_for(attachment)
-        kind = detect.detect(data, attachment.filename)
-        detail = HANDLERS[kind](attachment, data, touched)
-        for series_id in touched:
-            refresh_thumbnail(series_id)
+        with streams.open_for(attachment) as stream:
+            data = _content(attachment, stream)  # a zip stays a stream: its entries are read one by one
+            kind = "zip" if data is stream else detect.detect(data, attachment.filename)
+            detail = HANDLERS[kind](attachment, data, touched)
+            for series_id in touched:
+                refresh_thumbnail(series_id)
+            other_person = identity_check.examine(attachment, kind, data, detail)  # a flag, never the name read
     except RecordRejected as exc:
         return _fail(attachment, exc.code, exc.detail)
     except (files.IntegrityError, crypto.DecryptionError):
@@ -53,11 +56,22 @@ def process(attachment_id) -> Attachment | None:
     except Exception as exc:  # a bug or an unforeseen file: the record fails, the worker goes on
         _log_failure("record %s failed in processing", attachment.pk, exc)
         return _fail(attachment, "processing", type(exc).__name__)
-    other_person = identity_check.examine(attachment, kind, data, detail)  # a flag only, never the name read
     ready = _ready(attachment, kind, detail)
     if other_person:
         identity_check.alert(ready)
     return ready
+
+
+def _content(attachment, stream):
+    """The record's bytes, or the stream itself for a zip archive (memory bounded by one entry, not the file)."""
+    head = stream.read(len(detect.ZIP_MAGICS[0]))
+    stream.seek(0)
+    if head in detect.ZIP_MAGICS:
+        return stream
+    data = stream.read()
+    if streams.is_segmented(attachment) and hashlib.sha256(data).hexdigest() != attachment.sha256:
+        raise files.IntegrityError("stored object failed its integrity check")
+    return data
 
 
 def _log_failure(message: str, object_id, exc: BaseException) -> None:

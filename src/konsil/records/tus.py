@@ -22,6 +22,7 @@ from konsil.cases.selectors import get_case
 from konsil.core.errors import DomainError, NotFound, ValidationFailed
 
 from . import intake
+from .body import request_body
 from .models import Upload, UploadStatus
 
 TUS_VERSION = "1.0.0"
@@ -75,16 +76,16 @@ def _content_length(request) -> int:
 def _is_chunk(request) -> bool:
     """tus chunks are application/offset+octet-stream; a bodiless PATCH may come without a type."""
     media_type = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
-    return media_type == OffsetOctetStreamParser.media_type or (not media_type and not _content_length(request))
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return media_type == OffsetOctetStreamParser.media_type or (
+        not media_type and not chunked and not _content_length(request))
 
 
 def _read_chunk(request) -> bytes:
-    """The chunk from the raw stream (not `request.body`, which stops at DATA_UPLOAD_MAX_MEMORY_SIZE)."""
-    limit = settings.KONSIL_UPLOAD_CHUNK_BYTES * 2
-    if _content_length(request) > limit:
-        raise ValidationFailed(_("The chunk is too large."), field="file", code="too_large")
-    chunk = request._request.read(limit + 1)
-    if len(chunk) > limit:
+    """The chunk from the raw stream (not `request.body`, which stops at DATA_UPLOAD_MAX_MEMORY_SIZE), sent with
+    a Content-Length or chunked; at most twice the advertised chunk size is held."""
+    chunk = request_body(request._request, settings.KONSIL_UPLOAD_CHUNK_BYTES * 2)
+    if chunk is None:
         raise ValidationFailed(_("The chunk is too large."), field="file", code="too_large")
     return chunk
 

@@ -1,0 +1,145 @@
+"""Memory bounded by a segment, not the file: segmented encryption of finished uploads (tamper, cut and reorder
+detected, seekable reads), a chunked tus PATCH through a real HTTP server, and a zipped study processed from the
+stream. Peak RSS figures for 100 MB and 1 GB live in bench/records.py (`make bench-records`)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+from urllib.parse import urlsplit
+
+import pytest
+
+from konsil.cases.models import Attachment
+from konsil.core import crypto, files, streams
+from konsil.records import processing
+from konsil.records.models import Study
+from tests.factories import api_token
+
+from .records_support import TUS, ct, stored_names, tus_create, zip_bytes
+from .test_dicomweb_standard import chunked
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def small_segments(monkeypatch):
+    monkeypatch.setattr(streams, "SEGMENT", 1000)
+
+
+def _stored(case, data: bytes, pieces: int = 7) -> Attachment:
+    record = Attachment(case=case, uploaded_by=case.patient.user, filename="x.bin", status="ready")
+    step = max(1, len(data) // pieces)
+    streams.write_for(record, (data[i:i + step] for i in range(0, len(data), step)))
+    record.save()
+    return record
+
+
+@pytest.mark.parametrize("size", [0, 1, 999, 1000, 1001, 5000, 12_345])
+def test_segmented_round_trip_and_seek(small_segments, draft_case, size):
+    data = os.urandom(size)
+    record = _stored(draft_case, data)
+    assert record.storage_name.startswith(streams.PREFIX) and record.size == size
+    assert record.sha256 == hashlib.sha256(data).hexdigest()
+    assert files.get_for(record) == data and b"".join(streams.iter_for(record, 333)) == data
+    with streams.open_for(record) as fh:
+        fh.seek(max(0, size - 10))
+        assert fh.read() == data[max(0, size - 10):]
+        fh.seek(size // 2)
+        assert fh.read(17) == data[size // 2: size // 2 + 17]
+    if size >= 64:
+        assert data[:64] not in files.raw(record.storage_name)  # encrypted at rest
+
+
+def test_tampering_cutting_and_reordering_are_detected(small_segments, draft_case):
+    data = os.urandom(3500)
+    record = _stored(draft_case, data)
+    raw = bytearray(files.raw(record.storage_name))
+    segment = streams.NONCE + 1000 + streams.TAG
+
+    def rewrite(blob: bytes) -> None:
+        path = files._storage().path(record.storage_name)  # noqa: SLF001 -- the test reaches the bytes on disk
+        with open(path, "wb") as fh:
+            fh.write(blob)
+
+    flipped = bytearray(raw)
+    flipped[streams.HEADER + 50] ^= 1
+    rewrite(bytes(flipped))
+    with pytest.raises(crypto.DecryptionError):
+        files.get_for(record)
+    swapped = raw[:streams.HEADER] + raw[streams.HEADER + segment: streams.HEADER + 2 * segment] + \
+        raw[streams.HEADER: streams.HEADER + segment] + raw[streams.HEADER + 2 * segment:]
+    rewrite(bytes(swapped))
+    with pytest.raises(crypto.DecryptionError):
+        files.get_for(record)
+    cut = raw[:streams.HEADER + 3 * segment]  # the last segment dropped: the new last one is not marked final
+    rewrite(bytes(cut))
+    record.size = 3000  # even with the length rewritten to match
+    with pytest.raises(crypto.DecryptionError):
+        files.get_for(record)
+
+
+def test_a_finished_upload_is_stored_segmented_and_processed_from_the_stream(
+        small_segments, client, login, patient_user, draft_case, django_capture_on_commit_callbacks):
+    archive = zip_bytes({f"DICOM/IM{i}": data for i, data in enumerate(ct(4, seed=101))})
+    login(client, patient_user)
+    location = tus_create(client, draft_case, len(archive), "cd.zip")["Location"]
+    with django_capture_on_commit_callbacks(execute=True):
+        for offset in range(0, len(archive), 4000):
+            answer = client.patch(location, archive[offset:offset + 4000], HTTP_UPLOAD_OFFSET=str(offset),
+                                  content_type="application/offset+octet-stream", **TUS)
+            assert answer.status_code == 204, answer.content
+    record = Attachment.objects.get(pk=answer["Konsil-Record"])
+    assert streams.is_segmented(record) and record.storage_name in stored_names()
+    assert record.status == "ready" and record.kind == "zip" and record.detail["images"] == 4
+    assert Study.objects.get(case=draft_case).series.get().instance_count == 4
+    download = client.get(f"/cases/{draft_case.pk}/attachments/{record.pk}/")
+    assert download.status_code == 200 and download.content == archive
+
+
+def test_a_cut_segmented_record_fails_processing_cleanly(small_segments, draft_case):
+    record = _stored(draft_case, zip_bytes({"a.txt": b"hello " * 500}))
+    Attachment.objects.filter(pk=record.pk).update(status="queued")
+    path = files._storage().path(record.storage_name)  # noqa: SLF001
+    with open(path, "rb") as fh:
+        blob = fh.read()
+    with open(path, "wb") as fh:
+        fh.write(blob[:-5])
+    done = processing.process(record.pk)
+    assert done.status == "failed" and done.error_code == "integrity"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunked_tus_patch_through_a_live_server(live_server, draft_case, patient_user):
+    """A tus client that streams its PATCH (Transfer-Encoding: chunked, no Content-Length) is no longer read as
+    an empty chunk: the bytes arrive and the offset moves."""
+    token = api_token(patient_user)
+    body = os.urandom(50_000)
+    url = urlsplit(live_server.url)
+
+    def request(method, path, headers, data=b"", chunk=False):
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        conn.putrequest(method, path)
+        for key, value in {"Authorization": f"Token {token}", "Tus-Resumable": "1.0.0", **headers}.items():
+            conn.putheader(key, value)
+        if chunk:
+            conn.putheader("Transfer-Encoding", "chunked")
+        else:
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders()
+        conn.send(chunked(data, 777) if chunk else data)
+        return conn.getresponse()
+
+    created = request("POST", f"/api/v1/records/cases/{draft_case.pk}/uploads/",
+                      {"Upload-Length": str(len(body)), "Upload-Metadata": "filename bm90ZXMudHh0"})
+    assert created.status == 201
+    path = urlsplit(created.getheader("Location")).path
+    first = request("PATCH", path, {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+                    body[:30_000], chunk=True)
+    assert first.status == 204, first.read()
+    assert first.getheader("Upload-Offset") == "30000"
+    rest = request("PATCH", path, {"Upload-Offset": "30000", "Content-Type": "application/offset+octet-stream"},
+                   body[30_000:], chunk=True)
+    assert rest.status == 204, rest.read()
+    assert rest.getheader("Upload-Offset") == "50000" and rest.getheader("Konsil-Record")
