@@ -1,9 +1,9 @@
 """URL map: pages per app, the REST API under /api/v1/, OpenAPI at /api/schema/."""
 
 from django.contrib import admin
-from django.http import HttpResponse
 from django.urls import include, path
 
+from konsil.core import health
 from konsil.core import views as core_views
 from konsil.core.api import CachedSchemaView, SignedInSwaggerView
 
@@ -11,7 +11,9 @@ handler404 = "konsil.core.views.not_found"  # offers break-glass on a hidden cas
 
 urlpatterns = [
     path("", core_views.home, name="home"),
-    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
+    path("healthz", health.liveness, name="healthz"),
+    path("readyz", health.readiness, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("konsil.accounts.urls")),
     path("cases/", include("konsil.cases.urls")),
