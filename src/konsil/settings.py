@@ -121,6 +121,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "konsil.accounts.middleware.MFARequiredMiddleware",
     "konsil.core.middleware.RequestContextMiddleware",
+    "konsil.core.health.MetricsMiddleware",  # Prometheus request counts and latencies per route (/metrics)
     "konsil.core.middleware.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -381,14 +382,19 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "konsil.core.logs.JsonFormatter"}},  # one JSON object a line, no PHI
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": os.environ.get("KONSIL_LOG_FORMAT", "plain" if DEBUG else "json")}},
     "root": {"handlers": ["console"], "level": os.environ.get("KONSIL_LOG_LEVEL", "INFO")},
     # pydicom and pypdf quote element values and document bytes in their warnings: keep PHI out of the logs
     "loggers": {"axes": {"level": "WARNING"}, "django.request": {"level": "ERROR"},
                 "pydicom": {"level": "CRITICAL"}, "pypdf": {"level": "CRITICAL"}},
 }
 KONSIL_VERSION = __import__("konsil").__version__
+# /metrics (core/health.py): a bearer token, or callers from these networks (default: this machine only).
+KONSIL_METRICS_TOKEN = os.environ.get("KONSIL_METRICS_TOKEN", "")
+KONSIL_METRICS_NETWORKS = env_list("KONSIL_METRICS_NETWORKS", "127.0.0.1/32,::1/128")
 # The product's face: its name in the header, title and emails, and its logo (a static path or an absolute URL).
 # The provider network that self-signed-up patients join (a slug); empty: the only active provider network.
 KONSIL_SIGNUP_NETWORK = os.environ.get("KONSIL_SIGNUP_NETWORK", "").strip()
