@@ -146,21 +146,74 @@ COLUMNS = ["case_id", "network_id", "sponsor_id", "program", "submitted_on", "mo
            "plan_changed", "procedure_avoided", "cost_difference", "nps", "refreshed_at"]
 
 
+def _weighted(weights: dict, size: int = 1000) -> str:
+    """A PostgreSQL array literal in which each key appears in proportion to its weight."""
+    total = sum(weights.values())
+    items = [k for k, w in weights.items() for _ in range(max(1, round(size * w / total)))]
+    return "ARRAY[" + ", ".join("'" + str(k).replace("'", "") + "'" for k in items) + "]"
+
+
+def bulk_load_postgres(n: int, network, sponsor) -> None:
+    """N synthetic facts generated inside PostgreSQL (generate_series), the history seeder's distributions."""
+    from django.db import connection
+
+    from konsil.analytics import history, rollup
+    from konsil.analytics.models import CaseFact
+    from konsil.core import geo
+
+    groups = rollup._specialty_groups()
+    specialties = {k: v for k, v in history.SPECIALTIES.items() if k in groups}
+    states = {s.usps: s.population for s in geo.states().values() if s.is_state}
+    pick = "({arr})[1 + floor(random() * array_length({arr}, 1))::int]"
+    lognormal = "exp(sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) * 0.8)"
+    table = CaseFact._meta.db_table
+    sql = f"""
+      INSERT INTO {table} ({', '.join(COLUMNS)})
+      SELECT gen_random_uuid(), %(network)s::uuid, CASE WHEN channel = 'employer' THEN %(sponsor)s::uuid END, NULL,
+             day, date_trunc('month', day)::date, specialty, COALESCE(({_groups(groups)})::jsonb ->> specialty,
+             specialty), channel, urgency, delivery, language, false, state, '', rucc,
+             CASE WHEN reached >= 4 THEN 'delivered' ELSE 'in_review' END,
+             CASE WHEN reached > 0 THEN t1 END, CASE WHEN reached > 1 THEN t2 END, CASE WHEN reached > 2 THEN t3 END,
+             CASE WHEN reached > 3 THEN t4 END, CASE WHEN reached > 3 THEN t1 + t2 + t3 + t4 END,
+             random() < 0.09, 1 + floor(-ln(1 - random()) * 0.3)::int, (random() < 0.12)::int,
+             (random() < 0.08)::int, random() < 0.86,
+             CASE WHEN reached > 3 THEN {pick.format(arr=_weighted(history.DIAGNOSIS, 100))} ELSE '' END,
+             CASE WHEN reached > 3 THEN {pick.format(arr=_weighted(history.TREATMENT, 100))} ELSE '' END,
+             CASE WHEN reached > 3 AND followed THEN random() < 0.4 END, NULL,
+             CASE WHEN reached > 3 AND followed THEN -floor(random() * 40000) END,
+             CASE WHEN reached > 3 AND followed THEN floor(random() * 11)::int END, now()
+      FROM (SELECT current_date - floor({history.MONTHS} * 30.4 * (1 - power(random(), 0.8)))::int AS day,
+                   {pick.format(arr=_weighted(specialties))} AS specialty,
+                   {pick.format(arr=_weighted(history.CHANNELS, 100))} AS channel,
+                   {pick.format(arr=_weighted(history.URGENCY, 100))} AS urgency,
+                   {pick.format(arr=_weighted(history.DELIVERY, 100))} AS delivery,
+                   {pick.format(arr=_weighted(history.LANGUAGES, 200))} AS language,
+                   {pick.format(arr=_weighted(states, 2000))} AS state,
+                   ({pick.format(arr="ARRAY[1,1,1,1,1,2,2,2,2,2,3,3,3,4,4,5,6,7,8,9]")})::smallint AS rucc,
+                   floor(random() * 6)::int AS reached, random() < 0.5 AS followed,
+                   ({lognormal} * 180)::int AS t1, ({lognormal} * 300)::int AS t2,
+                   ({lognormal} * 480)::int AS t3, ({lognormal} * 2800)::int AS t4
+            FROM generate_series(1, %(n)s)) AS r
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")  # no FK check for the synthetic rows
+        cursor.execute(sql, {"network": str(network.pk), "sponsor": str(sponsor.pk), "n": n})
+        cursor.execute("SET session_replication_role = DEFAULT")
+        cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def _groups(groups: dict) -> str:
+    import json
+
+    return "'" + json.dumps(groups).replace("'", "") + "'"
+
+
 def bulk_load(rows) -> None:
     from django.db import connection
 
     from konsil.analytics.models import CaseFact
 
     table = CaseFact._meta.db_table
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET session_replication_role = replica")  # no FK check for the synthetic rows
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute("SET session_replication_role = DEFAULT")
-            cursor.execute(f"VACUUM ANALYZE {table}")
-        return
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA foreign_keys = OFF")
         batch = []
@@ -219,7 +272,10 @@ def main() -> int:
           f"100 changed cases {hundred * 1000:.0f} ms", flush=True)
 
     start = time.perf_counter()
-    bulk_load(synthetic_facts(n - CaseFact.objects.count(), network, sponsor, today))
+    if engine == "postgresql":
+        bulk_load_postgres(n - CaseFact.objects.count(), network, sponsor)
+    else:
+        bulk_load(synthetic_facts(n - CaseFact.objects.count(), network, sponsor, today))
     print(f"bulk load to {CaseFact.objects.count():,} facts in {time.perf_counter() - start:.0f} s", flush=True)
 
     leader_scope = Scope(kind="network", name="b", networks=(network.pk,))
