@@ -97,3 +97,28 @@ def test_nodes_cli_add_list_remove(capsys, network):
     assert cli.main(["dicom", "nodes", "remove", "CTSCANNER"]) == 0
     assert not DicomNode.objects.get(ae_title="CTSCANNER").active
     assert AuditEvent.objects.filter(action="dicom.node.add").exists()
+
+
+def test_a_stale_pull_does_not_block_a_new_one_and_an_unreachable_pacs_fails_with_a_reason(draft_case, coordinator,
+                                                                                            network):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from konsil.core.errors import Conflict
+    from konsil.records import retrieve
+    from konsil.records.models import RetrieveJob
+
+    from .test_dimse import free_port
+
+    node = DicomNode.objects.create(network=network, name="Old PACS", ae_title="OLDPACS", host="127.0.0.1",
+                                    port=free_port(), is_source=True)
+    stuck = RetrieveJob.objects.create(case=draft_case, node=node, study_uid="1.2.3", method="get",
+                                       state="running", requested_by=coordinator)
+    with pytest.raises(Conflict):
+        retrieve.start(actor=coordinator, case=draft_case, node_id=node.pk, study_uid="1.2.3")
+    RetrieveJob.objects.filter(pk=stuck.pk).update(updated_at=timezone.now() - timedelta(hours=2))
+    job = retrieve.start(actor=coordinator, case=draft_case, node_id=node.pk, study_uid="1.2.3")
+    job.refresh_from_db()  # nobody listens on that port
+    assert job.state == "failed" and job.error == "pacs_unavailable" and job.finished_at is not None
+    assert AuditEvent.objects.filter(action="dicom.pacs.retrieved", outcome="error").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import requests
@@ -41,6 +42,7 @@ RETURN_KEYS = ("StudyInstanceUID", "StudyDate", "AccessionNumber", "StudyDescrip
                "PatientName", "PatientID", "PatientBirthDate", "NumberOfStudyRelatedInstances")
 MAX_RESULTS = 200
 TIMEOUT = 30
+STALE = timedelta(hours=1)  # a pull that has not moved for this long (its worker died) no longer blocks a new one
 
 
 class PacsUnavailable(DomainError):
@@ -168,8 +170,8 @@ def start(*, actor, case, node_id, study_uid: str) -> RetrieveJob:
     if not study_uid or len(study_uid) > 64 or not all(c.isdigit() or c == "." for c in study_uid):
         raise ValidationFailed(_("This is not a study instance UID."), field="study_uid")
     with transaction.atomic():
-        if RetrieveJob.objects.filter(case=case, study_uid=study_uid, state__in=[
-                RetrieveJob.State.QUEUED, RetrieveJob.State.RUNNING]).exists():
+        if RetrieveJob.objects.filter(case=case, study_uid=study_uid, updated_at__gte=timezone.now() - STALE,
+                                      state__in=[RetrieveJob.State.QUEUED, RetrieveJob.State.RUNNING]).exists():
             raise Conflict(_("This study is already being retrieved."), code="retrieve_running")
         job = RetrieveJob.objects.create(case=case, node=node, study_uid=study_uid, method=node.retrieve,
                                          requested_by=actor)
@@ -213,7 +215,8 @@ class _Progress:
 
     def _count(self, field: str) -> None:
         setattr(self.job, field, getattr(self.job, field) + 1)
-        RetrieveJob.objects.filter(pk=self.job.pk).update(**{field: getattr(self.job, field)})
+        RetrieveJob.objects.filter(pk=self.job.pk).update(**{field: getattr(self.job, field)},
+                                                          updated_at=timezone.now())  # alive: not stale
 
 
 def _study_query(study_uid: str) -> Dataset:
@@ -302,7 +305,7 @@ def run(job_id) -> RetrieveJob:
     job = RetrieveJob.objects.select_related("node", "case", "requested_by").get(pk=job_id)
     if job.state in (RetrieveJob.State.DONE, RetrieveJob.State.FAILED):
         return job
-    RetrieveJob.objects.filter(pk=job.pk).update(state=RetrieveJob.State.RUNNING)
+    RetrieveJob.objects.filter(pk=job.pk).update(state=RetrieveJob.State.RUNNING, updated_at=timezone.now())
     job.state = RetrieveJob.State.RUNNING
     progress = _Progress(job)
     error = ""
