@@ -137,8 +137,15 @@ def test_recovery_puts_back_what_a_dead_worker_held(database_backend, case):
     TaskRun.objects.create(pk=row.pk, task_path=row.task_path, state="running",
                            owner=f"{socket.gethostname()}:999999:5", lease_until=timezone.now() + timedelta(hours=1))
     report = recovery.recover()
-    assert report == {"released": 1, "requeued": 1, "resent": 0}
+    assert report == {"released": 1, "requeued": 1, "resent": 0, "pruned": 0}
     assert DBTaskResult.objects.get().status == "READY" and TaskRun.objects.get().state == "queued"
+
+
+def test_recovery_prunes_old_done_runs():
+    old = TaskRun.objects.create(task_path="x", state="done", finished_at=timezone.now() - timedelta(days=8))
+    recent = TaskRun.objects.create(task_path="x", state="done", finished_at=timezone.now())
+    assert recovery.recover()["pruned"] == 1
+    assert list(TaskRun.objects.values_list("pk", flat=True)) == [recent.pk] and old.pk
 
 
 def test_the_clock_runs_recovery_itself(database_backend):

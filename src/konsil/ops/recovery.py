@@ -63,6 +63,8 @@ def recover() -> dict:
         report["requeued"] = requeue_database_tasks(backend.alias)
     elif isinstance(backend, CeleryBackend):
         report["resent"] = resend_due()
+    cutoff = timezone.now() - timedelta(days=7)  # the run key only has to outlive redeliveries
+    report["pruned"] = TaskRun.objects.filter(state=TaskRun.State.DONE, finished_at__lt=cutoff).delete()[0]
     if any(report.values()):
         logger.info("task recovery: %s", report)
     return report
