@@ -224,3 +224,41 @@ def test_reminders_once(delivered_case, patient_user):
     assert services.send_due_reminders(now=consult.starts_at - dt.timedelta(hours=2)) == 1
     assert services.send_due_reminders(now=consult.starts_at - dt.timedelta(hours=1)) == 0
     assert mail.outbox and all(m.attachments for m in mail.outbox)
+
+
+def test_jitsi_engine_by_configuration(delivered_case, patient_user, settings):
+    from konsil.consults import notify
+
+    settings.KONSIL_VIDEO_ENGINE = "jitsi"
+    settings.KONSIL_JITSI_URL = "https://meet.example.org/"
+    consult = _book(delivered_case, patient_user, _first(delivered_case.assigned_specialist))
+    assert consult.video_engine == "jitsi"
+    assert notify.join_url(consult) == f"https://meet.example.org/{consult.room_id}"
+    assert services.room_state(consult) == "closed"  # the embedded room is not used for a Jitsi consult
+
+
+def test_ice_servers_from_configuration(settings):
+    from konsil.consults import conf
+
+    settings.KONSIL_ICE_SERVERS = '[{"urls": "stun:stun.example.org:3478"}, {"urls": ["turn:t.example.org"], ' \
+                                  '"username": "u", "credential": "c"}, {"no": "urls"}]'
+    assert [s["urls"] for s in conf.ice_servers()] == ["stun:stun.example.org:3478", ["turn:t.example.org"]]
+    settings.KONSIL_ICE_SERVERS = "{not json"
+    assert conf.ice_servers() == []
+
+
+class RecordingProvider:
+    calls: list = []
+
+    def place_call(self, *, consult):
+        from konsil.consults.telephony import CallPlan
+
+        RecordingProvider.calls.append(consult.pk)
+        return CallPlan(who_dials="provider", provider="recording", reference="call-1")
+
+
+def test_telephony_provider_interface(delivered_case, patient_user, settings):
+    settings.KONSIL_TELEPHONY_PROVIDER = "tests.consults.test_booking.RecordingProvider"
+    consult = _book(delivered_case, patient_user, _first(delivered_case.assigned_specialist), mode="phone",
+                    patient_phone="+34 600 000 000")
+    assert RecordingProvider.calls == [consult.pk]

@@ -279,7 +279,8 @@ def party_of(user, consult: Consult) -> str | None:
 def room_state(consult: Consult, now=None) -> str:
     """"early", "open" or "closed": the room opens 15 minutes before the start and closes an hour after the end."""
     now = now or timezone.now()
-    if consult.status not in (ConsultStatus.BOOKED, ConsultStatus.COMPLETED) or consult.mode != Mode.VIDEO:
+    if consult.status not in (ConsultStatus.BOOKED, ConsultStatus.COMPLETED) or consult.mode != Mode.VIDEO \
+            or consult.video_engine != "embedded":
         return "closed"
     if now < consult.starts_at - ROOM_OPENS:
         return "early"

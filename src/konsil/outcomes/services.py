@@ -177,7 +177,7 @@ def check_open(follow_up: FollowUp) -> FollowUp:
 def answer(*, follow_up_id, data, actor=None, via: str = "link") -> FollowUp:
     """Record the answers (single use: the link stops working) and rebuild the outcome record."""
     with transaction.atomic():
-        follow_up = FollowUp.objects.select_for_update().select_related("case__identity").filter(
+        follow_up = FollowUp.objects.select_for_update(of=("self",)).select_related("case__identity").filter(
             pk=follow_up_id).first()
         if follow_up is None:
             raise NotFound(_("This questionnaire was not found."))
