@@ -123,7 +123,9 @@ def test_the_evidence_names_the_code_the_phrase_and_the_record():
     assert found["evidence"] == [{"kind": "code", "value": "C50.912", "ref": "case:diagnoses"}]
     found = panels.refine("medical_oncology", [], text, sources)
     assert found["evidence"] == [{"kind": "phrase", "value": "invasive ductal carcinoma", "ref": "attachment:abc"}]
-    assert "attachment:abc" in panels.describe(found) and "breast_oncology" in panels.describe(found)
+    # in words: the specialty names and the phrase, not the codes or the record's internal reference
+    assert panels.describe(found) == ("Breast Oncology rather than Medical Oncology, because of “invasive ductal "
+                                      "carcinoma” (NCCN Guidelines Breast Cancer)")
     assert panels.refine("cardiology", ["C50.912"], text, sources) is None
     assert panels.describe(None) == ""
 
@@ -163,7 +165,9 @@ def test_a_breast_cancer_case_proposes_breast_oncology_with_the_breast_checklist
                       clinical_summary="58-year-old woman with a newly diagnosed breast cancer.")
     proposal = propose(case=case)
     assert proposal.specialty_id == "breast_oncology"
-    assert any("breast_oncology" in reason and "C50.911" in reason for reason in proposal.reasons)
+    assert any(reason.startswith("Breast Oncology rather than ") and "C50.911" in reason
+               for reason in proposal.reasons)  # in words: the specialty by name, with its evidence
+    assert not any("breast_oncology" in reason for reason in proposal.reasons)
     assert {item["item"] for item in proposal.checklist} >= {"receptor_status", "breast_imaging", "staging"}
     assert not any("marrow" in item["label"].lower() or "pap" in item["label"].lower()
                    for item in proposal.checklist)

@@ -150,8 +150,9 @@ def url(case) -> str:
 
 @pytest.mark.django_db
 def test_api_questions_out_answers_in_and_the_proposal_changes(unsure, submitted, patient_user, coordinator):
-    submitted.patient.language = "es"
-    submitted.patient.save()
+    from ..factories import set_identity
+
+    set_identity(submitted, language="es")  # the case's identity version is what triage reads
     first = propose(case=submitted)
     api = client_for(patient_user)
     body = api.get(url(submitted)).json()

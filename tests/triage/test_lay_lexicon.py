@@ -44,7 +44,7 @@ def test_every_concept_names_a_class_a_catalog_specialty_and_all_three_languages
     for c in lay.concepts():
         assert c.label in classes, c.concept
         assert c.specialty in known, c.concept
-        assert c.kind in ("sym", "cond", "proc", "drug", "stmt"), c.concept
+        assert c.kind in ("sym", "cond", "proc", "drug", "stmt", "site"), c.concept
         assert all(c.terms[lang] for lang in lay.LANGUAGES), c.concept
 
 

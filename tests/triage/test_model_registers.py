@@ -22,7 +22,9 @@ def test_each_register_has_its_own_calibration_and_threshold(model):
         assert 0.2 < cal["threshold"] <= 1, name
         assert model.threshold_for(name) == cal["threshold"]
     assert model.threshold_for(None) == model.threshold  # the shared one stays for old callers
-    assert model.meta["cv_registers"]["lay"]["n"] > 1000  # the lay figures travel with the artifact
+    # the lay register is calibrated on the hand-written calibration split, and says so
+    assert model.registers["lay"]["calibration"]["source"] == "calibration.csv"
+    assert set(model.meta["cv_registers"]) == {"notes", "one_liner"}
     text = "I was told I have a leaky heart valve and they want to do a heart cath."
     assert model.register(text) == "lay"
     assert model.predict(text)[0] != model.predict(text, register="notes")[0]  # another calibration applies

@@ -2,7 +2,7 @@
 
 Specialty names from the catalog (translated like any clinical vocabulary), the patient's own words that were
 understood, code titles: never the model's class codes (cardiology_pulmonology) or question codes. Worded in the
-language active when triage runs.
+language active when triage runs: services.propose runs it in the deployment's language (LANGUAGE_CODE).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from konsil.audit.services import emit
 from konsil.core.errors import Conflict, ValidationFailed
@@ -25,11 +26,13 @@ def propose(*, case) -> TriageProposal:
     eng = engine()
     answered = case.clarifications.filter(answered_at__isnull=False).order_by("-answered_at").first()
     extra = clarify.as_text(answered.answers, answered.note) if answered else ""
-    result = _run(eng, case, extra)
+    with translation.override(settings.LANGUAGE_CODE):  # reasons are for the care team, whoever's request ran it
+        result = _run(eng, case, extra)
+        after_answers = clarify.posterior(list(result.ranked), answered.answers) if answered else None
     ranked, reasons, abstain = list(result.ranked), list(result.reasons), result.abstain
     engine_top = result.specialty
     if answered:
-        ranked, why = clarify.posterior(ranked, answered.answers)
+        ranked, why = after_answers
         reasons += why
         top = float(ranked[0]["probability"]) if ranked else 0.0
         # confident only when the engine (reading the answers too) agrees, or the answers lift one of the

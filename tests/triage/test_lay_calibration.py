@@ -1,0 +1,98 @@
+"""The lay register's calibration on hand-written texts (issue #17), kept apart from the held-out texts; bare organ
+names say where, not what; the generator adds what patients add around a problem."""
+
+from __future__ import annotations
+
+import copy
+import csv
+
+import pytest
+
+from konsil.triage import lay
+from konsil.triage.lay import calibrate, generate
+from konsil.triage.ml import GENERALIST, assess_text, outcome_confidence
+from konsil.triage.model import load
+
+
+def _texts(name: str) -> list[dict]:
+    with (lay.HERE / name).open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_calibration_split_is_hand_written_apart_from_the_held_out_texts_and_never_generated():
+    calibration, held = _texts("calibration.csv"), _texts("heldout.csv")
+    assert len(calibration) >= 180 and len(held) >= 260
+    texts = {r["text"] for r in calibration}
+    assert not texts & {r["text"] for r in held}
+    assert not texts & {t.text for t in generate.texts()}
+    classes = set(load().classes)
+    for language in lay.LANGUAGES:  # every class in every language, at least twice
+        labels = [r["label"] for r in calibration if r["language"] == language]
+        assert set(labels) == classes and min(labels.count(c) for c in classes) >= 2
+    assert {r["split"] for r in calibration} == {"calib", "tune"}
+    assert {r["split"] for r in held} == {"dev", "test", "test2"}
+
+
+def test_the_artifact_calibrates_the_lay_register_on_the_calibration_split():
+    cal = load().registers["lay"]
+    assert cal["calibration"]["source"] == "calibration.csv" and cal["calibration"]["n"] == len(
+        _texts("calibration.csv"))
+    assert 0.3 <= cal["threshold"] < 1 and 0 < cal["generalist_first_confidence"] < 1
+    assert not any(cal["bias"])  # no class offsets from 189 texts
+
+
+def test_fit_on_a_few_texts_gives_a_platt_scaling_and_a_threshold():
+    model = load()
+    rows = [r for r in _texts("calibration.csv") if r["language"] == "es"][:30]
+    fitted = calibrate.fit(model, rows, target=0.9)
+    assert set(fitted) == {"top_calibration", "threshold", "generalist_first_confidence", "calibration"}
+    assert 0 <= fitted["threshold"] <= 1 and len(fitted["top_calibration"]) == 2
+    assert fitted["calibration"] == {"source": "calibration.csv", "n": 30, "target": 0.9,
+                                     "generalist_first_n": fitted["calibration"]["generalist_first_n"]}
+
+
+def test_generalist_first_reports_the_rules_calibrated_confidence():
+    model = load()
+    found = assess_text("I feel dizzy and weak all the time and I don't know why.", model=model)
+    assert found["abstain_reason"] == "generalist_first" and found["order"][0] == GENERALIST
+    assert found["confidence"] == model.registers["lay"]["generalist_first_confidence"]
+    # any other outcome reports the model's probability of its first choice
+    found = assess_text("I was told I have cataracts and they want to do cataract surgery.", model=model)
+    assert found["confidence"] == dict(found["labels"])[found["order"][0]]
+    # an artifact without the fitted figure falls back to the model's probability
+    bare = copy.copy(model)
+    bare.registers = {"lay": {k: v for k, v in model.registers["lay"].items() if k != "generalist_first_confidence"}}
+    labels = [(GENERALIST, 0.2), ("neurology", 0.1)]
+    assert outcome_confidence(bare, "lay", labels, [GENERALIST], "generalist_first") == 0.2
+
+
+@pytest.mark.parametrize(("text", "site"), [
+    ("My blood work came back odd", "site_blood"), ("my knee", "site_knee"), ("Me duele la cabeza", "site_head"),
+    ("腎臓に何かあると言われました", "site_kidney"),
+])
+def test_a_bare_organ_name_says_where_not_what(text, site):
+    hits = {h["concept"]: h for h in lay.lookup(text)}
+    assert site in hits and hits[site]["kind"] == "site"
+    assert hits[site]["clinical"] not in lay.prepare(text)  # no clinical phrase for the model
+
+
+def test_longer_wording_still_names_the_problem():
+    assert [h["concept"] for h in lay.lookup("腎臓に石があると言われました")][:1] == ["kidney_stone"]
+    assert "kidney_stone" in {h["concept"] for h in lay.lookup("I have stones in my kidney")}
+    assert "incontinence" in {h["concept"] for h in lay.lookup("Se me escapa la orina cuando toso")}
+
+
+def test_acronyms_match_beside_japanese():
+    assert "hiv" in {h["concept"] for h in lay.lookup("HIVに感染していると言われました")}
+    assert lay.lookup("HIVX") == [] and lay.lookup("xHIV") == []
+
+
+def test_generated_texts_carry_context_and_other_conditions_in_passing():
+    texts = generate.texts(per_class=6)
+    context = {s for sentences in generate.CONTEXT.values() for s in sentences}
+    assert any(any(s in t.text for s in context) for t in texts)
+    assert any("under control" in t.text or "está controlado" in t.text or "落ち着いています" in t.text
+               for t in texts)
+    # a condition said in passing belongs to another class, and the text keeps its own label
+    passing = [t for t in texts if "but that is under control" in t.text]
+    assert passing and all(t.label for t in passing)
