@@ -45,11 +45,20 @@ def key_references() -> dict:
     from konsil.core import keys
 
     try:
-        in_use = keys.status()
+        status = keys.status()
     except Exception as exc:  # a key provider away must not stop a backup of ciphertext
-        in_use = {"error": type(exc).__name__}
-    return {"data_keys": in_use,
+        status = {"error": type(exc).__name__}
+    return {"data_keys": status.get("data_keys", {}), "provider": status.get("provider", ""),
             "audit_key": hashlib.sha256(settings.KONSIL_AUDIT_KEY).hexdigest()[:16]}
+
+
+def _configured_key_ids() -> set[str]:
+    try:
+        from konsil.core.keyproviders import provider
+
+        return set(provider().key_ids())
+    except Exception:  # an older layout: the keys in settings
+        return set(getattr(settings, "KONSIL_MASTER_KEYS", {}) or {})
 
 
 def _walk(storage, folder: str = ""):
@@ -151,7 +160,7 @@ def check_keys(manifest: dict) -> None:
     if refs.get("audit_key") and refs["audit_key"] != key_references()["audit_key"]:
         raise BackupError("the configured audit key is not the one of the backed-up installation "
                           "(KONSIL_AUDIT_KEY); restore it first")
-    configured = set(getattr(settings, "KONSIL_MASTER_KEYS", {}) or {})
+    configured = _configured_key_ids()
     needed = {key_id for counts in (refs.get("data_keys") or {}).values() if isinstance(counts, dict)
               for key_id in counts}
     missing = sorted(needed - configured) if configured else []
