@@ -26,7 +26,7 @@ def recent(days: int) -> str:
     return (timezone.now() - dt.timedelta(days=days)).strftime("%Y-%m-%d %H:%M")
 
 
-def signed_in(browser, live_server, user):
+def signed_in(browser, live_server, user):  # noqa: F811 - the fixture
     from django.conf import settings
     from django.test import Client
 
