@@ -161,6 +161,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif os.environ.get("KONSIL_DB_POOL"):  # PostgreSQL: "min:max" pooled connections per process (psycopg_pool)
+    _min, _sep, _max = os.environ["KONSIL_DB_POOL"].partition(":")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": int(_min or 1),
+                                                              "max_size": int(_max or _min or 4), "timeout": 10}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -364,6 +369,12 @@ KONSIL_MAX_PAGE_SIZE = int(os.environ.get("KONSIL_MAX_PAGE_SIZE", "200"))  # ?li
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                       "LOCATION": os.environ["KONSIL_REDIS_URL"]} if os.environ.get("KONSIL_REDIS_URL") else
           {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "konsil_cache"}}
+# Sessions follow the cache: with Redis, read from it and written through to the database (survive a restart).
+SESSION_ENGINE = os.environ.get("KONSIL_SESSION_ENGINE", "django.contrib.sessions.backends.cached_db"
+                                if os.environ.get("KONSIL_REDIS_URL") else "django.contrib.sessions.backends.db")
+# `konsil run`: gunicorn processes and threads per process (gthread workers).
+KONSIL_WEB_WORKERS = int(os.environ.get("KONSIL_WEB_WORKERS", "2"))
+KONSIL_WEB_THREADS = int(os.environ.get("KONSIL_WEB_THREADS", "4"))
 KONSIL_CSP = os.environ.get("KONSIL_CSP", "")  # overrides the Content-Security-Policy (core/middleware.py)
 KONSIL_API_TOKEN_DAYS = int(os.environ.get("KONSIL_API_TOKEN_DAYS", "30"))  # lifetime of a new API token
 KONSIL_API_TOKEN_MAX_DAYS = int(os.environ.get("KONSIL_API_TOKEN_MAX_DAYS", "365"))
