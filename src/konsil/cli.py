@@ -237,7 +237,11 @@ def cmd_run(args) -> int:
               % {"host": args.host, "port": args.port}, file=sys.stderr)
         return 1
     prepare(seed=not args.no_seed)
-    supervisor = Supervisor(child_commands(args.host, args.port, worker=not args.no_worker),
+    from django.conf import settings
+
+    supervisor = Supervisor(child_commands(args.host, args.port, worker=not args.no_worker,
+                                           web_workers=args.workers or settings.KONSIL_WEB_WORKERS,
+                                           threads=args.threads or settings.KONSIL_WEB_THREADS),
                             child_env(args.host, args.port))
     signal.signal(signal.SIGINT, supervisor.stop)
     signal.signal(signal.SIGTERM, supervisor.stop)
@@ -461,6 +465,12 @@ def cmd_keys_status(args) -> int:
 
 # --- entry point --------------------------------------------------------------------------------------------
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 256:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 256, not {value!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="konsil", description="Konsil: medical second opinions.")
     parser.add_argument("--version", action="version", version=f"konsil {_version()}")
@@ -471,6 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8000)
     run.add_argument("--no-worker", action="store_true", help="do not start the background task worker and clock")
     run.add_argument("--no-seed", action="store_true", help="do not load the demo data")
+    run.add_argument("--workers", type=_positive, default=None, metavar="N",
+                     help="web server processes (default KONSIL_WEB_WORKERS or 2)")
+    run.add_argument("--threads", type=_positive, default=None, metavar="N",
+                     help="threads per web server process (default KONSIL_WEB_THREADS or 4)")
     run.set_defaults(func=cmd_run)
 
     seed = sub.add_parser("seed", help="load a data set (idempotent)")
