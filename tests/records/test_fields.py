@@ -101,7 +101,8 @@ def test_seal_open_helpers(settings):
         fields.open_text(sealed, aad=b"m.g")
     assert fields.key_id_of("plain") is None and fields.key_id_of("") is None and fields.key_id_of(None) is None
     assert fields.open_text("plain", aad=b"x") == "plain"
-    assert [f.name for f in fields.encrypted_fields(Patient)] == ["given_name", "family_name", "email", "phone"]
+    assert [f.name for f in fields.encrypted_fields(Patient)] == ["given_name", "family_name", "birth_date", "email",
+                                                                 "phone"]
 
 
 def test_signatures_hold_no_name_in_the_clear(draft_case, network, patient_user):
