@@ -110,7 +110,10 @@ def test_rows_written_in_the_clear_are_read_then_sealed(signed_case):
     """What the migrations do for rows written before the columns were encrypted."""
     opinion = signed_case.opinions.get()
     proposal = TriageProposal.objects.filter(case=signed_case).first()
-    pk = (lambda obj: obj.pk.hex if connection.vendor == "sqlite" else obj.pk)
+
+    def pk(obj):
+        return obj.pk.hex if connection.vendor == "sqlite" else obj.pk
+
     with connection.cursor() as cursor:
         cursor.execute("UPDATE opinions_opinion SET narrative = %s WHERE id = %s", ["old clear words", pk(opinion)])
         cursor.execute("UPDATE triage_triageproposal SET summary = %s WHERE id = %s",
