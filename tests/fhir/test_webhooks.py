@@ -127,3 +127,9 @@ def test_unreachable_receiver_is_logged(hospital, client, ehr, django_capture_on
 def test_bad_subscriptions_are_refused(hospital, url, events):
     with pytest.raises(FhirError):
         webhooks.subscribe(actor="test", organization=hospital, url=url, events=events)
+
+
+def test_program_determination_events_are_subscribable(hospital):
+    sub = webhooks.subscribe(actor="test", organization=hospital, url="http://127.0.0.1:9/h",
+                             events=["determination.issued"])
+    assert sub.events == ["determination.issued"]

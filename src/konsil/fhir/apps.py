@@ -16,6 +16,12 @@ class FhirConfig(AppConfig):
 
         post_save.connect(on_status_change, sender=StatusChange, dispatch_uid="fhir.webhooks")
 
+        from konsil.programs.models import ProgramEvent
+
+        from .webhooks import on_program_event
+
+        post_save.connect(on_program_event, sender=ProgramEvent, dispatch_uid="fhir.webhooks.programs")
+
         from corsheaders.signals import check_request_enabled
 
         from .cors import origin_allowed

@@ -28,7 +28,8 @@ from .errors import FhirError
 from .models import FhirClient, WebhookDelivery, WebhookSubscription
 from .services import register_client
 
-EVENT_CHOICES = [(webhooks.ALL, gettext_lazy("Every event"))] + [(e, e) for e in sorted(webhooks.EVENTS.values())]
+EVENT_CHOICES = [(webhooks.ALL, gettext_lazy("Every event"))] + [
+    (e, e) for e in sorted({*webhooks.EVENTS.values(), *webhooks.PROGRAM_EVENTS})]
 
 
 def _organizations(user):

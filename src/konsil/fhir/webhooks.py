@@ -36,6 +36,7 @@ EVENTS = {
     "close": "case.closed",
 }
 ALL = "*"
+PROGRAM_EVENTS = ("determination.issued", "determination.amended")  # programs.ProgramEvent types
 BACKOFF_SECONDS = (5, 300, 1800, 7200, 18000, 36000)  # after attempts 1..6; then the delivery has failed
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 TIMEOUT_SECONDS = 10
@@ -63,8 +64,9 @@ def verify(secret: str, headers, body: bytes, *, tolerance: int = 300) -> bool:
 
 def subscribe(*, actor, organization, url: str, events) -> WebhookSubscription:
     events = sorted(set(events or []))
-    if not events or any(e != ALL and e not in EVENTS.values() for e in events):
-        raise FhirError(_("Choose events among: %(names)s.") % {"names": ", ".join(sorted(EVENTS.values()))},
+    known = {*EVENTS.values(), *PROGRAM_EVENTS}
+    if not events or any(e != ALL and e not in known for e in events):
+        raise FhirError(_("Choose events among: %(names)s.") % {"names": ", ".join(sorted(known))},
                         expression="events")
     if not str(url or "").startswith(("https://", "http://")) or len(url) > 500:
         raise FhirError(_("Give the receiver's http(s) URL."), expression="url")
@@ -109,6 +111,21 @@ def on_status_change(sender, instance, created, **kwargs) -> None:
         [WebhookDelivery(subscription=s, event=event, payload=body, next_attempt_at=timezone.now()) for s in subs])
     ids = [str(d.pk) for d in deliveries]
     transaction.on_commit(lambda: [enqueue(i) for i in ids])
+
+
+def on_program_event(sender, instance, created, **kwargs) -> None:
+    """post_save of programs.ProgramEvent (a determination): one delivery per subscription of the sponsor."""
+    if not created:
+        return
+    kind = instance.type
+    subs = [s for s in WebhookSubscription.objects.filter(organization_id=instance.program.sponsor_id, active=True)
+            if ALL in s.events or kind in s.events]
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [WebhookDelivery(subscription=s, event=kind, payload=instance.payload, next_attempt_at=timezone.now())
+         for s in subs])
+    ids = [str(d.pk) for d in deliveries]
+    if ids:
+        transaction.on_commit(lambda: [enqueue(i) for i in ids])
 
 
 def enqueue(delivery_id: str, *, when=None) -> None:

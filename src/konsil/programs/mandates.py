@@ -199,20 +199,11 @@ def determination_payload(d: Determination) -> dict:
 
 
 def publish(program: Program, kind: str, data: dict) -> ProgramEvent:
-    """Keep the event in the program's outbox; subscriptions of the sponsor to every event ("*") receive it
-    through the signed webhook deliveries of the fhir app."""
-    event = ProgramEvent.objects.create(program=program, type=kind, payload={})
+    """Keep the event in the program's outbox (ids and codes only). The fhir app's webhooks deliver it, signed, to
+    the sponsor's subscriptions to this event or to every event (it listens for new ProgramEvent rows, so this
+    app does not depend on it)."""
+    event = ProgramEvent(program=program, type=kind, payload={})
+    event.created_at = timezone.now()
     event.payload = {"id": str(event.pk), "type": kind, "timestamp": event.created_at.isoformat(), "data": data}
-    event.save(update_fields=["payload"])
-    from konsil.fhir import webhooks
-    from konsil.fhir.models import WebhookDelivery, WebhookSubscription
-
-    subs = [s for s in WebhookSubscription.objects.filter(organization_id=program.sponsor_id, active=True)
-            if webhooks.ALL in s.events or kind in s.events]
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(subscription=s, event=kind, payload=event.payload, next_attempt_at=timezone.now())
-         for s in subs])
-    ids = [str(d.pk) for d in deliveries]
-    if ids:
-        transaction.on_commit(lambda: [webhooks.enqueue(i) for i in ids])
+    event.save()
     return event
