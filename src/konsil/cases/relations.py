@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from konsil.accounts.roles import Role
@@ -37,7 +37,7 @@ def active_caregiver_q(user, prefix: str = "") -> Q:
 
 
 def relations(user, case) -> set[str]:
-    """Every relation `user` has to `case` (empty when none)."""
+    """Every relation `user` has to `case` (empty when none), read in one query."""
     if user is None or not user.is_authenticated:
         return set()
     found: set[str] = set()
@@ -45,28 +45,25 @@ def relations(user, case) -> set[str]:
         found.add(PATIENT)
     if case.requester_id == user.pk and PATIENT not in found:
         found.add(REQUESTER)
-    from .models import Patient
+    from .models import Case, Patient
 
-    if Patient.objects.filter(pk=case.patient_id).filter(active_caregiver_q(user)).exists():
-        found.add(CAREGIVER)
-    if user.memberships.filter(organization_id=case.network_id, role=Role.COORDINATOR, active=True).exists():
-        found.add(COORDINATOR)
-    specialist = getattr(user, "specialist", None) if hasattr(user, "specialist") else None
-    if specialist is not None:
-        if case.assigned_specialist_id == specialist.pk:
-            found.add(SPECIALIST)
-        if case.offers.filter(specialist=specialist, status="pending").exists():
-            found.add(OFFERED)
-        if case.opinions.filter(author=specialist, signed_at__isnull=False).exists():
-            found.add(SIGNER)
-        if case.panels.filter(status="convened", members__specialist=specialist).exists():
-            found.add(PANEL_MEMBER)
-    if case.emergency_grants.filter(user=user, expires_at__gt=timezone.now()).exists():
-        found.add(EMERGENCY)
-    if case.sponsor_id and user.memberships.filter(
-        organization_id=case.sponsor_id, role__in=[Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN], active=True
-    ).exists():
-        found.add(SPONSOR_ADMIN)
+    memberships = user.memberships.filter(active=True)
+    checks = {
+        CAREGIVER: Patient.objects.filter(pk=case.patient_id).filter(active_caregiver_q(user)),
+        COORDINATOR: memberships.filter(organization_id=case.network_id, role=Role.COORDINATOR),
+        SPECIALIST: Case.objects.filter(pk=case.pk, assigned_specialist__user=user),
+        OFFERED: case.offers.filter(specialist__user=user, status="pending"),
+        SIGNER: case.opinions.filter(author__user=user, signed_at__isnull=False),
+        PANEL_MEMBER: case.panels.filter(status="convened", members__specialist__user=user),
+        EMERGENCY: case.emergency_grants.filter(user=user, expires_at__gt=timezone.now()),
+    }
+    if case.sponsor_id:
+        checks[SPONSOR_ADMIN] = memberships.filter(organization_id=case.sponsor_id,
+                                                   role__in=[Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN])
+    names = list(checks)
+    row = Case.objects.filter(pk=case.pk).values_list(
+        *[Exists(checks[name].values("pk")) for name in names]).first() or [False] * len(names)
+    found.update(name for name, present in zip(names, row, strict=True) if present)
     return found
 
 
