@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -98,12 +97,10 @@ def next_step(case, now=None) -> NextStep:
 
 
 def _patient_home(request):
-    from konsil.cases import relations as rel
     from konsil.cases import selectors
 
     user = request.user
-    own = Q(patient__user=user) | Q(requester=user) | rel.active_caregiver_q(user, prefix="patient__")
-    cases = list(selectors.cases_for(user).filter(own).distinct().order_by("-updated_at")[:20])
+    cases = list(selectors.own_cases_for(user).order_by("-updated_at")[:20])
     selectors.audit_list(user, cases)
     steps = [next_step(case) for case in cases]
     active = [s for s in steps if not s.done]
