@@ -14,6 +14,8 @@ from konsil.core.errors import DomainError
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="threads on the in-memory SQLite test database "
+                    "share one lock table; run with DATABASE_URL=postgres://... (CI does)")
 def test_concurrent_bookings_of_one_slot(network, coordinator, consult_specialist, patient_user, other_patient):
     from tests.conftest import Walker
     from tests.factories import make_draft

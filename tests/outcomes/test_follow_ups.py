@@ -197,3 +197,15 @@ def test_validation_errors_name_every_field(delivered_case):
     with pytest.raises(ValidationFailed) as exc:
         services.answer(follow_up_id=follow_up.pk, data={"nps": ["9"], "followed": {"a": 1}})
     assert {"followed", "nps", "plan_changed"} <= set(exc.value.errors)
+
+
+def test_case_page_questionnaire_not_open_before_its_day(client, delivered_case, patient_user):
+    services.plan(delivered_case)
+    follow_up = FollowUp.objects.get(case=delivered_case, respondent="patient", day=30)
+    client.force_login(patient_user)
+    response = client.get(reverse("outcomes:answer_on_case", kwargs={"pk": follow_up.pk}))
+    assert response.status_code == 302 and response["Location"] == reverse("cases:detail",
+                                                                          kwargs={"pk": delivered_case.pk})
+    posted = client.post(reverse("outcomes:answer_on_case", kwargs={"pk": follow_up.pk}), PATIENT_ANSWERS)
+    assert posted.status_code == 409
+    assert FollowUp.objects.get(pk=follow_up.pk).status == "scheduled"

@@ -37,7 +37,3 @@ def get_consult(user, pk, *, action: str = "consult.read", audit: bool = True) -
              role=rel.primary_relation(rel.relations(user, consult.case)), detail={"case": str(consult.case_id)})
     return consult
 
-
-def upcoming_for_specialist(specialist, *, now):
-    return Consult.objects.filter(specialist=specialist, status="booked", ends_at__gte=now).select_related(
-        "case").order_by("starts_at")

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as Forbidden
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -102,6 +102,11 @@ def answer_on_case(request, pk):
         raise Forbidden
     if request.method == "POST":
         return _take(request, follow_up, via="case_page", actor=request.user)
+    due = follow_up.status == FollowUpStatus.SENT or (
+        follow_up.status == FollowUpStatus.SCHEDULED and follow_up.due_at <= timezone.now())
+    if not due or (follow_up.expires_at and follow_up.expires_at <= timezone.now()):
+        messages.info(request, _("This questionnaire is not open now."))
+        return redirect("cases:detail", pk=follow_up.case_id)
     return _render_questions(request, follow_up, FollowUpForm(respondent=follow_up.respondent),
                              action=request.path)
 
