@@ -16,12 +16,19 @@
     var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     return m ? decodeURIComponent(m[1]) : "";
   }
-  function send(kind, payload) {
-    return fetch(config.signals, {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf()},
-      body: JSON.stringify({kind: kind, payload: payload || {}})
-    });
+  async function send(kind, payload) {
+    // A lost signal stalls the call: retry what the server did not take (a busy database answers 503).
+    for (var attempt = 0; attempt < 6; attempt++) {
+      try {
+        var response = await fetch(config.signals, {
+          method: "POST", credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-CSRFToken": csrf()},
+          body: JSON.stringify({kind: kind, payload: payload || {}})
+        });
+        if (response.ok || (response.status >= 400 && response.status < 500)) return response;
+      } catch (e) { /* network: retry */ }
+      await new Promise(function (resolve) { setTimeout(resolve, 300 * (attempt + 1)); });
+    }
   }
   function newPeer() {
     if (pc) { pc.close(); }
