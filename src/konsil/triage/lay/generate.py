@@ -164,6 +164,8 @@ def texts(per_class: int = 40, languages=LANGUAGES, seed: int = SEED, allow=None
             pool = [c for kind in ("sym", "cond", "drug", "proc", "stmt", "stmt") for c in kinds.get(kind, [])]
             others = [c for other, k in groups.items() if other not in (label, "internal_medicine")
                       for c in k.get("cond", [])]
+            if not pool:  # only place words ("my knee") left for this class in this fold: nothing to say
+                continue
             for _ in range(per_class):
                 out.append(_one(label, kinds, pool, vague, lang, rng, others))
     return out
