@@ -83,13 +83,13 @@ def test_sessions_on_redis_survive_through_the_database(db, settings):
 def test_throttles_count_in_the_shared_redis(db, settings, patient_user):
     """Two workers share the counter: the throttle state lives in Redis, not in a process."""
     from rest_framework.test import APIClient
+    from rest_framework.throttling import UserRateThrottle
 
     from ..factories import api_token
 
+    original = UserRateThrottle.THROTTLE_RATES  # the class keeps its own copy: put back exactly this one
     settings.CACHES = REDIS
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "3/hour"}}
-    from rest_framework.throttling import UserRateThrottle
-
     UserRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     try:
         cache.clear()
@@ -99,7 +99,5 @@ def test_throttles_count_in_the_shared_redis(db, settings, patient_user):
         assert codes == [200, 200, 200, 429]
         assert any(key.startswith(b":1:throttle_user") for key in cache._cache.get_client().keys("*"))
     finally:
-        from rest_framework.settings import api_settings
-
-        UserRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        UserRateThrottle.THROTTLE_RATES = original
         cache.clear()
