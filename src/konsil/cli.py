@@ -584,8 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["manage"]:  # pass everything after it to Django untouched
         _setup()
         return cmd_manage(argv[1:])
-    _setup()  # some commands' add_parser hooks import models (programs): the apps must be ready first
-    parser = build_parser()
+    parser = build_parser()  # no models at import time: `konsil --help` parses before Django is set up
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

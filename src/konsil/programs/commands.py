@@ -1,6 +1,7 @@
 """`konsil programs roster import FILE --program SLUG` and `konsil programs eligibility --program SLUG`.
 
-Both run on the configured database as the operator of the installation (audited as "cli")."""
+Both run on the configured database as the operator of the installation (audited as "cli"). Only the parser is
+built at import time (no Django models, no audit), so `konsil --help` parses before Django is set up."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from konsil.audit.services import emit
-from konsil.core.errors import DomainError
-
-from . import eligibility
-from .models import Program
+if TYPE_CHECKING:
+    from .models import Program
 
 
 def add_parser(sub) -> None:
@@ -34,6 +32,8 @@ def add_parser(sub) -> None:
 
 
 def _program(slug: str, err: TextIO) -> Program | None:
+    from .models import Program
+
     program = Program.objects.select_related("sponsor").filter(slug=slug).first()
     if program is None:
         err.write(f"konsil programs: no program with the address {slug!r}\n")
@@ -50,6 +50,8 @@ def _cmd_eligibility(args) -> int:
 
 def roster_import(path: Path, *, program: str, fmt: str | None = None, out: TextIO | None = None,
                   err: TextIO | None = None) -> int:
+    from konsil.core.errors import DomainError
+
     from .roster import import_roster
 
     out, err = out or sys.stdout, err or sys.stderr
@@ -73,6 +75,8 @@ def roster_import(path: Path, *, program: str, fmt: str | None = None, out: Text
 
 
 def _line(program: Program, raw: str) -> dict:
+    from . import eligibility
+
     try:
         record = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -104,6 +108,8 @@ def _line(program: Program, raw: str) -> dict:
 
 
 def check_lines(inp: TextIO, out: TextIO, *, program: str, err: TextIO | None = None) -> int:
+    from konsil.audit.services import emit
+
     err = err or sys.stderr
     found = _program(program, err)
     if found is None:
