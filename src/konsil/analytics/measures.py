@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from konsil.core import geo
 
-from . import query, rollup, supply
+from . import cube, query, rollup, supply
 from .stats import SMALL_CELL, percentile, rate
 from .suppression import suppress_summary
 
@@ -106,8 +106,9 @@ def program_id(scope: Scope, slug: str):
     return programs.values_list("pk", flat=True).first()
 
 
-def summary(scope: Scope, filters: Filters, *, today: date | None = None) -> dict:
-    """Every figure for this scope and filter (see docs/analytics.md for the keys)."""
+def summary(scope: Scope, filters: Filters, *, today: date | None = None, source: str = "cells") -> dict:
+    """Every figure for this scope and filter (see docs/analytics.md for the keys). `source`: "cells" sums the
+    monthly cells (cube.py) where they answer the filter, "facts" reads the fact rows; both give the same figures."""
     today = today or timezone.localdate()
     groups = rollup._specialty_groups()
     specialties = specialty_codes(filters.specialty, groups) if filters.specialty else ()
@@ -117,7 +118,7 @@ def summary(scope: Scope, filters: Filters, *, today: date | None = None) -> dic
                         program=str(program) if program else ("00000000-0000-0000-0000-000000000000"
                                                               if filters.program else ""),
                         state=filters.state)
-    rows = query.run(where)
+    rows = (cube.rows(where) if source == "cells" else None) or query.run(where)
     ctx = Context(scope, filters, groups, _names(rows))
     total = rows["total"][0] if rows["total"] else {name: 0 for name in query.ALL}
     last = rollup.last_refresh()
@@ -299,7 +300,7 @@ def _outcomes(rows, total, ctx: Context) -> dict:
         return summed
 
     by_specialty = []
-    for r in sorted(rows["specialty"], key=lambda r: -r["n"]):
+    for r in sorted(rows["specialty"], key=lambda r: (-r["n"], r["specialty_group"] or "")):
         code = r["specialty_group"] or ""
         by_specialty.append({
             "specialty": code, "label": ctx.names["specialty"].get(code, code) if code else _("Not triaged"),

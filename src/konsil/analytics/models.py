@@ -76,3 +76,32 @@ class Refresh(models.Model):
 
     def __str__(self) -> str:
         return f"refresh {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class Cell(models.Model):
+    """Every breakdown of the facts of one network, month, sponsor and program, pre-aggregated (cube.py).
+
+    `slice` says which single filter the cell answers: "" (none), "specialty", "channel" or "state", with its
+    `value`; `figures` holds, for each breakdown of query.SETS, its rows as [grouping values..., aggregates...].
+    Summing cells gives exactly what the fact rows give; `first_day`/`last_day` are the earliest and latest
+    submission day of the network's facts in that month, so a period that cuts a month is read from the facts.
+    """
+
+    network = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    sponsor = models.UUIDField(null=True)
+    program = models.UUIDField(null=True)
+    slice = models.CharField(max_length=12, blank=True)
+    value = models.CharField(max_length=64, blank=True)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    figures = models.JSONField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["network", "slice", "month"]),
+            models.Index(fields=["sponsor", "slice", "month"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"cell {self.month:%Y-%m} {self.slice}={self.value}"

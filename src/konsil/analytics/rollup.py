@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from konsil.core import geo
 
+from . import cube
 from .models import CaseFact, Refresh
 
 OVERLAP = timedelta(minutes=5)
@@ -188,14 +189,19 @@ def refresh(*, full: bool = False, now=None) -> Refresh:
     run = Refresh.objects.create(started_at=now, full=full)
     ids = list(Case.objects.values_list("pk", flat=True)) if full else sorted(_changed_since(last.watermark))
     groups = _specialty_groups()
+    touched: set = set()  # (network, month) pairs whose cells change: where the facts were and are now
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         facts = build(chunk, now=now, groups=groups)
+        if not full:
+            touched |= set(CaseFact.objects.filter(pk__in=chunk).values_list("network_id", "month"))
+            touched |= {(fact.network_id, fact.month) for fact in facts}
         with transaction.atomic():  # an upsert: two refreshes at once both end with the same rows
             CaseFact.objects.bulk_create(facts, update_conflicts=True, unique_fields=["case"],
                                          update_fields=FACT_FIELDS)
     if full:  # a full run also forgets cases that no longer exist
         CaseFact.objects.filter(refreshed_at__lt=now).delete()
+    cube.rebuild(None if full else touched)
     run.finished_at = timezone.now()
     run.watermark = now - OVERLAP
     run.cases = len(ids)

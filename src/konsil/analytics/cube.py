@@ -1,0 +1,227 @@
+"""The daily facts pre-aggregated by month, so no request reads a million fact rows; exact, not sampled.
+
+A cell (models.Cell) holds every breakdown of query.SETS for one network, month, sponsor and program, for one
+"slice": no filter, or one value of specialty, channel or state (the page's single-value filters). Cells are
+built by the same query code as the fact path (query.run over the expanded sets), so summing the cells of a
+period gives exactly the rows the fact path gives; rates, Wilson intervals and percentiles are then computed from
+those sums and histograms by measures.py as before.
+
+`rows(where)` answers from the cells when the filter is at most one of specialty / channel / state; a month that
+the period cuts (its facts start before `start` or end after `end`) is read from the fact rows of that month only.
+Two or more of those filters at once go to the fact path (query.run): they select few facts.
+
+`rebuild()` is called by rollup.refresh() for the (network, month) pairs whose facts it changed, in the same
+refresh, so cells are exact as of the facts' watermark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import replace
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max, Min
+
+from . import query
+from .models import CaseFact, Cell
+
+SLICES = {"": None, "specialty": "specialty", "channel": "channel", "state": "state"}
+KEY = ("month", "sponsor_id", "program")
+
+
+def expanded() -> tuple[dict, dict]:
+    """The sets to compute cells with: each set of query.SETS grouped also by the cell key and the slice column.
+    Sets with the same columns are merged (GROUPING() tells sets apart by their columns). Returns (sets, uses):
+    uses[name] lists the (slice, set) pairs an expanded set feeds."""
+    merged: dict[frozenset, list] = {}
+    for slice_name, column in SLICES.items():
+        extra = KEY + ((column,) if column else ())
+        for name, (cols, aggs) in query.SETS.items():
+            full = tuple(dict.fromkeys(extra + cols))
+            entry = merged.setdefault(frozenset(full), [full, {}, []])
+            entry[1].update(dict.fromkeys(aggs))
+            entry[2].append((slice_name, name))
+    sets, uses = {}, {}
+    for i, (cols, aggs, used) in enumerate(merged.values()):
+        sets[f"g{i}"] = (cols, tuple(aggs))
+        uses[f"g{i}"] = used
+    return sets, uses
+
+
+def _uuid(value) -> str | None:
+    return None if value in (None, "") else str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+
+
+def _plain(value):
+    """A JSON-safe value: amounts as text (exact), ids and dates as text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _month(value) -> dt.date:
+    text = str(value)[:7]
+    return dt.date(int(text[:4]), int(text[5:7]), 1)
+
+
+def _month_end(month: dt.date) -> dt.date:
+    following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def build(network_id, months=None) -> list[Cell]:
+    """The cells of one network (of these months only, when given), from its fact rows."""
+    sets, uses = expanded()
+    facts = CaseFact.objects.filter(network_id=network_id)
+    if months is not None:
+        facts = facts.filter(month__in=list(months))
+    bounds = {_month(m): (first, last) for m, first, last in facts.values("month").annotate(
+        first=Min("submitted_on"), last=Max("submitted_on")).values_list("month", "first", "last")}
+    if not bounds:
+        return []
+    start = min(bounds)
+    end = _month_end(max(bounds))
+    rows = query.run(query.Where(networks=(network_id,), start=start, end=end), sets)
+    figures: dict = defaultdict(lambda: defaultdict(list))
+    for gname, used in uses.items():
+        for r in rows[gname]:
+            month = _month(r["month"])
+            if month not in bounds:
+                continue  # a month between the ones asked for
+            for slice_name, set_name in used:
+                column = SLICES[slice_name]
+                cols, aggs = query.SETS[set_name]
+                key = (month, _uuid(r["sponsor_id"]), _uuid(r["program"]), slice_name,
+                       (r[column] or "") if column else "")
+                figures[key][set_name].append([_plain(r[c]) for c in cols] + [_plain(r[a]) for a in aggs])
+    return [Cell(network_id=network_id, month=month, sponsor=sponsor, program=program, slice=slice_name,
+                 value=value, first_day=bounds[month][0], last_day=bounds[month][1], figures=dict(sets_))
+            for (month, sponsor, program, slice_name, value), sets_ in figures.items()]
+
+
+def rebuild(touched=None) -> int:
+    """Rebuild the cells of these (network id, month) pairs (all of them when None); returns the cells written."""
+    written = 0
+    if touched is None:
+        networks = {n: None for n in CaseFact.objects.values_list("network_id", flat=True).distinct()}
+        with transaction.atomic():
+            Cell.objects.all().delete()
+            for network_id in networks:
+                cells = build(network_id)
+                Cell.objects.bulk_create(cells, batch_size=500)
+                written += len(cells)
+        return written
+    by_network: dict = defaultdict(set)
+    for network_id, month in touched:
+        by_network[network_id].add(_month(month))
+    for network_id, months in by_network.items():
+        for month in sorted(months):  # one month at a time: reads that month's facts only
+            cells = build(network_id, [month])
+            with transaction.atomic():
+                Cell.objects.filter(network_id=network_id, month=month).delete()
+                Cell.objects.bulk_create(cells, batch_size=500)
+            written += len(cells)
+    return written
+
+
+# --- reading --------------------------------------------------------------------------------------------------
+
+def _slice(where: query.Where) -> tuple[str, list] | None:
+    """The one slice that answers this filter, or None when more than one of the sliced filters is set."""
+    chosen = [(name, values) for name, values in (("specialty", list(where.specialties)),
+                                                  ("channel", [where.channel] if where.channel else []),
+                                                  ("state", [where.state] if where.state else [])) if values]
+    if len(chosen) > 1:
+        return None
+    return chosen[0] if chosen else ("", [""])
+
+
+def rows(where: query.Where) -> dict[str, list[dict]] | None:
+    """The rows query.run(where) would give, summed from the cells (and the facts of cut months); None when the
+    filter needs the fact path."""
+    chosen = _slice(where)
+    if chosen is None:
+        return None
+    slice_name, values = chosen
+    cells = Cell.objects.filter(slice=slice_name, value__in=values)
+    if where.networks or not where.sponsors:
+        cells = cells.filter(network_id__in=list(where.networks))
+    if where.sponsors:
+        cells = cells.filter(sponsor__in=list(where.sponsors))
+    if where.program:
+        cells = cells.filter(program=where.program)
+    if where.start:
+        cells = cells.filter(month__gte=where.start.replace(day=1))
+    if where.end:
+        cells = cells.filter(month__lte=where.end.replace(day=1))
+    whole, cut = [], set()
+    for month, first, last, figures in cells.values_list("month", "first_day", "last_day", "figures"):
+        if (where.start and first < where.start) or (where.end and last > where.end):
+            cut.add(month)
+        else:
+            whole.append((month, figures))
+    total = Sum()
+    for month, figures in whole:
+        if month not in cut:
+            total.add_cell(figures)
+    for month in sorted(cut):
+        part = replace(where, start=max(filter(None, (where.start, month))),
+                       end=min(filter(None, (where.end, _month_end(month)))))
+        total.add_rows(query.run(part))
+    return total.result()
+
+
+class Sum:
+    """Adds rows of the same sets up: counts and sums by their grouping values."""
+
+    def __init__(self) -> None:
+        self.sets: dict[str, dict] = {name: {} for name in query.SETS}
+
+    def _add(self, name: str, key: tuple, values) -> None:
+        cols, aggs = query.SETS[name]
+        entry = self.sets[name].get(key)
+        if entry is None:
+            self.sets[name][key] = entry = dict.fromkeys(aggs, 0)
+        for agg, value in zip(aggs, values, strict=True):
+            if value:
+                entry[agg] += Decimal(value) if agg == "cost_sum" else value
+
+    def add_cell(self, figures: dict) -> None:
+        for name, stored in figures.items():
+            width = len(query.SETS[name][0])
+            for row in stored:
+                self._add(name, _key(name, row[:width]), row[width:])
+
+    def add_rows(self, rows: dict) -> None:
+        for name, found in rows.items():
+            cols, aggs = query.SETS[name]
+            for row in found:
+                self._add(name, _key(name, [_plain(row[c]) for c in cols]), [row[a] for a in aggs])
+
+    def result(self) -> dict[str, list[dict]]:
+        out = {}
+        for name, found in self.sets.items():
+            cols, aggs = query.SETS[name]
+            if not cols and not found:
+                found = {(): dict.fromkeys(aggs, 0)}
+            out[name] = [{**dict(zip(cols, key, strict=True)), **values}
+                         for key, values in sorted(found.items(), key=lambda item: _order(item[0]))]
+        return out
+
+
+def _key(name: str, values) -> tuple:
+    """Grouping values as the cells keep them: months as YYYY-MM, ids in their dashed form."""
+    cols = query.SETS[name][0]
+    return tuple(str(v)[:7] if c == "month" else (_uuid(v) if c in ("sponsor_id", "program") else v)
+                 for c, v in zip(cols, values, strict=True))
+
+
+def _order(key: tuple) -> tuple:
+    return tuple((v is None, str(v) if not isinstance(v, int) else f"{v:012d}") for v in key)
