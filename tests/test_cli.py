@@ -341,14 +341,18 @@ def test_prepare_migrates_collects_and_seeds(monkeypatch, tmp_path, settings):
     monkeypatch.setattr("django.core.management.call_command",
                         lambda name, **options: commands.append((name, options)))
     monkeypatch.setattr(cli, "_seed", lambda: type("S", (), {"report": lambda self: ["seeded"]})())
+    histories = []
+    monkeypatch.setattr(cli, "_seed_history", lambda: histories.append(cli.DEMO_HISTORY))
     (tmp_path / "static").mkdir()
     cli.prepare(seed=True)
     assert [name for name, _o in commands] == ["migrate", "createcachetable", "collectstatic"]
+    assert histories == [500]  # the demo has analytics history to show
     assert all(o["interactive"] is False for n, o in commands if n != "createcachetable")
     # Unchanged sources: the next run does not collect again.
     commands.clear()
     cli.prepare(seed=False)
     assert [name for name, _o in commands] == ["migrate", "createcachetable"]
+    assert histories == [500]
 
 
 # --- konsil run, for real -----------------------------------------------------------------------------------

@@ -225,6 +225,7 @@ def prepare(*, seed: bool) -> None:
     if seed:
         print(_("Loading the demo data…"), flush=True)
         _print_summary(_seed())
+        _seed_history()
 
 
 def cmd_run(args) -> int:
@@ -258,6 +259,16 @@ def _seed():
     from konsil.demo import seed_demo
 
     return seed_demo()
+
+
+DEMO_HISTORY = 500  # past cases over 24 months, so the analytics page has figures to show
+
+
+def _seed_history() -> int:
+    """`konsil seed --history 500` (idempotent: a second run adds nothing)."""
+    from konsil.analytics.commands import cmd_seed_history
+
+    return cmd_seed_history(DEMO_HISTORY)
 
 
 def _print_summary(summary) -> None:
