@@ -308,7 +308,8 @@ def _offer_options(request, case, specialties):
     filter_form = DirectoryFilterForm(request.GET or None, specialties=specialties)
     filters = filter_form.filters()
     if filters:
-        found = matching.directory(network=case.network, **filters).filter(accepting=True)[:50]
+        found = matching.by_name(matching.directory(network=case.network, **filters).filter(accepting=True),
+                                 limit=50)
         options = [ranking.Ranked(s, 0.0, []) for s in found]
     else:
         options = ranking.rank(case)
@@ -337,13 +338,19 @@ def _action_forms(request, case, relations, bound, context):
     return forms
 
 
-def _timeline(case, relations):
-    """Status changes; the patient's side sees the reasons for cancelling or withdrawing only."""
+def _timeline(user, case, relations):
+    """Status changes; the patient's side sees the reasons for cancelling or withdrawing only. Consult and
+    follow-up steps join them for those who may see them (consults.timeline, outcomes.timeline)."""
+    from konsil.consults import timeline as consult_timeline
+    from konsil.outcomes import timeline as outcome_timeline
+
     care_team = bool(relations & {rel.COORDINATOR, rel.SPECIALIST, rel.OFFERED, rel.SIGNER})
-    changes = _labelled(case.timeline.select_related("actor"))
+    changes = list(_labelled(case.timeline.select_related("actor")))
     for change in changes:
         change.visible_note = change.note if care_team or change.action in ("cancel", "withdraw") else ""
-    return changes
+        change.is_current = change is changes[-1]
+    events = _labelled(consult_timeline.entries(user, case) + outcome_timeline.entries(user, case))
+    return sorted(changes + events, key=lambda row: row.created_at)
 
 
 def _record_rows(request, case) -> list:
@@ -364,7 +371,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "can_request_records": rel.COORDINATOR in relations,
         "request_methods": RequestMethod.choices,
         "records_requests": case.records_requests.all() if rel.COORDINATOR in relations else (),
-        "timeline": _timeline(case, relations),
+        "timeline": _timeline(user, case, relations),
         "thread": _labelled(selectors.messages_for(user, case), "author_role"),
         "attachments": selectors.attachments_for(user, case),
         "record_rows": _record_rows(request, case),

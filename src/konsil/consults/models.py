@@ -128,3 +128,33 @@ class ConsultNote(BaseModel):
 
     class Meta:
         ordering = ["created_at"]
+
+
+class EventKind(models.TextChoices):
+    BOOKED = "booked", _("Consult booked")
+    MOVED = "moved", _("Consult moved")
+    CANCELLED = "cancelled", _("Consult cancelled")
+    LATE_CANCELLED = "late_cancelled", _("Consult cancelled late")
+    NO_SHOW = "no_show", _("Consult missed (no-show)")
+    HELD = "held", _("Consult held")
+    NOTE = "note", _("Consult notes written")
+
+
+class ConsultEvent(BaseModel):
+    """One step of a consult for the case timeline (booked, moved, cancelled, no-show, held, notes). Written by the
+    services in the same transaction as the change; holds no contact details and no note text (minimum necessary:
+    the timeline is read by everyone allowed to see the case's consults)."""
+
+    consult = models.ForeignKey(Consult, on_delete=models.CASCADE, related_name="events")
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="consult_events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    actor = models.ForeignKey(USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    role = models.CharField(max_length=32, blank=True)
+    mode = models.CharField(max_length=12, choices=Mode.choices)
+    starts_at = models.DateTimeField()  # the consult's time after this step
+    party = models.CharField(max_length=12, choices=Party.choices, blank=True)  # who cancelled / did not come
+    opinion_changed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["case", "created_at"])]

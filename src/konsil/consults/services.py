@@ -16,7 +16,7 @@ from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
 from konsil.matching.models import Specialist
 
 from . import conf, notify, slots
-from .models import Consult, ConsultNote, ConsultStatus, Mode, Party, Signal
+from .models import Consult, ConsultEvent, ConsultNote, ConsultStatus, EventKind, Mode, Party, Signal
 
 MAX_NOTE = 20000
 MAX_SIGNAL_BYTES = 64 * 1024
@@ -29,6 +29,17 @@ def _audit(actor, action: str, consult: Consult, *, outcome: str = "success", **
         else rel.SYSTEM
     emit(actor=actor, action=action, obj=consult, patient_id=consult.case.patient_id, role=role, outcome=outcome,
          detail={"case": str(consult.case_id), **detail})
+
+
+def _event(actor, consult: Consult, kind: str, *, relations=None, **fields) -> None:
+    """The consult's step on the case timeline (same transaction as the change)."""
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    if user is None:
+        role = rel.SYSTEM
+    else:
+        role = rel.primary_relation(relations if relations is not None else rel.relations(user, consult.case))
+    ConsultEvent.objects.create(consult=consult, case_id=consult.case_id, kind=kind, actor=user, role=role,
+                                mode=consult.mode, starts_at=consult.starts_at, **fields)
 
 
 def busy_times(specialist: Specialist, *, exclude=None) -> list[tuple[datetime, datetime]]:
@@ -124,6 +135,7 @@ def book(*, actor, case, mode: str, starts_at, patient_time_zone: str = "UTC", p
             raise Conflict(_("That time was just booked by someone else. Choose another time."), field="starts_at",
                            code="slot_taken") from None
         _audit(actor, "consult.book", consult, mode=mode)
+        _event(actor, consult, EventKind.BOOKED)
         if mode == Mode.PHONE:
             from . import telephony
 
@@ -191,6 +203,7 @@ def reschedule(*, actor, consult: Consult, starts_at) -> Consult:
             raise Conflict(_("That time was just booked by someone else. Choose another time."), field="starts_at",
                            code="slot_taken") from None
         _audit(actor, "consult.reschedule", consult, previous=previous.isoformat())
+        _event(actor, consult, EventKind.MOVED)
         transaction.on_commit(lambda: notify.send(consult, "changed"))
     return consult
 
@@ -213,8 +226,10 @@ def cancel(*, actor, consult: Consult, reason: str = "") -> Consult:
         consult.sequence += 1
         consult.save()
         consult.signals.all().delete()
-        _audit(actor, "consult.cancel", consult, late=late,
-               by=Party.SPECIALIST if relations & {rel.SPECIALIST, rel.SIGNER} else Party.PATIENT)
+        by = Party.SPECIALIST if relations & {rel.SPECIALIST, rel.SIGNER} else Party.PATIENT
+        _audit(actor, "consult.cancel", consult, late=late, by=by)
+        _event(actor, consult, EventKind.LATE_CANCELLED if late else EventKind.CANCELLED, relations=relations,
+               party=by if relations & (rel.PATIENT_SIDE | {rel.SPECIALIST, rel.SIGNER}) else "")
         transaction.on_commit(lambda: notify.send(consult, "cancelled"))
     return consult
 
@@ -237,6 +252,7 @@ def record_attendance(*, actor, consult: Consult, held: bool, no_show_party: str
         consult.recorded_by = actor
         consult.save()
         _audit(actor, "consult.held" if held else "consult.no_show", consult, party=consult.no_show_party)
+        _event(actor, consult, EventKind.HELD if held else EventKind.NO_SHOW, party=consult.no_show_party)
     return consult
 
 
@@ -259,6 +275,8 @@ def add_note(*, actor, consult: Consult, body: str, opinion_changed: bool = Fals
         if consult.status == ConsultStatus.BOOKED:
             consult.status, consult.held_at, consult.recorded_by = ConsultStatus.COMPLETED, timezone.now(), actor
             consult.save(update_fields=["status", "held_at", "recorded_by", "updated_at"])
+            _event(actor, consult, EventKind.HELD)
+        _event(actor, consult, EventKind.NOTE, opinion_changed=note.opinion_changed)
         emit(actor=actor, action="consult.note", obj=note, patient_id=consult.case.patient_id,
              role=rel.primary_relation(_relations(actor, consult)),
              detail={"case": str(consult.case_id), "consult": str(consult.pk), "opinion_changed": note.opinion_changed})

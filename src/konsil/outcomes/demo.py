@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from konsil.cases.choices import Status
 from konsil.cases.models import Case
-from konsil.consults.models import Consult, ConsultNote, ConsultStatus
+from konsil.consults.models import Consult, ConsultEvent, ConsultNote, ConsultStatus, EventKind
 
 from . import questionnaires, services
 from .models import CostEntry, FollowUp, FollowUpStatus, Respondent
@@ -66,6 +66,20 @@ def _past_consult(case, delivered, *, no_show: bool) -> None:
         ConsultNote.objects.create(consult=consult, case=case, author=specialist.user, body=(
             "Went through the report with the patient and their physician. Agreed to start with physical therapy "
             "and review in three months; surgery stays an option if symptoms do not improve."))
+    _timeline(consult, [(EventKind.BOOKED, delivered + dt.timedelta(days=1), consult.booked_by, "patient", ""),
+                        (EventKind.NO_SHOW, start + dt.timedelta(minutes=20), specialist.user, "specialist",
+                         "patient") if no_show else
+                        (EventKind.HELD, start + dt.timedelta(minutes=30), specialist.user, "specialist", "")]
+              + ([] if no_show else [(EventKind.NOTE, start + dt.timedelta(minutes=35), specialist.user,
+                                      "specialist", "")]))
+
+
+def _timeline(consult, steps) -> None:
+    """The consult's steps on the case timeline, at the times they would have happened."""
+    for kind, at, actor, role, party in steps:
+        event = ConsultEvent.objects.create(consult=consult, case=consult.case, kind=kind, actor=actor, role=role,
+                                            mode=consult.mode, starts_at=consult.starts_at, party=party)
+        ConsultEvent.objects.filter(pk=event.pk).update(created_at=at)
 
 
 def _follow_ups(case, *, answer: bool) -> None:
