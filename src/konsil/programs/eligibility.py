@@ -59,8 +59,11 @@ def check(program: Program, *, member_id: str, birth_date: date, family_name: st
         return Result(False, "service_not_covered")
     if program.eligibility == Eligibility.OPEN:
         return Result(True, "open_program")
-    member = Member.objects.filter(program=program, member_id=str(member_id or "").strip()[:40]).first()
-    if member is None or member.birth_date != birth_date or fold(member.family_name) != fold(family_name):
+    if not isinstance(birth_date, date):
+        return Result(False, "not_found")
+    member = Member.objects.filter(Member.matching_birth_date(birth_date), program=program,
+                                   member_id=str(member_id or "").strip()[:40]).first()  # birth date: blind index
+    if member is None or fold(member.family_name) != fold(family_name):
         return Result(False, "not_found")
     if on < member.coverage_start:
         return Result(False, "not_started", member, member.coverage_start)

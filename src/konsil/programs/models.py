@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from konsil.core.fields import EncryptedTextField
+from konsil.core.fields import BlindIndexField, EncryptedDateField, EncryptedTextField, with_indexes
 from konsil.core.models import BaseModel
 
 USER = settings.AUTH_USER_MODEL
@@ -106,7 +106,9 @@ class Member(BaseModel):
                                     default=Relationship.SUBSCRIBER)
     given_name = EncryptedTextField(_("given name"))
     family_name = EncryptedTextField(_("family name"))
-    birth_date = models.DateField(_("birth date"))
+    birth_date = EncryptedDateField(_("birth date"))
+    # Eligibility looks members up by member id and this keyed hash (Member.matching_birth_date), never the clear date.
+    birth_date_index = BlindIndexField(of="birth_date")
     sex = models.CharField(_("sex"), max_length=8, blank=True)
     address = EncryptedTextField(_("address"), blank=True)
     city = EncryptedTextField(_("city"), blank=True)
@@ -119,6 +121,14 @@ class Member(BaseModel):
     class Meta:
         ordering = ["member_id"]
         constraints = [models.UniqueConstraint(fields=["program", "member_id"], name="unique_program_member")]
+
+    def save(self, *args, **kwargs):
+        kwargs["update_fields"] = with_indexes(type(self), kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def matching_birth_date(cls, birth_date) -> models.Q:
+        return cls._meta.get_field("birth_date_index").matches(birth_date)
 
 
 class RosterImport(BaseModel):
