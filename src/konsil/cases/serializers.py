@@ -336,9 +336,21 @@ class TriageProposalSerializer(serializers.Serializer):
     ranked = serializers.JSONField()
     urgency = serializers.CharField()
     red_flags = serializers.ListField(child=serializers.CharField())
-    reasons = serializers.ListField(child=serializers.CharField())
+    reasons = serializers.SerializerMethodField(help_text="The reasons in words, in the reader's language.")
+    reasons_data = serializers.SerializerMethodField(
+        help_text='The same reasons as [{"key", "params"}] (or {"text"} for an older row), for a client to word.')
     abstain = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+
+    def get_reasons(self, proposal) -> list[str]:
+        from konsil.triage.reasons import render
+
+        return render(proposal)
+
+    def get_reasons_data(self, proposal) -> list[dict]:
+        from konsil.triage.reasons import stored, to_data
+
+        return [item if isinstance(item, dict) else to_data(item) for item in stored(proposal)]
 
 
 class NotificationSerializer(serializers.Serializer):

@@ -18,6 +18,8 @@ class TriageProposal(BaseModel):
     urgency = models.CharField(max_length=10)
     red_flags = EncryptedJSONField(default=list)  # with snippets of the patient's words: encrypted
     reasons = EncryptedJSONField(default=list)
+    # the same reasons as [{"key", "params"}] (triage.reasons), worded again in each reader's language
+    reasons_data = EncryptedJSONField(default=list, blank=True)
     abstain = models.BooleanField(default=False)
     labels = models.JSONField(default=list)  # the model's own classes with probabilities
     subspecialty = models.ForeignKey(

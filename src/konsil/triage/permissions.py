@@ -15,3 +15,9 @@ def can_view_questions(user, case) -> bool:
 def can_answer_questions(user, case) -> bool:
     """The patient, a caregiver or the referring requester answers; a coordinator may, on the patient's behalf."""
     return bool(rel.relations(user, case) & (rel.PATIENT_SIDE | {rel.COORDINATOR}))
+
+
+@rule("case.view_triage_understood")
+def can_view_understood(user, case) -> bool:
+    """The patient's side reads which of their words triage understood (not probabilities or thresholds)."""
+    return bool(rel.relations(user, case) & rel.PATIENT_SIDE)

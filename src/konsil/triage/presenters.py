@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from konsil.cases.choices import Urgency
 from konsil.matching.models import Specialty
 
+from . import reasons
+
 SUMMARY_SECTIONS = (("history", _("Key history")), ("problems", _("Active problems")),
                     ("medications", _("Medications")), ("results", _("Recent results")))
 
@@ -23,6 +25,7 @@ def present(proposal):
     proposal.panel_names = [names.get(code, code) for code in proposal.panel_roles]
     proposal.summary_sections = [(label, proposal.summary.get(key)) for key, label in SUMMARY_SECTIONS
                                  if proposal.summary.get(key)]
+    proposal.reason_lines = reasons.render(proposal)  # worded in the reader's language (the active one)
     proposal.clarification_view = clarification_for(proposal.case)
     proposal.conditions = sorted({item.get("condition") for item in proposal.checklist if item.get("condition")})
     return proposal

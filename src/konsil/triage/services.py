@@ -17,6 +17,7 @@ from .engine import engine
 from .knowledge import catalog_parents
 from .models import Clarification, TriageDecision, TriageProposal
 from .person import case_language
+from .reasons import to_data as why_data
 
 
 def propose(*, case) -> TriageProposal:
@@ -54,7 +55,8 @@ def propose(*, case) -> TriageProposal:
             case=case, engine=eng.name, model_version=eng.version, specialty_id=chosen,
             engine_specialty=(engine_top or "") if engine_top != chosen else "",
             ranked=[r for r in ranked if r["code"] in known], urgency=result.urgency,
-            red_flags=result.red_flags, reasons=reasons, abstain=abstain, labels=result.labels,
+            red_flags=result.red_flags, reasons=[str(r) for r in reasons],
+            reasons_data=[why_data(r) for r in reasons], abstain=abstain, labels=result.labels,
             subspecialty_id=subspecialty if subspecialty in known else None, specialty_evidence=evidence,
             multidisciplinary=result.multidisciplinary, panel_roles=[r for r in result.panel_roles if r in known],
             checklist=result.checklist, inconsistencies=result.inconsistencies, summary=result.summary,

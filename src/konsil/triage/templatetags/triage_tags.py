@@ -27,3 +27,20 @@ def checklist_label(item):
     from ..completeness import label_for
 
     return label_for(item)
+
+
+@register.inclusion_tag("triage/understood.html", takes_context=True)
+def triage_understood(context, case):
+    """For the patient's side: the words of theirs that triage understood, in the reader's language (the lines of
+    the latest proposal that quote the patient, their diagnoses or their answers): {% triage_understood case %}."""
+    from ..reasons import PATIENT_KEYS, render
+    from ..services import latest_proposal
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    lines = []
+    if user is not None and user.is_authenticated and case is not None and getattr(case, "pk", None) \
+            and authz.can("case.view_triage_understood", user, case):
+        proposal = latest_proposal(case)
+        lines = render(proposal, keys=PATIENT_KEYS) if proposal is not None else []
+    return {"case": case, "lines": lines}
