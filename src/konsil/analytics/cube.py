@@ -122,12 +122,12 @@ def rebuild(touched=None) -> int:
     for network_id, month in touched:
         by_network[network_id].add(_month(month))
     for network_id, months in by_network.items():
-        for month in sorted(months):  # one month at a time: reads that month's facts only
-            cells = build(network_id, [month])
-            with transaction.atomic():
-                Cell.objects.filter(network_id=network_id, month=month).delete()
-                Cell.objects.bulk_create(cells, batch_size=500)
-            written += len(cells)
+        # one pass over the facts from the first to the last touched month (changes cluster in recent months)
+        cells = build(network_id, sorted(months))
+        with transaction.atomic():
+            Cell.objects.filter(network_id=network_id, month__in=sorted(months)).delete()
+            Cell.objects.bulk_create(cells, batch_size=500)
+        written += len(cells)
     return written
 
 
