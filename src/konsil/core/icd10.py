@@ -89,6 +89,16 @@ def _lay_terms() -> list[tuple[re.Pattern, str]]:
 
 
 _LAY: list | None = None
+_LAY_LOCK = threading.Lock()  # the lay-term list is read from its CSV once, by one thread
+
+
+def _lay() -> list[tuple[re.Pattern, str]]:
+    global _LAY
+    if _LAY is None:
+        with _LAY_LOCK:
+            if _LAY is None:
+                _LAY = _lay_terms()
+    return _LAY
 
 
 def expand(text: str) -> str:
@@ -100,11 +110,8 @@ def expand(text: str) -> str:
 
 def _lay_matches(low: str) -> tuple[set[str], list[str]]:
     """The words of `low` that lay terms cover, and the ICD-10-CM wording they stand for."""
-    global _LAY
-    if _LAY is None:
-        _LAY = _lay_terms()
     covered, wording = set(), []
-    for pattern, words in _LAY:
+    for pattern, words in _lay():
         for match in pattern.finditer(low):
             covered.update(_words(match.group(0)))
             wording.append(words)
