@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench bench-triage bench-matching bench-records bench-routing bench-analytics messages clean
+.PHONY: run test lint bench bench-triage bench-matching bench-records bench-routing bench-analytics bench-load messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench-analytics: $(DEV_STAMP)
 
 bench-routing: $(DEV_STAMP)
 	$(BIN)/python bench/routing.py
+
+bench-load: $(DEV_STAMP)
+	$(BIN)/python bench/load.py
 
 messages: $(DEV_STAMP)
 	cd src/konsil && ../../$(BIN)/django-admin makemessages -l es -l ja --ignore 'static/*' && ../../$(BIN)/django-admin compilemessages

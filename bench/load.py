@@ -1,0 +1,264 @@
+"""Load benchmark (`make bench-load`, issue #11): the real web server (gunicorn with threads, started with the
+command `konsil run` uses) on SQLite and, when one answers on 127.0.0.1, on PostgreSQL; 8, 32 and 64 concurrent
+clients drive realistic reads and writes (the case list, a case page, creating a case, uploading a small record)
+and the same clients hit /healthz at the same concurrency in the same run as the baseline. Prints p50/p95/p99,
+throughput and errors per operation, then checks that every 2xx is accounted for in the database and the audit
+trail (and that the trail verifies).
+
+Knobs: BENCH_LOAD_SECONDS (per phase, default 10), BENCH_LOAD_CLIENTS (default 8,32,64), BENCH_LOAD_ENGINES
+(default sqlite,postgresql), BENCH_LOAD_WORKERS / BENCH_LOAD_THREADS (default: KONSIL_WEB_WORKERS/THREADS, 2 and 4),
+BENCH_LOAD_PG (server URL without database, default postgres://postgres@127.0.0.1:5432).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from tests.ops.stack import Stack, migrated_template  # noqa: E402
+from tests.ops.webserver import Client, start_web  # noqa: E402
+
+SEED = """
+import uuid
+from django.test import Client
+from konsil.accounts.roles import OrganizationKind, Role
+from tests.factories import OrganizationFactory, api_token, make_draft, make_user
+tag = uuid.uuid4().hex[:8]
+net = OrganizationFactory(name=f"Load {tag}", slug=f"load-{tag}", kind=OrganizationKind.PROVIDER_NETWORK)
+people = []
+for i in range(USERS):
+    patient = make_user(Role.PATIENT, net, email=f"load-{i}-{tag}@example.test")
+    browser = Client()
+    browser.force_login(patient)
+    people.append({"token": api_token(patient), "session": browser.cookies["sessionid"].value,
+                   "case": str(make_draft(net, patient).pk)})
+print(json.dumps(people))
+"""
+
+COUNTS = """
+from konsil.audit import services as audit_services
+from konsil.audit.models import AuditEvent
+from konsil.cases.models import Attachment, Case
+getattr(audit_services, "seal", lambda: None)()
+created = set(str(pk) for pk in Case.objects.values_list("pk", flat=True))
+records = set(str(pk) for pk in Attachment.objects.values_list("pk", flat=True))
+result = audit_services.verify()
+print(json.dumps({"cases": sorted(created), "records": sorted(records),
+                  "case_events": AuditEvent.objects.filter(action="case.create").count(),
+                  "verified": result.ok, "events": AuditEvent.objects.count()}))
+"""
+
+NEW_CASE = {"channel": "patient", "questions": ["Do I need a stent?"], "diagnoses": ["I25.10"],
+            "proposed_treatment": "Coronary stent", "clinical_summary": "Chest pain walking uphill",
+            "patient": {"given_name": "Ana", "family_name": "García", "birth_date": "1970-05-17", "sex": "female",
+                        "state": "CA", "language": "en"}}
+MIX = (("list", 0.30), ("case page", 0.30), ("create", 0.25), ("upload", 0.15))
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.samples: dict[str, list[float]] = {}
+        self.errors: dict[str, list[int]] = {}
+        self.created: list[str] = []
+        self.records: list[str] = []
+
+    def add(self, op: str, seconds: float, ok: bool, status: int) -> None:
+        with self.lock:
+            self.samples.setdefault(op, []).append(seconds)
+            if not ok:
+                self.errors.setdefault(op, []).append(status)
+
+
+def _api(person) -> dict[str, str]:
+    return {"Authorization": f"Token {person['token']}", "Accept": "application/json"}
+
+
+def one_op(op: str, client: Client, browser: Client, person: dict, rec: Recorder, n: int) -> None:
+    start = time.perf_counter()
+    if op == "healthz":
+        status = client.request("GET", "/healthz")[0]
+        ok = status == 200
+    elif op == "list":
+        status = client.request("GET", "/api/v1/cases/")[0]
+        ok = status == 200
+    elif op == "case page":
+        status = browser.request("GET", f"/cases/{person['case']}/")[0]
+        ok = status == 200
+    elif op == "create":
+        status, _h, body = client.request("POST", "/api/v1/cases/", NEW_CASE)
+        ok = status == 201
+        if ok:
+            import json
+
+            with rec.lock:
+                rec.created.append(json.loads(body)["id"])
+    else:  # upload: a small text record in two requests (tus create, one PATCH), as the browser's client sends it
+        content = f"Discharge letter {uuid.uuid4()} {n}\n".encode() * 40
+        meta = "filename " + base64.b64encode(b"letter.txt").decode()
+        status, headers, _b = client.request("POST", f"/api/v1/records/cases/{person['case']}/uploads/", None, {
+            **TUS, "Upload-Length": str(len(content)), "Upload-Metadata": meta})
+        ok = status == 201
+        if ok:
+            status, headers, _b = client.request("PATCH", urlsplit(headers["location"]).path, content, {
+                **TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+            ok = status == 204 and bool(headers.get("konsil-record"))
+            if ok:
+                with rec.lock:
+                    rec.records.append(headers["konsil-record"])
+    rec.add(op, time.perf_counter() - start, ok, status)
+
+
+def phase(port: int, people: list[dict], clients: int, seconds: float, mixed: bool) -> tuple[Recorder, float]:
+    rec, stop = Recorder(), threading.Event()
+    barrier = threading.Barrier(clients + 1)
+
+    def run(i: int) -> None:
+        person = people[i % len(people)]
+        client, browser = Client(port, _api(person)), Client(port, {"Cookie": f"sessionid={person['session']}"})
+        rnd, n = random.Random(i), 0
+        barrier.wait()
+        while not stop.is_set():
+            n += 1
+            op = "healthz" if not mixed else rnd.choices([m for m, _w in MIX], [w for _m, w in MIX])[0]
+            one_op(op, client, browser, person, rec, n)
+        client.close()
+        browser.close()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=120)
+    return rec, time.perf_counter() - began
+
+
+def warm_up(port: int, people: list[dict], clients: int) -> Recorder:
+    """Every operation three times from as many clients as the server has threads, then the figures start."""
+    rec = Recorder()
+
+    def run(i: int) -> None:
+        person = people[i % len(people)]
+        client, browser = Client(port, _api(person)), Client(port, {"Cookie": f"sessionid={person['session']}"})
+        for n in range(3):
+            for op, _w in MIX:
+                one_op(op, client, browser, person, rec, n)
+        client.close()
+        browser.close()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    return rec
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+def line(name: str, values: list[float], errors: list[int], elapsed: float, base: float | None = None) -> str:
+    rate = len(values) / elapsed
+    codes = ",".join(str(c) for c in sorted(set(errors)))
+    ratio = f"  {rate / base:.2f}x healthz" if base else ""
+    return (f"    {name:<10} {len(values):>6} req  {rate:>7.1f}/s  p50 {pct(values, .5):>7.1f} ms  "
+            f"p95 {pct(values, .95):>7.1f} ms  p99 {pct(values, .99):>7.1f} ms  errors {len(errors)}"
+            f"{f' ({codes})' if codes else ''}{ratio}")
+
+
+def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: float, workers: int,
+                 threads: int) -> None:
+    assert stack.konsil("manage", "createcachetable").returncode == 0
+    people = stack.py(SEED.replace("USERS", str(max(concurrencies))), timeout=900)
+    _proc, port = start_web(stack, workers=workers, threads=threads)
+    warm = warm_up(port, people, workers * threads)  # first requests (lazy start-up) out of the figures
+    print(f"{name}: gunicorn {workers} workers x {threads} threads (gthread), {seconds:.0f} s per phase; "
+          f"warm-up {sum(len(v) for v in warm.samples.values())} requests")
+    created, records, errors = list(warm.created), list(warm.records), 0
+    for clients in concurrencies:
+        base, base_elapsed = phase(port, people, clients, seconds, mixed=False)
+        health = base.samples.get("healthz", [])
+        base_rate = len(health) / base_elapsed
+        mixed, elapsed = phase(port, people, clients, seconds, mixed=True)
+        created += mixed.created
+        records += mixed.records
+        total = sum(len(v) for v in mixed.samples.values())
+        errors += sum(len(v) for v in mixed.errors.values()) + len(base.errors.get("healthz", []))
+        print(f"  {clients} clients: mixed {total / elapsed:.1f} ops/s vs /healthz {base_rate:.1f} req/s "
+              f"({total / elapsed / base_rate:.2f}x)")
+        print(line("/healthz", health, base.errors.get("healthz", []), base_elapsed))
+        for op, _w in MIX:
+            print(line(op, mixed.samples.get(op, []), mixed.errors.get(op, []), elapsed, base_rate))
+    stack.stop()
+    counts = stack.py(COUNTS, timeout=900)
+    missing_cases = set(created) - set(counts["cases"])
+    missing_records = set(records) - set(counts["records"])
+    print(f"  accounted: {len(created)} cases created (201), {len(missing_cases)} missing; {len(records)} records "
+          f"(204), {len(missing_records)} missing; case.create audit events {counts['case_events']} for "
+          f"{len(counts['cases'])} cases; audit trail of {counts['events']} events "
+          f"{'verifies' if counts['verified'] else 'DOES NOT VERIFY'}; errors {errors}")
+
+
+def pg_server() -> str | None:
+    server = os.environ.get("BENCH_LOAD_PG", "postgres://postgres@127.0.0.1:5432")
+    try:
+        import psycopg
+
+        psycopg.connect(f"{server}/postgres", connect_timeout=3).close()
+    except Exception:
+        return None
+    return server
+
+
+def main() -> None:
+    seconds = float(os.environ.get("BENCH_LOAD_SECONDS", "10"))
+    concurrencies = [int(v) for v in os.environ.get("BENCH_LOAD_CLIENTS", "8,32,64").split(",") if v]
+    engines = os.environ.get("BENCH_LOAD_ENGINES", "sqlite,postgresql").split(",")
+    workers = int(os.environ.get("BENCH_LOAD_WORKERS") or os.environ.get("KONSIL_WEB_WORKERS") or 2)
+    threads = int(os.environ.get("BENCH_LOAD_THREADS") or os.environ.get("KONSIL_WEB_THREADS") or 4)
+    rates = {"KONSIL_API_RATE": "100000000/hour"}  # the benchmark measures the server, not the throttle
+    with tempfile.TemporaryDirectory(prefix="konsil-bench-load-") as folder:
+        template = migrated_template(Path(folder) / "template")
+        if "sqlite" in engines:
+            bench_engine("SQLite", Stack(Path(folder) / "sqlite", template, **rates), concurrencies, seconds,
+                         workers, threads)
+        server = pg_server() if "postgresql" in engines else None
+        if "postgresql" in engines and server is None:
+            print("PostgreSQL: not reachable on 127.0.0.1; skipped")
+        if server:
+            name = f"konsil_bench_load_{uuid.uuid4().hex[:6]}"
+            admin = ["psql", f"{server}/postgres", "-qc"]
+            subprocess.run([*admin, f"CREATE DATABASE {name}"], check=True)
+            try:
+                extra = {k: v for k, v in os.environ.items() if k == "KONSIL_DB_POOL"}
+                stack = Stack(Path(folder) / "pg", template, DATABASE_URL=f"{server}/{name}", **rates, **extra)
+                done = stack.konsil("manage", "migrate", "-v0", timeout=1800)
+                assert done.returncode == 0, done.stderr[-2000:]
+                bench_engine("PostgreSQL", stack, concurrencies, seconds, workers, threads)
+            finally:
+                subprocess.run([*admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+
+
+
+if __name__ == "__main__":
+    main()
