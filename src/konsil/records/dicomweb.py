@@ -6,8 +6,6 @@ case as its whole world: every call is scoped by case access (session or API tok
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import re
 import secrets
 
@@ -24,8 +22,8 @@ from konsil.cases.selectors import get_case
 from konsil.core import files
 from konsil.core.errors import DomainError, NotFound
 
-from . import dicom, intake, pushed, render
-from .body import request_body
+from . import dicom, intake, multipart, pushed, render
+from .body import BodyTooLarge, body_stream, request_body  # noqa: F401 (request_body: tests)
 from .errors import RecordRejected
 from .models import Instance, Series, Study
 from .qmatch import INSTANCE_KEYS, SERIES_KEYS, STUDY_KEYS, Matcher, pn
@@ -480,18 +478,8 @@ class WadoRendered(DicomWebView):
 # --- STOW-RS ------------------------------------------------------------------------------------------------
 
 
-def dicom_parts(content_type: str, body: bytes) -> list[bytes]:
-    """The application/dicom parts of a multipart/related body (RFC 2387), parsed by the standard library."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
-    if not message.is_multipart():
-        raise DomainError(_("Send DICOM instances as multipart/related; type=\"application/dicom\"."),
-                          field="body")
-    parts = [part.get_payload(decode=True) or b"" for part in message.iter_parts()
-             if part.get_content_type() == "application/dicom"]
-    if not parts:
-        raise DomainError(_("The request holds no application/dicom part."), field="body", code="no_instances")
-    return parts
+def _too_large() -> JsonResponse:
+    return _json({"error": str(_("The upload is larger than the limit.")), "code": "too_large"}, status=413)
 
 
 class Studies(QidoStudies):
@@ -502,24 +490,36 @@ class Studies(QidoStudies):
         return "dicomweb.stow" if self.request.method == "POST" else "dicomweb.qido"
 
     def post(self, request, case_id, study_uid=None):
+        """STOW-RS, read as a stream: each application/dicom part is stored encrypted as it arrives, then checked
+        and indexed on its own; the body is never held whole (a study may be gigabytes)."""
         intake.check_can_add(request.user, self.case)
-        body = request_body(request._request, settings.KONSIL_MAX_STUDY_BYTES)
-        if body is None:
-            return _json({"error": str(_("The upload is larger than the limit.")), "code": "too_large"},
-                         status=413)
-        parts = dicom_parts(request.META.get("CONTENT_TYPE", ""), body)
-        stored, failed = [], []
-        for content in parts:
-            try:
-                info = dicom.index(dicom.read(content))  # with its pixels: a cut image is refused here
-                if study_uid and info.study_uid != study_uid:
-                    raise RecordRejected("dicom_corrupt", "study uid differs from the URL")
-                info, record = pushed.receive(actor=request.user, case=self.case, content=content, source="stow")
-            except (RecordRejected, DomainError) as exc:
-                failed.append((ds_uid(content), exc))
-                continue
-            stored.append((info, record))
-        self.audit(self.case, stored=len(stored), failed=len(failed))
+        boundary = multipart.boundary_of(request.META.get("CONTENT_TYPE", ""))
+        try:
+            reader = multipart.MultipartReader(body_stream(request._request, settings.KONSIL_MAX_STUDY_BYTES),
+                                               boundary)
+        except BodyTooLarge:
+            return _too_large()
+        stored, failed, error = [], [], None
+        try:
+            for part in reader.parts():
+                if part.content_type != "application/dicom":
+                    continue  # skipped unread (metadata + bulk data requests are not accepted)
+                try:
+                    info, record = pushed.receive_stream(actor=request.user, case=self.case, chunks=part.chunks(),
+                                                         source="stow", study_uid=study_uid)
+                except RecordRejected as exc:
+                    failed.append((getattr(exc, "uid", None), exc))
+                    continue
+                stored.append((info, record))
+        except DomainError as exc:  # the body broke off, is malformed or too large: what came whole is kept
+            error = exc
+        self.audit(self.case, stored=len(stored), failed=len(failed), **({"error": error.code} if error else {}))
+        if isinstance(error, BodyTooLarge):
+            return _too_large()
+        if error is not None:
+            raise error
+        if not stored and not failed:
+            raise DomainError(_("The request holds no application/dicom part."), field="body", code="no_instances")
         return _json(self.stow_response(stored, failed), status=200 if not failed else 202 if stored else 409)
 
     def stow_response(self, stored, failed) -> dict:
@@ -547,13 +547,6 @@ class StudyResource(WadoInstances):
 
     post = Studies.post
     stow_response = Studies.stow_response
-
-
-def ds_uid(content: bytes) -> str | None:
-    try:
-        return str(dicom.read(content, pixels=False).SOPInstanceUID)
-    except Exception:  # the part is not DICOM at all: no UID to report
-        return None
 
 
 class Root(DicomWebView):

@@ -11,11 +11,12 @@ import contextlib
 import json
 import secrets
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from konsil.audit.services import emit
 from konsil.cases.models import Attachment, Case
-from konsil.core import files
+from konsil.core import files, streams
 
 from . import dicom
 from .errors import RecordRejected
@@ -49,11 +50,61 @@ def receive(*, actor, case: Case, content: bytes, source: str, ds=None, audit_ac
     """
     ds = ds if ds is not None else dicom.read(content)
     info = dicom.index(ds)
-    if Instance.objects.filter(series__study__case=case, sop_uid=info.sop_uid).exists():
-        raise RecordRejected("duplicate", "instance already indexed")
+    _refuse_known(case, info)
     parent = study_record(actor=actor, case=case, info=info, source=source)
     entry = store_record(actor=actor, case=case, content=content, filename=f"{info.sop_uid}.dcm", parent=parent,
                          kind="dicom", status=P.READY, content_type="application/dicom", process=False)
+    return info, _file(actor=actor, case=case, entry=entry, info=info, source=source, audit_actor=audit_actor)
+
+
+def receive_stream(*, actor, case: Case, chunks, source: str, study_uid: str | None = None) -> tuple:
+    """Like `receive` for an instance that arrives in pieces (a STOW-RS part): encrypted as it arrives (one
+    segment in memory), then read back once to check and index it; the study is never held in memory.
+
+    `study_uid`: the study the instance must belong to (a STOW-RS request to a study's URL). Nothing is kept
+    when the instance is refused or storing fails.
+    """
+    entry = Attachment(case=case, uploaded_by=actor, kind="dicom", status=P.READY,
+                       content_type="application/dicom")
+    stored = streams.write_for(entry, chunks)
+    content = b""
+    try:
+        if not stored.size:
+            raise RecordRejected("empty", "zero-byte part")
+        if stored.size > settings.KONSIL_MAX_STUDY_BYTES:
+            raise RecordRejected("too_large", "part larger than the limit")
+        content = files.get_for(entry)
+        info = dicom.index(dicom.read(content))  # one instance, with its pixels: a cut one is refused
+        if study_uid and info.study_uid != study_uid:
+            raise RecordRejected("dicom_corrupt", "study uid differs from the URL")
+        _refuse_known(case, info)
+        entry.parent = study_record(actor=actor, case=case, info=info, source=source)
+        entry.filename = f"{info.sop_uid}.dcm"
+        entry.save()
+    except BaseException as exc:
+        files.delete(stored.name)
+        if isinstance(exc, RecordRejected):
+            exc.uid = sop_uid_of(content)  # for the STOW-RS failure list
+        raise
+    return info, _file(actor=actor, case=case, entry=entry, info=info, source=source)
+
+
+def sop_uid_of(content: bytes) -> str | None:
+    """The SOP Instance UID of what may be a DICOM instance, read from its header; None when there is none."""
+    try:
+        return str(dicom.read(content, pixels=False).SOPInstanceUID) if content else None
+    except Exception:  # the part is not DICOM at all: no UID to report
+        return None
+
+
+def _refuse_known(case: Case, info) -> None:
+    if Instance.objects.filter(series__study__case=case, sop_uid=info.sop_uid).exists():
+        raise RecordRejected("duplicate", "instance already indexed")
+
+
+def _file(*, actor, case: Case, entry: Attachment, info, source: str, audit_actor=None) -> Attachment:
+    """Index a stored instance under its study record, recount, audit and refresh the series picture."""
+    parent = entry.parent
     try:
         instance = index_instance(entry, info, IndexBatch(case, preload=False))
     except IntegrityError:  # the same instance raced in
@@ -67,7 +118,7 @@ def receive(*, actor, case: Case, content: bytes, source: str, ds=None, audit_ac
     if series is not None and (series.thumbnail_id is None or _power_of_two(series.instance_count)):
         with contextlib.suppress(Exception):  # a picture must never refuse an instance
             refresh_thumbnail(series.pk)
-    return info, entry
+    return entry
 
 
 def _power_of_two(n: int) -> bool:
