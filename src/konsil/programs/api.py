@@ -92,15 +92,20 @@ class MandateSerializer(serializers.ModelSerializer):
     member_id = serializers.CharField(source="member.member_id")
     case_reference = serializers.SerializerMethodField()
     determination = serializers.SerializerMethodField()
+    report_shared = serializers.SerializerMethodField()
 
     class Meta:
         model = Mandate
         fields = ["id", "member_id", "requesting_npi", "requesting_name", "cpt", "diagnoses", "deadline", "state",
-                  "case_reference", "determination", "created_at"]
+                  "case_reference", "determination", "report_shared", "created_at"]
         read_only_fields = fields
 
     def get_case_reference(self, obj) -> str:
         return obj.case.reference if obj.case_id else ""
+
+    def get_report_shared(self, obj) -> bool:
+        """The member agreed and the report is delivered: the sponsor's admins read it on the review's page."""
+        return selectors.report_shared(obj)
 
     def get_determination(self, obj) -> dict | None:
         d = getattr(obj, "determination", None)

@@ -161,3 +161,11 @@ class PaymentForm(forms.Form):
 
 class RecommendForm(forms.Form):
     recommended_cpt = forms.CharField(label=_("Recommended procedure (CPT), if any"), max_length=5, required=False)
+
+
+class ShareForm(forms.Form):
+    share_with_payer = forms.TypedChoiceField(
+        label=_("May your health plan read the full report?"), widget=forms.RadioSelect,
+        coerce=lambda v: v == "yes",
+        choices=[("yes", _("Yes, the plan may read the full report")),
+                 ("no", _("No, the plan sees only the determination"))])

@@ -162,6 +162,29 @@ def set_recommended_cpt(*, actor, mandate: Mandate, data) -> Mandate:
     return mandate
 
 
+def set_share(*, actor, mandate: Mandate, share) -> Mandate:
+    """The member (or their caregiver) gives or withdraws consent for the payer to read the full report."""
+    from konsil.cases import relations as rel
+    from konsil.cases.models import Case
+
+    if not isinstance(share, bool):
+        raise ValidationFailed(_("Answer yes or no."), field="share_with_payer")
+    case = Case.objects.filter(pk=mandate.case_id).first()
+    if case is None or not rel.relations(actor, case) & {rel.PATIENT, rel.CAREGIVER}:
+        if case is not None:
+            emit(actor=actor, action="program.mandate_consent", obj=mandate, patient_id=case.patient_id,
+                 outcome="denied", detail={"share_with_payer": share})
+        raise PermissionDenied(_("Only the member or their caregiver decides what the plan may read."))
+    with transaction.atomic():
+        mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
+        if mandate.share_clinical != share:
+            mandate.share_clinical = share
+            mandate.save(update_fields=["share_clinical", "updated_at"])
+            emit(actor=actor, action="program.mandate_consent", obj=mandate, patient_id=case.patient_id,
+                 detail={"share_with_payer": share})
+    return mandate
+
+
 VERDICTS = {"agree": Outcome.AGREE, "modify": Outcome.MODIFY, "alternative": Outcome.ALTERNATIVE,
             "against": Outcome.AGAINST}
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit
 from konsil.core import authz
-from konsil.core.errors import NotFound
+from konsil.core.errors import NotFound, PermissionDenied
 
 from .models import Claim, Enrollment, Invoice, Mandate, Program
 
@@ -70,6 +70,32 @@ def get_mandate(user, program: Program, pk) -> Mandate:
     emit(actor=user, action="program.mandate_read", obj=mandate, purpose="payment",
          patient_id=mandate.case.patient_id if mandate.case_id else None)
     return mandate
+
+
+REPORT_STATES = ("delivered", "closed")
+
+
+def report_shared(mandate: Mandate) -> bool:
+    """The member consented and the report is delivered: the sponsor may read it."""
+    return bool(mandate.share_clinical and mandate.case_id and mandate.case.status in REPORT_STATES)
+
+
+def shared_report_case(user, program: Program, pk):
+    """The case of a mandated review whose report the member let the sponsor read (the sponsor's admins only).
+    Without the member's consent (or once withdrawn) the sponsor is refused; both outcomes are audited."""
+    from .permissions import is_sponsor_admin
+
+    mandate = mandates_for(user, program).filter(pk=pk).first() if _is_uuid(pk) else None
+    if mandate is None:
+        raise NotFound(_("Referral not found."))
+    patient_id = mandate.case.patient_id if mandate.case_id else None
+    if not is_sponsor_admin(user, program) or not report_shared(mandate):
+        emit(actor=user, action="program.report_read", obj=mandate, patient_id=patient_id, purpose="payment",
+             outcome="denied")
+        raise PermissionDenied(_("The member has not agreed to share the report with the plan."))
+    emit(actor=user, action="program.report_read", obj=mandate.case, patient_id=patient_id, purpose="payment",
+         role="sponsor_admin", detail={"mandate": str(mandate.pk)})
+    return mandate.case
 
 
 def invoices_for(user, program: Program) -> QuerySet[Invoice]:

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<uuid:pk>/reviews/", views.reviews, name="reviews"),
     path("<uuid:pk>/reviews/new/", views.refer, name="refer"),
     path("<uuid:pk>/reviews/<uuid:mandate>/", views.review, name="review"),
+    path("<uuid:pk>/reviews/<uuid:mandate>/report/", views.shared_report, name="shared_report"),
     path("<uuid:pk>/billing/", views.billing_page, name="billing"),
     path("<uuid:pk>/billing/invoices/<uuid:invoice>.<str:fmt>", views.invoice_file, name="invoice_file"),
     path("<uuid:pk>/billing/invoices/<uuid:invoice>/void/", views.void_invoice, name="void_invoice"),

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from konsil.core import authz
@@ -27,6 +28,7 @@ from .forms import (
     RecommendForm,
     ReferralForm,
     RosterForm,
+    ShareForm,
     StartForm,
     put_errors,
 )
@@ -147,8 +149,29 @@ def review(request, pk, mandate):
         raise Http404(_("Referral not found.")) from None
     invite = request.build_absolute_uri(mandates.invite_path(row)) if row.state == Mandate.State.INVITED and \
         authz.can("programs.refer", request.user, program) else ""
-    return render(request, "programs/review.html", {"program": program, "m": row, "invite": invite,
-                                                    "d": getattr(row, "determination", None)})
+    from .permissions import is_sponsor_admin
+
+    return render(request, "programs/review.html", {
+        "program": program, "m": row, "invite": invite, "d": getattr(row, "determination", None),
+        "report_shared": selectors.report_shared(row) and is_sponsor_admin(request.user, program)})
+
+
+@never_cache
+@login_required
+def shared_report(request, pk, mandate):
+    """The full report of a mandated review, for the sponsor's admins while the member's consent stands."""
+    from konsil.opinions import report
+
+    program = _program(request, pk)
+    try:
+        case = selectors.shared_report_case(request.user, program, mandate)
+        context = report.report_context(case, request)
+    except NotFound:
+        raise Http404(_("Referral not found.")) from None
+    except DomainPermissionDenied as exc:
+        raise DjangoPermissionDenied(str(exc.message)) from None
+    context["report_body"] = report.render_body(context)
+    return render(request, "programs/report.html", {**context, "program": program, "mandate_pk": mandate})
 
 
 @login_required
@@ -296,11 +319,26 @@ def case_program(request, case_id):
         enrollment = selectors.enrollment_for_case(request.user, case_id)
     except NotFound:
         raise Http404(_("This case is not part of a program.")) from None
+    from konsil.cases import relations as rel
+
     mandate = getattr(enrollment.case, "mandate", None)
+    relations = rel.relations(request.user, enrollment.case)
+    member_side = mandate is not None and bool(relations & {rel.PATIENT, rel.CAREGIVER})
+    reviewer = mandate is not None and bool(relations & {rel.SPECIALIST, rel.COORDINATOR})
     pay_form, rec_form = PaymentForm(prefix="pay"), RecommendForm(prefix="rec")
+    share_form = ShareForm(prefix="share", initial={
+        "share_with_payer": "yes" if mandate is not None and mandate.share_clinical else "no"})
     if request.method == "POST":
         try:
-            if "pay-amount" in request.POST:
+            if request.POST.get("form") == "share" and mandate is not None:
+                share_form = ShareForm(request.POST, prefix="share")
+                if share_form.is_valid():
+                    share = share_form.cleaned_data["share_with_payer"]
+                    mandates.set_share(actor=request.user, mandate=mandate, share=share)
+                    messages.success(request, _("Your health plan may now read the full report.") if share else
+                                     _("Your health plan no longer reads the report; it sees only the determination."))
+                    return redirect("programs:case", case_id=enrollment.case_id)
+            elif "pay-amount" in request.POST:
                 pay_form = PaymentForm(request.POST, prefix="pay")
                 if pay_form.is_valid():
                     payments.record_payment(actor=request.user, enrollment=enrollment, data=pay_form.cleaned_data)
@@ -315,10 +353,14 @@ def case_program(request, case_id):
         except DomainPermissionDenied as exc:
             raise DjangoPermissionDenied(str(exc.message)) from None
         except DomainError as exc:
-            put_errors(pay_form if "pay-amount" in request.POST else rec_form, exc)
+            target = share_form if request.POST.get("form") == "share" else pay_form if "pay-amount" in \
+                request.POST else rec_form
+            put_errors(target, exc)
     return render(request, "programs/case.html", {
-        "e": enrollment, "mandate": mandate, "pay_form": pay_form, "rec_form": rec_form,
-        "balance": payments.balance_cents(enrollment), "payments": enrollment.payments.all()})
+        "e": enrollment, "mandate": mandate, "pay_form": pay_form, "rec_form": rec_form, "share_form": share_form,
+        "member_side": member_side, "reviewer": reviewer,
+        "balance": payments.balance_cents(enrollment), "payments": enrollment.payments.all()},
+        status=400 if share_form.errors or pay_form.errors or rec_form.errors else 200)
 
 
 @require_POST
