@@ -169,3 +169,10 @@ def test_presenters_give_the_lines_in_the_active_language():
     with translation.override("en"):
         lines = reasons.render(proposal)
     assert lines[0].startswith("Needs a generalist first")
+
+
+def test_every_catalog_specialty_name_is_a_message_for_the_catalogs():
+    from konsil.matching import catalog
+    from konsil.triage.specialty_names import NAMES
+
+    assert {row["name"] for row in catalog.rows()} <= set(NAMES)
