@@ -7,8 +7,10 @@ from konsil.accounts.api import LogoutAllView, MeView, TokenDetailView, TokenLis
 from konsil.analytics.api_urls import urlpatterns as analytics_api_urls
 from konsil.cases.api import CaseViewSet, Icd10LookupView, NotificationViewSet
 from konsil.cases.emergency_api import CaseEmergencyViewSet
+from konsil.consults.api import CaseConsultViewSet, ConsultViewSet
 from konsil.matching.api import CaseCandidatesViewSet, SpecialistViewSet, SpecialtyViewSet
 from konsil.opinions.api import CaseOpinionViewSet, ReportPdfViewSet
+from konsil.outcomes.api import CaseOutcomeViewSet
 from konsil.programs.api_urls import urlpatterns as program_urls
 from konsil.records.pacs_api import CaseRetrievesView, FindView, SourcesView
 from konsil.records.tus import UploadCreateView, UploadView
@@ -21,10 +23,13 @@ router = DefaultRouter()
 router.register("cases", CaseOpinionViewSet, basename="case-opinion")
 router.register("cases", CaseCandidatesViewSet, basename="case-candidates")
 router.register("cases", CaseEmergencyViewSet, basename="case-emergency")
+router.register("cases", CaseConsultViewSet, basename="case-consults")
+router.register("cases", CaseOutcomeViewSet, basename="case-outcome")
 router.register("cases", CaseViewSet, basename="case")
 router.register("specialists", SpecialistViewSet, basename="specialist")
 router.register("specialties", SpecialtyViewSet, basename="specialty")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("consults", ConsultViewSet, basename="consult")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

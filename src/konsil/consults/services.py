@@ -3,7 +3,7 @@ each, audited in it, e-mails on commit."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -66,6 +66,10 @@ def parse_start(value) -> datetime:
             raise ValidationFailed(_("Choose a time from the list."), field="starts_at") from None
     if parsed.tzinfo is None:
         raise ValidationFailed(_("Choose a time from the list."), field="starts_at")
+    try:
+        parsed.astimezone(UTC)  # years 1 and 9999 with an offset fall off the calendar in UTC
+    except OverflowError:
+        raise ValidationFailed(_("Choose a time from the list."), field="starts_at") from None
     return parsed
 
 
