@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
 
+from konsil.accounts.models import User
 from konsil.core.errors import ValidationFailed
 
 from . import services
@@ -27,10 +29,23 @@ class LicenseInline(admin.TabularInline):
 class SpecialistAdmin(admin.ModelAdmin):
     list_display = ("__str__", "npi", "network", "institution", "capacity", "accepting", "imlc")
     list_filter = ("network", "accepting", "imlc", "specialties")
-    search_fields = ("npi", "user__email", "user__last_name", "institution")
+    search_fields = ("npi", "user__email", "institution")  # names are encrypted: see get_search_results
+    ordering = ("user__email",)  # the database cannot order encrypted names
     filter_horizontal = ("specialties", "subspecialties")
     raw_id_fields = ("user",)
     inlines = [LicenseInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        """NPI, e-mail and institution as Django searches them, and names by whole words (first or last name,
+        any case) through the users' keyed name index: every word of the search must be one of the names."""
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        words = search_term.split()[:5]
+        if words:
+            index, q = User._meta.get_field("name_index"), Q()
+            for word in words:
+                q &= index.matches(word, through="user__")
+            found = found | queryset.filter(q)
+        return found, duplicates
 
 
 @admin.register(LicensureRule)

@@ -64,8 +64,9 @@ class SpecialistViewSet(viewsets.GenericViewSet):
         authz.require("directory.view", request.user)
         networks = request.user.organizations_for(Role.COORDINATOR, Role.SPECIALIST).values("pk")
         specialists = selectors.directory(**_filters(request.query_params)).filter(network__in=networks)
-        page = self.paginate_queryset(specialists.order_by("user__last_name", "user__first_name", "pk"))
-        return self.get_paginated_response(SpecialistSerializer(page, many=True).data)
+        page = self.paginate_queryset(selectors.ids_by_name(specialists))  # names are encrypted: sorted here
+        return self.get_paginated_response(
+            SpecialistSerializer(selectors.in_name_order(specialists, page), many=True).data)
 
 
 class CaseCandidatesViewSet(viewsets.GenericViewSet):

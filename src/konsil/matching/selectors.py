@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -48,6 +50,33 @@ def directory(*, network=None, specialty: str | None = None, state: str | None =
         ids = [s.pk for s in Specialist.objects.only("id", "languages") if language in (s.languages or [])]
         qs = qs.filter(pk__in=ids)
     return qs.distinct()
+
+
+def _fold(name: str | None) -> str:
+    """A name as it sorts: accents set aside, any case ("Álvarez" beside "alvarez")."""
+    text = unicodedata.normalize("NFKD", name or "")
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold().strip()
+
+
+def ids_by_name(qs: QuerySet[Specialist]) -> list:
+    """The ids of `qs` in alphabetical order of last name, then first name (then id, for a stable order).
+
+    Names are encrypted at rest, so the database cannot order them: they are decrypted and sorted here. A network's
+    directory is bounded (hundreds to a few thousand people), and only ids and names are read."""
+    rows = (Specialist.objects.order_by().filter(pk__in=qs.order_by().values("pk"))
+            .values_list("pk", "user__first_name", "user__last_name"))
+    return [pk for pk, _first, _last in sorted(rows, key=lambda r: (_fold(r[2]), _fold(r[1]), str(r[0])))]
+
+
+def in_name_order(qs: QuerySet[Specialist], ids: list) -> list[Specialist]:
+    """The specialists of `qs` whose ids are `ids`, in that order."""
+    found = {s.pk: s for s in qs.order_by().filter(pk__in=ids)}
+    return [found[pk] for pk in ids if pk in found]
+
+
+def by_name(qs: QuerySet[Specialist], *, limit: int | None = None) -> list[Specialist]:
+    """`qs` in alphabetical order (see ids_by_name), at most `limit` of them."""
+    return in_name_order(qs, ids_by_name(qs)[:limit])
 
 
 def candidates(case) -> QuerySet[Specialist]:
