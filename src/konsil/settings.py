@@ -388,6 +388,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # every /api/v1 operation documents its error bodies (400/401/403/404/409/413/415/429, core/api.py)
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "konsil.core.api.document_errors"],
 }
 
 LOGGING = {
