@@ -155,7 +155,8 @@ class CaseViewSet(viewsets.GenericViewSet):
     @extend_schema(methods=["GET"], parameters=[CASE_ID], responses=AttachmentSerializer(many=True))
     @extend_schema(methods=["POST"], parameters=[CASE_ID], responses={201: AttachmentSerializer},
                    request={"multipart/form-data": AttachmentInputSerializer})
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser],
+            pagination_class=None)  # a whole list (the schema says so)
     def attachments(self, request, pk=None):
         if request.method == "GET":
             case = case_for(request, pk, action="attachment.list")
@@ -187,7 +188,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     @extend_schema(methods=["GET"], parameters=[CASE_ID], responses=MessageSerializer(many=True))
     @extend_schema(methods=["POST"], parameters=[CASE_ID], request=MessageInputSerializer,
                    responses={201: MessageSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)  # a whole list (the schema says so)
     def messages(self, request, pk=None):
         if request.method == "GET":
             case = case_for(request, pk, action="message.list")
@@ -201,7 +202,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     @extend_schema(methods=["GET"], parameters=[CASE_ID], responses=CodeSuggestionSerializer(many=True))
     @extend_schema(methods=["POST"], parameters=[CASE_ID], request=CodeDecisionInputSerializer,
                    responses={200: CodeSuggestionSerializer})
-    @action(detail=True, methods=["get", "post"], url_path="code-suggestions")
+    @action(detail=True, methods=["get", "post"], url_path="code-suggestions", pagination_class=None)
     def code_suggestions(self, request, pk=None):
         """Codes Konsil read in the patient's words and records; a coordinator or the case's clinician confirms
         (the code joins the diagnoses) or rejects each."""

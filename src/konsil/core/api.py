@@ -151,3 +151,69 @@ class CachedSchemaView(SpectacularAPIView):
         return Response(data=schema, headers={
             "Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'})
 
+
+
+# -- OpenAPI: every operation documents the error bodies it can answer ----------------------------------------------
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Every error of /api/v1: a stable code, a sentence for people and field-level messages "
+                   "(nested fields named with dots).",
+    "properties": {
+        "code": {"type": "string", "description": "A stable code for machines (invalid, not_authenticated, "
+                                                  "permission_denied, not_found, conflict, throttled, ...)."},
+        "detail": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                   "description": "Messages by field; empty when the error is about the request as a whole."},
+    },
+    "required": ["code", "detail", "errors"],
+}
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: field-level messages in `errors`.",
+    401: "Not signed in, or the token is expired or revoked.",
+    403: "Signed in, but not allowed (role, relation to the case, multi-factor sign-in, token scope).",
+    404: "No such object, or not one the caller may see.",
+    409: "Valid, but the object's state forbids it.",
+    413: "The request body is too large.",
+    415: "The request's content type is not accepted.",
+    429: "Too many requests: wait for Retry-After seconds.",
+}
+UNSAFE = ("post", "put", "patch", "delete")
+OPERATIONS = ("get", *UNSAFE)
+
+
+def error_codes(method: str, operation: dict) -> list[int]:
+    """The error statuses an /api/v1 operation can answer, from what it takes and who may call it."""
+    params = operation.get("parameters") or []
+    signed_in = {} not in (operation.get("security") or [{}])
+    codes = {403, 429}
+    if signed_in:
+        codes.add(401)
+    if method in UNSAFE or operation.get("requestBody") or any(p.get("in") == "query" for p in params):
+        codes.add(400)
+    if any(p.get("in") == "path" for p in params):
+        codes.add(404)
+    if method in UNSAFE:
+        codes.add(409)
+    if operation.get("requestBody"):
+        codes.update((413, 415))
+    return sorted(codes)
+
+
+def document_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: an `Error` component and, on every /api/v1 operation, the error
+    statuses it can answer with that body (a status a view already documents keeps its own description)."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, item in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in item.items():
+            if method not in OPERATIONS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code in error_codes(method, operation):
+                response = responses.setdefault(str(code), {"description": ERROR_DESCRIPTIONS[code]})
+                response.setdefault("content", body)
+    return result

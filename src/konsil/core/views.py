@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -132,4 +133,6 @@ def home(request):
 def not_found(request, exception=None):
     """The site's 404 page. A case page a clinician cannot see offers emergency access when they may take it
     (cases.emergency_views.HiddenCase); to anyone else it reads like any missing page."""
+    if request.path.startswith("/api/"):  # an API address that matches no route: the API's JSON error body
+        return JsonResponse({"code": "not_found", "detail": _("Not found."), "errors": {}}, status=404)
     return render(request, "404.html", {"break_glass_url": getattr(exception, "break_glass_url", "")}, status=404)

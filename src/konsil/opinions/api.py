@@ -61,7 +61,7 @@ class CaseOpinionViewSet(viewsets.GenericViewSet):
         return Response(OpinionSerializer(draft).data)
 
     @extend_schema(parameters=[CASE_ID], responses=OpinionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a whole list (the schema says so)
     def opinions(self, request, pk=None):
         """Every version the caller may read, newest first."""
         case = case_for(request, pk, action="opinion.list")
