@@ -35,7 +35,7 @@ def test_every_operation_documents_its_error_bodies(document):
         where = f"{method.upper()} {path}"
         codes = {403, 429}
         codes |= {401} if {} not in operation.get("security", [{}]) else set()
-        codes |= {404} if "{" in path else set()
+        codes |= {404, 409} if "{" in path else set()
         codes |= {400, 409} if method != "get" else set()
         codes |= {400} if any(p["in"] == "query" for p in operation.get("parameters", [])) else set()
         for code in codes:
@@ -50,7 +50,7 @@ def test_a_view_keeps_its_own_error_description(document):
 
 def test_lists_under_a_case_are_documented_as_the_arrays_they_are(document, patient_user, draft_case):
     client = token_client(patient_user)
-    for name in ("messages", "attachments", "opinions", "code-suggestions"):
+    for name in ("messages", "attachments", "opinions", "code-suggestions", "consults"):
         schema = document["paths"][f"/api/v1/cases/{{id}}/{name}/"]["get"]["responses"]["200"]
         assert schema["content"]["application/json"]["schema"]["type"] == "array", name
         response = client.get(f"{API}/cases/{draft_case.pk}/{name}/?offset=0")

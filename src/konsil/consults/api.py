@@ -47,7 +47,7 @@ class CaseConsultViewSet(viewsets.GenericViewSet):
     @extend_schema(methods=["GET"], parameters=[CASE_ID], responses=ConsultSerializer(many=True))
     @extend_schema(methods=["POST"], parameters=[CASE_ID], request=BookInputSerializer,
                    responses={201: ConsultSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)  # a whole list (the schema says so)
     def consults(self, request, pk=None):
         """GET: the case's consults, newest first. POST: book one (the patient's side or a coordinator, once the
         report is delivered): 409 `slot_taken` for a double booking, 400 on `starts_at` for a time in the past or

@@ -174,7 +174,7 @@ ERROR_DESCRIPTIONS = {
     401: "Not signed in, or the token is expired or revoked.",
     403: "Signed in, but not allowed (role, relation to the case, multi-factor sign-in, token scope).",
     404: "No such object, or not one the caller may see.",
-    409: "Valid, but the object's state forbids it.",
+    409: "Valid, but the object's state forbids it (now: a later state, or another request, may allow it).",
     413: "The request body is too large.",
     415: "The request's content type is not accepted.",
     429: "Too many requests: wait for Retry-After seconds.",
@@ -193,7 +193,7 @@ def error_codes(method: str, operation: dict) -> list[int]:
     if method in UNSAFE or operation.get("requestBody") or any(p.get("in") == "query" for p in params):
         codes.add(400)
     if any(p.get("in") == "path" for p in params):
-        codes.add(404)
+        codes.update((404, 409))  # an object whose state forbids it (slots of a case not yet delivered, say)
     if method in UNSAFE:
         codes.add(409)
     if operation.get("requestBody"):
