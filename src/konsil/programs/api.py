@@ -66,6 +66,15 @@ class ProgramInputSerializer(serializers.Serializer):
     mandated_procedures = MandatedProcedureSerializer(many=True, required=False)
 
 
+class ProgramCreateSerializer(ProgramInputSerializer):
+    """A new program: the sponsor's and the network's addresses (slugs), its own address, then its terms."""
+
+    sponsor = serializers.CharField()
+    network = serializers.CharField()
+    slug = serializers.CharField(required=False, help_text="Default: made from the name.")
+    name = serializers.CharField()
+
+
 class ProgramEligibilityInputSerializer(serializers.Serializer):
     member_id = serializers.CharField(required=False)
     enrolment_code = serializers.CharField(required=False)
@@ -163,6 +172,12 @@ class ProgramListView(APIView):
         """Programs you administer or coordinate."""
         programs = selectors.programs_for(request.user).order_by("name")[:200]
         return Response(ProgramSerializer(programs, many=True).data)
+
+    @extend_schema(request=ProgramCreateSerializer, responses={201: ProgramSerializer, **ERRORS})
+    def post(self, request):
+        """Set up a program (the sponsor's or the network's admins); nothing is saved unless every field is right."""
+        program = services.create_program(actor=request.user, data=_data(request))
+        return Response(ProgramSerializer(program).data, status=status.HTTP_201_CREATED)
 
 
 class ProgramDetailView(APIView):

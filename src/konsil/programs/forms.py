@@ -13,6 +13,7 @@ from .models import Eligibility, Pricing, Service
 def put_errors(form, exc) -> None:
     """A DomainError's field messages on the form's fields (others on the form)."""
     for name, messages in exc.as_dict()["errors"].items():
+        name = getattr(form, "FIELD_OF", {}).get(name, name)  # the service's name -> the form's field
         for message in messages:
             form.add_error(name if name in form.fields else None, message)
     if not form.errors:
@@ -81,6 +82,9 @@ class ProgramForm(forms.Form):
     active = forms.BooleanField(label=_("Active (the member page is open)"), required=False)
 
     RATES = ("written", "video", "phone", "panel")
+    FIELD_OF = {"pmpm_cents": "pmpm", "self_pay_cents": "self_pay", "mandated_procedures": "mandated",
+                "case_rates": "rate_written", "decision_days": "mandated",
+                **{f"case_rates.{k}": f"rate_{k}" for k in ("written", "video", "phone", "panel")}}
 
     @classmethod
     def initial_for(cls, program) -> dict:
@@ -99,7 +103,7 @@ class ProgramForm(forms.Form):
 
     def service_data(self) -> dict:
         d = self.cleaned_data
-        rates = {k: d[f"rate_{k}"] for k in self.RATES if d.get(f"rate_{k}")}
+        rates = {k: _cents(d[f"rate_{k}"]) for k in self.RATES if d.get(f"rate_{k}")}
         mandated = []
         for line in (d.get("mandated") or "").splitlines():
             parts = [p.strip() for p in line.split("|")]
@@ -169,3 +173,35 @@ class ShareForm(forms.Form):
         coerce=lambda v: v == "yes",
         choices=[("yes", _("Yes, the plan may read the full report")),
                  ("no", _("No, the plan sees only the determination"))])
+
+
+class NewProgramForm(ProgramForm):
+    """A new program: who sponsors it, which network serves it, and its address, then the same terms."""
+
+    sponsor = forms.ChoiceField(label=_("Sponsor (payer or employer)"))
+    network = forms.ChoiceField(label=_("Provider network"))
+    slug = forms.SlugField(label=_("Address of the member page"), max_length=80, required=False,
+                           help_text=_("Letters, digits and hyphens; empty: made from the name."))
+    field_order = ["sponsor", "network", "name", "slug"]
+
+    def __init__(self, *args, sponsors=(), networks=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sponsor"].choices = [("", "—"), *[(o.slug, o.name) for o in sponsors]]
+        self.fields["network"].choices = [("", "—"), *[(o.slug, o.name) for o in networks]]
+        self.order_fields(self.field_order)
+
+    def service_data(self) -> dict:
+        d = self.cleaned_data
+        return {**super().service_data(), "sponsor": d["sponsor"], "network": d["network"], "slug": d["slug"]}
+
+
+class BillingProfileForm(forms.Form):
+    npi = forms.CharField(label=_("Billing NPI"), max_length=10)
+    tax_id = forms.CharField(label=_("Tax id (EIN)"), max_length=12, help_text=_("Nine digits, like 12-3456789."))
+    address = forms.CharField(label=_("Address"), max_length=110)
+    city = forms.CharField(label=_("City"), max_length=60)
+    state = forms.ChoiceField(label=_("State"), choices=[("", "—"), *STATE_CHOICES])
+    postal_code = forms.CharField(label=_("ZIP code"), max_length=10)
+    phone = forms.CharField(label=_("Billing phone"), max_length=20)
+    submitter_id = forms.CharField(label=_("Submitter id (837P)"), max_length=40,
+                                   help_text=_("The id your clearinghouse gave you."))

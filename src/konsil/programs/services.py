@@ -55,7 +55,10 @@ def _rates(data) -> dict:
     for key, value in raw.items():
         if key not in Service.values:
             raise ValidationFailed(_("Not a service: %(value)s.") % {"value": str(key)[:40]}, field="case_rates")
-        out[key] = inputs.cents({key: value}, key)
+        try:  # cents, like every price of the service (the page converts the dollars typed)
+            out[key] = inputs.cents({"rate_cents": value}, "rate_cents")
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, field=f"case_rates.{key}") from None
     return out
 
 
@@ -224,3 +227,61 @@ def regenerate_code(*, actor, program: Program) -> Program:
         program.save(update_fields=["enrolment_code", "updated_at"])
         emit(actor=actor, action="program.update", obj=program, detail={"fields": ["enrolment_code"]})
     return program
+
+
+# --- the network's billing profile (the billing provider of its 837P claims) -----------------------------------
+
+PROFILE_FIELDS = ("npi", "tax_id", "address", "city", "state", "postal_code", "phone", "submitter_id")
+
+
+def _digits(data, name: str, sizes: tuple[int, ...], message) -> str:
+    value = re.sub(r"[\s()+.-]", "", inputs.text(data, name, limit=20))
+    if not value.isdigit() or len(value) not in sizes:
+        raise ValidationFailed(message, field=name)
+    return value
+
+
+def _state(data) -> str:
+    from konsil.cases.choices import STATE_CHOICES
+
+    value = inputs.text(data, "state", limit=2).upper()
+    if value not in dict(STATE_CHOICES):
+        raise ValidationFailed(_("Choose a US state."), field="state")
+    return value
+
+
+def may_edit_billing_profile(actor, network) -> bool:
+    return actor.memberships.filter(organization=network, role=Role.ORG_ADMIN, active=True).exists()
+
+
+def save_billing_profile(*, actor, network: Organization, data):
+    """Create or change the network's billing profile (its admins only); every field checked, nothing half-saved,
+    audited with the names of the fields changed."""
+    from .models import BillingProfile
+
+    if network.kind != OrganizationKind.PROVIDER_NETWORK or not may_edit_billing_profile(actor, network):
+        raise PermissionDenied(_("Only the network's admins edit its billing profile."))
+    if not isinstance(data, dict):
+        raise ValidationFailed(_("Give the billing details."), field="npi")
+    clean = inputs.collect({
+        "npi": lambda: inputs.npi(data, "npi"),
+        "tax_id": lambda: _digits(data, "tax_id", (9,), _("A tax id (EIN) has nine digits, like 12-3456789.")),
+        "address": lambda: inputs.text(data, "address", limit=110),
+        "city": lambda: inputs.text(data, "city", limit=60),
+        "state": lambda: _state(data),
+        "postal_code": lambda: _digits(data, "postal_code", (5, 9), _("A ZIP code has five or nine digits.")),
+        "phone": lambda: _digits(data, "phone", (10,), _("A phone number has ten digits, like 415 555 0100.")),
+        "submitter_id": lambda: inputs.text(data, "submitter_id", limit=40),
+    })
+    with transaction.atomic():
+        profile = BillingProfile.objects.select_for_update().filter(network=network).first()
+        created = profile is None
+        profile = profile or BillingProfile(network=network)
+        changed = sorted(k for k, v in clean.items() if created or getattr(profile, k) != v)
+        for key, value in clean.items():
+            setattr(profile, key, value)
+        profile.save()
+        if changed:
+            emit(actor=actor, action="program.billing_profile", obj=profile,
+                 detail={"fields": changed, "created": created})
+    return profile

@@ -7,6 +7,8 @@ from . import views
 app_name = "programs"
 urlpatterns = [
     path("", views.program_list, name="list"),
+    path("new/", views.program_new, name="new"),
+    path("networks/<uuid:network>/billing-profile/", views.billing_profile, name="billing_profile"),
     path("p/<slug:slug>/", views.public, name="public"),
     path("p/<slug:slug>/theme.css", views.theme, name="theme"),
     path("invite/<str:token>/", views.mandate_accept, name="mandate_accept"),

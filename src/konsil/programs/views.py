@@ -21,8 +21,10 @@ from konsil.core.errors import PermissionDenied as DomainPermissionDenied
 from . import billing, dashboard, enrolment, mandates, payments, selectors, services
 from .forms import (
     AcceptForm,
+    BillingProfileForm,
     EligibilityForm,
     InvoiceForm,
+    NewProgramForm,
     PaymentForm,
     ProgramForm,
     RecommendForm,
@@ -60,7 +62,76 @@ def program_list(request):
     if not programs.exists() and not request.user.has_role("payer_admin", "employer_admin", "org_admin",
                                                            "coordinator"):
         raise DjangoPermissionDenied(_("You do not have permission to do this."))
-    return render(request, "programs/list.html", {"programs": programs})
+    from konsil.accounts.roles import OrganizationKind, Role
+
+    sponsors, networks = _creatable(request.user)
+    admin_networks = request.user.organizations_for(Role.ORG_ADMIN).filter(kind=OrganizationKind.PROVIDER_NETWORK)
+    return render(request, "programs/list.html", {"programs": programs, "can_create": bool(sponsors and networks),
+                                                  "admin_networks": admin_networks})
+
+
+def _creatable(user):
+    """The sponsors and networks `user` may pair in a new program: a network's admin serves any sponsor; a
+    sponsor's admin buys from any network."""
+    from konsil.accounts.models import Organization
+    from konsil.accounts.roles import OrganizationKind, Role
+
+    from .permissions import SPONSOR_ROLES
+
+    own_sponsors = user.organizations_for(*SPONSOR_ROLES)
+    own_networks = user.organizations_for(Role.ORG_ADMIN).filter(kind=OrganizationKind.PROVIDER_NETWORK)
+    active = Organization.objects.filter(active=True).order_by("name")
+    sponsors = active.filter(kind__in=(OrganizationKind.PAYER, OrganizationKind.EMPLOYER))
+    networks = active.filter(kind=OrganizationKind.PROVIDER_NETWORK)
+    return (list(sponsors if own_networks.exists() else own_sponsors.filter(active=True)),
+            list(networks if own_sponsors.exists() else own_networks.filter(active=True)))
+
+
+@login_required
+def program_new(request):
+    """A sponsor's or a network's admin sets up a program; nothing is saved until every field is right."""
+    sponsors, networks = _creatable(request.user)
+    if not sponsors or not networks:
+        raise DjangoPermissionDenied(_("You do not have permission to do this."))
+    form = NewProgramForm(request.POST or None, sponsors=sponsors, networks=networks,
+                          initial={"services": ["written"], "eligibility": "roster", "pricing": "case_rate",
+                                   "active": True, "languages": ["en"]})
+    if request.method == "POST" and form.is_valid():
+        try:
+            program = services.create_program(actor=request.user, data=form.service_data())
+        except DomainPermissionDenied as exc:
+            form.add_error(None, str(exc.message))
+        except DomainError as exc:
+            put_errors(form, exc)
+        else:
+            messages.success(request, _("Program created."))
+            return redirect("programs:detail", pk=program.pk)
+    return render(request, "programs/new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+def billing_profile(request, network):
+    """The network's billing profile (billing provider of its 837P claims), for the network's admins."""
+    from konsil.accounts.models import Organization
+
+    from .models import BillingProfile
+
+    org = Organization.objects.filter(pk=network).first()
+    if org is None or not services.may_edit_billing_profile(request.user, org):
+        raise Http404(_("Network not found."))
+    profile = BillingProfile.objects.filter(network=org).first()
+    initial = {k: getattr(profile, k) for k in services.PROFILE_FIELDS} if profile else {}
+    form = BillingProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_billing_profile(actor=request.user, network=org, data=form.cleaned_data)
+        except DomainError as exc:
+            put_errors(form, exc)
+        else:
+            messages.success(request, _("Billing profile saved."))
+            return redirect("programs:billing_profile", network=org.pk)
+    return render(request, "programs/billing_profile.html", {"form": form, "network": org, "profile": profile},
+                  status=400 if form.errors else 200)
 
 
 @login_required
