@@ -95,7 +95,7 @@ def test_a_finished_upload_is_stored_segmented_and_processed_from_the_stream(
     assert record.status == "ready" and record.kind == "zip" and record.detail["images"] == 4
     assert Study.objects.get(case=draft_case).series.get().instance_count == 4
     download = client.get(f"/cases/{draft_case.pk}/attachments/{record.pk}/")
-    assert download.status_code == 200 and download.content == archive
+    assert download.status_code == 200 and b"".join(download.streaming_content) == archive
 
 
 def test_a_cut_segmented_record_fails_processing_cleanly(small_segments, draft_case):

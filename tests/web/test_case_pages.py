@@ -440,14 +440,15 @@ def test_attachment_round_trip_is_encrypted_and_audited(client, patient_user, co
 
     response = client.get(url("cases:attachment", pk=draft_case.pk, att=attachment.pk))
     assert response.status_code == 200
-    assert response.content == plaintext
+    assert response.streaming and b"".join(response.streaming_content) == plaintext  # streamed, not read whole
     disposition = response["Content-Disposition"]
     assert disposition.startswith("attachment;") and "\r" not in disposition and "\n" not in disposition
     assert response["Content-Type"] == "application/pdf"
     assert events("attachment.download", object_id=str(attachment.pk), actor=patient_user).exists()
 
     login(client, coordinator)
-    assert client.get(url("cases:attachment", pk=draft_case.pk, att=attachment.pk)).content == plaintext
+    assert b"".join(client.get(url("cases:attachment", pk=draft_case.pk, att=attachment.pk)).streaming_content) \
+        == plaintext
 
 
 def test_attachment_is_404_for_others_and_for_mismatched_case(client, other_patient, patient_user, draft_case,

@@ -15,7 +15,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case as SqlCase
 from django.db.models import Count, F, IntegerField, Value, When
-from django.http import Http404, HttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 
 from konsil.accounts.models import Organization
 from konsil.accounts.roles import OrganizationKind, Role
-from konsil.core import authz, files
+from konsil.core import authz, crypto, files
 from konsil.core.errors import DomainError, NotFound
 from konsil.matching import ranking
 from konsil.matching import selectors as matching
@@ -496,20 +496,26 @@ def _safe_filename(name: str) -> str:
 
 @login_required
 def attachment(request, pk, att):
-    """Stream a decrypted document as a download (audited by the service)."""
+    """Stream a decrypted document as a download (audited when opened): decrypted piece by piece, never read
+    whole into memory; a pushed study comes as a zip of its instances."""
+    from konsil.records import downloads
+
     case = _case_or_404(request.user, pk, audit=False)
     try:
         item = selectors.attachments_for(request.user, case).get(pk=att)
     except Attachment.DoesNotExist:
         raise Http404(_("Document not found.")) from None
     try:
-        content = services.read_attachment(actor=request.user, attachment=item)
-    except (files.IntegrityError, OSError):
+        download = downloads.open_download(actor=request.user, attachment=item)
+    except (files.IntegrityError, crypto.DecryptionError, OSError):
         messages.error(request, _("This document cannot be read right now. Please tell the care team."))
         return _to_detail(case, "documents")
-    safe = SAFE_TYPE.match(item.content_type or "")
-    response = HttpResponse(content, content_type=item.content_type if safe else "application/octet-stream")
-    response["Content-Disposition"] = content_disposition_header(True, _safe_filename(item.filename))
+    safe = SAFE_TYPE.match(download.content_type or "")
+    response = StreamingHttpResponse(download.pieces,
+                                     content_type=download.content_type if safe else "application/octet-stream")
+    if download.size is not None:
+        response["Content-Length"] = str(download.size)
+    response["Content-Disposition"] = content_disposition_header(True, _safe_filename(download.filename))
     response["Content-Security-Policy"] = "sandbox"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -16,13 +16,14 @@ from konsil.core.errors import DomainError
 
 PIECE = 256 * 1024
 MAX_HEADERS = 16 * 1024
+MAX_BOUNDARY = 200  # RFC 2046 says 70; Orthanc sends 73
 
 
 def boundary_of(content_type: str) -> str:
     """The boundary parameter of a multipart/related Content-Type; DomainError when it is not one."""
     message = email.parser.HeaderParser(policy=email.policy.HTTP).parsestr(f"Content-Type: {content_type}\r\n\r\n")
     boundary = message.get_param("boundary") if message.get_content_maintype() == "multipart" else None
-    if not boundary or len(boundary) > 70:
+    if not boundary or len(boundary) > MAX_BOUNDARY:
         raise DomainError(_("Send DICOM instances as multipart/related; type=\"application/dicom\"."), field="body")
     return str(boundary)
 
