@@ -20,6 +20,14 @@ SPANISH = "Tengo el azúcar alta, mucha sed todo el tiempo y heridas que tardan 
 JAPANESE = "糖尿病と言われました。喉がすごく渇くし、傷が治りにくいです。"
 
 
+@pytest.fixture(autouse=True)
+def _language_put_back():
+    """A request with Accept-Language: es leaves Spanish active in this thread (LocaleMiddleware): put it back."""
+    before = translation.get_language()
+    yield
+    translation.activate(before)
+
+
 def _in(language: str, proposal) -> list[str]:
     with translation.override(language):
         return reasons.render(proposal)
