@@ -6,12 +6,13 @@ from __future__ import annotations
 import copy
 import csv
 
+import numpy as np
 import pytest
 
 from konsil.triage import lay
 from konsil.triage.lay import calibrate, generate
 from konsil.triage.ml import GENERALIST, assess_text, outcome_confidence
-from konsil.triage.model import load
+from konsil.triage.model import load, top_map
 
 
 def _texts(name: str) -> list[dict]:
@@ -41,14 +42,35 @@ def test_the_artifact_calibrates_the_lay_register_on_the_calibration_split():
     assert not any(cal["bias"])  # no class offsets from 189 texts
 
 
-def test_fit_on_a_few_texts_gives_a_platt_scaling_and_a_threshold():
+def test_fit_on_a_few_texts_chooses_temperature_and_map_by_cross_fitting():
     model = load()
     rows = [r for r in _texts("calibration.csv") if r["language"] == "es"][:30]
     fitted = calibrate.fit(model, rows, target=0.9)
-    assert set(fitted) == {"top_calibration", "threshold", "generalist_first_confidence", "calibration"}
-    assert 0 <= fitted["threshold"] <= 1 and len(fitted["top_calibration"]) == 2
-    assert fitted["calibration"] == {"source": "calibration.csv", "n": 30, "target": 0.9,
-                                     "generalist_first_n": fitted["calibration"]["generalist_first_n"]}
+    assert set(fitted) == {"temperature", "top_calibration", "threshold", "generalist_first_confidence",
+                           "calibration"}
+    assert fitted["temperature"] in calibrate.TEMPERATURES and 0 <= fitted["threshold"] <= 1
+    meta = fitted["calibration"]
+    assert meta["map"] in calibrate.MAPS and len(fitted["top_calibration"]) == {"platt": 2, "beta": 3}[meta["map"]]
+    assert meta["cross_fitted_log_loss"] > 0
+    assert {k: meta[k] for k in ("source", "n", "target")} == {"source": "calibration.csv", "n": 30, "target": 0.9}
+    assert calibrate.fit(model, rows, target=0.9) == fitted  # fixed seeds: same texts, same calibration
+
+
+def test_the_map_is_judged_on_texts_it_was_not_fitted_on():
+    rng = np.random.default_rng(1)
+    confidence = rng.uniform(0.05, 0.999, 2000)
+    correct = rng.uniform(size=2000) < top_map(confidence, 1.4, 0.5, 1.0)  # the middle under-confident
+    a, b, c = calibrate.fit_map("beta", confidence, correct)
+    assert abs(a - 1.4) < 0.2 and abs(b - 0.5) < 0.2 and abs(c - 1.0) < 0.2
+    assert len(calibrate.fit_map("platt", confidence, correct)) == 2
+    # scored on texts each fit never saw: evidence that says something beats the same values shuffled
+    assert calibrate.cross_fitted_loss("beta", confidence[:300], correct[:300]) < calibrate.cross_fitted_loss(
+        "beta", rng.permutation(confidence[:300]), correct[:300])
+    # nothing to learn from (all right, or all wrong): the identity, never a crash
+    assert calibrate.fit_map("beta", confidence[:5], np.ones(5, dtype=bool)) == [1.0, 0.0]
+    # a beta fit that would not be monotone falls back to Platt
+    decreasing = rng.uniform(size=2000) < 1 - confidence
+    assert len(calibrate.fit_map("beta", confidence, decreasing)) == 2
 
 
 def test_generalist_first_reports_the_rules_calibrated_confidence():

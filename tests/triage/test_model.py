@@ -8,7 +8,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from konsil.matching import catalog
 from konsil.triage import labels, train
-from konsil.triage.model import TriageModel, calibrate_top, char_wb_ngrams, load, word_ngrams
+from konsil.triage.model import TriageModel, calibrate_top, char_wb_ngrams, load, top_map, word_ngrams
 
 ECHO = ("2-D ECHOCARDIOGRAM: The left ventricular cavity size and wall thickness appear normal. Left ventricular "
         "ejection fraction is estimated at 55%. Mild mitral regurgitation. No pericardial effusion. Doppler "
@@ -156,6 +156,19 @@ def test_top_calibration_keeps_the_ranking_and_the_sum():
     assert (out.argmax(axis=1) == probs.argmax(axis=1)).all()
     assert out[1, 1] == pytest.approx(out[1, 2])
     np.testing.assert_allclose(calibrate_top(probs, 1.0, 0.0), probs, atol=1e-6)
+
+
+def test_beta_calibration_of_the_top_probability():
+    p = np.array([0.05, 0.3, 0.5, 0.8, 0.99])
+    # a == b is Platt scaling on logit(p); a, b >= 0 keeps it increasing; (1, 1, 0) is the identity
+    np.testing.assert_allclose(top_map(p, 0.7, 0.7, 0.2), top_map(p, 0.7, 0.2))
+    np.testing.assert_allclose(top_map(p, 1.0, 1.0, 0.0), p, atol=1e-9)
+    lifted = top_map(p, 1.4, 0.2, 1.0)
+    assert (np.diff(lifted) > 0).all() and lifted[2] > 0.5  # the middle raised, the order kept
+    probs = np.array([[0.6, 0.3, 0.1], [0.4, 0.35, 0.25]])
+    out = calibrate_top(probs, 1.4, 0.2, 1.0)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    assert (out.argmax(axis=1) == 0).all() and out[0, 1] / out[0, 2] == pytest.approx(3.0)
 
 
 def test_threshold_is_the_lowest_confidence_keeping_selective_accuracy():

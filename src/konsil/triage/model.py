@@ -62,13 +62,25 @@ def logit(p):
     return np.log(p / (1 - p))
 
 
-def calibrate_top(probs: np.ndarray, a: float, b: float) -> np.ndarray:
-    """Platt-scale each row's top probability; the other classes share the rest in their proportions."""
+def top_map(p, *params: float):
+    """The calibrated top probability: Platt sigmoid(a * logit(p) + b) for (a, b), beta calibration
+    sigmoid(a * ln p - b * ln(1 - p) + c) for (a, b, c) (Kull et al. 2017; a == b is Platt)."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9)
+    if len(params) == 3:
+        a, b, c = params
+        return 1.0 / (1.0 + np.exp(-(a * np.log(p) - b * np.log(1 - p) + c)))
+    a, b = params
+    return 1.0 / (1.0 + np.exp(-(a * logit(p) + b)))
+
+
+def calibrate_top(probs: np.ndarray, *params: float) -> np.ndarray:
+    """Calibrate each row's top probability (top_map: Platt or beta); the other classes share the rest in their
+    proportions."""
     probs = np.atleast_2d(np.asarray(probs, dtype=np.float64))
     rows = np.arange(len(probs))
     top = probs.argmax(axis=1)
     p = probs[rows, top]
-    q = 1.0 / (1.0 + np.exp(-(a * logit(p) + b)))
+    q = top_map(p, *params)
     spread = 1 - p < 1e-12  # nothing left to share in proportion: share it evenly
     rest = np.where(spread, 0.0, (1 - q) / np.clip(1 - p, 1e-12, None))
     out = probs * rest[:, None]
