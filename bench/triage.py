@@ -167,9 +167,11 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--heldout-only", action="store_true",
                         help="hand-written lay texts on the committed artifact only (CV figures from model.json)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="with --heldout-only: an earlier artifact directory too, same texts, same run")
     args = parser.parse_args(argv)
     if args.heldout_only:
-        return heldout_only()
+        return heldout_only(args.baseline)
 
     started = time.perf_counter()
     notes = train.read_notes(args.data)
@@ -228,8 +230,19 @@ def main(argv=None) -> int:
     return 0
 
 
-def heldout_only() -> int:
+def heldout_only(baseline: str | None = None) -> int:
     model = load()
+    if baseline:
+        before = TriageModel.from_dir(baseline)
+        rows = []
+        for name, m in (("before", before), ("after", model)):
+            held = heldout_figures(m, heldout_rows())
+            for lang in ("en", "es", "ja", "all"):
+                rows.append((f"{name} {m.version} {lang}", held[lang]["before"]))
+            rows.append((f"{name} {m.version} all + 1 answer", held["all"]["after"]))
+        print("same run, same hand-written held-out texts:")
+        print(register_table(rows))
+        print()
     print(f"artifact {model.version}, {artifact_size() / 1e6:.2f} MB; registers: "
           + ", ".join(f"{k} threshold {v['threshold']}" for k, v in model.registers.items()))
     rows = []
