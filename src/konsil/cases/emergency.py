@@ -5,6 +5,7 @@ alerted, and the patient sees it in their access log. A grant reads; it writes n
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -16,6 +17,8 @@ from konsil.accounts.roles import Role
 from konsil.audit.services import emit
 from konsil.core import authz
 from konsil.core.errors import NotFound, ValidationFailed
+from konsil.core.fields import keyed_hash
+from konsil.core.keyproviders import provider
 
 from .models import Case, EmergencyAccess
 from .notify import notify_users
@@ -76,13 +79,33 @@ def break_glass(*, actor, case: Case, reason: str, minutes: int = GRANT_MINUTES)
     with transaction.atomic():
         grant = EmergencyAccess.objects.create(
             case=case, user=actor, reason=reason, expires_at=timezone.now() + dt.timedelta(minutes=minutes))
-        # The reason is the justification an auditor reviews; it is kept in the trail with the grant.
+        # The reason is free text (often clinical): it stays encrypted on the grant, never in the trail, which is
+        # kept in clear and exported to syslog/SIEM. The trail seals it by a keyed hash instead, so a reason
+        # changed on the grant afterwards no longer matches its event (reason_matches).
         emit(actor=actor, action=ACTION, obj=case, patient_id=case.patient_id, role="emergency_access",
              purpose="emergency",
-             detail={"grant": str(grant.pk), "reason": reason, "expires_at": grant.expires_at.isoformat(),
-                     "minutes": minutes})
+             detail={"grant": str(grant.pk), "reason_hash": reason_hash(reason), "reason_chars": len(reason),
+                     "expires_at": grant.expires_at.isoformat(), "minutes": minutes})
         notify_users(case, "break_glass", alert_recipients(case, exclude=actor))
     return grant
+
+
+REASON_LABEL = "cases.emergencyaccess.reason"
+
+
+def reason_hash(reason: str, key_id: str | None = None) -> str:
+    """`<key id>:<keyed hash>` of a break-glass reason (the blind-index key: no clear text in the audit trail)."""
+    key_id = key_id or provider().current_key_id()
+    return f"{key_id}:{keyed_hash(reason, label=REASON_LABEL, key_id=key_id)}"
+
+
+def reason_matches(grant: EmergencyAccess, sealed: str) -> bool:
+    """Whether the grant's reason is still the one its audit event sealed."""
+    key_id, _sep, _digest = str(sealed).partition(":")
+    try:
+        return hmac.compare_digest(reason_hash(grant.reason, key_id), str(sealed))
+    except Exception:  # a key no longer configured: it cannot be checked, so it does not match
+        return False
 
 
 def alert_recipients(case: Case, *, exclude=None) -> list[User]:
