@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -133,3 +134,13 @@ def test_month_boundary_follows_the_reporting_time_zone(network, settings):
     cells, facts = both(Scope(kind="network", name="n", networks=(network.pk,)))
     assert cells == facts
     assert [m["key"] for m in cells["volume"]["by_month"] if m["count"]] == ["2026-01"]
+
+
+def test_amounts_add_up_exactly_in_cents():
+    total = cube.Sum()
+    rows = {name: [] for name in query.SETS}
+    rows["total"] = [{**dict.fromkeys(query.ALL, 0), "n": 1, "cost_n": 1, "cost_sum": Decimal("-1234.56")}]
+    total.add_rows(rows)
+    total.add_rows({**rows, "total": [{**rows["total"][0], "cost_sum": Decimal("0.45")}]})
+    figures = total.result()["total"][0]
+    assert (figures["n"], figures["cost_n"], figures["cost_sum"]) == (2, 2, Decimal("-1234.11"))

@@ -55,17 +55,6 @@ def _uuid(value) -> str | None:
     return None if value in (None, "") else str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
-def _plain(value):
-    """A JSON-safe value: amounts as text (exact), ids and dates as text."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
 def _month(value) -> dt.date:
     text = str(value)[:7]
     return dt.date(int(text[:4]), int(text[5:7]), 1)
@@ -100,7 +89,7 @@ def build(network_id, months=None) -> list[Cell]:
                 cols, aggs = query.SETS[set_name]
                 key = (month, _uuid(r["sponsor_id"]), _uuid(r["program"]), slice_name,
                        (r[column] or "") if column else "")
-                figures[key][set_name].append([_plain(r[c]) for c in cols] + [_plain(r[a]) for a in aggs])
+                figures[key][set_name].append(_stored(set_name, r))
     return [Cell(network_id=network_id, month=month, sponsor=sponsor, program=program, slice=slice_name,
                  value=value, first_day=bounds[month][0], last_day=bounds[month][1], figures=dict(sets_))
             for (month, sponsor, program, slice_name, value), sets_ in figures.items()]
@@ -179,49 +168,60 @@ def rows(where: query.Where) -> dict[str, list[dict]] | None:
 
 
 class Sum:
-    """Adds rows of the same sets up: counts and sums by their grouping values."""
+    """Adds rows of the same sets up: counts and sums by their grouping values (amounts in whole cents)."""
 
     def __init__(self) -> None:
         self.sets: dict[str, dict] = {name: {} for name in query.SETS}
 
-    def _add(self, name: str, key: tuple, values) -> None:
-        cols, aggs = query.SETS[name]
-        entry = self.sets[name].get(key)
-        if entry is None:
-            self.sets[name][key] = entry = dict.fromkeys(aggs, 0)
-        for agg, value in zip(aggs, values, strict=True):
-            if value:
-                entry[agg] += Decimal(value) if agg == "cost_sum" else value
-
     def add_cell(self, figures: dict) -> None:
         for name, stored in figures.items():
             width = len(query.SETS[name][0])
+            found = self.sets[name]
+            if query.SETS[name][1] == ("n",):
+                for row in stored:  # counts only: the common case, kept tight
+                    key = tuple(row[:width])
+                    found[key] = found.get(key, 0) + row[width]
+                continue
             for row in stored:
-                self._add(name, _key(name, row[:width]), row[width:])
+                key = tuple(row[:width])
+                entry = found.get(key)
+                if entry is None:
+                    found[key] = row[width:]
+                else:
+                    for i, value in enumerate(row[width:]):
+                        entry[i] += value
 
     def add_rows(self, rows: dict) -> None:
-        for name, found in rows.items():
-            cols, aggs = query.SETS[name]
-            for row in found:
-                self._add(name, _key(name, [_plain(row[c]) for c in cols]), [row[a] for a in aggs])
+        """Rows as query.run gives them (the facts of a cut month)."""
+        self.add_cell({name: [_stored(name, row) for row in found] for name, found in rows.items()})
 
     def result(self) -> dict[str, list[dict]]:
         out = {}
         for name, found in self.sets.items():
             cols, aggs = query.SETS[name]
             if not cols and not found:
-                found = {(): dict.fromkeys(aggs, 0)}
-            out[name] = [{**dict(zip(cols, key, strict=True)), **values}
-                         for key, values in sorted(found.items(), key=lambda item: _order(item[0]))]
+                found = {(): [0] * len(aggs)}
+            counts_only = aggs == ("n",)
+            rows = []
+            for key, values in found.items():
+                row = dict(zip(cols, key, strict=True))
+                if counts_only:
+                    row["n"] = values
+                else:
+                    row.update(zip(aggs, values, strict=True))
+                    if "cost_sum" in row:
+                        row["cost_sum"] = Decimal(row["cost_sum"]) / 100
+                rows.append(row)
+            out[name] = rows
         return out
 
 
-def _key(name: str, values) -> tuple:
-    """Grouping values as the cells keep them: months as YYYY-MM, ids in their dashed form."""
-    cols = query.SETS[name][0]
-    return tuple(str(v)[:7] if c == "month" else (_uuid(v) if c in ("sponsor_id", "program") else v)
-                 for c, v in zip(cols, values, strict=True))
+def _stored(name: str, row: dict) -> list:
+    """A row of query.run as a cell keeps it: months as YYYY-MM, ids in their dashed form, amounts in cents."""
+    cols, aggs = query.SETS[name]
+    return [str(row[c])[:7] if c == "month" else (_uuid(row[c]) if c in ("sponsor_id", "program") else row[c])
+            for c in cols] + [_cents(row[a]) if a == "cost_sum" else row[a] for a in aggs]
 
 
-def _order(key: tuple) -> tuple:
-    return tuple((v is None, str(v) if not isinstance(v, int) else f"{v:012d}") for v in key)
+def _cents(value) -> int:
+    return int((Decimal(str(value or 0)) * 100).to_integral_value())
