@@ -204,7 +204,8 @@ def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: flo
         records += mixed.records
         total = sum(len(v) for v in mixed.samples.values())
         errors += sum(len(v) for v in mixed.errors.values()) + len(base.errors.get("healthz", []))
-        print(f"  {clients} clients: mixed {total / elapsed:.1f} ops/s vs /healthz {base_rate:.1f} req/s "
+        print(f"  {clients} clients (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): mixed "
+              f"{total / elapsed:.1f} ops/s vs /healthz {base_rate:.1f} req/s "
               f"({total / elapsed / base_rate:.2f}x)")
         print(line("/healthz", health, base.errors.get("healthz", []), base_elapsed))
         for op, _w in MIX:

@@ -95,3 +95,73 @@ def test_an_upload_resumes_after_the_s3_server_was_away(s3, gate, client, login,
     record = Attachment.objects.get(pk=done["Konsil-Record"])
     assert files.get_for(record) == pdf
     assert not s3.contains(SECRET_TEXT) and not s3.contains(pdf[:200])
+
+
+def _chunks(total_mib: int, seed: bytes):
+    block = (seed * (1024 * 1024 // len(seed) + 1))[: 1024 * 1024]
+    for i in range(total_mib):
+        yield block[:-4] + i.to_bytes(4, "big")
+
+
+def test_a_large_record_is_encrypted_into_a_multipart_upload_with_memory_bounded_by_parts(s3):
+    """streams.write_for sends the segments as they are sealed (a few 8 MiB parts in memory, not the file) and
+    streams.open_for reads them back by ranges (django-storages' S3File would download the whole object)."""
+    import hashlib
+    import tracemalloc
+    import uuid
+
+    from konsil.core import streams
+
+    class Row:
+        pk, storage_name = uuid.uuid4(), ""
+
+    row, total = Row(), 96
+    tracemalloc.start()
+    try:
+        streams.write_for(Row(), _chunks(24, SECRET_TEXT))  # a quarter of the size: the same-run baseline
+        small_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        streams.write_for(row, _chunks(total, SECRET_TEXT))
+        write_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        digest = hashlib.sha256()
+        for piece in streams.iter_for(row):
+            digest.update(piece)
+        read_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert row.size == total * 1024 * 1024 and digest.hexdigest() == row.sha256
+    assert digest.hexdigest() == hashlib.sha256(b"".join(_chunks(total, SECRET_TEXT))).hexdigest()
+    head = s3.client().head_object(Bucket=s3.bucket, Key=row.storage_name)
+    assert head["ETag"].strip('"').endswith(f"-{-(-head['ContentLength'] // streams.S3_PART)}")  # 8 MiB parts
+    # bounded by parts in flight, not by the file: four times the bytes, about the same peak (the whole-file
+    # path held all of it, and S3File downloaded all of it to read)
+    assert write_peak < small_peak + 16 * 1024 * 1024 and write_peak < 0.75 * total * 1024 * 1024, \
+        (small_peak, write_peak)
+    assert read_peak < 32 * 1024 * 1024, read_peak  # a few ranged segments, not the 96 MiB object
+    assert not s3.contains(SECRET_TEXT)
+    with streams.open_for(row) as fh:  # seekable by ranges: the middle of the record, then its end
+        fh.seek(50 * 1024 * 1024 + 3)
+        assert fh.read(5) == next(iter(_chunks(1, SECRET_TEXT)))[3:8]
+        fh.seek(-4, 2)
+        assert fh.read() == (total - 1).to_bytes(4, "big")
+
+
+def test_a_source_that_fails_mid_way_leaves_no_object_in_the_bucket(s3):
+    import uuid
+
+    from konsil.core import streams
+
+    class Row:
+        pk, storage_name = uuid.uuid4(), ""
+
+    def failing():
+        yield from _chunks(20, b"x")
+        raise OSError("the upload's source went away")
+
+    before = {o["Key"] for o in s3.client().list_objects_v2(Bucket=s3.bucket).get("Contents", [])}
+    with pytest.raises(OSError):
+        streams.write_for(Row(), failing())
+    after = {o["Key"] for o in s3.client().list_objects_v2(Bucket=s3.bucket).get("Contents", [])}
+    assert after == before
+    assert not s3.client().list_multipart_uploads(Bucket=s3.bucket).get("Uploads")  # the parts were aborted

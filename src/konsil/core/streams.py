@@ -30,12 +30,75 @@ NONCE, TAG = 12, 16
 HEADER = len(MAGIC) + 4
 
 
+S3_PART = 8 * 1024 * 1024  # bytes per multipart part (S3's minimum is 5 MiB)
+S3_PARTS_IN_MEMORY = 2  # parts read ahead of the network: memory is bounded by a few parts, not the file
+
+
 def is_segmented(obj) -> bool:
     return str(obj.storage_name or "").startswith(PREFIX)
 
 
 def _storage():
     return storages["default"]
+
+
+def _is_s3(storage) -> bool:
+    return hasattr(storage, "bucket") and hasattr(storage, "get_object_parameters")
+
+
+def _s3_put(storage, name: str, stream) -> str:
+    """Send `stream` (not seekable, produced as it is read) to S3 as a multipart upload, a few parts in memory at a
+    time; s3transfer aborts the multipart upload when the source or the network fails. Returns the object's name."""
+    from boto3.s3.transfer import TransferConfig
+    from storages.utils import clean_name, safe_join
+
+    name = clean_name(name)
+    config = TransferConfig(multipart_threshold=S3_PART, multipart_chunksize=S3_PART, max_concurrency=2)
+    config.max_in_memory_upload_chunks = S3_PARTS_IN_MEMORY  # s3transfer's knob; boto3's constructor lacks it
+    extra = {**storage.get_object_parameters(name), "ContentType": "application/octet-stream"}
+    storage.bucket.Object(safe_join(storage.location, name)).upload_fileobj(stream, ExtraArgs=extra, Config=config)
+    return name
+
+
+class _RangedObject(io.RawIOBase):
+    """A seekable view of an S3 object read by byte ranges (django-storages' S3File would download it whole)."""
+
+    def __init__(self, handle):
+        self._handle, self._obj = handle, handle.obj
+        self._size, self._pos = self._obj.content_length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        if self._pos >= self._size or not len(buffer):
+            return 0
+        end = min(self._size, self._pos + len(buffer)) - 1
+        data = self._obj.get(Range=f"bytes={self._pos}-{end}")["Body"].read()
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._handle.close()  # never read through: nothing was downloaded
+        super().close()
+
+
+def _open_raw(name: str):
+    """The stored (encrypted) object, seekable, without reading it whole from S3."""
+    handle = _storage().open(name, "rb")
+    return _RangedObject(handle) if getattr(handle, "obj", None) is not None else handle
 
 
 def _aad(owner: bytes, index: int, final: bool) -> bytes:
@@ -93,7 +156,11 @@ def write_for(obj, chunks: Iterable[bytes]) -> files.StoredObject:
     token = secrets.token_hex(16)
     wanted = f"{PREFIX}{token[:2]}/{token}"
     try:
-        name = _storage().save(wanted, File(io.BufferedReader(sealer, SEGMENT)))
+        storage = _storage()
+        if _is_s3(storage):
+            name = _s3_put(storage, wanted, io.BufferedReader(sealer, SEGMENT))
+        else:
+            name = storage.save(wanted, File(io.BufferedReader(sealer, SEGMENT)))
     except BaseException:  # a source chunk failed mid-way: the partial object goes too
         with contextlib.suppress(Exception):
             _storage().delete(wanted)
@@ -161,7 +228,7 @@ def open_for(obj) -> io.BufferedReader:
     if not is_segmented(obj):
         return io.BufferedReader(io.BytesIO(files.get_for(obj)))
     aead = AESGCM(crypto.unwrap_key(bytes(obj.wrapped_key), obj.key_id))
-    reader = SegmentedReader(_storage().open(obj.storage_name, "rb"), aead, str(obj.pk).encode(), obj.size)
+    reader = SegmentedReader(_open_raw(obj.storage_name), aead, str(obj.pk).encode(), obj.size)
     return io.BufferedReader(reader, SEGMENT)
 
 
