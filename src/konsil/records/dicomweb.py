@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from konsil.audit.services import emit
 from konsil.cases.selectors import get_case
-from konsil.core import files
+from konsil.core import files, streams
 from konsil.core.errors import DomainError, NotFound
 
 from . import dicom, intake, multipart, pushed, render
@@ -325,6 +325,15 @@ def _multipart(parts, boundary: str, media_type: str):
     yield f"--{boundary}--\r\n".encode()
 
 
+def _multipart_stream(records, boundary: str, media_type: str):
+    """Like _multipart, each record decrypted a segment at a time as it is sent (a study is never read whole)."""
+    for record in records:
+        yield f"--{boundary}\r\nContent-Type: {media_type}\r\n\r\n".encode()
+        yield from streams.iter_for(record, streams.SEGMENT)
+        yield b"\r\n"
+    yield f"--{boundary}--\r\n".encode()
+
+
 class WadoInstances(DicomWebView):
     """Retrieve a study, a series or an instance as multipart/related; type="application/dicom"."""
 
@@ -342,9 +351,8 @@ class WadoInstances(DicomWebView):
         for inst in instances:
             self.audit(inst)
         boundary = secrets.token_hex(16)
-        parts = (files.get_for(inst.attachment) for inst in instances)
         response = StreamingHttpResponse(
-            _multipart(parts, boundary, "application/dicom"),
+            _multipart_stream([inst.attachment for inst in instances], boundary, "application/dicom"),
             content_type=f'multipart/related; type="application/dicom"; boundary={boundary}')
         response["Cache-Control"] = "private, no-store"
         return response
