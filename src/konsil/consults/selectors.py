@@ -11,7 +11,33 @@ from konsil.cases.selectors import cases_for
 from konsil.core import authz
 from konsil.core.errors import NotFound
 
-from .models import Consult
+from .models import Consult, Party
+
+ROOM_FIELDS = ("id", "case_id", "specialist_id", "mode", "status", "video_engine", "starts_at", "ends_at",
+               "specialist__user_id", "case__id", "case__patient_id", "case__requester_id", "case__network_id",
+               "case__sponsor_id", "case__patient__user_id")
+
+
+def room_party(user, pk) -> tuple[Consult, str] | None:
+    """The room's hot path (a poll every second or so from each side): the consult and the caller's side in one
+    narrow query, or None when the caller is not plainly one of the two sides (the caller then takes the full,
+    audited `get_consult` path, which answers 404 to strangers and 403 to others who see the consult).
+
+    Plainly a side: the consult's specialist, the patient, the case's requester; a caregiver's standing
+    authorization is checked by `cases.relations` (one more query)."""
+    user_id = getattr(user, "pk", None)
+    if user_id is None:
+        return None
+    try:
+        consult = Consult.objects.select_related("case__patient", "specialist").only(*ROOM_FIELDS).get(pk=pk)
+    except (Consult.DoesNotExist, ValueError, DjangoValidationError):
+        return None
+    if consult.specialist.user_id == user_id:
+        return consult, Party.SPECIALIST
+    case = consult.case
+    if case.patient.user_id == user_id or case.requester_id == user_id or rel.CAREGIVER in rel.relations(user, case):
+        return consult, Party.PATIENT
+    return None
 
 
 def consults_of(user, case):

@@ -311,8 +311,9 @@ def room_state(consult: Consult, now=None) -> str:
     return "open"
 
 
-def require_room(user, consult: Consult) -> str:
-    party = party_of(user, consult)
+def require_room(user, consult: Consult, party: str | None = None) -> str:
+    """The caller's side once the room is open (`party` when the caller already knows it: the polling path)."""
+    party = party or party_of(user, consult)
     if party is None:
         raise PermissionDenied(_("Only the patient's side and the specialist join this room."))
     state = room_state(consult)
@@ -323,8 +324,8 @@ def require_room(user, consult: Consult) -> str:
     return party
 
 
-def post_signal(*, user, consult: Consult, kind: str, payload) -> Signal:
-    party = require_room(user, consult)
+def post_signal(*, user, consult: Consult, kind: str, payload, party: str | None = None) -> Signal:
+    party = require_room(user, consult, party)
     if kind not in Signal.Kind.values:
         raise ValidationFailed(_("Unknown signal."), field="kind")
     if not isinstance(payload, dict):
@@ -339,9 +340,12 @@ def post_signal(*, user, consult: Consult, kind: str, payload) -> Signal:
     return signal
 
 
-def signals_for(*, user, consult: Consult, after: int = 0, limit: int = 100) -> tuple[str, list[Signal]]:
-    party = require_room(user, consult)
-    rows = consult.signals.exclude(sender=party).filter(id__gt=max(0, after)).order_by("id")[:limit]
+def signals_for(*, user, consult: Consult, after: int = 0, limit: int = 100, party: str | None = None
+                ) -> tuple[str, list[Signal]]:
+    """What the other side sent after `after`: one indexed query (consult, id)."""
+    party = require_room(user, consult, party)
+    rows = Signal.objects.filter(consult_id=consult.pk, id__gt=max(0, after)).exclude(sender=party) \
+        .only("id", "kind", "payload").order_by("id")[:limit]
     return party, list(rows)
 
 

@@ -182,7 +182,11 @@ def room(request, pk):
 def signals(request, pk):
     """The room's signalling relay: POST {kind, payload} from one side; GET ?after=<id> what the other sent."""
     try:
-        consult = selectors.get_consult(request.user, pk, action="consult.signal", audit=False)
+        found = selectors.room_party(request.user, pk)  # the two sides: one narrow query, nothing written
+        if found is None:  # anyone else: the full scoped and audited read (404 to strangers, then 403)
+            consult, party = selectors.get_consult(request.user, pk, action="consult.signal", audit=False), None
+        else:
+            consult, party = found
         if request.method == "POST":
             if len(request.body) > services.MAX_SIGNAL_BYTES:
                 return JsonResponse({"code": "invalid", "detail": _("The signal is too large."),
@@ -194,16 +198,16 @@ def signals(request, pk):
             if not isinstance(body, dict):
                 return JsonResponse({"code": "invalid", "detail": _("Send a JSON object."), "errors": {}}, status=400)
             signal = services.post_signal(user=request.user, consult=consult, kind=str(body.get("kind", ""))[:16],
-                                          payload=body.get("payload"))
+                                          payload=body.get("payload"), party=party)
             return JsonResponse({"id": signal.id}, status=201)
         try:
             after = int(request.GET.get("after", "0")[:18] or 0)
         except ValueError:
             after = 0
         if request.GET.get("tail") == "1":
-            services.require_room(request.user, consult)
+            services.require_room(request.user, consult, party)
             return JsonResponse({"last": consult.signals.order_by("-id").values_list("id", flat=True).first() or 0})
-        party, rows = services.signals_for(user=request.user, consult=consult, after=after)
+        party, rows = services.signals_for(user=request.user, consult=consult, after=after, party=party)
         return JsonResponse({"party": party, "signals": [
             {"id": s.id, "kind": s.kind, "payload": s.payload} for s in rows]})
     except DomainError as exc:
