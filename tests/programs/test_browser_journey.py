@@ -1,6 +1,7 @@
 """Issue 14's journey in headless Chromium on the demo data: an employee finds the program page, checks
 eligibility and starts a case; a payer's care manager refers a mandated spine review; the member accepts; the
-specialist recommends against surgery; the payer sees the determination (and not the narrative); the month's
+specialist accepts the offer, writes, signs and delivers an opinion against surgery in the browser; the payer sees
+the determination (and not the narrative) until the member lets the plan read the report; the month's
 invoice and the 837P claim are produced and the claim passes pyx12's validation."""
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from django.utils import timezone
 
 from ..browser.test_issue9_journey import context_for, sign_in
 from ..browser.test_journey import CHROMIUM, browser  # noqa: F401 - the browser fixture
-from ..conftest import complete_opinion
 from ..factories import valid_npi
 
 pytestmark = [
@@ -35,7 +35,6 @@ def new_patient(email: str):
 def test_issue14_journey(browser, live_server):  # noqa: F811
     from konsil import demo
     from konsil.cases.services import sign_consent, transition
-    from konsil.opinions import services as opinions
     from konsil.programs import x12
     from konsil.programs.demo import _state_for
     from konsil.programs.models import Mandate, Member, Program
@@ -119,15 +118,41 @@ def test_issue14_journey(browser, live_server):  # noqa: F811
         case = transition(actor=coordinator, case=case, action="offer", specialist=str(specialist.pk),
                           reason="journey")
     specialist = case.offers.get(status="pending").specialist
-    case = transition(actor=specialist.user, case=case, action="accept")
-    case = transition(actor=specialist.user, case=case, action="start_review")
+
+    # The specialist accepts the offer, starts the review, writes and signs the opinion and delivers it, in the
+    # browser (as in tests/browser/test_journey.py).
     narrative = "Unique narrative words the payer must never read"
-    opinions.save_draft(actor=specialist.user, case=case, data={
-        **complete_opinion(case), "treatment_verdict": "against", "diagnosis_verdict": "confirmed",
-        "revised_diagnosis": "", "narrative": narrative})
-    for action in ("complete_draft", "sign"):
-        case = transition(actor=specialist.user, case=case, action=action)
-    case = transition(actor=coordinator, case=case, action="deliver")
+    spec = sign_in(browser, base, specialist.user.email, demo.PASSWORD)
+    spec.goto("/specialist/")
+    spec.click(f"form[action*='/specialist/offers/{case.pk}/accept/'] button[type=submit]")
+    spec.wait_for_load_state()
+    case.refresh_from_db()
+    assert case.status == "accepted", spec.inner_text("main")
+    spec.goto(f"/specialist/cases/{case.pk}/review/")
+    spec.click("button[value=start_review]")
+    spec.wait_for_load_state()
+    case.refresh_from_db()
+    assert case.status == "in_review", spec.inner_text("main")
+    spec.check("input[name=diagnosis_verdict][value=confirmed]")
+    spec.check("input[name=treatment_verdict][value=against]")
+    spec.fill("textarea[name=treatment_recommendation]", "Physical therapy and weight loss; no fusion now.")
+    spec.locator("textarea[name^=answer_]").first.fill("No: the fusion is not needed now.")
+    spec.fill("textarea[name=further_tests]", "Flexion-extension radiographs in 6 months.")
+    spec.fill("textarea[name=narrative]", narrative)
+    spec.check("input[name=confidence][value=high]")
+    spec.click("button[value=complete_draft]")
+    spec.wait_for_load_state()
+    case.refresh_from_db()
+    assert case.status == "opinion_drafted", spec.inner_text("main")
+    spec.click("button[value=sign]")
+    spec.wait_for_load_state()
+    case.refresh_from_db()
+    assert case.status == "signed", spec.inner_text("main")
+    spec.click("button[value=deliver]")
+    spec.wait_for_load_state()
+    case.refresh_from_db()
+    assert case.status == "delivered", spec.inner_text("main")
+    assert case.opinions.get(signed_at__isnull=False).treatment_verdict == "against"
 
     # 4. The payer sees the determination, not the narrative.
     payer_page.goto(f"/programs/{payer.pk}/reviews/")
@@ -135,6 +160,19 @@ def test_issue14_journey(browser, live_server):  # noqa: F811
     determination = payer_page.inner_text("#determination")
     assert "Recommend against" in determination
     assert narrative not in payer_page.content()
+    report = f"/programs/{payer.pk}/reviews/{mandate.pk}/report/"
+    assert payer_page.request.get(base + report).status == 403  # the member has not agreed
+
+    # The member lets the plan read the report on the case's program page; the payer then reads it.
+    page.goto(f"/programs/cases/{case.pk}/")
+    page.check("input[name=share-share_with_payer][value=yes]")
+    page.click("#share button[type=submit]")
+    page.wait_for_load_state()
+    assert "may now read the full report" in page.inner_text(".messages")
+    payer_page.goto(f"/programs/{payer.pk}/reviews/{mandate.pk}/")
+    payer_page.click("text=Read the full report")
+    payer_page.wait_for_load_state()
+    assert narrative in payer_page.inner_text("main")
 
     # 5. The month's invoice and the 837P claim.
     coord = sign_in(browser, base, f"coordinator@{demo.DOMAIN}", demo.PASSWORD)
