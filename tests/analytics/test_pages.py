@@ -115,3 +115,23 @@ def test_people_without_an_analytics_role_are_refused(client, patient_user):
     verified_login(client, patient_user)
     assert client.get("/api/v1/analytics/summary/").status_code == 403
     assert client.get(reverse("analytics:page")).status_code == 403
+
+
+def test_the_figures_markup_is_cached_per_figures_and_language(client, leader, network, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    make_case(network, submitted=recent(), specialty="medical_oncology")
+    rollup.refresh(full=True)
+    verified_login(client, leader)
+    first = client.get(reverse("analytics:page")).content.decode()
+    assert 'id="total-cases">1<' in first and "Turnaround" in first
+    again = client.get(reverse("analytics:page")).content.decode()
+    assert again.count('id="total-cases"') == 1 and 'id="total-cases">1<' in again
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    spanish = client.get(reverse("analytics:page")).content.decode()
+    assert "Tiempo de respuesta" in spanish  # not the English fragment cached for the same figures
+    make_case(network, submitted=recent(), specialty="cardiology")
+    rollup.refresh()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert 'id="total-cases">2<' in client.get(reverse("analytics:page")).content.decode()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
@@ -32,12 +35,18 @@ def page(request):
     summary = selectors.read_summary(request.user, scope, filters, view="page")
     query = params.urlencode()
     context.update({
-        "s": summary, "query": query,
+        "s": summary, "query": query, "figures_key": figures_key(summary),
         "csv_url": f"{reverse('api:analytics-csv')}?{query}",
         "pdf_url": f"{reverse('api:analytics-report')}?{query}",
         "charts": _charts(summary), "stage_labels": STAGE_LABELS, "verdict_labels": verdict_labels(),
     })
     return render(request, "analytics/page.html", context)
+
+
+def figures_key(summary: dict) -> str:
+    """The page's figures section is rendered once per set of figures and language (a template fragment cache):
+    the same figures give the same markup."""
+    return hashlib.sha256(json.dumps(summary, sort_keys=True, default=str).encode()).hexdigest()
 
 
 STAGE_LABELS = {"submitted": _lazy("submitted"), "triaged": _lazy("triaged"), "offered": _lazy("offered"),
