@@ -1,12 +1,20 @@
 """Schemathesis against the app's own WSGI application: every operation of the OpenAPI schema, a bounded number
-of generated requests each (valid and invalid), signed in as a patient with an API token; no server error."""
+of generated requests each (valid and invalid), signed in as a patient with an API token: no server error, and
+every response conforms to the document (a documented status, content type, headers and body schema; error bodies
+included)."""
 
 from __future__ import annotations
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from konsil.wsgi import application
 
@@ -37,12 +45,14 @@ def api_schema(db):
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+               response_schema_conformance]
 
 
 @schema.parametrize()
 @settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
-def test_no_server_errors(case, patient_user, draft_case):
+def test_no_server_errors_and_responses_conform(case, patient_user, draft_case):
     if case.path_parameters and "id" in case.path_parameters:
         case.path_parameters["id"] = str(draft_case.pk)
     response = case.call(headers={"Authorization": f"Token {api_token(patient_user)}"})
-    case.validate_response(response, checks=[not_a_server_error])
+    case.validate_response(response, checks=CONFORMANCE)

@@ -12,7 +12,9 @@ import json
 import time
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from webauthn import (
@@ -129,7 +131,19 @@ def register(request, user, *, credential, name="") -> Passkey:
             public_key=verified.credential_public_key, sign_count=verified.sign_count,
             transports=[t for t in transports if t in TRANSPORTS][:6] if isinstance(transports, list) else [])
         emit(actor=user, action="auth.passkey_add", obj=passkey, detail={"name": passkey.name})
+        transaction.on_commit(lambda: _tell_owner(request, user, passkey))
     return passkey
+
+
+def _tell_owner(request, user: User, passkey: Passkey) -> None:
+    """E-mail the owner that a passkey was added: it signs in without the password, so one added by someone who
+    knew the password would otherwise outlive a password reset unnoticed. No secret in the mail."""
+    page = request.build_absolute_uri(reverse("accounts:passkeys"))
+    send_mail(_("A passkey was added to your Konsil account"),
+              _("A passkey named \"%(name)s\" was added to your account. It can sign you in without your password.\n\n"
+                "If this was not you, change your password and remove the passkey on %(page)s, then tell your "
+                "administrator.") % {"name": passkey.name, "page": page},
+              None, [user.email])
 
 
 def authentication_options(request, user=None) -> str:
