@@ -188,11 +188,8 @@ def main() -> None:
     bench_memory(case, actor, sizes=[int(v) for v in os.environ.get("BENCH_MEMORY_MB", "100,1024").split(",") if v],
                  listener_slices=[int(v) for v in os.environ.get("BENCH_LISTENER_SLICES", "100,1000").split(",")
                                   if v])
+    bench_stow(case, actor, [int(v) for v in os.environ.get("BENCH_STOW_SLICES", "100,1000").split(",") if v])
 
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    main()
 
 
 # --- memory: peak RSS against the same process at rest (#11, #13) ------------------------------------------------
@@ -351,3 +348,96 @@ def bench_memory(case, actor, sizes=(100, 1024), listener_slices=(100, 1000)) ->
         if peak:
             print(f"  DICOM listener, storescu pushes {slices} slices 512x512 (~{slices / 2:,.0f} MB): "
                   f"peak {peak:,.0f} MB vs {rest:,.0f} MB at rest (+{peak - rest:,.0f} MB) in {seconds:,.1f} s")
+
+
+# --- STOW-RS: one request carrying a whole study, read as a stream (#13) -------------------------------------------
+
+STOW_CHILD = r"""
+import gc, http.client, json, os, sys, threading, time
+sys.path.insert(0, sys.argv[1]); sys.path.insert(0, os.path.join(sys.argv[1], "bench"))
+from run import setup_django
+setup_django()
+from django.core.management import call_command
+call_command("createcachetable", verbosity=0)
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+from django.core.wsgi import get_wsgi_application
+from konsil.accounts.models import User
+from konsil.cases.models import Case
+from konsil.records import synthetic
+from tests.factories import api_token
+
+
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def status_kb(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+
+slices, case = int(sys.argv[2]), Case.objects.get(pk=sys.argv[3])
+token = api_token(User.objects.get(pk=sys.argv[4]))
+server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet)
+server.set_app(get_wsgi_application())
+threading.Thread(target=server.serve_forever, daemon=True).start()
+B = "bench-boundary"
+
+
+def push(n, seed):
+    # n slices of one study, made 5 at a time, sent chunked as they are made: the client never holds the body
+    conn = http.client.HTTPConnection("localhost", server.server_address[1], timeout=3600)
+    conn.putrequest("POST", f"/dicomweb/cases/{case.pk}/studies")
+    conn.putheader("Content-Type", f'multipart/related; type="application/dicom"; boundary={B}')
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.putheader("Authorization", f"Token {token}")
+    conn.endheaders()
+    for start in range(0, n, 5):
+        for data in synthetic.ct_series(min(5, n - start), size=512, patient_name="Bench^Patient",
+                                        seed=seed + start, study_uid=f"1.2.826.0.1.3680043.8.498.{seed}"):
+            piece = f"--{B}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data + b"\r\n"
+            conn.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+    end = f"--{B}--\r\n".encode()
+    conn.send(f"{len(end):x}\r\n".encode() + end + b"\r\n0\r\n\r\n")
+    response = conn.getresponse()
+    body = response.read()
+    assert response.status == 200, body[:300]
+    return len(json.loads(body)["00081199"]["Value"])
+
+
+push(1, slices)  # everything lazy is loaded before the baseline (a study of its own)
+gc.collect()
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")
+rest = status_kb("VmRSS")
+began = time.perf_counter()
+stored = push(slices, 1000 + slices)
+print(json.dumps({"stored": stored, "rest_mb": rest / 1024, "peak_mb": status_kb("VmHWM") / 1024,
+                  "seconds": time.perf_counter() - began}))
+"""
+
+
+def bench_stow(case, actor, slices_list=(100, 1000)) -> None:
+    """One STOW-RS request per study (chunked, as Orthanc sends it) to a real WSGI server in its own process:
+    peak RSS against that process at rest after a one-slice push (the same-run baseline)."""
+    import json
+    import subprocess
+
+    print("STOW-RS, one chunked request per study (peak RSS of client + server process vs at rest):")
+    root = str(Path(__file__).resolve().parent.parent)
+    for slices in slices_list:
+        result = subprocess.run([sys.executable, "-c", STOW_CHILD, root, str(slices), str(case.pk), str(actor.pk)],
+                                capture_output=True, text=True, env=os.environ.copy(), timeout=3600)
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr[-2000:])
+        out = json.loads(result.stdout.strip().splitlines()[-1])
+        print(f"  {slices} slices 512x512 (~{slices / 2:,.0f} MB body): {out['stored']} stored, "
+              f"peak {out['peak_mb']:,.0f} MB vs {out['rest_mb']:,.0f} MB at rest "
+              f"(+{out['peak_mb'] - out['rest_mb']:,.0f} MB) in {out['seconds']:,.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()
