@@ -14,6 +14,18 @@ from .factories import OrganizationFactory, make_draft, make_specialist, make_us
 os.environ.setdefault("KONSIL_HOME", tempfile.mkdtemp(prefix="konsil-test-"))
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """On SQLite the test database is a file, as in production, not Django's shared in-memory one: the live
+    server's request threads then each get their own connection instead of sharing the test thread's, which
+    SQLite's Python driver does not survive under concurrent requests (a consult room's two polling pages)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = os.path.join(os.environ["KONSIL_HOME"], "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
     files = {"BACKEND": "django.core.files.storage.FileSystemStorage",

@@ -15,6 +15,7 @@ Environment variables:
   KONSIL_SECURE_COOKIES  "1" behind HTTPS (default: on unless DEBUG or local)
   KONSIL_EMAIL_BACKEND   Django email backend (default: console)
   KONSIL_SESSION_MINUTES idle session timeout (default 30)
+  KONSIL_SESSION_TOUCH_SECONDS how often activity re-saves a session to push its expiry (default 60)
   KONSIL_MAX_STUDY_BYTES largest upload (a study, an archive) in bytes (default 2 GiB)
   KONSIL_MAX_BATCH_FILES files one upload batch may hold (default 200; a CD folder counts as one)
   KONSIL_DICOM_NETWORK network slug for DICOM callers that are not configured nodes (default: the only one)
@@ -114,6 +115,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",  # CORS for /api/v1 and /fhir/R4, per FHIR client origin (fhir.cors)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "konsil.core.middleware.SessionTouchMiddleware",  # idle timeout: one session write per minute, not per request
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -201,7 +203,8 @@ KONSIL_MFA_ENROL_PROOF = env_bool("KONSIL_MFA_ENROL_PROOF", True)
 
 # Sessions and cookies.
 SESSION_COOKIE_AGE = int(os.environ.get("KONSIL_SESSION_MINUTES", "30")) * 60
-SESSION_SAVE_EVERY_REQUEST = True  # idle timeout
+SESSION_SAVE_EVERY_REQUEST = False  # the idle timeout: core.middleware.SessionTouchMiddleware
+KONSIL_SESSION_TOUCH_SECONDS = int(os.environ.get("KONSIL_SESSION_TOUCH_SECONDS", "60"))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

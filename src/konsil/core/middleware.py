@@ -1,4 +1,6 @@
-"""Request context for the audit trail; security headers on every dynamic response."""
+"""Request context for the audit trail; security headers on every dynamic response; the idle-session touch."""
+
+import time
 
 from django.conf import settings
 from django.utils.cache import patch_cache_control
@@ -61,3 +63,28 @@ class RequestContextMiddleware:
             return self.get_response(request)
         finally:
             context.reset(token)
+
+
+class SessionTouchMiddleware:
+    """The idle timeout without a session write on every request: a signed-in session is saved again (its expiry
+    pushed forward) only when its last touch is older than KONSIL_SESSION_TOUCH_SECONDS. Polling pages (a consult
+    room, an upload's progress) then cost no write per poll, and the timeout stays exact to that many seconds."""
+
+    KEY = "_touched"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty():
+            return response
+        now = int(time.time())
+        try:
+            last = int(session.get(self.KEY, 0))
+        except (TypeError, ValueError):
+            last = 0
+        if session.modified or now - last >= settings.KONSIL_SESSION_TOUCH_SECONDS:
+            session[self.KEY] = now
+        return response
