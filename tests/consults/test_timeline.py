@@ -102,3 +102,24 @@ def test_readers_without_consult_access_see_no_consult_steps(client, delivered_c
     assert "Consult booked" not in timeline and 'data-kind="consult.' not in timeline
     assert reverse("consults:detail", kwargs={"pk": consult.pk}) not in timeline
     assert "Delivered" in timeline  # the status changes are still there
+
+
+def test_consults_booked_before_the_timeline_get_their_known_steps(delivered_case, patient_user):
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module("konsil.consults.migrations.0003_timeline_events").backfill
+    free = services.open_slots(delivered_case.assigned_specialist)
+    held = _start_now(services.book(actor=patient_user, case=delivered_case, mode="video",
+                                    starts_at=free[0].starts_at))
+    services.add_note(actor=held.specialist.user, consult=held, body="Notes", opinion_changed=True)
+    cancelled = services.book(actor=patient_user, case=delivered_case, mode="video", starts_at=free[-1].starts_at)
+    services.cancel(actor=patient_user, consult=cancelled)
+    ConsultEvent.objects.all().delete()
+    backfill(apps, None)
+    steps = sorted(ConsultEvent.objects.values_list("consult_id", "kind", "opinion_changed"))
+    assert sorted(steps) == sorted([(held.pk, "booked", False), (held.pk, "held", False), (held.pk, "note", True),
+                                    (cancelled.pk, "booked", False), (cancelled.pk, "cancelled", False)])
+    booked = ConsultEvent.objects.get(consult=cancelled, kind="booked")
+    assert booked.created_at == Consult.objects.get(pk=cancelled.pk).created_at
