@@ -81,8 +81,30 @@ def test_abstaining_case_goes_to_the_coordinators_with_reasons(auto, draft_case,
     assert case.status == "submitted" and not case.offers.exists()
     outcome = RoutingOutcome.objects.get(case=case)
     assert outcome.outcome == "coordinators"
-    assert "not confident" in outcome.reasons[0] and "two specialties equally likely" in outcome.reasons
+    assert "not confident" in outcome.lines[0] and "two specialties equally likely" in outcome.lines
     assert Notification.objects.filter(user=coordinator, kind="routing_needed").exists()
+
+
+def test_routing_reasons_are_sealed_and_read_in_the_readers_language(auto, draft_case, coordinator,
+                                                                     django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.utils import translation
+
+    from konsil.triage import reasons
+
+    PLAN["proposal"] = Proposal("cardiology", abstain=True, reasons=[reasons.generalist_line()])
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    outcome = RoutingOutcome.objects.get(case=case)
+    assert {"key": "generalist", "params": {}} in outcome.reasons  # the stored form, not this language's words
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reasons FROM matching_routingoutcome WHERE id = %s", [outcome.pk.hex
+                       if connection.vendor == "sqlite" else outcome.pk])
+        raw = cursor.fetchone()[0]
+    assert "generalist" not in raw and "confident" not in raw  # sealed at rest, like the proposal's reasons
+    english = outcome.lines
+    with translation.override("es"):
+        spanish = RoutingOutcome.objects.get(pk=outcome.pk).lines
+    assert len(english) == len(spanish) == 2 and english[0] != spanish[0] and english[1] != spanish[1]
 
 
 def test_nobody_eligible_goes_to_the_coordinators_with_why(auto, draft_case, coordinator, network,

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from konsil.core.fields import EncryptedJSONField
 from konsil.core.models import BaseModel
 
 from . import profile
@@ -231,10 +232,19 @@ class RoutingOutcome(BaseModel):
 
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="routing_outcomes")
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
-    reasons = models.JSONField(_("reasons"), default=list)
+    # lines in the deployment's language, or triage reasons in their stored form ({"key", "params"}), which may
+    # quote the patient's words: sealed at rest like the proposal they come from
+    reasons = EncryptedJSONField(_("reasons"), default=list)
     red_flag = models.BooleanField(_("red flag"), default=False)
     specialist = models.ForeignKey(Specialist, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     seconds = models.FloatField(_("seconds from submission"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+
+    @property
+    def lines(self) -> list[str]:
+        """The reasons in the reader's language (triage's stored reasons re-worded; catalog messages translated)."""
+        from konsil.triage.reasons import render_one
+
+        return [line for line in (render_one(item) for item in self.reasons or []) if line]

@@ -97,6 +97,7 @@ def route(*, case_id) -> RoutingOutcome | None:
     from konsil.cases import offers
     from konsil.cases.models import Case
     from konsil.cases.services import transition
+    from konsil.triage.reasons import stored as stored_reasons
     from konsil.triage.services import latest_proposal
 
     with transaction.atomic():
@@ -111,7 +112,7 @@ def route(*, case_id) -> RoutingOutcome | None:
         if proposal.abstain or not proposal.specialty_id:
             reasons = [_("Triage is not confident about this case: a coordinator decides the specialty.")
                        if proposal.abstain else _("Triage proposed no specialty.")]
-            reasons += [str(r) for r in (proposal.reasons or [])][:3]
+            reasons += stored_reasons(proposal)[:3]  # stored form: worded again in each reader's language
             return _to_coordinators(case, reasons, red=red, escalate=False)
         urgency = max(case.urgency, proposal.urgency or "routine", key=lambda u: URGENCY_RANK.get(u, 0))
         try:
@@ -141,12 +142,13 @@ def _outcome(case, outcome, reasons, *, red: bool, specialist=None) -> RoutingOu
     return row
 
 
-def _to_coordinators(case, reasons: list[str], *, red: bool, escalate: bool) -> RoutingOutcome:
+def _to_coordinators(case, reasons: list, *, red: bool, escalate: bool) -> RoutingOutcome:
     """Hand the case to the coordinators with the reasons: notified, in the queue, audited."""
     from konsil.cases import relations as rel
     from konsil.cases.notify import notify
 
-    row = _outcome(case, RoutingOutcome.Outcome.COORDINATORS, [str(r) for r in reasons], red=red)
+    row = _outcome(case, RoutingOutcome.Outcome.COORDINATORS,
+                   [r if isinstance(r, dict) else str(r) for r in reasons], red=red)
     if escalate:
         case.escalated_at = timezone.now()
         case.save(update_fields=["escalated_at", "updated_at"])
@@ -159,7 +161,7 @@ def latest_outcome(case) -> dict | None:
     row = RoutingOutcome.objects.filter(case=case).first()
     if row is None:
         return None
-    return {"outcome": row.outcome, "label": str(row.get_outcome_display()), "reasons": list(row.reasons),
+    return {"outcome": row.outcome, "label": str(row.get_outcome_display()), "reasons": row.lines,
             "red_flag": row.red_flag, "specialist": str(row.specialist_id) if row.specialist_id else None,
             "at": row.created_at.isoformat()}
 
