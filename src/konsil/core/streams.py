@@ -60,6 +60,30 @@ def _s3_put(storage, name: str, stream) -> str:
     return name
 
 
+def save_stored(name: str, stream) -> str:
+    """Store already-encrypted bytes read from `stream` under `name` (backups being restored): on S3 as a bounded
+    multipart upload. Returns the stored name."""
+    storage = _storage()
+    if not _is_s3(storage):
+        return storage.save(name, File(stream, name=name))
+    return _s3_put(storage, name, io.BufferedReader(_Forward(stream), SEGMENT))
+
+
+class _Forward(io.RawIOBase):
+    """Read-only and not seekable, whatever the source claims (a tar member read from a stream cannot say)."""
+
+    def __init__(self, source):
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 class _RangedObject(io.RawIOBase):
     """A seekable view of an S3 object read by byte ranges (django-storages' S3File would download it whole)."""
 
@@ -95,10 +119,12 @@ class _RangedObject(io.RawIOBase):
         super().close()
 
 
-def _open_raw(name: str):
+def open_stored(name: str):
     """The stored (encrypted) object, seekable, without reading it whole from S3."""
     handle = _storage().open(name, "rb")
-    return _RangedObject(handle) if getattr(handle, "obj", None) is not None else handle
+    if getattr(handle, "obj", None) is None:
+        return handle
+    return io.BufferedReader(_RangedObject(handle), SEGMENT + NONCE + TAG)  # one range request per segment
 
 
 def _aad(owner: bytes, index: int, final: bool) -> bytes:
@@ -228,7 +254,7 @@ def open_for(obj) -> io.BufferedReader:
     if not is_segmented(obj):
         return io.BufferedReader(io.BytesIO(files.get_for(obj)))
     aead = AESGCM(crypto.unwrap_key(bytes(obj.wrapped_key), obj.key_id))
-    reader = SegmentedReader(_open_raw(obj.storage_name), aead, str(obj.pk).encode(), obj.size)
+    reader = SegmentedReader(open_stored(obj.storage_name), aead, str(obj.pk).encode(), obj.size)
     return io.BufferedReader(reader, SEGMENT)
 
 

@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.base import File
 from django.core.files.storage import storages
 from django.db import connection, connections
+
+from konsil.core.streams import open_stored, save_stored
 
 from .sealed_stream import OpeningReader, SealingWriter, StreamError
 
@@ -121,7 +122,7 @@ def create(archive: Path, *, passphrase: bytes) -> dict:
                 for name in names:
                     info = tarfile.TarInfo(f"files/{name}")
                     info.size, info.mtime, info.mode = storage.size(name), int(time.time()), 0o600
-                    with storage.open(name, "rb") as handle:
+                    with open_stored(name) as handle:  # by ranges on S3, never a whole object in memory
                         tar.addfile(info, handle)
                     total += info.size
                 checkpoints = Path(settings.KONSIL_AUDIT_CHECKPOINTS)
@@ -213,7 +214,7 @@ def _restore_members(tar: tarfile.TarFile, tmp: Path, storage) -> dict:
             name = member.name[len("files/"):]
             if storage.exists(name):
                 storage.delete(name)
-            saved = storage.save(name, File(handle, name=name))
+            saved = save_stored(name, handle)
             if saved != name:
                 raise BackupError("the file store renamed a restored object; restore into an empty store")
             restored += 1
