@@ -144,3 +144,16 @@ def test_amounts_add_up_exactly_in_cents():
     total.add_rows({**rows, "total": [{**rows["total"][0], "cost_sum": Decimal("0.45")}]})
     figures = total.result()["total"][0]
     assert (figures["n"], figures["cost_n"], figures["cost_sum"]) == (2, 2, Decimal("-1234.11"))
+
+
+@pytest.mark.django_db
+def test_facts_without_cells_are_read_from_the_facts_until_the_refresh_builds_every_cell(network, varied):
+    scope = Scope(kind="network", name="n", networks=(network.pk,))
+    Cell.objects.all().delete()  # as after the upgrade that added the cells
+    cells, facts = both(scope)
+    assert cells == facts and cells["volume"]["total"] == 5
+    run = rollup.refresh()  # nothing changed, yet every month's cells are built
+    assert not run.full
+    assert set(Cell.objects.values_list("month", flat=True)) == {dt.date(2026, m, 1) for m in (1, 2, 3)}
+    CaseFact.objects.all().delete()
+    assert measures.summary(scope, Filters(), today=TODAY)["volume"]["total"] == 5

@@ -98,6 +98,8 @@ def build(network_id, months=None) -> list[Cell]:
 def rebuild(touched=None) -> int:
     """Rebuild the cells of these (network id, month) pairs (all of them when None); returns the cells written."""
     written = 0
+    if touched is not None and not Cell.objects.exists() and CaseFact.objects.exists():
+        touched = None  # facts from before the cells existed (an upgrade): build them all once
     if touched is None:
         networks = {n: None for n in CaseFact.objects.values_list("network_id", flat=True).distinct()}
         with transaction.atomic():
@@ -139,6 +141,8 @@ def rows(where: query.Where) -> dict[str, list[dict]] | None:
     if chosen is None:
         return None
     slice_name, values = chosen
+    if not Cell.objects.exists():
+        return None  # not built yet (facts from before an upgrade, until the next refresh): the facts answer
     cells = Cell.objects.filter(slice=slice_name, value__in=values)
     if where.networks or not where.sponsors:
         cells = cells.filter(network_id__in=list(where.networks))
