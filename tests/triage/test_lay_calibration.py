@@ -40,6 +40,10 @@ def test_the_artifact_calibrates_the_lay_register_on_the_calibration_split():
         _texts("calibration.csv"))
     assert 0.3 <= cal["threshold"] < 1 and 0 < cal["generalist_first_confidence"] < 1
     assert not any(cal["bias"])  # no class offsets from 189 texts
+    # temperature and map chosen by cross-fitting on the same split, and said so
+    assert cal["temperature"] in calibrate.TEMPERATURES and cal["calibration"]["map"] in calibrate.MAPS
+    assert len(cal["top_calibration"]) == {"platt": 2, "beta": 3}[cal["calibration"]["map"]]
+    assert 0 < cal["calibration"]["cross_fitted_log_loss"] < 0.5
 
 
 def test_fit_on_a_few_texts_chooses_temperature_and_map_by_cross_fitting():
