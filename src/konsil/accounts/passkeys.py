@@ -12,6 +12,7 @@ import json
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
@@ -79,9 +80,14 @@ def _remember(request, kind: str, challenge: bytes, user=None) -> None:
 
 
 def _spend(request, kind: str) -> dict:
+    """This session's challenge, once: popped from the session, and claimed in the shared cache so that two
+    requests that loaded the session before either saved it (a replayed answer raced in) cannot both use it."""
     state = request.session.pop(SESSION_KEY, None) or {}
+    expired = ValidationFailed(_("The request expired. Try again."), field="credential", code="challenge_expired")
     if state.get("kind") != kind or state.get("until", 0) < time.time():
-        raise ValidationFailed(_("The request expired. Try again."), field="credential", code="challenge_expired")
+        raise expired
+    if not cache.add(f"konsil:webauthn-spent:{state.get('challenge', '')}", 1, CHALLENGE_SECONDS + 60):
+        raise expired
     return state
 
 
