@@ -144,11 +144,23 @@ def test_download_returns_the_decrypted_bytes_and_is_audited(api, delivered, pat
     case, attachment = delivered
     response = api(patient_user).get(f"{API}/cases/{case.pk}/attachments/{attachment.pk}/download/",
                                      HTTP_ACCEPT="application/octet-stream")
-    assert response.status_code == 200
-    assert response.content == b"EF 55%"
-    assert "attachment" in response["Content-Disposition"]
+    assert response.status_code == 200 and response.streaming  # decrypted piece by piece, never whole in memory
+    assert b"".join(response.streaming_content) == b"EF 55%"
+    assert "attachment" in response["Content-Disposition"] and response["Content-Length"] == "6"
     assert AuditEvent.objects.filter(actor=patient_user, action="attachment.download",
                                      object_id=str(attachment.pk)).exists()
+
+
+def test_a_damaged_document_is_a_409_with_a_json_body_not_a_500(api, delivered, patient_user):
+    from ..records.records_support import storage_root
+
+    case, attachment = delivered
+    path = storage_root() / attachment.storage_name
+    sealed = bytearray(path.read_bytes())
+    sealed[-1] ^= 0xFF  # flipped bits in the ciphertext
+    path.write_bytes(bytes(sealed))
+    response = api(patient_user).get(f"{API}/cases/{case.pk}/attachments/{attachment.pk}/download/")
+    assert response.status_code == 409 and response.json()["code"] == "unreadable"
 
 
 def test_a_document_of_another_case_is_404(api, delivered, other_case, other_patient):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -18,7 +18,7 @@ from konsil.accounts.roles import OrganizationKind, Role
 from konsil.audit.services import emit
 from konsil.core import authz
 from konsil.core.api import BinaryRenderer, object_or_404
-from konsil.core.errors import NotFound, PermissionDenied, ValidationFailed
+from konsil.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 from . import relations as rel
 from . import selectors, services
@@ -180,9 +180,18 @@ class CaseViewSet(viewsets.GenericViewSet):
         case = case_for(request, pk, action="attachment.download", audit=False)
         attachment = object_or_404(selectors.attachments_for(request.user, case), attachment_id,
                                    _("Document not found."))
-        content = services.read_attachment(actor=request.user, attachment=attachment)
-        response = HttpResponse(content, content_type="application/octet-stream")
-        response["Content-Disposition"] = content_disposition_header(True, attachment.filename)
+        from konsil.core import crypto, files
+        from konsil.records import downloads
+
+        try:  # decrypted piece by piece as it is sent (a pushed study: a zip of its instances), audited
+            download = downloads.open_download(actor=request.user, attachment=attachment)
+        except (files.IntegrityError, crypto.DecryptionError, OSError):
+            raise Conflict(_("This document cannot be read right now. Please tell the care team."),
+                           code="unreadable") from None
+        response = StreamingHttpResponse(download.pieces, content_type="application/octet-stream")
+        if download.size is not None:
+            response["Content-Length"] = str(download.size)
+        response["Content-Disposition"] = content_disposition_header(True, download.filename)
         return response
 
     @extend_schema(methods=["GET"], parameters=[CASE_ID], responses=MessageSerializer(many=True))
