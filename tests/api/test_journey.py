@@ -81,10 +81,10 @@ def test_journey(patient_user, coordinator, specialist, django_capture_on_commit
 
     # The specialist reads the records, writes, completes and signs the opinion.
     detail = ok(doctor.get(f"{API}/cases/{case_id}/"))
-    documents = ok(doctor.get(f"{API}/cases/{case_id}/attachments/"))
+    documents = ok(doctor.get(f"{API}/cases/{case_id}/attachments/"))["results"]
     download = doctor.get(documents[0]["download_url"])
     assert download.status_code == 200 and b"".join(download.streaming_content) == b"%PDF-1.4 echo"
-    thread = ok(doctor.get(f"{API}/cases/{case_id}/messages/"))
+    thread = ok(doctor.get(f"{API}/cases/{case_id}/messages/"))["results"]
     assert [m["kind"] for m in thread] == ["info_request", "info_response"]
     ok(doctor.patch(f"{API}/cases/{case_id}/opinion/", {"narrative": "Stable angina."}, format="json"))
     opinion = ok(doctor.put(f"{API}/cases/{case_id}/opinion/", {

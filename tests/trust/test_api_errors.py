@@ -48,9 +48,28 @@ def test_a_view_keeps_its_own_error_description(document):
     assert patch["409"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
 
 
-def test_lists_under_a_case_are_documented_as_the_arrays_they_are(document, patient_user, draft_case):
+def test_lists_under_a_case_that_grow_are_paged_as_documented(document, patient_user, walker, draft_case):
+    from konsil.cases import services
+
     client = token_client(patient_user)
-    for name in ("messages", "attachments", "opinions", "code-suggestions", "consults"):
+    case = walker.walk_to(draft_case, "submitted")
+    for n in range(3):
+        services.post_message(actor=patient_user, case=case, body=f"note {n}")
+    for name in ("messages", "attachments"):
+        schema = document["paths"][f"/api/v1/cases/{{id}}/{name}/"]["get"]["responses"]["200"]
+        ref = schema["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        assert ref.startswith("Paginated"), name
+    page = client.get(f"{API}/cases/{case.pk}/messages/?limit=2")
+    assert page.status_code == 200 and page.json()["count"] == 3 and len(page.json()["results"]) == 2
+    rest = client.get(page.json()["next"])
+    assert [m["body"] for m in rest.json()["results"]] == ["note 2"]
+    huge = client.get(f"{API}/cases/{case.pk}/messages/?limit=99999999999999999999&offset=99999999999999999999")
+    assert huge.status_code == 200 and huge.json()["results"] == []
+
+
+def test_bounded_lists_under_a_case_are_documented_as_the_arrays_they_are(document, patient_user, draft_case):
+    client = token_client(patient_user)
+    for name in ("opinions", "code-suggestions", "consults"):
         schema = document["paths"][f"/api/v1/cases/{{id}}/{name}/"]["get"]["responses"]["200"]
         assert schema["content"]["application/json"]["schema"]["type"] == "array", name
         response = client.get(f"{API}/cases/{draft_case.pk}/{name}/?offset=0")

@@ -155,13 +155,12 @@ class CaseViewSet(viewsets.GenericViewSet):
     @extend_schema(methods=["GET"], parameters=[CASE_ID], responses=AttachmentSerializer(many=True))
     @extend_schema(methods=["POST"], parameters=[CASE_ID], responses={201: AttachmentSerializer},
                    request={"multipart/form-data": AttachmentInputSerializer})
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser],
-            pagination_class=None)  # a whole list (the schema says so)
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
     def attachments(self, request, pk=None):
-        if request.method == "GET":
+        if request.method == "GET":  # paged: a case's records grow without bound
             case = case_for(request, pk, action="attachment.list")
-            attachments = selectors.attachments_for(request.user, case)
-            return Response(AttachmentSerializer(attachments, many=True).data)
+            page = self.paginate_queryset(selectors.attachments_for(request.user, case))
+            return self.get_paginated_response(AttachmentSerializer(page, many=True).data)
         case = case_for(request, pk, action="attachment.create", audit=False)
         data = AttachmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -197,11 +196,12 @@ class CaseViewSet(viewsets.GenericViewSet):
     @extend_schema(methods=["GET"], parameters=[CASE_ID], responses=MessageSerializer(many=True))
     @extend_schema(methods=["POST"], parameters=[CASE_ID], request=MessageInputSerializer,
                    responses={201: MessageSerializer})
-    @action(detail=True, methods=["get", "post"], pagination_class=None)  # a whole list (the schema says so)
+    @action(detail=True, methods=["get", "post"])
     def messages(self, request, pk=None):
-        if request.method == "GET":
+        if request.method == "GET":  # paged: a thread grows without bound
             case = case_for(request, pk, action="message.list")
-            return Response(MessageSerializer(selectors.messages_for(request.user, case), many=True).data)
+            page = self.paginate_queryset(selectors.messages_for(request.user, case))
+            return self.get_paginated_response(MessageSerializer(page, many=True).data)
         case = case_for(request, pk, action="message.create", audit=False)
         data = MessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
