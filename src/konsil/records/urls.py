@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import inbox_views, reading, views
+from . import inbox_views, pacs_pages, reading, views
 
 app_name = "records"
 urlpatterns = [
@@ -12,4 +12,10 @@ urlpatterns = [
     path("previews/<uuid:pk>.png", reading.derivative, name="derivative"),
     path("imaging-inbox/", inbox_views.inbox_page, name="inbox"),
     path("imaging-inbox/<uuid:pk>/", inbox_views.decide, name="inbox-decide"),
+    path("dicom-nodes/", pacs_pages.node_list, name="nodes"),
+    path("dicom-nodes/new/", pacs_pages.node_new, name="node-new"),
+    path("dicom-nodes/<uuid:pk>/", pacs_pages.node_edit, name="node-edit"),
+    path("dicom-nodes/<uuid:pk>/toggle/", pacs_pages.node_toggle, name="node-toggle"),
+    path("cases/<uuid:pk>/pacs/", pacs_pages.case_pacs, name="case-pacs"),
+    path("cases/<uuid:pk>/pacs/pull/", pacs_pages.case_pull, name="case-pull"),
 ]
