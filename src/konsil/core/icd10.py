@@ -138,6 +138,26 @@ def _build_index() -> list[tuple[str, str, str, frozenset]]:
     return rows
 
 
+def _suggest_index() -> dict[str, list[tuple[str, str, frozenset]]]:
+    with _INDEX_LOCK:
+        return _build_suggest_index()
+
+
+@lru_cache(maxsize=1)
+def _build_suggest_index() -> dict[str, list[tuple[str, str, frozenset]]]:
+    """The codes suggest() can name (two content words or more), each filed once under its rarest content word:
+    a code whose words all appear in a text is filed under one of them, so only those lists need reading."""
+    rows = [(code, title, content) for code, title, _text, content in _build_index() if len(content) >= 2]
+    frequency: dict[str, int] = {}
+    for _code, _title, content in rows:
+        for word in content:
+            frequency[word] = frequency.get(word, 0) + 1
+    by_word: dict[str, list[tuple[str, str, frozenset]]] = {}
+    for row in rows:
+        by_word.setdefault(min(row[2], key=lambda w: (frequency[w], w)), []).append(row)
+    return by_word
+
+
 def search(query: str, *, limit: int = 20) -> list[dict]:
     """Codes whose code, title or inclusion terms hold every word of `query` (plain words understood too).
 
@@ -179,9 +199,11 @@ def suggest(text: str, *, limit: int = 5) -> list[dict]:
     if not have:
         return []
     hits = {}
-    for code, title, _text, content in _index():
-        if content and len(content) >= 2 and content <= have:
-            hits[code] = (title, content)
+    by_word = _suggest_index()
+    for word in have:
+        for code, title, content in by_word.get(word, ()):
+            if content <= have:
+                hits[code] = (title, content)
     clauses = [set(_words(expand(part))) for part in re.split(r"[.;,:\n]+", text or "") if part.strip()]
     for code, (_title, content) in list(hits.items()):
         if content & _POLAR and not any(content <= words for words in clauses):
