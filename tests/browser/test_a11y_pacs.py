@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from konsil.records.models import DicomNode
+from konsil.records.models import DicomNode, RetrieveJob
 
 from .test_a11y import CHROMIUM, axe_violations, browser, context_for, overflow, wide_elements  # noqa: F401 (fixture)
 
@@ -47,4 +47,20 @@ def test_dicom_pages_are_accessible(browser, live_server, coordinator, draft_cas
     page.get_by_role("button", name="Search").click()
     assert page.get_by_text("did not accept the connection").count() == 1
     _fits_and_passes(page, "search with an unreachable PACS")
+    context.close()
+
+
+def test_a_running_pull_updates_itself_on_the_page(browser, live_server, coordinator, draft_case):  # noqa: F811
+    node = DicomNode.objects.create(network=draft_case.network, name="PACS", ae_title="PACS", host="127.0.0.1",
+                                    port=104, is_source=True)
+    job = RetrieveJob.objects.create(case=draft_case, node=node, study_uid="1.2.840.99.1", method="get",
+                                     requested_by=coordinator, state=RetrieveJob.State.RUNNING, total=4, completed=1)
+    context = context_for(browser, live_server, coordinator)
+    page = context.new_page()
+    page.goto(f"/records/cases/{draft_case.pk}/pacs/")
+    jobs = page.locator("#pacs-jobs")
+    assert jobs.get_attribute("data-running") == "true" and "1 received / 4" in jobs.inner_text()
+    RetrieveJob.objects.filter(pk=job.pk).update(state=RetrieveJob.State.DONE, completed=4)  # the worker's writes
+    page.wait_for_function("document.getElementById('pacs-jobs').innerText.includes('4 received / 4')")
+    assert "Retrieved" in jobs.inner_text()
     context.close()
