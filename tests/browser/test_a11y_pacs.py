@@ -4,13 +4,19 @@ at 360 px, forms with errors and an unreachable PACS's message included."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
 from konsil.records.models import DicomNode, RetrieveJob
 
+from ..records.orthanc_support import ORTHANC, dicomweb_plugin, orthanc_factory  # noqa: F401 (fixture)
+from ..records.records_support import ct
+from ..records.test_dimse import listen  # noqa: F401 (fixture)
+from ..records.test_orthanc import pacs  # noqa: F401 (fixture)
 from .test_a11y import CHROMIUM, axe_violations, browser, context_for, overflow, wide_elements  # noqa: F401 (fixture)
 
+needs_orthanc_ok = Path(ORTHANC).exists() and dicomweb_plugin() is not None
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(not CHROMIUM, reason="no chromium: browser tests skipped")]
 
@@ -63,4 +69,23 @@ def test_a_running_pull_updates_itself_on_the_page(browser, live_server, coordin
     RetrieveJob.objects.filter(pk=job.pk).update(state=RetrieveJob.State.DONE, completed=4)  # the worker's writes
     page.wait_for_function("document.getElementById('pacs-jobs').innerText.includes('4 received / 4')")
     assert "Retrieved" in jobs.inner_text()
+    context.close()
+
+
+@pytest.mark.skipif(not needs_orthanc_ok, reason="orthanc and orthanc-dicomweb (Debian packages) not installed")
+def test_search_results_and_a_pull_from_orthanc_in_the_browser(browser, live_server, pacs, draft_case,  # noqa: F811
+                                                               coordinator):
+    peer, node = pacs
+    peer.upload(ct(2, seed=98, name="Browser^Patient"))
+    context = context_for(browser, live_server, coordinator)
+    page = context.new_page()
+    page.goto(f"/records/cases/{draft_case.pk}/pacs/")
+    page.get_by_label("Patient name").fill("BROWSER*")
+    page.get_by_role("button", name="Search").click()
+    assert page.locator("#pacs-results tbody tr").count() == 1
+    _fits_and_passes(page, "search results")
+    page.get_by_role("button", name="Retrieve into the case").click()
+    page.wait_for_function("document.getElementById('pacs-jobs').innerText.includes('2 received')")
+    assert "Retrieved" in page.locator("#pacs-jobs").inner_text()
+    _fits_and_passes(page, "a pull done")
     context.close()
