@@ -6,6 +6,7 @@ from django.db.models import Exists, Q
 from django.utils import timezone
 
 from konsil.accounts.roles import Role
+from konsil.core import context
 
 # Case roles (relations), distinct from membership roles.
 PATIENT = "patient"
@@ -37,7 +38,8 @@ def active_caregiver_q(user, prefix: str = "") -> Q:
 
 
 def relations(user, case) -> set[str]:
-    """Every relation `user` has to `case` (empty when none), read in one query."""
+    """Every relation `user` has to `case` (empty when none), read in one query, once per read request
+    (core.context.memo: kept while nothing is written)."""
     if user is None or not user.is_authenticated:
         return set()
     found: set[str] = set()
@@ -45,6 +47,11 @@ def relations(user, case) -> set[str]:
         found.add(PATIENT)
     if case.requester_id == user.pk and PATIENT not in found:
         found.add(REQUESTER)
+    kept = context.memo()
+    key = ("relations", user.pk, case.pk, case.patient_id, case.network_id, case.sponsor_id,
+           case.assigned_specialist_id)
+    if kept is not None and key in kept:
+        return found | kept[key]
     from .models import Case, Patient
 
     memberships = user.memberships.filter(active=True)
@@ -63,8 +70,10 @@ def relations(user, case) -> set[str]:
     names = list(checks)
     row = Case.objects.filter(pk=case.pk).values_list(
         *[Exists(checks[name].values("pk")) for name in names]).first() or [False] * len(names)
-    found.update(name for name, present in zip(names, row, strict=True) if present)
-    return found
+    queried = frozenset(name for name, present in zip(names, row, strict=True) if present)
+    if kept is not None:
+        kept[key] = queried
+    return found | queried
 
 
 def primary_relation(rels: set[str]) -> str:

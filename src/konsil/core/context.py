@@ -27,3 +27,29 @@ def set_current(ctx: RequestContext):
 
 def reset(token) -> None:
     _current.reset(token)
+
+
+# A read request's memo: answers that cannot change while nothing is written (how a user relates to a case),
+# kept for the rest of the request. Only GET/HEAD requests have one; saving or deleting any model outside the
+# audit trail empties it (core.apps), so a read that writes reads afresh.
+_memo: contextvars.ContextVar[dict | None] = contextvars.ContextVar("konsil_read_memo", default=None)
+
+
+def memo() -> dict | None:
+    """The current read request's memo, or None outside one (writes, tasks, the shell: nothing is kept)."""
+    return _memo.get()
+
+
+def start_memo():
+    return _memo.set({})
+
+
+def end_memo(token) -> None:
+    _memo.reset(token)
+
+
+def forget(*_args, sender=None, **_kwargs) -> None:
+    """Empty the memo (a signal receiver: a model was saved or deleted)."""
+    kept = _memo.get()
+    if kept and getattr(getattr(sender, "_meta", None), "app_label", "") != "audit":
+        kept.clear()

@@ -59,9 +59,12 @@ class RequestContextMiddleware:
                 channel=channel,
             )
         )
+        memo = context.start_memo() if request.method in ("GET", "HEAD") else None
         try:
             return self.get_response(request)
         finally:
+            if memo is not None:
+                context.end_memo(memo)
             context.reset(token)
 
 
