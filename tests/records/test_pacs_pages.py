@@ -229,3 +229,18 @@ def test_only_the_cases_coordinators_use_its_pacs_page(client, login, draft_case
     assert client.get(_pacs_url(draft_case)).status_code == 404
     assert not RetrieveJob.objects.exists()
     assert not AuditEvent.objects.filter(action="dicom.pacs.find").exists()
+
+
+def test_a_closed_case_takes_no_pull(client, login, coordinator, draft_case, down_pacs):
+    from konsil.cases.models import Case
+
+    Case.objects.filter(pk=draft_case.pk).update(status="cancelled")  # set-up: a case closed earlier
+    login(client, coordinator)
+    page = client.get(_pacs_url(draft_case)).content.decode()
+    assert "closed to new documents" in page and 'id="pacs-search"' not in page
+    search = client.post(_pacs_url(draft_case), {"node": str(down_pacs.pk), "PatientID": "1"})
+    assert search.status_code == 409 and not AuditEvent.objects.filter(action="dicom.pacs.find").exists()
+    answer = client.post(f"/records/cases/{draft_case.pk}/pacs/pull/", {"node": str(down_pacs.pk),
+                                                                        "study_uid": "1.2.3.4"}, follow=True)
+    assert "closed to new documents" in answer.content.decode()
+    assert not RetrieveJob.objects.exists()

@@ -237,8 +237,8 @@ def case_pacs(request, pk):
     case = _pacs_case(request, pk, "dicom.pacs.page")
     sources = _sources(request.user, case)
     form = SearchForm(request.POST if request.method == "POST" else None, sources=sources)
-    if request.method != "POST":
-        return _render_case_pacs(request, case, form)
+    if request.method != "POST" or case.status not in ATTACHABLE:  # a closed case: the page says so, no search
+        return _render_case_pacs(request, case, form, status=200 if request.method != "POST" else 409)
     found, node, status = None, None, 200
     if form.is_valid():
         node = next(n for n in sources if str(n.pk) == form.cleaned_data["node"])
