@@ -61,3 +61,19 @@ def test_a_write_empties_the_memo(network, draft_case):
         assert rel.relations(stranger, draft_case) == set()
     finally:
         context.end_memo(token)
+
+
+def test_reading_keeps_a_memo_for_a_stretch_of_reads(draft_case, patient_user):
+    assert context.memo() is None
+    with context.reading():
+        assert queries(lambda: rel.relations(patient_user, draft_case))[1] == 1
+        assert queries(lambda: rel.relations(patient_user, draft_case))[1] == 0
+    assert context.memo() is None
+    token = context.start_memo()
+    try:
+        rel.relations(patient_user, draft_case)
+        with context.reading():  # inside a read request: that request's memo
+            assert queries(lambda: rel.relations(patient_user, draft_case))[1] == 0
+        assert context.memo()
+    finally:
+        context.end_memo(token)

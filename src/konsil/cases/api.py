@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from konsil.accounts.roles import OrganizationKind, Role
 from konsil.audit.services import emit
-from konsil.core import authz
+from konsil.core import authz, context
 from konsil.core.api import BinaryRenderer, object_or_404
 from konsil.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
@@ -92,6 +92,10 @@ class CaseViewSet(viewsets.GenericViewSet):
     serializer_class = CaseDetailSerializer
 
     def _body(self, case) -> dict:
+        with context.reading():  # after the write: the caller's relations to the case are read once
+            return self._read_body(case)
+
+    def _read_body(self, case) -> dict:
         if authz.can("case.view", self.request.user, case):
             body = CaseDetailSerializer(case, context=self.get_serializer_context()).data
             from konsil.opinions.blinded import hidden_for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -46,6 +47,20 @@ def start_memo():
 
 def end_memo(token) -> None:
     _memo.reset(token)
+
+
+@contextmanager
+def reading():
+    """A memo for a stretch of reads inside a write request (its response body, once the write is done); inside a
+    read request, that request's memo."""
+    if _memo.get() is not None:
+        yield
+        return
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
 
 
 def forget(*_args, sender=None, **_kwargs) -> None:
