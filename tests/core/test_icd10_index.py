@@ -1,0 +1,36 @@
+"""suggest() reads the codes filed under a text's words; it finds exactly the codes a scan of the whole
+index finds (every content word of the title in the text, two words or more)."""
+
+from __future__ import annotations
+
+import random
+
+from konsil.core import icd10
+
+
+def scanned(text: str) -> set[str]:
+    have = set(icd10._words(icd10.expand(text))) - icd10._STOP
+    return {code for code, _title, _text, content in icd10._index() if len(content) >= 2 and content <= have}
+
+
+def indexed(text: str) -> set[str]:
+    have = set(icd10._words(icd10.expand(text))) - icd10._STOP
+    return {code for word in have for code, _title, content in icd10._suggest_index().get(word, ())
+            if content <= have}
+
+
+def test_the_word_index_finds_what_the_scan_finds():
+    titles = [row[1] for row in icd10._index()]
+    rnd = random.Random(11)
+    texts = ["Chest pain walking uphill. Do I need a stent?", "breast cancer, hormone receptor positive, HER2 negative",
+             "type 2 diabetes mellitus with diabetic chronic kidney disease", "",
+             *(" ".join(rnd.sample(titles, 3)) for _ in range(60))]
+    for text in texts:
+        assert indexed(text) == scanned(text), text
+    assert sum(len(rows) for rows in icd10._suggest_index().values()) == sum(
+        1 for row in icd10._index() if len(row[3]) >= 2)  # every code filed once
+
+
+def test_suggest_names_codes_from_plain_words():
+    codes = [s["code"] for s in icd10.suggest("malignant neoplasm of upper-outer quadrant of left female breast")]
+    assert codes and all(code.startswith("C50") for code in codes[:1])
