@@ -127,7 +127,8 @@ def test_a_patient_writes_in_their_language_and_each_reader_reads_the_reasons_in
     page.goto(f"/cases/{case.pk}/")
     assert page.get_attribute("html", "lang") == language
     lines = page.inner_text("#triage-understood")
-    assert f"“{understood[0]}”" in lines, lines
+    quoted = {"es": f"«{understood[0]}»", "ja": f"「{understood[0]}」"}[language]  # each language's own quotes
+    assert quoted in lines, lines
     assert "understood as" not in lines and "%" not in lines and page.locator("#triage-reasons").count() == 0
     _clean(page, problems, "patient case page")
     assert not problems, "\n".join(problems)

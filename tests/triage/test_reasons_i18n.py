@@ -71,8 +71,8 @@ def test_the_same_stored_reasons_read_in_english_spanish_and_japanese(spanish_ca
     assert japanese[0].startswith("患者さん自身の言葉（スペイン語）から見て最も可能性が高い順: ")
     term = next(i["params"]["words"] for i in proposal.reasons_data if i["key"] == "concept")
     assert any(line.startswith(f"“{term}” understood as ") for line in english)
-    assert any(line.startswith(f"“{term}”") and "understood" not in line for line in spanish)
-    assert any(f"“{term}”" in line and "understood" not in line for line in japanese)
+    assert any(line.startswith(f"«{term}»") and "understood" not in line for line in spanish)  # Spanish quotes
+    assert any(f"「{term}」" in line and "understood" not in line for line in japanese)  # Japanese quotes
     assert len(english) == len(spanish) == len(japanese)
 
 
@@ -165,7 +165,7 @@ def test_the_coordinators_page_and_the_patients_page_each_in_their_language(span
     client.logout()
     page = login(client, patient_user).get(f"/cases/{spanish_case.pk}/", HTTP_ACCEPT_LANGUAGE="es")
     html = page.content.decode()
-    assert 'id="triage-understood"' in html and f"“{term}”" in html
+    assert 'id="triage-understood"' in html and f"«{term}»" in html
     assert "understood as" not in html and 'id="triage-reasons"' not in html
     assert "Lo más probable" not in html and "%" not in html.split('id="triage-understood"')[1].split("</section>")[0]
 

@@ -10,6 +10,9 @@
   var remoteVideo = document.getElementById("remote-video");
   var isOfferer = config.party === "patient";
   var cursor = 0, pc = null, stream = null, pending = [], stopped = false, polling = null;
+  // Each offer is a generation; its answer and both sides' candidates carry it. Two hellos that cross make two
+  // offers: what belongs to an older one is dropped, and candidates that outrun their offer wait for it.
+  var generation = 0, early = {};
 
   function say(key) { status.textContent = status.dataset[key] || key; }
   function csrf() {
@@ -30,14 +33,15 @@
       await new Promise(function (resolve) { setTimeout(resolve, 300 * (attempt + 1)); });
     }
   }
-  function newPeer() {
+  function newPeer(gen) {
     if (pc) { pc.close(); }
     pending = [];
+    generation = gen || 0;
     pc = new RTCPeerConnection({iceServers: config.iceServers || []});
     window.konsilRoom = {get pc() { return pc; }};
     stream.getTracks().forEach(function (track) { pc.addTrack(track, stream); });
     pc.onicecandidate = function (event) {
-      if (event.candidate) send("candidate", {candidate: event.candidate.toJSON()});
+      if (event.candidate) send("candidate", {candidate: event.candidate.toJSON(), gen: gen || 0});
     };
     pc.ontrack = function (event) {
       if (remoteVideo.srcObject !== event.streams[0]) remoteVideo.srcObject = event.streams[0];
@@ -49,10 +53,12 @@
     return pc;
   }
   async function offer() {
-    newPeer();
-    var description = await pc.createOffer();
-    await pc.setLocalDescription(description);
-    await send("offer", {sdp: pc.localDescription.toJSON()});
+    var gen = 1 + Math.floor(Math.random() * 1e9);  // unique, also across a reload of this page
+    newPeer(gen);
+    var own = pc;
+    var description = await own.createOffer();
+    await own.setLocalDescription(description);
+    if (own === pc) await send("offer", {sdp: own.localDescription.toJSON(), gen: gen});
   }
   async function flushCandidates() {
     while (pending.length) { await pc.addIceCandidate(pending.shift()); }
@@ -62,17 +68,26 @@
     if (signal.kind === "hello") {
       if (isOfferer) await offer(); else await send("hello", {});
     } else if (signal.kind === "offer" && !isOfferer) {
-      newPeer();
+      var gen = p.gen || 0;
+      newPeer(gen);
+      pending = early[gen] || [];
+      early = {};
       await pc.setRemoteDescription(p.sdp);
       await flushCandidates();
       var answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
-      await send("answer", {sdp: pc.localDescription.toJSON()});
+      await send("answer", {sdp: pc.localDescription.toJSON(), gen: gen});
     } else if (signal.kind === "answer" && isOfferer && pc) {
+      if ((p.gen || 0) !== generation || pc.signalingState !== "have-local-offer") return;  // an older offer's
       await pc.setRemoteDescription(p.sdp);
       await flushCandidates();
-    } else if (signal.kind === "candidate" && pc && p.candidate) {
-      if (pc.remoteDescription) await pc.addIceCandidate(p.candidate); else pending.push(p.candidate);
+    } else if (signal.kind === "candidate" && p.candidate) {
+      var of = p.gen || 0;
+      if (!isOfferer && (of !== generation || !pc)) {  // it outran its offer: kept until that offer comes
+        (early[of] = early[of] || []).push(p.candidate);
+      } else if (pc && of === generation) {
+        if (pc.remoteDescription) await pc.addIceCandidate(p.candidate); else pending.push(p.candidate);
+      }
     } else if (signal.kind === "bye") {
       remoteVideo.srcObject = null;
       if (pc) { pc.close(); pc = null; }
