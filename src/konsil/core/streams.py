@@ -84,12 +84,10 @@ class _Forward(io.RawIOBase):
         return len(data)
 
 
-class _RangedObject(io.RawIOBase):
-    """A seekable view of an S3 object read by byte ranges (django-storages' S3File would download it whole)."""
+class _SeekableView(io.RawIOBase):
+    """Read-only and seekable over `_size` bytes; a subclass sets `_size` and `_pos` and reads at `_pos`."""
 
-    def __init__(self, handle):
-        self._handle, self._obj = handle, handle.obj
-        self._size, self._pos = self._obj.content_length, 0
+    _size = _pos = 0
 
     def readable(self) -> bool:
         return True
@@ -104,6 +102,14 @@ class _RangedObject(io.RawIOBase):
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
         self._pos = max(0, base + offset)
         return self._pos
+
+
+class _RangedObject(_SeekableView):
+    """A seekable view of an S3 object read by byte ranges (django-storages' S3File would download it whole)."""
+
+    def __init__(self, handle):
+        self._handle, self._obj = handle, handle.obj
+        self._size, self._pos = self._obj.content_length, 0
 
     def readinto(self, buffer) -> int:
         if self._pos >= self._size or not len(buffer):
@@ -198,7 +204,7 @@ def write_for(obj, chunks: Iterable[bytes]) -> files.StoredObject:
     return stored
 
 
-class SegmentedReader(io.RawIOBase):
+class SegmentedReader(_SeekableView):
     """Seekable plaintext view of a segmented object; each segment is authenticated as it is read."""
 
     def __init__(self, raw, aead: AESGCM, owner: bytes, size: int):
@@ -207,20 +213,6 @@ class SegmentedReader(io.RawIOBase):
             raise crypto.DecryptionError("not a segmented object")
         self._segments = max(1, -(-size // SEGMENT))  # the last may be full; an empty record has one, empty
         self._pos, self._cache = 0, (-1, b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
     def _load(self, index: int) -> bytes:
         if self._cache[0] == index:
