@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -22,6 +21,7 @@ from konsil.accounts.manage import managed_organizations
 from konsil.accounts.models import Organization
 from konsil.accounts.roles import OrganizationKind
 from konsil.audit.services import emit
+from konsil.core.pages import toggle_active
 
 from . import webhooks
 from .errors import FhirError
@@ -129,15 +129,8 @@ def client_new(request):
 @login_required
 @require_POST
 def client_toggle(request, pk):
-    orgs = _organizations(request.user)
-    with transaction.atomic():
-        client = FhirClient.objects.select_for_update().filter(pk=pk, organization__in=orgs).first()
-        if client is None:
-            raise Http404
-        client.active = not client.active
-        client.save(update_fields=["active", "updated_at"])
-        emit(actor=request.user, action="fhir.client.active" if client.active else "fhir.client.inactive",
-             obj=client)
+    client = toggle_active(request.user, FhirClient.objects.filter(organization__in=_organizations(request.user)),
+                           pk, on="fhir.client.active", off="fhir.client.inactive")
     messages.success(request, _("%(name)s is switched on.") % {"name": client.name} if client.active
                      else _("%(name)s is switched off: its tokens no longer work.") % {"name": client.name})
     return redirect("integrations:page")
@@ -162,14 +155,8 @@ def subscription_new(request):
 @login_required
 @require_POST
 def subscription_toggle(request, pk):
-    orgs = _organizations(request.user)
-    with transaction.atomic():
-        sub = WebhookSubscription.objects.select_for_update().filter(pk=pk, organization__in=orgs).first()
-        if sub is None:
-            raise Http404
-        sub.active = not sub.active
-        sub.save(update_fields=["active", "updated_at"])
-        emit(actor=request.user, action="webhook.active" if sub.active else "webhook.inactive", obj=sub)
+    toggle_active(request.user, WebhookSubscription.objects.filter(organization__in=_organizations(request.user)),
+                  pk, on="webhook.active", off="webhook.inactive")
     return redirect("integrations:page")
 
 

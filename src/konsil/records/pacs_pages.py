@@ -27,6 +27,7 @@ from konsil.audit.services import emit
 from konsil.cases import relations as rel
 from konsil.cases.selectors import get_case
 from konsil.core.errors import DomainError, NotFound
+from konsil.core.pages import toggle_active
 
 from . import nodes, retrieve
 from .errors import RETRIEVE_ERRORS
@@ -156,15 +157,8 @@ def node_edit(request, pk):
 @login_required
 @require_POST
 def node_toggle(request, pk):
-    networks = _networks(request.user)
-    with transaction.atomic():
-        node = DicomNode.objects.select_for_update().filter(pk=pk, network__in=networks).first()
-        if node is None:
-            raise Http404
-        node.active = not node.active
-        node.save(update_fields=["active", "updated_at"])
-        emit(actor=request.user, action="dicom.node.activate" if node.active else "dicom.node.deactivate",
-             obj=node)
+    node = toggle_active(request.user, DicomNode.objects.filter(network__in=_networks(request.user)), pk,
+                         on="dicom.node.activate", off="dicom.node.deactivate")
     messages.success(request, _("%(name)s is switched on.") % {"name": node.name} if node.active
                      else _("%(name)s is switched off: it is refused from now on.") % {"name": node.name})
     return redirect("records:nodes")
