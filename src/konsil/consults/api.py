@@ -84,6 +84,15 @@ class CaseConsultViewSet(viewsets.GenericViewSet):
         return Response(SlotSerializer(rows, many=True).data)
 
 
+def _change(request, pk, action: str, body, change) -> Response:
+    """Move and cancel: the consult as `action` allows (audited by the service), the validated `body`, then
+    `change(consult, validated_data)`; the changed consult is the answer."""
+    consult = selectors.get_consult(request.user, pk, action=action, audit=False)
+    data = body(data=request.data)
+    data.is_valid(raise_exception=True)
+    return _out(request.user, change(consult, data.validated_data))
+
+
 class ConsultViewSet(viewsets.GenericViewSet):
     """One consult: read, move to another open slot, cancel (late inside the window, which is recorded)."""
 
@@ -98,17 +107,13 @@ class ConsultViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None):
         """Move to another open slot: 409 `window_closed` inside the cancellation window, 409 `slot_taken`."""
-        consult = selectors.get_consult(request.user, pk, action="consult.reschedule", audit=False)
-        data = MoveInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        consult = services.reschedule(actor=request.user, consult=consult, starts_at=data.validated_data["starts_at"])
-        return _out(request.user, consult)
+        return _change(request, pk, "consult.reschedule", MoveInputSerializer,
+                       lambda consult, data: services.reschedule(actor=request.user, consult=consult,
+                                                                 starts_at=data["starts_at"]))
 
     @extend_schema(parameters=[CONSULT_ID], request=CancelInputSerializer, responses=ConsultSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        consult = selectors.get_consult(request.user, pk, action="consult.cancel", audit=False)
-        data = CancelInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        consult = services.cancel(actor=request.user, consult=consult, reason=data.validated_data["reason"])
-        return _out(request.user, consult)
+        return _change(request, pk, "consult.cancel", CancelInputSerializer,
+                       lambda consult, data: services.cancel(actor=request.user, consult=consult,
+                                                             reason=data["reason"]))
