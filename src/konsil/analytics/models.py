@@ -79,16 +79,22 @@ class Refresh(models.Model):
 
 
 class Cell(models.Model):
-    """Every breakdown of the facts of one network, month, sponsor and program, pre-aggregated (cube.py).
+    """Every breakdown of the facts of one network, period, sponsor and program, pre-aggregated (cube.py).
 
-    `slice` says which single filter the cell answers: "" (none), "specialty", "channel" or "state", with its
-    `value`; `figures` holds, for each breakdown of query.SETS, its rows as [grouping values..., aggregates...].
-    Summing cells gives exactly what the fact rows give; `first_day`/`last_day` are the earliest and latest
-    submission day of the network's facts in that month, so a period that cuts a month is read from the facts.
+    `span` is the period's length ("month", "quarter" or "year"; `month` is its first day): quarter and year cells
+    are the sums of their month cells. A `pooled` cell sums every sponsor and program of the network (its `sponsor`
+    and `program` are null), so the network's unfiltered view reads one cell per period. `slice` says which single
+    filter the cell answers: "" (none), "specialty", "channel" or "state", with its `value`; `figures` holds, for
+    each breakdown of query.SETS, its rows as [grouping values..., aggregates...]. `first_day`/`last_day` are the
+    earliest and latest submission day of the cell's facts, so a period that cuts them is read otherwise.
     """
 
+    SPANS = ("month", "quarter", "year")
+
     network = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    span = models.CharField(max_length=7, default="month")
     month = models.DateField()
+    pooled = models.BooleanField(default=False)
     sponsor = models.UUIDField(null=True)
     program = models.UUIDField(null=True)
     slice = models.CharField(max_length=12, blank=True)
@@ -104,4 +110,4 @@ class Cell(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"cell {self.month:%Y-%m} {self.slice}={self.value}"
+        return f"cell {self.span} {self.month:%Y-%m} {self.slice}={self.value}"
