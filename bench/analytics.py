@@ -1,13 +1,16 @@
 """Analytics benchmark (make bench-analytics): the page's figures over 100,000 cases on SQLite and 1,000,000 on
 PostgreSQL (DATABASE_URL), with a same-run baseline.
 
-What is timed: `measures.summary()` (every figure of the page: one GROUPING SETS pass on PostgreSQL, one query per
-breakdown elsewhere, plus the directory's supply) for the default view (last 12 months), all time, oncology in the
-last 12 months, one state and a sponsor's suppressed view; and the whole page through Django's test client (template,
-audit event). Baseline, same run: `SELECT COUNT(*)` over the fact table (the cost of reading it once).
+What is timed: `measures.summary()` (every figure of the page) for the default view (last 12 months), all time,
+oncology in the last 12 months, one state and a sponsor's suppressed view, answered from the cells (cube.py: month,
+quarter and year cells, pooled across sponsors and programs; the facts of months a period cuts), and the same views
+once each on the fact path (one GROUPING SETS pass on PostgreSQL, one scan elsewhere); the whole page through
+Django's test client (template, audit event); the cells' full rebuild and the refresh after one changed case.
+Baselines, same run: `SELECT COUNT(*)` over the fact table and reading every fact row once.
 
 The facts are exact as of each refresh (rollup.refresh: every case whose sources changed since the last watermark
-is rebuilt whole; the clock runs it every 5 minutes). Refresh throughput is measured on real history cases
+is rebuilt whole; the clock runs it every 5 minutes); the same refresh rebuilds the cells of the months it touched,
+then their quarters and years, so the cells are exact as of the same watermark. Refresh throughput is measured on real history cases
 (`seed --history`); the rest of the N facts are bulk-loaded with the same distributions, with foreign-key checks
 off for the load only (building a million real cases with encrypted identities takes longer than the query side
 this benchmark is about). Writes bench/results-analytics.md.
@@ -235,48 +238,44 @@ def main() -> int:
                                                                  "100,000 on SQLite)")
     parser.add_argument("--history", type=int, default=3000, help="real cases to time the refresh with")
     parser.add_argument("--specialists", type=int, default=600)
+    parser.add_argument("--reuse", action="store_true", help="keep the world and facts an earlier run left in this "
+                        "database (skips the refresh-throughput part)")
     args = parser.parse_args()
     setup_django()
     from django.db import connection
+    from django.db.models import Count, Max
     from django.test import Client
     from django.utils import timezone
 
-    from konsil.analytics import history, measures, rollup
+    from konsil.analytics import measures, rollup
     from konsil.analytics.measures import Filters, Scope
     from konsil.analytics.models import CaseFact
 
     engine = connection.vendor
     n = args.cases or (1_000_000 if engine == "postgresql" else 100_000)
     print(f"engine {engine}, {n:,} cases, {os.cpu_count()} CPUs, {platform.python_version()}", flush=True)
-    network, sponsor, leader, admin = world(args.specialists)
     today = timezone.localdate()
-
-    start = time.perf_counter()
-    history.seed_history(args.history, network=network)
-    seeded = time.perf_counter() - start
-    start = time.perf_counter()
-    run = rollup.refresh(full=True)
-    full_refresh = time.perf_counter() - start
-    later = timezone.now() + dt.timedelta(minutes=10)  # past the watermark's overlap: nothing changed since
-    rollup.refresh(now=later)
-    idle = timed(lambda: rollup.refresh(now=later + dt.timedelta(minutes=10)), repeat=3)
+    # past the watermark's overlap (and past an earlier run's clock, when reused): nothing changed since
+    latest = rollup.Refresh.objects.aggregate(at=Max("started_at"))["at"]
+    later = max(filter(None, (timezone.now(), latest))) + dt.timedelta(minutes=10)
+    from konsil.accounts.models import Organization, User
     from konsil.cases.models import Case
 
-    ids = list(Case.objects.values_list("pk", flat=True)[:100])
-    Case.objects.filter(pk__in=ids).update(updated_at=later + dt.timedelta(minutes=30))
-    start = time.perf_counter()
-    rollup.refresh(now=later + dt.timedelta(minutes=31))
-    hundred = time.perf_counter() - start
-    print(f"history: {args.history:,} real cases seeded in {seeded:.1f} s; full refresh {full_refresh:.2f} s "
-          f"({run.cases / full_refresh:,.0f} cases/s); idle refresh {idle['median'] * 1000:.0f} ms; "
-          f"100 changed cases {hundred * 1000:.0f} ms", flush=True)
-
-    start = time.perf_counter()
-    if engine == "postgresql":
-        bulk_load_postgres(n - CaseFact.objects.count(), network, sponsor)
+    if args.reuse and CaseFact.objects.count() >= n and Organization.objects.filter(slug="bench-network").exists():
+        network = Organization.objects.get(slug="bench-network")
+        sponsor = Organization.objects.get(slug="bench-employer")
+        leader = User.objects.get(email="leader@bench.invalid")
+        refresh_figures = None
+        print(f"reusing {CaseFact.objects.count():,} facts", flush=True)
     else:
-        bulk_load(synthetic_facts(n - CaseFact.objects.count(), network, sponsor, today))
-    print(f"bulk load to {CaseFact.objects.count():,} facts in {time.perf_counter() - start:.0f} s", flush=True)
+        network, sponsor, leader, _admin = world(args.specialists)
+        refresh_figures = refresh_throughput(args, network, later)
+        start = time.perf_counter()
+        if engine == "postgresql":
+            bulk_load_postgres(n - CaseFact.objects.count(), network, sponsor)
+        else:
+            bulk_load(synthetic_facts(n - CaseFact.objects.count(), network, sponsor, today))
+        print(f"bulk load to {CaseFact.objects.count():,} facts in {time.perf_counter() - start:.0f} s", flush=True)
     from konsil.analytics import cube
     from konsil.analytics.models import Cell
 
@@ -291,9 +290,12 @@ def main() -> int:
     start = time.perf_counter()
     rollup.refresh(now=later + dt.timedelta(minutes=61))
     one_month = time.perf_counter() - start
-    print(f"refresh of 1 changed case (its month's cells rebuilt) {one_month:.2f} s", flush=True)
-    cube_figures = {"rebuild": rebuilt, "cells": cells, "one_month": one_month,
-                    "cell_rows": Cell.objects.count()}
+    print(f"refresh of 1 changed case (its month's, quarter's and year's cells rebuilt) {one_month:.2f} s",
+          flush=True)
+    spans = dict(Cell.objects.values_list("span").annotate(n=Count("id")).values_list("span", "n"))
+    cube_figures = {"rebuild": rebuilt, "cells": cells, "one_month": one_month, "spans": spans,
+                    "cell_rows": Cell.objects.count(), "pooled": Cell.objects.filter(pooled=True).count()}
+    print(f"cells by span {spans}, pooled {cube_figures['pooled']:,}", flush=True)
 
     leader_scope = Scope(kind="network", name="b", networks=(network.pk,))
     last12 = dict(start=today.replace(day=1) - dt.timedelta(days=334), end=today)
@@ -314,6 +316,11 @@ def main() -> int:
                                                                        source="facts"),
         "fact path: summary, oncology, last 12 months": lambda: measures.summary(
             leader_scope, Filters(specialty="medical_oncology", **last12), source="facts"),
+        "fact path: summary, one state (TX), all time": lambda: measures.summary(
+            leader_scope, Filters(state="TX"), source="facts"),
+        "fact path: summary, sponsor view (suppressed), 12 months": lambda: measures.summary(
+            Scope(kind="sponsor", name="s", sponsors=(sponsor.pk,), suppress=True), Filters(**last12),
+            source="facts"),
         "cells + facts of cut months: 15 Jan 2026 .. 20 Feb 2026 (whole months in between from cells)":
             lambda: measures.summary(leader_scope, Filters(start=today.replace(day=15) - dt.timedelta(days=300),
                                                            end=today.replace(day=20) - dt.timedelta(days=250))),
@@ -350,8 +357,32 @@ def main() -> int:
         results[label] = timed(fn)
         print(f"{label:<62} best {results[label]['best'] * 1000:7.0f} ms   median "
               f"{results[label]['median'] * 1000:7.0f} ms", flush=True)
-    write(engine, n, results, args, seeded, full_refresh, run.cases, idle, hundred, cube_figures)
+    write(engine, n, results, refresh_figures, cube_figures)
     return 0
+
+
+def refresh_throughput(args, network, later) -> dict:
+    """Real history cases: seeded, refreshed in full, an idle refresh, 100 changed cases."""
+    from konsil.analytics import history, rollup
+    from konsil.cases.models import Case
+
+    start = time.perf_counter()
+    history.seed_history(args.history, network=network)
+    seeded = time.perf_counter() - start
+    start = time.perf_counter()
+    run = rollup.refresh(full=True)
+    full_refresh = time.perf_counter() - start
+    rollup.refresh(now=later)
+    idle = timed(lambda: rollup.refresh(now=later + dt.timedelta(minutes=10)), repeat=3)
+    ids = list(Case.objects.values_list("pk", flat=True)[:100])
+    Case.objects.filter(pk__in=ids).update(updated_at=later + dt.timedelta(minutes=30))
+    start = time.perf_counter()
+    rollup.refresh(now=later + dt.timedelta(minutes=31))
+    hundred = time.perf_counter() - start
+    print(f"history: {args.history:,} real cases seeded in {seeded:.1f} s; full refresh {full_refresh:.2f} s "
+          f"({run.cases / full_refresh:,.0f} cases/s); idle refresh {idle['median'] * 1000:.0f} ms; "
+          f"100 changed cases {hundred * 1000:.0f} ms", flush=True)
+    return {"seeded": seeded, "full": full_refresh, "cases": run.cases, "idle": idle, "hundred": hundred}
 
 
 def _count(connection) -> None:
@@ -402,14 +433,20 @@ def _page(client, query: str = "") -> None:
         raise SystemExit(f"page answered {response.status_code}")
 
 
-def write(engine, n, results, args, seeded, full_refresh, refreshed, idle, hundred, cube_figures) -> None:
+def write(engine, n, results, refreshed, cube_figures) -> None:
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     out = io.StringIO()
-    out.write(f"\n## {dt.date.today()} · {engine} · {n:,} cases · {os.cpu_count()} CPUs (shared machine)\n\n")
-    out.write(f"Refresh: {args.history:,} real history cases seeded in {seeded:.1f} s; full refresh of {refreshed:,} "
-              f"cases {full_refresh:.2f} s ({refreshed / full_refresh:,.0f} cases/s); an idle refresh "
-              f"{idle['median'] * 1000:.0f} ms; 100 changed cases {hundred * 1000:.0f} ms.\n\n")
-    out.write(f"Cells (cube.py): full rebuild {cube_figures['rebuild']:.1f} s, {cube_figures['cell_rows']:,} cells; "
-              f"the clock's refresh after 1 changed case (its month rebuilt) {cube_figures['one_month']:.2f} s.\n\n")
+    out.write(f"\n## {dt.date.today()} · {engine} · {n:,} cases · {os.cpu_count()} CPUs (shared machine) · "
+              f"load average at the end {load}\n\n")
+    if refreshed:
+        out.write(f"Refresh: {refreshed['cases']:,} real history cases seeded in {refreshed['seeded']:.1f} s; full "
+                  f"refresh {refreshed['full']:.2f} s ({refreshed['cases'] / refreshed['full']:,.0f} cases/s); an "
+                  f"idle refresh {refreshed['idle']['median'] * 1000:.0f} ms; 100 changed cases "
+                  f"{refreshed['hundred'] * 1000:.0f} ms.\n\n")
+    spans = ", ".join(f"{v:,} {k}" for k, v in sorted(cube_figures["spans"].items()))
+    out.write(f"Cells (cube.py): full rebuild {cube_figures['rebuild']:.1f} s, {cube_figures['cell_rows']:,} cells "
+              f"({spans}; {cube_figures['pooled']:,} pooled); the clock's refresh after 1 changed case (its month, "
+              f"quarter and year rebuilt) {cube_figures['one_month']:.2f} s.\n\n")
     out.write("| what | best (ms) | median (ms; of 5, of 1 for the fact path) |\n|---|---:|---:|\n")
     for label, r in results.items():
         out.write(f"| {label} | {r['best'] * 1000:.0f} | {r['median'] * 1000:.0f} |\n")
