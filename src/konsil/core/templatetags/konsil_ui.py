@@ -167,3 +167,48 @@ def case_next_step(case):
     from konsil.core.views import next_step
 
     return next_step(case)
+
+
+class _ListTableNode(template.Node):
+    def __init__(self, rows, columns, options, body, empty):
+        self.rows, self.columns, self.options, self.body, self.empty = rows, columns, options, body, empty
+
+    def render(self, context):
+        if not self.rows.resolve(context) and self.empty is not None:
+            return self.empty.render(context)
+        values = {f"table_{k}": v.resolve(context) for k, v in self.options.items()}
+        columns = [c.resolve(context) for c in self.columns]
+        body = mark_safe(self.body.render(context))  # noqa: S308 - rendered by the template engine, escaped there
+        with context.push(table_columns=columns, table_body=body, **values):
+            return context.template.engine.get_template("partials/list_table.html").render(context)
+
+
+@register.tag
+def listtable(parser, token):
+    """A list page's table: `{% listtable rows _("Caption") _("Column") ... actions=_("Actions") class="queue"
+    pager=True %}<tr>…</tr>{% empty %}…{% endlisttable %}`.
+
+    The `table-wrap` and `table.data` wrapper, a visually hidden caption, `scope="col"` headers (an `actions` column
+    named for screen readers only) and, with `pager`, cases/_pager.html after it; the `{% empty %}` part instead
+    when `rows` is empty.
+    """
+    bits = token.split_contents()
+    if len(bits) < 3:
+        raise template.TemplateSyntaxError("listtable takes the rows and a caption, then the column names")
+    positional, options = [], {}
+    for bit in bits[1:]:
+        key, sep, value = bit.partition("=")
+        if sep and _NAME.match(key) and not key.startswith("_"):
+            options[key] = parser.compile_filter(value)
+        else:
+            positional.append(parser.compile_filter(bit))
+    unknown = set(options) - {"actions", "class", "pager"}
+    if unknown:
+        raise template.TemplateSyntaxError(f"listtable does not take {', '.join(sorted(unknown))}")
+    options["caption"] = positional[1]
+    body = parser.parse(("empty", "endlisttable"))
+    empty = None
+    if parser.next_token().contents == "empty":
+        empty = parser.parse(("endlisttable",))
+        parser.delete_first_token()
+    return _ListTableNode(positional[0], positional[2:], options, body, empty)
