@@ -73,3 +73,31 @@ def test_admin_finds_specialists_by_last_name(client, login, network):
     assert found("Smith") == []
     every = client.get(url)
     assert every.status_code == 200 and len(every.context["cl"].result_list) == len(NAMES)
+
+
+def test_no_default_ordering_names_an_encrypted_field():
+    """A model's Meta.ordering on an encrypted column would order by ciphertext: lists that look sorted but are not."""
+    from django.apps import apps
+
+    from konsil.core.fields import EncryptedTextField  # every encrypted field is one
+
+    wrong = []
+    for model in apps.get_models():
+        for term in model._meta.ordering:
+            if not isinstance(term, str):  # an expression (F, OrderBy): not a column named here
+                continue
+            path, target = term.lstrip("-").split("__"), model
+            for name in path:
+                field = target._meta.get_field(name)
+                target = field.related_model or target
+            if isinstance(field, EncryptedTextField):
+                wrong.append(f"{model._meta.label}: {term}")
+    assert not wrong
+
+
+def test_default_ordered_specialists_are_in_a_lasting_order_and_shown_by_name(network):
+    _directory(network)
+    assert Specialist._meta.ordering == ["npi"]
+    listed = list(Specialist.objects.filter(network=network))
+    assert [s.npi for s in listed] == sorted(s.npi for s in listed)
+    assert [s.user.last_name for s in selectors.by_name(Specialist.objects.filter(network=network))] == ALPHABETICAL

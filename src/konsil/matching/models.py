@@ -78,7 +78,9 @@ class Specialist(BaseModel):
                                           validators=[profile.validate_fraction])
 
     class Meta:
-        ordering = ["user__last_name", "user__first_name"]
+        # Names are encrypted, so the database cannot order by them: a lasting order on a clear column here, and
+        # lists shown to people sorted by name in Python (selectors.by_name / ids_by_name).
+        ordering = ["npi"]
 
     def __str__(self) -> str:
         return self.user.display_name
