@@ -33,8 +33,11 @@ CREATE = {
 # A read request asks a user's relations to a case once (core.context memo): retrieve 18 -> 15, the case page
 # read them 17 times for a patient, 15 for a coordinator (case page 50 -> 34 and 60 -> 46 queries); a create
 # or update answers its body with them read once (create 40 -> 38).
-PINS = {"api_list": 11, "api_retrieve": 15, "api_create": 38, "queue": 27, "patient_home": 12, "mine": 13,
-        "case_page_patient": 34, "case_page_coordinator": 46}
+# A new case deletes no earlier questions or diagnoses and its code refresh reads nothing back (create 38 -> 35);
+# the queue reads its network's cases without the coordinator's other relations (27 -> 22); the case page reads
+# questions, diagnoses and records once (patient 34 -> 33, coordinator 46 -> 45).
+PINS = {"api_list": 11, "api_retrieve": 15, "api_create": 35, "queue": 22, "patient_home": 12, "mine": 13,
+        "case_page_patient": 33, "case_page_coordinator": 45}
 
 
 @pytest.fixture(autouse=True)

@@ -54,7 +54,7 @@ def proposals(case: Case, *, records: bool = True) -> dict[str, tuple[str, str]]
     return found
 
 
-def refresh(*, actor, case: Case, records: bool = True) -> list[CodeSuggestion]:
+def refresh(*, actor, case: Case, records: bool = True) -> None:
     """Bring the case's open suggestions up to date with its text; decisions already taken are kept.
     Runs inside the caller's transaction (or its own)."""
     with transaction.atomic():
@@ -69,7 +69,6 @@ def refresh(*, actor, case: Case, records: bool = True) -> list[CodeSuggestion]:
         if new or stale:
             emit(actor=actor, action="case.code_suggest", obj=case, patient_id=case.patient_id,
                  detail={"added": len(new), "removed": len(stale)})
-    return list(case.code_suggestions.all())
 
 
 def may_decide(user, case: Case) -> bool:

@@ -63,9 +63,13 @@ def cases_for(user) -> QuerySet[Case]:
     return Case.objects.filter(visible).select_related(*CASE_RELATED)
 
 
-def _visible_q(user) -> Q:
-    """The same scope as `cases_for` as subqueries: for reading one case by id (the id lookup comes first)."""
-    return Q(pk__in=_related_ids(user)) | Q(network__in=user.organizations_for(Role.COORDINATOR).values("pk"))
+def coordinated_cases(user) -> QuerySet[Case]:
+    """`cases_for(user)` narrowed to the networks `user` coordinates (the queue), read without the user's other
+    relations: a coordinator sees every case of the network anyway, so their ids are not read."""
+    if not user.is_authenticated:
+        return Case.objects.none()
+    networks = user.organizations_for(Role.COORDINATOR).values("pk")
+    return Case.objects.filter(network__in=networks).select_related(*CASE_RELATED)
 
 
 def own_cases_for(user) -> QuerySet[Case]:
@@ -98,16 +102,25 @@ def audit_list(user, cases, *, action: str = "case.list") -> None:
     )
 
 
+# The relations that let a user read a case: those `cases_for` reads ids for, and the coordinator's network.
+VISIBLE = rel.CLINICAL_RELATIONS | {rel.EMERGENCY}
+
+
 def get_case(user, case_id, *, action: str = "case.read", audit: bool = True) -> Case:
-    """One case the user may see, or NotFound (also for cases that exist but are not theirs)."""
+    """One case the user may see, or NotFound (also for cases that exist but are not theirs). The same scope as
+    `cases_for`, read as the user's relations to the case (one query, kept by a read request's memo for the
+    page's own checks) rather than as the user's case ids."""
     try:
-        case = Case.objects.select_related(*CASE_RELATED).filter(_visible_q(user)).get(pk=case_id)
+        case = Case.objects.select_related(*CASE_RELATED).get(pk=case_id)
     except (Case.DoesNotExist, ValueError, DjangoValidationError):
+        case = None
+    relations = rel.relations(user, case) if case is not None else set()
+    if not relations & VISIBLE:
         emit(actor=user, action=action, object_type="cases.case", object_id=str(case_id)[:64],
              outcome="denied")
         raise NotFound(_("Case not found.")) from None
     if audit:
-        role = rel.primary_relation(rel.relations(user, case))
+        role = rel.primary_relation(relations)
         emit(actor=user, action=action, obj=case, patient_id=case.patient_id, role=role,
              purpose="emergency" if role == rel.EMERGENCY else "treatment")
     return case

@@ -287,22 +287,24 @@ def create_case(*, actor, network, data: dict, patient: Patient | None = None, s
         version = identity.for_new_case(actor=actor, patient=patient, values=clean.get("patient"))
         case = Case.objects.create(network=network, patient=patient, identity=version, requester=actor,
                                    channel=channel, sponsor=sponsor, **clean["case"])
-        _write_lists(case, clean)
+        _write_lists(case, clean, new=True)
         emit(actor=actor, action="case.create", obj=case, patient_id=patient.pk)
         if coding.WORD_FIELDS & (set(clean["case"]) | set(clean)):
             coding.refresh(actor=actor, case=case, records=False)
     return case
 
 
-def _write_lists(case: Case, clean: dict) -> None:
-    """Replace the questions and diagnoses given in `clean` (already validated)."""
+def _write_lists(case: Case, clean: dict, *, new: bool = False) -> None:
+    """Replace the questions and diagnoses given in `clean` (already validated); a `new` case has none to delete."""
     if "questions" in clean:
-        case.questions.all().delete()
+        if not new:
+            case.questions.all().delete()
         CaseQuestion.objects.bulk_create(
             [CaseQuestion(case=case, position=i, text=q) for i, q in enumerate(clean["questions"])]
         )
     if "diagnoses" in clean:
-        case.diagnoses.all().delete()
+        if not new:
+            case.diagnoses.all().delete()
         CaseDiagnosis.objects.bulk_create(
             [CaseDiagnosis(case=case, position=i, code=c) for i, c in enumerate(clean["diagnoses"])]
         )

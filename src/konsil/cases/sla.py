@@ -10,7 +10,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from konsil.accounts.roles import Role
 from konsil.audit.services import emit
 
 from . import offers
@@ -108,11 +107,10 @@ class QueueAlerts:
 
 def queue_alerts(user, now=None, *, limit: int = 20) -> QueueAlerts:
     """What needs a coordinator now, in the networks `user` coordinates: not audited (the view records it)."""
-    from .selectors import cases_for
+    from .selectors import coordinated_cases
 
     now = now or timezone.now()
-    networks = user.organizations_for(Role.COORDINATOR).values("pk")
-    cases = cases_for(user).filter(network__in=networks)
+    cases = coordinated_cases(user)
     review = cases.filter(status__in=UNDER_REVIEW, review_due_at__isnull=False).order_by("review_due_at")
     return QueueAlerts(
         breaches=list(review.filter(review_due_at__lt=now)[:limit]),

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case as SqlCase
-from django.db.models import Count, F, IntegerField, Value, When
+from django.db.models import Count, F, IntegerField, Value, When, prefetch_related_objects
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
@@ -362,6 +362,8 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
     """The case page. `error` shows as a banner unless `placed` next to the fields of a form on the page."""
     user = request.user
     relations = rel.relations(user, case)
+    prefetch_related_objects([case], "questions", "diagnoses")  # read by the page and its tags several times
+    attachments = list(selectors.attachments_for(user, case))
     consent = getattr(case, "consent", None)
     scopes = dict(ConsentScope.choices)
     context = {
@@ -373,8 +375,8 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "records_requests": case.records_requests.all() if rel.COORDINATOR in relations else (),
         "timeline": _timeline(user, case, relations),
         "thread": _labelled(selectors.messages_for(user, case), "author_role"),
-        "attachments": selectors.attachments_for(user, case),
-        "record_rows": _record_rows(request, case),
+        "attachments": attachments,
+        "record_rows": reading.record_rows(attachments),
         "offers": case.offers.select_related("specialist__user") if rel.COORDINATOR in relations else (),
         "can_message": authz.can("case.message", user, case)
         and case.status not in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN),
@@ -534,8 +536,7 @@ def queue(request):
     _require("queue.view", user)
     specialties = list(matching.specialties())
     form = QueueFilterForm(request.GET or None, specialties=specialties)
-    networks = user.organizations_for(Role.COORDINATOR).values("pk")
-    qs = selectors.cases_for(user).filter(network__in=networks)
+    qs = selectors.coordinated_cases(user)
     chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
     status = chosen.get("status") or OPEN
     if status == OPEN:
