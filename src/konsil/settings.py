@@ -131,6 +131,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "konsil.urls"
+FORM_RENDERER = "konsil.core.renderers.FormRenderer"  # Django's widget templates; selects written in Python
 WSGI_APPLICATION = "konsil.wsgi.application"
 
 TEMPLATES = [
