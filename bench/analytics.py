@@ -9,11 +9,11 @@ Django's test client (template, audit event); the cells' full rebuild and the re
 Baselines, same run: `SELECT COUNT(*)` over the fact table and reading every fact row once.
 
 The facts are exact as of each refresh (rollup.refresh: every case whose sources changed since the last watermark
-is rebuilt whole; the clock runs it every 5 minutes); the same refresh rebuilds the cells of the months it touched,
-then their quarters and years, so the cells are exact as of the same watermark. Refresh throughput is measured on real history cases
-(`seed --history`); the rest of the N facts are bulk-loaded with the same distributions, with foreign-key checks
-off for the load only (building a million real cases with encrypted identities takes longer than the query side
-this benchmark is about). Writes bench/results-analytics.md.
+is rebuilt whole; the clock runs it every 5 minutes); the same refresh rebuilds the cells of the months it
+touched, then their quarters and years, so the cells are exact as of the same watermark. Refresh throughput is
+measured on real history cases (`seed --history`); the rest of the N facts are bulk-loaded with the same
+distributions, with foreign-key checks off for the load only (building a million real cases with encrypted
+identities takes longer than the query side this benchmark is about). Writes bench/results-analytics.md.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ def timed(fn, repeat: int = 5) -> dict:
     runs = []
     for _ in range(repeat):
         start = time.perf_counter()
-        fn()
+        value = fn()
         runs.append(time.perf_counter() - start)
-    return {"best": min(runs), "median": statistics.median(runs)}
+    return {"best": min(runs), "median": statistics.median(runs), "value": value}
 
 
 def world(specialists: int):
@@ -303,7 +303,7 @@ def main() -> int:
         "baseline: SELECT COUNT(*) over the facts": lambda: _count(connection),
         "baseline: read every fact row once (SELECT *)": lambda: _read_all(connection),
         "summary, all time": lambda: measures.summary(leader_scope, Filters()),
-        "summary, last 12 months (the page's default)": lambda: measures.summary(leader_scope, Filters(**last12)),
+        "summary, last 12 months": lambda: measures.summary(leader_scope, Filters(**last12)),
         "summary, oncology, last 12 months": lambda: measures.summary(
             leader_scope, Filters(specialty="medical_oncology", **last12)),
         "summary, one state (TX), all time": lambda: measures.summary(leader_scope, Filters(state="TX")),
@@ -357,7 +357,11 @@ def main() -> int:
         results[label] = timed(fn)
         print(f"{label:<62} best {results[label]['best'] * 1000:7.0f} ms   median "
               f"{results[label]['median'] * 1000:7.0f} ms", flush=True)
-    write(engine, n, results, refresh_figures, cube_figures)
+    same = {view: results[f"summary, {view}"]["value"] == results[f"fact path: summary, {view}"]["value"]
+            for view in ("all time", "last 12 months", "oncology, last 12 months", "one state (TX), all time",
+                         "sponsor view (suppressed), 12 months")}
+    print(f"cells and fact path give the same figures: {same}", flush=True)
+    write(engine, n, results, refresh_figures, cube_figures, same)
     return 0
 
 
@@ -433,7 +437,7 @@ def _page(client, query: str = "") -> None:
         raise SystemExit(f"page answered {response.status_code}")
 
 
-def write(engine, n, results, refreshed, cube_figures) -> None:
+def write(engine, n, results, refreshed, cube_figures, same) -> None:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     out = io.StringIO()
     out.write(f"\n## {dt.date.today()} · {engine} · {n:,} cases · {os.cpu_count()} CPUs (shared machine) · "
@@ -447,6 +451,8 @@ def write(engine, n, results, refreshed, cube_figures) -> None:
     out.write(f"Cells (cube.py): full rebuild {cube_figures['rebuild']:.1f} s, {cube_figures['cell_rows']:,} cells "
               f"({spans}; {cube_figures['pooled']:,} pooled); the clock's refresh after 1 changed case (its month, "
               f"quarter and year rebuilt) {cube_figures['one_month']:.2f} s.\n\n")
+    out.write("Cells and fact path give the same figures (every key of the summary): "
+              + ", ".join(f"{view} {'yes' if ok else 'NO'}" for view, ok in same.items()) + ".\n\n")
     out.write("| what | best (ms) | median (ms; of 5, of 1 for the fact path) |\n|---|---:|---:|\n")
     for label, r in results.items():
         out.write(f"| {label} | {r['best'] * 1000:.0f} | {r['median'] * 1000:.0f} |\n")

@@ -157,14 +157,16 @@ def _grouping_sets(sets, condition, params) -> dict[str, list[dict]]:
     sql = (f"SELECT GROUPING({exprs}) AS g, {exprs}, {_select(wanted)} "  # noqa: S608
            f"FROM {TABLE} WHERE {condition} GROUP BY GROUPING SETS ({grouping})")  # names from this module only
     out: dict[str, list[dict]] = {name: [] for name in sets}
+    plans = {}  # per GROUPING() mask: where its rows go, their keys, and the positions of their values
+    for mask, name in masks.items():
+        cols, aggs = sets[name]
+        plans[mask] = (out[name], cols + aggs, [1 + columns.index(c) for c in cols],
+                       [1 + len(columns) + wanted.index(a) for a in aggs])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for row in cursor.fetchall():
-            name = masks[row[0]]
-            cols, aggs = sets[name]
-            values = dict(zip(columns, row[1:1 + len(columns)], strict=True))
-            totals = dict(zip(wanted, row[1 + len(columns):], strict=True))
-            out[name].append({**{c: values[c] for c in cols}, **{a: totals[a] or 0 for a in aggs}})
+            found, keys, at_cols, at_aggs = plans[row[0]]
+            found.append(dict(zip(keys, [row[i] for i in at_cols] + [row[i] or 0 for i in at_aggs], strict=True)))
     return out
 
 
