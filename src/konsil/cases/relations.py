@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
+from django.db import connections, models, router
 from django.db.models import Exists, Q
 from django.utils import timezone
 
@@ -26,8 +30,8 @@ CLINICAL_RELATIONS = frozenset({PATIENT, CAREGIVER, REQUESTER, COORDINATOR, SPEC
 PATIENT_SIDE = frozenset({PATIENT, CAREGIVER, REQUESTER})
 
 
-def active_caregiver_q(user, prefix: str = "") -> Q:
-    today = timezone.localdate()
+def active_caregiver_q(user, prefix: str = "", *, today=None) -> Q:
+    today = today or timezone.localdate()
     return Q(**{
         f"{prefix}caregiver_authorizations__caregiver": user,
         f"{prefix}caregiver_authorizations__revoked_at__isnull": True,
@@ -52,28 +56,92 @@ def relations(user, case) -> set[str]:
            case.assigned_specialist_id)
     if kept is not None and key in kept:
         return found | kept[key]
-    from .models import Case, Patient
-
-    memberships = user.memberships.filter(active=True)
-    checks = {
-        CAREGIVER: Patient.objects.filter(pk=case.patient_id).filter(active_caregiver_q(user)),
-        COORDINATOR: memberships.filter(organization_id=case.network_id, role=Role.COORDINATOR),
-        SPECIALIST: Case.objects.filter(pk=case.pk, assigned_specialist__user=user),
-        OFFERED: case.offers.filter(specialist__user=user, status="pending"),
-        SIGNER: case.opinions.filter(author__user=user, signed_at__isnull=False),
-        PANEL_MEMBER: case.panels.filter(status="convened", members__specialist__user=user),
-        EMERGENCY: case.emergency_grants.filter(user=user, expires_at__gt=timezone.now()),
-    }
-    if case.sponsor_id:
-        checks[SPONSOR_ADMIN] = memberships.filter(organization_id=case.sponsor_id,
-                                                   role__in=[Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN])
-    names = list(checks)
-    row = Case.objects.filter(pk=case.pk).values_list(
-        *[Exists(checks[name].values("pk")) for name in names]).first() or [False] * len(names)
+    names, row = _asked(user.pk, case)
     queried = frozenset(name for name, present in zip(names, row, strict=True) if present)
     if kept is not None:
         kept[key] = queried
     return found | queried
+
+
+def _query(*, user, case, patient, network, sponsor, today, now):
+    """The relations not known from the case row, as one row of EXISTS (names, queryset)."""
+    from konsil.accounts.models import Membership
+
+    from .models import Case, Patient
+
+    def of_case(name: str):
+        return Case._meta.get_field(name).related_model.objects.filter(case_id=case)
+
+    memberships = Membership.objects.filter(user_id=user, active=True)
+    checks = {
+        CAREGIVER: Patient.objects.filter(pk=patient).filter(active_caregiver_q(user, today=today)),
+        COORDINATOR: memberships.filter(organization_id=network, role=Role.COORDINATOR),
+        SPECIALIST: Case.objects.filter(pk=case, assigned_specialist__user=user),
+        OFFERED: of_case("offers").filter(specialist__user=user, status="pending"),
+        SIGNER: of_case("opinions").filter(author__user=user, signed_at__isnull=False),
+        PANEL_MEMBER: of_case("panels").filter(status="convened", members__specialist__user=user),
+        EMERGENCY: of_case("emergency_grants").filter(user=user, expires_at__gt=now),
+    }
+    if sponsor:
+        checks[SPONSOR_ADMIN] = memberships.filter(organization_id=sponsor,
+                                                   role__in=[Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN])
+    names = list(checks)
+    return names, Case.objects.filter(pk=case).values_list(*[Exists(checks[name].values("pk")) for name in names])
+
+
+# The query's SQL, compiled by the ORM once per database and shape (with or without a sponsor) from stand-in
+# values; each request fills in its own. Building and compiling eight EXISTS cost more than running them.
+_COMPILED: dict[tuple[str, bool], tuple[str, list, list[str]] | None] = {}
+
+
+def _prepared(alias: str, values: dict) -> dict:
+    """The values as the database receives them (as the ORM prepares them for these lookups)."""
+    connection = connections[alias]
+    uuid_field = models.UUIDField()
+    out = {name: uuid_field.get_db_prep_value(values[name], connection)
+           for name in ("user", "case", "patient", "network", "sponsor") if values[name] is not None}
+    out["today"] = models.DateField().get_db_prep_value(values["today"], connection)
+    out["now"] = models.DateTimeField().get_db_prep_value(values["now"], connection)
+    return out
+
+
+def _compile(alias: str, sponsored: bool) -> tuple[str, list, list[str]] | None:
+    """(sql, [(value name or None, constant)], names), or None when a stand-in cannot be found in the params."""
+    stand_in = {"user": uuid.uuid4(), "case": uuid.uuid4(), "patient": uuid.uuid4(), "network": uuid.uuid4(),
+                "sponsor": uuid.uuid4() if sponsored else None, "today": dt.date(1901, 2, 3),
+                "now": dt.datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC)}
+    names, qs = _query(**stand_in)
+    sql, params = qs[:1].query.get_compiler(alias).as_sql()
+    prepared = _prepared(alias, stand_in)
+    slots = []
+    for param in params:
+        name = next((k for k, v in prepared.items() if type(v) is type(param) and v == param), None)
+        slots.append((name, param))
+    if set(prepared) - {name for name, _param in slots}:
+        return None
+    return sql, slots, names
+
+
+def _asked(user_pk, case) -> tuple[list[str], tuple]:
+    """(names, row of booleans) for `user_pk` and `case`: the compiled SQL, or the ORM when it cannot be."""
+    from .models import Case
+
+    values = {"user": user_pk, "case": case.pk, "patient": case.patient_id, "network": case.network_id,
+              "sponsor": case.sponsor_id, "today": timezone.localdate(), "now": timezone.now()}
+    alias = router.db_for_read(Case)
+    shape = (alias, bool(case.sponsor_id))
+    if shape not in _COMPILED:
+        _COMPILED[shape] = _compile(*shape)
+    compiled = _COMPILED[shape]
+    if compiled is None:
+        names, qs = _query(**values)
+        return names, qs.first() or (False,) * len(names)
+    sql, slots, names = compiled
+    prepared = _prepared(alias, values)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, [prepared[name] if name else param for name, param in slots])
+        row = cursor.fetchone()
+    return names, tuple(bool(v) for v in row) if row else (False,) * len(names)
 
 
 def primary_relation(rels: set[str]) -> str:
