@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench bench-triage bench-matching bench-records bench-routing bench-analytics bench-load messages clean
+.PHONY: run test lint bench bench-triage bench-matching bench-records bench-routing bench-analytics bench-load bench-pages messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-routing: $(DEV_STAMP)
 
 bench-load: $(DEV_STAMP)
 	$(BIN)/python bench/load.py
+
+bench-pages: $(DEV_STAMP)
+	$(BIN)/python bench/pages.py
 
 messages: $(DEV_STAMP)
 	cd src/konsil && ../../$(BIN)/django-admin makemessages -l es -l ja --ignore 'static/*' && ../../$(BIN)/django-admin compilemessages
