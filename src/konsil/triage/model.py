@@ -8,7 +8,8 @@ the classes they rule out.
 
 A patient's own words (lay.register says "lay") are scored by the artifact's lay part ("lay_" arrays), whose
 text first goes through lay.prepare (Japanese character bigrams, clinical phrases of lay concepts) as in
-training; notes and one-liners by the clinical part. Each register has its own temperature, class offsets,
+training; notes and one-liners by the clinical part (one-liners add the lay part's scores at a small weight,
+"lay_weight", chosen by cross-fitting at build time). Each register has its own temperature, class offsets,
 Platt scaling and abstention threshold when the artifact has them (meta "registers"); the lay register's are
 fitted on hand-written patient texts (lay/calibrate.py).
 """
@@ -223,6 +224,12 @@ class TriageModel:
         bias = np.asarray(cal["bias"], dtype=np.float64) if cal.get("bias") else 0.0
         return float(cal["temperature"]), tuple(cal["top_calibration"]), float(cal["threshold"]), bias
 
+    def lay_weight(self, register: str | None) -> float:
+        """The weight of the lay part's scores in a clinical register (the one-liners'; 0 for none)."""
+        if self.lay_part is None or register == "lay":
+            return 0.0
+        return float((self.registers.get(register or "") or {}).get("lay_weight") or 0.0)
+
     def threshold_for(self, register: str | None) -> float:
         return self.calibration(register)[2]
 
@@ -235,6 +242,9 @@ class TriageModel:
         part = self.lay_part if register == "lay" and self.lay_part is not None else self
         cols, values = part.vector(text)
         z = (values @ part.coef[cols].astype(np.float64) if len(cols) else 0.0) + part.intercept
+        weight = self.lay_weight(register)
+        if weight and part is self:  # a small ensemble: the lay part's scores added to the clinical part's
+            z = z + weight * self.lay_part.scores(text)
         z = (z - z.max()) / temperature + bias
         z = z - z.max()
         probs = np.exp(z)
