@@ -230,6 +230,7 @@ def main(argv=None) -> int:
     for lang in ("en", "es", "ja", "all"):
         if lang in held:
             reg_rows.append((f"lay hand-written {lang} + 1 clarifying answer", held[lang]["after"]))
+    ens = None
     if model.lay_part is not None:
         ens = one_liner_ensemble(cv.desc_scores, cv.y, notes, model)
         print(f"one-liners, top-1 with the register calibration cross-fitted: clinical part alone "
@@ -251,7 +252,9 @@ def main(argv=None) -> int:
     print(f"latency with two ICD-10-CM codes (8 distinct codes, routes cached after first use): "
           f"p50 {codes_p50:.1f} ms, p95 {codes_p95:.1f} ms")
     print(f"artifact: {artifact_size() / 1e6:.2f} MB; total bench time {time.perf_counter() - started:.0f} s")
-    misses = _misses(rows)
+    # what runs for one-liners is the register calibration with the ensemble: judge the top-1 target on its
+    # nested figure (the shared-calibration row above is the clinical part alone)
+    misses = _misses(rows, one_liner_top1=ens["nested"] / ens["n"] if ens else None)
     print("targets: " + ("all met" if not misses else "missed: " + "; ".join(misses)))
     return 0
 
@@ -306,12 +309,16 @@ def _latency_with_codes(model: TriageModel, texts: list[str]) -> tuple[float, fl
     return float(np.percentile(times, 50) * 1000), float(np.percentile(times, 95) * 1000)
 
 
-def _misses(rows) -> list[str]:
+def _misses(rows, one_liner_top1: float | None = None) -> list[str]:
     out = []
     for system, kind, m in rows:
         if system != "model":
             continue
         for key, target in TARGETS[kind].items():
+            if kind == "description" and key == "top1" and one_liner_top1 is not None:
+                if one_liner_top1 < target:
+                    out.append(f"description top1 (register + ensemble, nested) {one_liner_top1:.4f} < {target}")
+                continue
             if m[key] < target:
                 out.append(f"{kind} {key} {m[key]:.3f} < {target}")
         if m["ece"] > TARGETS["ece"]:
