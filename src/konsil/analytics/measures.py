@@ -108,7 +108,8 @@ def program_id(scope: Scope, slug: str):
 
 def summary(scope: Scope, filters: Filters, *, today: date | None = None, source: str = "cells") -> dict:
     """Every figure for this scope and filter (see docs/analytics.md for the keys). `source`: "cells" sums the
-    pre-aggregated cells (cube.py: years, quarters, months) where they answer the filter, "facts" reads the fact rows; both give the same figures."""
+    pre-aggregated cells (cube.py: years, quarters, months) where they answer the filter, "facts" reads the fact
+    rows; both give the same figures."""
     today = today or timezone.localdate()
     groups = rollup._specialty_groups()
     specialties = specialty_codes(filters.specialty, groups) if filters.specialty else ()
