@@ -128,7 +128,18 @@ def measure(name: str, call, health, repeat: int) -> dict:
     }
 
 
+def refuse_a_kept_database() -> None:
+    """The bench seeds demo data, creates cases and clears the cache: only a throw-away database (the default
+    temporary SQLite one, or a DATABASE_URL whose database name says "bench"), unless BENCH_PAGES_ANY_DB=1."""
+    url = os.environ.get("DATABASE_URL", "")
+    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+    if url and "bench" not in name and os.environ.get("BENCH_PAGES_ANY_DB") != "1":
+        sys.exit(f"bench/pages.py writes demo data and clears the cache; database {name!r} is not a bench database "
+                 "(name it *bench*, or set BENCH_PAGES_ANY_DB=1)")
+
+
 def main() -> None:
+    refuse_a_kept_database()
     setup_django()
     from django.conf import settings
     from django.core.management import call_command

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from konsil.triage import train  # noqa: E402
+from konsil.triage import ensemble, train  # noqa: E402
 from konsil.triage.model import ARTIFACT_DIR, TriageModel, load  # noqa: E402
 
 TARGETS = {"text": {"top1": 0.92, "top3": 0.99}, "description": {"top1": 0.88, "top3": 0.96},
@@ -139,15 +139,15 @@ def baseline_cv(notes, classes, k: int = 5) -> train.CVResult:
 
 def one_liner_ensemble(desc_scores: np.ndarray, y: np.ndarray, notes, model: TriageModel) -> dict:
     """One-liners' top-1 with the register calibration cross-fitted (fitted on the other folds): the clinical
-    part alone, and with the lay part's scores added at the weight train.choose_lay_weight picks, that choice
+    part alone, and with the lay part's scores added at the weight ensemble.choose_lay_weight picks, that choice
     made inside each outer fold on the other folds only (nested: the figure never saw its own choice)."""
     lay_scores = np.vstack([model.lay_part.scores(n.description) for n in notes])
-    alone = train.cross_fitted_hits(desc_scores, y, notes, train.Config())
+    alone = ensemble.cross_fitted_hits(desc_scores, y, notes, train.Config())
     nested, chosen = np.zeros(len(notes), dtype=bool), []
     for _fold, (_train_idx, test_idx) in enumerate(train.folds(notes)):
         within = np.ones(len(notes), dtype=bool)
         within[test_idx] = False
-        weight, _hits = train.choose_lay_weight(desc_scores, lay_scores, y, notes, within=within)
+        weight, _hits = ensemble.choose_lay_weight(desc_scores, lay_scores, y, notes, within=within)
         chosen.append(weight)
         scores = desc_scores + weight * lay_scores
         temperature = train.fit_temperature(scores[within], y[within])

@@ -59,6 +59,9 @@ def test_the_compiled_query_answers_as_the_orm(people_and_cases, specialist, coo
             seen |= compiled(user, case)
     assert seen >= {rel.COORDINATOR, rel.SPECIALIST, rel.OFFERED, rel.SIGNER, rel.CAREGIVER, rel.EMERGENCY,
                     rel.SPONSOR_ADMIN}
+    # the answers came from the compiled SQL, both shapes (with and without a sponsor), not the ORM fallback
+    assert {sponsored for _alias, sponsored in rel._COMPILED} == {True, False}
+    assert all(entry is not None for entry in rel._COMPILED.values())
 
 
 def test_each_request_fills_in_its_own_values(people_and_cases, coordinator, other_coordinator):
@@ -73,3 +76,23 @@ def test_a_query_that_cannot_be_compiled_is_asked_through_the_orm(people_and_cas
     monkeypatch.setattr(rel, "_COMPILED", {})
     monkeypatch.setattr(rel, "_compile", lambda alias, sponsored: None)
     assert compiled(coordinator, cases[0]) == orm(coordinator, cases[0]) == {rel.COORDINATOR}
+
+
+def test_two_compilations_that_disagree_are_not_used(monkeypatch):
+    """A value the stand-in mapping missed would stay in the SQL as a constant: compiled twice from other stand-ins,
+    the two disagree and the ORM answers instead."""
+    from django.db import router
+
+    from konsil.cases.models import Case
+
+    original, calls = rel._query, []
+
+    def drifting(**values):
+        calls.append(1)
+        names, qs = original(**values)
+        return names, qs.filter(reference=f"K-{len(calls)}")  # a constant that differs between the compilations
+
+    monkeypatch.setattr(rel, "_query", drifting)
+    assert rel._compile(router.db_for_read(Case), False) is None
+    monkeypatch.setattr(rel, "_query", original)
+    assert rel._compile(router.db_for_read(Case), False) is not None

@@ -174,3 +174,19 @@ def test_retrain_reports_before_and_after_on_the_same_folds(tiny_csv, tmp_path):
     assert meta["training"]["extra_rows"] == 6
     dry = commands.retrain(rows[:2], tiny_csv, tmp_path / "dry", io.StringIO(), write=False, config=_config())
     assert "version" not in dry and not (tmp_path / "dry").exists()
+
+
+@pytest.mark.slow
+def test_train_with_a_lay_part_chooses_the_one_liners_weight(tiny_csv, tmp_path):
+    from dataclasses import replace
+
+    from konsil.triage import ensemble
+    from konsil.triage.model import TriageModel
+
+    meta = commands.train(tiny_csv, tmp_path / "lay", io.StringIO(), config=replace(_config(), lay_per_class=2))
+    one_liner = meta["registers"]["one_liner"]
+    assert one_liner["lay_weight"] in ensemble.LAY_WEIGHTS
+    assert set(meta["cv_registers"]) == {"notes", "one_liner"}
+    model = TriageModel.from_dir(tmp_path / "lay")
+    assert model.lay_part is not None and model.lay_weight("one_liner") == one_liner["lay_weight"]
+    assert model.registers["lay"]["calibration"]["n"] > 0

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 
-from konsil.triage import train
+from konsil.triage import ensemble, train
 from konsil.triage.model import load
 
 
@@ -18,21 +18,21 @@ def model():
 
 def test_the_artifact_says_the_one_liners_weight_and_applies_it_there_only(model):
     weight = model.registers["one_liner"]["lay_weight"]
-    assert weight in train.LAY_WEIGHTS
+    assert weight in ensemble.LAY_WEIGHTS
     assert model.lay_weight("one_liner") == weight
     assert model.lay_weight("notes") == 0.0 and model.lay_weight("lay") == 0.0
 
 
 def test_the_weight_changes_one_liner_scores_and_nothing_else(model):
     text = "Carcinoma of the left breast, ER positive, for a second opinion on adjuvant therapy."
-    without = copy.copy(model)
-    without.registers = {**model.registers, "one_liner": {**model.registers["one_liner"], "lay_weight": 0.3}}
-    assert not np.allclose(without.probabilities(text, register="one_liner"),
+    heavier = copy.copy(model)
+    heavier.registers = {**model.registers, "one_liner": {**model.registers["one_liner"], "lay_weight": 0.3}}
+    assert not np.allclose(heavier.probabilities(text, register="one_liner"),
                            model.probabilities(text, register="one_liner"))
-    assert np.allclose(without.probabilities(text, register="notes"), model.probabilities(text, register="notes"))
-    assert np.allclose(without.probabilities("Me duele la rodilla.", register="lay"),
+    assert np.allclose(heavier.probabilities(text, register="notes"), model.probabilities(text, register="notes"))
+    assert np.allclose(heavier.probabilities("Me duele la rodilla.", register="lay"),
                        model.probabilities("Me duele la rodilla.", register="lay"))
-    no_lay = copy.copy(without)
+    no_lay = copy.copy(heavier)
     no_lay.lay_part = None  # an artifact without a lay part: the weight has nothing to add
     assert no_lay.lay_weight("one_liner") == 0.0
     assert no_lay.predict(text, register="one_liner")
@@ -50,9 +50,9 @@ def test_the_weight_is_the_one_with_most_cross_fitted_hits_and_ties_go_to_the_sm
     truth = y.argmax(axis=1)
     clinical = rng.normal(size=y.shape)  # noise: about a third right
     lay = np.eye(3)[truth] * 5.0  # the lay part knows the answer
-    weight, hits = train.choose_lay_weight(clinical, lay, y, notes)
+    weight, hits = ensemble.choose_lay_weight(clinical, lay, y, notes)
     assert weight > 0 and hits[weight] == max(hits.values()) and hits[weight] > hits[0.0]
-    weight, hits = train.choose_lay_weight(np.eye(3)[truth] * 5.0, np.zeros(y.shape), y, notes)
+    weight, hits = ensemble.choose_lay_weight(np.eye(3)[truth] * 5.0, np.zeros(y.shape), y, notes)
     assert weight == 0.0 and len(set(hits.values())) == 1  # all tie: the smallest weight
 
 
@@ -61,5 +61,5 @@ def test_cross_fitted_hits_can_be_limited_to_some_rows():
     y = train.label_matrix(notes, ["a", "b", "c"])
     scores = np.eye(3)[y.argmax(axis=1)] * 3.0
     within = np.arange(len(notes)) % 2 == 0
-    hits = train.cross_fitted_hits(scores, y, notes, train.Config(), within)
+    hits = ensemble.cross_fitted_hits(scores, y, notes, train.Config(), within)
     assert len(hits) == within.sum() and hits.all()

@@ -156,14 +156,14 @@ def membership_toggle(request, pk, membership):
     """Deactivate or reactivate one role. An admin cannot remove their own admin role (no lock-out)."""
     orgs = _require(request.user)
     person = _managed_user(orgs, pk)
-    try:
-        item = person.memberships.get(pk=membership, organization__in=orgs)
-    except (Membership.DoesNotExist, ValueError):
-        raise Http404 from None
-    if item.active and person.pk == request.user.pk and item.role == Role.ORG_ADMIN:
-        messages.error(request, _("You cannot remove your own admin role. Ask another admin."))
-        return redirect("accounts:manage_user", pk=person.pk)
-    with transaction.atomic():
+    with transaction.atomic():  # the row locked: two admins switching the same role at once flip it once each
+        try:
+            item = person.memberships.select_for_update().get(pk=membership, organization__in=orgs)
+        except (Membership.DoesNotExist, ValueError):
+            raise Http404 from None
+        if item.active and person.pk == request.user.pk and item.role == Role.ORG_ADMIN:
+            messages.error(request, _("You cannot remove your own admin role. Ask another admin."))
+            return redirect("accounts:manage_user", pk=person.pk)
         item.active = not item.active
         item.save(update_fields=["active", "updated_at"])
         emit(actor=request.user, action="membership.activate" if item.active else "membership.deactivate",

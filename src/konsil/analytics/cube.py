@@ -106,10 +106,15 @@ def build(network_id, months=None) -> list[Cell]:
     start = min(bounds)
     end = _month_end(max(bounds))
     with transaction.atomic():
+        previous = None
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+                cursor.execute("SELECT current_setting('work_mem'), set_config('work_mem', %s, true)", [WORK_MEM])
+                previous = cursor.fetchone()[0]
         rows = query.run(query.Where(networks=(network_id,), start=start, end=end), sets)
+        if previous is not None:  # set for this query only (an enclosing transaction would keep it to its end)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('work_mem', %s, true)", [previous])
     figures: dict = defaultdict(lambda: defaultdict(list))
     for gname, used in uses.items():
         for r in rows[gname]:

@@ -89,8 +89,6 @@ class Cell(models.Model):
     earliest and latest submission day of the cell's facts, so a period that cuts them is read otherwise.
     """
 
-    SPANS = ("month", "quarter", "year")
-
     network = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
     span = models.CharField(max_length=7, default="month")
     month = models.DateField()

@@ -106,20 +106,30 @@ def _prepared(alias: str, values: dict) -> dict:
 
 
 def _compile(alias: str, sponsored: bool) -> tuple[str, list, list[str]] | None:
-    """(sql, [(value name or None, constant)], names), or None when a stand-in cannot be found in the params."""
-    stand_in = {"user": uuid.uuid4(), "case": uuid.uuid4(), "patient": uuid.uuid4(), "network": uuid.uuid4(),
-                "sponsor": uuid.uuid4() if sponsored else None, "today": dt.date(1901, 2, 3),
-                "now": dt.datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC)}
-    names, qs = _query(**stand_in)
-    sql, params = qs[:1].query.get_compiler(alias).as_sql()
-    prepared = _prepared(alias, stand_in)
-    slots = []
-    for param in params:
-        name = next((k for k, v in prepared.items() if type(v) is type(param) and v == param), None)
-        slots.append((name, param))
-    if set(prepared) - {name for name, _param in slots}:
-        return None
-    return sql, slots, names
+    """(sql, [(value name or None, constant)], names), or None when the stand-ins cannot all be found in the params.
+
+    Compiled twice from two sets of stand-ins: the SQL and the place of every value must agree, so a value the
+    mapping missed cannot stay behind as a constant. The stand-in dates lie in the far future: a date that did
+    stay behind would deny (an expired grant looks live only with a date in the past)."""
+    compiled = []
+    for n in (1, 2):
+        stand_in = {"user": uuid.uuid4(), "case": uuid.uuid4(), "patient": uuid.uuid4(), "network": uuid.uuid4(),
+                    "sponsor": uuid.uuid4() if sponsored else None, "today": dt.date(9990 + n, 2, 3),
+                    "now": dt.datetime(9990 + n, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC)}
+        names, qs = _query(**stand_in)
+        sql, params = qs[:1].query.get_compiler(alias).as_sql()
+        prepared = _prepared(alias, stand_in)
+        slots = []
+        for param in params:
+            name = next((k for k, v in prepared.items() if type(v) is type(param) and v == param), None)
+            slots.append((name, param))
+        if set(prepared) - {name for name, _param in slots}:
+            return None
+        compiled.append((sql, slots, names))
+    (sql, slots, names), (sql2, slots2, names2) = compiled
+    same = sql == sql2 and names == names2 and [(k, None if k else v) for k, v in slots] == [
+        (k, None if k else v) for k, v in slots2]
+    return (sql, slots, names) if same else None
 
 
 def _asked(user_pk, case) -> tuple[list[str], tuple]:
@@ -128,7 +138,7 @@ def _asked(user_pk, case) -> tuple[list[str], tuple]:
 
     values = {"user": user_pk, "case": case.pk, "patient": case.patient_id, "network": case.network_id,
               "sponsor": case.sponsor_id, "today": timezone.localdate(), "now": timezone.now()}
-    alias = router.db_for_read(Case)
+    alias = case._state.db or router.db_for_read(Case, instance=case)
     shape = (alias, bool(case.sponsor_id))
     if shape not in _COMPILED:
         _COMPILED[shape] = _compile(*shape)

@@ -546,37 +546,6 @@ def _confidence_correct(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, n
     return probs[rows, top1], y[rows, top1]
 
 
-LAY_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3)
-
-
-def cross_fitted_hits(scores: np.ndarray, y: np.ndarray, notes: Sequence[Note], config: Config,
-                      within: np.ndarray | None = None) -> np.ndarray:
-    """Per row (of `within`, all rows by default): is the first choice right when the register's calibration
-    (temperature, class offsets) is fitted on the other folds only."""
-    rows = np.arange(len(y)) if within is None else np.flatnonzero(within)
-    fold_of = np.full(len(y), -1)
-    for fold, (_train, test) in enumerate(folds(notes, config.folds)):
-        fold_of[test] = fold
-    hits = np.zeros(len(y), dtype=bool)
-    for fold in sorted(set(fold_of[rows])):
-        test = rows[fold_of[rows] == fold]
-        train_rows = rows[fold_of[rows] != fold]
-        temperature = fit_temperature(scores[train_rows], y[train_rows])
-        bias = fit_bias(scores[train_rows] / temperature, y[train_rows])
-        hits[test] = y[test, (scores[test] + temperature * bias).argmax(axis=1)]
-    return hits[rows]
-
-
-def choose_lay_weight(desc_scores: np.ndarray, lay_scores: np.ndarray, y: np.ndarray, notes: Sequence[Note],
-                      config: Config = Config(), within: np.ndarray | None = None) -> tuple[float, dict]:
-    """The one-liners' small ensemble: the weight w of the lay part's scores (which never saw the notes) added to
-    the clinical part's out-of-fold scores, the one with the most cross-fitted top-1 hits (ties: the smaller w).
-    Returns (w, {w: hits}). `within` restricts the choice to some rows (nested cross-validation in the bench)."""
-    hits = {w: int(cross_fitted_hits(desc_scores + w * lay_scores, y, notes, config, within).sum())
-            for w in LAY_WEIGHTS}
-    return max(LAY_WEIGHTS, key=lambda w: (hits[w], -w)), hits
-
-
 def fit_lay_part(lay: Sequence[Note], classes: Sequence[str], config: Config = Config(), allow=None):
     """The lay part's pipeline: patient-register texts, the lexicon's terms and the ICD-10-CM rows, prepared."""
     return fit_pipeline(lay, classes, config, icd=True, lexicon=True, lexicon_allow=allow, prepare=True)
@@ -606,6 +575,8 @@ def build(training_csv: str | Path = TRAINING_CSV, out_dir: str | Path = ARTIFAC
     fitted.temperature, fitted.top_calibration, fitted.threshold = cv.temperature, cv.top_calibration, cv.threshold
     registers = {name: cal for name, cal in cv.registers.items() if name != "lay"}
     if fitted.lay is not None and "one_liner" in registers:
+        from .ensemble import choose_lay_weight
+
         lay_scores = portable_scores(replace(fitted.lay, meta={"prepare": True}), [n.description for n in notes])
         weight, _hits = choose_lay_weight(cv.desc_scores, lay_scores, cv.y, notes, config)
         registers["one_liner"] = {**calibrate_register(cv.desc_scores + weight * lay_scores, cv.y,
