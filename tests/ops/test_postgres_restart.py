@@ -108,6 +108,8 @@ def test_postgresql_restart_under_load(make_stack, tmp_path):
         assert set(counts["ids"]) >= created  # every 201 is a case
         # a case may commit while its response is cut off by the shutdown; none is half-written
         assert counts["without_questions"] == 0 and counts["created_events"] == counts["cases"]
-        assert counts["cases"] - len(created) <= 4  # at most one in flight per client when the server went down
+        # committed but not answered 201: the request in flight when the database went down, and at most one more
+        # per client while the fast shutdown was still ending persistent sessions (seen once: 5 for 4 clients)
+        assert counts["cases"] - len(created) <= 2 * len(threads)
     finally:
         cluster.remove()
