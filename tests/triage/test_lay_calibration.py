@@ -31,7 +31,36 @@ def test_calibration_split_is_hand_written_apart_from_the_held_out_texts_and_nev
         labels = [r["label"] for r in calibration if r["language"] == language]
         assert set(labels) == classes and min(labels.count(c) for c in classes) >= 2
     assert {r["split"] for r in calibration} == {"calib", "tune", "calib2"}
-    assert {r["split"] for r in held} == {"dev", "test", "test2", "test3"}
+    assert {r["split"] for r in held} == {"dev", "test", "test2", "test3", "test4"}
+
+
+def test_training_split_is_hand_written_apart_from_calibration_and_held_out_texts():
+    """lay/training.csv: four writers, every class in every language, no text shared with the splits that
+    calibrate or judge (a shared text would be a test the model trained on)."""
+    written = lay.written()
+    assert written == _texts("training.csv") and len(written) >= 400
+    texts = {r["text"] for r in written}
+    assert len(texts) == len(written)
+    assert not texts & {r["text"] for r in _texts("calibration.csv") + _texts("heldout.csv")}
+    assert {r["split"] for r in written} == {"train-A", "train-B", "train-C", "train-D"}
+    classes = set(load().classes)
+    for language in lay.LANGUAGES:
+        assert {r["label"] for r in written if r["language"] == language} == classes
+
+
+def test_the_lay_part_trains_on_the_hand_written_split_and_nothing_without_a_lay_part():
+    from dataclasses import replace
+
+    from konsil.triage import train
+
+    config = replace(train.Config(), lay_per_class=1)
+    notes = train.lay_notes(config)
+    written = [n for n in notes if n.id.startswith("lay-written-")]
+    assert [n.text for n in written] == [r["text"] for r in lay.written()] * config.lay_written_repeat
+    assert all(n.register == "lay" and n.labels == [r["label"]] for n, r in zip(written, lay.written()))
+    assert len(notes) > len(written)  # the generated texts too
+    assert train.lay_notes(replace(config, lay_per_class=0)) == []  # clinical-only builds stay clinical-only
+    assert train.lay_notes(replace(config, lay_written_repeat=0)) == [n for n in notes if n not in written]
 
 
 def test_the_artifact_calibrates_the_lay_register_on_the_calibration_split():

@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 _MASK: set[tuple[str, str]] = set()  # (concept, term) pairs lookup ignores: wording held out in cross-validation
 LEXICON = HERE / "lexicon.csv"
+TRAINING = HERE / "training.csv"  # hand-written patient texts the lay part trains on (see README.md)
 LANGUAGES = ("en", "es", "ja")
 MAX_WORDS = 12
 
@@ -61,6 +62,12 @@ def term_key(term: str) -> str:
     if _CJK.search(term) or (term.isupper() and len(term) <= 5):
         return term
     return " ".join(_WORD.findall(fold(term)))
+
+
+def written(path: str | Path = TRAINING) -> list[dict]:
+    """{"split", "language", "label", "text", "answer"} per hand-written patient text of a split file."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 def set_mask(pairs) -> None:
