@@ -6,7 +6,8 @@ multi-label notes, plus ICD-10-CM code titles at a low weight (routed to classes
 label_specialties.csv), and the clinical phrase of each lay-lexicon concept at a low weight (knowledge rows:
 one-liner top-1 0.879 -> 0.881 with the one-liner calibration, notes 0.909 -> 0.911, macro-F1 +2 points, CV).
 A second part reads a patient's own words: the same kind of pipeline trained on text
-generated in the patient register (lay/generate.py, English, Spanish and Japanese), the lay lexicon's terms at
+generated in the patient register (lay/generate.py, English, Spanish and Japanese), hand-written patient texts
+(lay/training.csv; the benchmark's generated-text cross-validation leaves them out), the lay lexicon's terms at
 a low weight and the ICD-10-CM rows, its vocabulary from the lay texts; its text first goes through
 lay.prepare (Japanese character bigrams, the clinical phrase of each lay concept found), here and at run time.
 Keeping the parts apart leaves the clinical registers as they were (trained together, one-liner top-1 fell
