@@ -46,10 +46,9 @@ def register_figures(probs: np.ndarray, y: np.ndarray, threshold: float, bins: i
 
 
 def heldout_rows(path: Path = HELDOUT) -> list[dict]:
-    import csv
+    from konsil.triage.lay import written
 
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    return written(path)
 
 
 def outcome(model: TriageModel, text: str) -> tuple[list[str], float, bool]:
@@ -132,7 +131,7 @@ def baseline_cv(notes, classes, k: int = 5) -> train.CVResult:
             vectorizer.transform([notes[i].description for i in test_idx]))
     # probabilities as scores with temperature 1: softmax(log p) == p
     result = train.CVResult(list(classes), y, np.log(text_p + 1e-12), np.log(desc_p + 1e-12))
-    result.threshold = max(train.choose_threshold(*train._confidence_correct(result.probs(k), y), 0.95)
+    result.threshold = max(train.choose_threshold(*train.confidence_correct(result.probs(k), y), 0.95)
                            for k in ("text", "description"))
     return result
 

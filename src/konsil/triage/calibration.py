@@ -87,10 +87,10 @@ def calibrate_register(scores: np.ndarray, y: np.ndarray, target: float) -> dict
     temperature = fit_temperature(scores, y)
     bias = fit_bias(scores / temperature, y)
     shifted = scores + temperature * bias  # softmax(scores / T + bias)
-    top = fit_top_calibration(*_confidence_correct(softmax(shifted, temperature), y))
+    top = fit_top_calibration(*confidence_correct(softmax(shifted, temperature), y))
     probs = calibrate_top(softmax(shifted, temperature), *top)
     return {"temperature": temperature, "bias": [round(float(b), 4) for b in bias], "top_calibration": list(top),
-            "threshold": choose_threshold(*_confidence_correct(probs, y), target)}
+            "threshold": choose_threshold(*confidence_correct(probs, y), target)}
 
 
 def fit_bias(z: np.ndarray, y: np.ndarray, l2: float = BIAS_L2, steps: int = 400, rate: float = 2.0) -> np.ndarray:
@@ -107,7 +107,7 @@ def fit_bias(z: np.ndarray, y: np.ndarray, l2: float = BIAS_L2, steps: int = 400
     return bias
 
 
-def _confidence_correct(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def confidence_correct(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     top1 = probs.argmax(axis=1)
     rows = np.arange(len(y))
     return probs[rows, top1], y[rows, top1]

@@ -37,9 +37,9 @@ from . import labels as label_map
 from .artifact import rounded, sha256, write_artifact  # noqa: F401  (write_artifact: train's public API)
 from .calibration import (  # noqa: F401  (softmax, metrics, ...: train's public API too)
     BIAS_L2,
-    _confidence_correct,
     calibrate_register,
     choose_threshold,
+    confidence_correct,
     fit_bias,
     fit_temperature,
     fit_top_calibration,
@@ -443,11 +443,11 @@ def cross_validate(notes: Sequence[Note], classes: Sequence[str], config: Config
     result = CVResult(list(classes), y, text_scores, desc_scores, extra_y, extra_scores, lay_y=lay_y,
                       lay_scores=lay_scores)
     result.temperature = fit_temperature(np.vstack([text_scores, desc_scores]), np.vstack([y, y]))
-    pairs = [_confidence_correct(softmax(s, result.temperature), y) for s in (text_scores, desc_scores)]
+    pairs = [confidence_correct(softmax(s, result.temperature), y) for s in (text_scores, desc_scores)]
     result.top_calibration = fit_top_calibration(np.concatenate([p[0] for p in pairs]),
                                                  np.concatenate([p[1] for p in pairs]))
     result.threshold = max(
-        choose_threshold(*_confidence_correct(result.probs(kind), y), config.target_selective_accuracy)
+        choose_threshold(*confidence_correct(result.probs(kind), y), config.target_selective_accuracy)
         for kind in ("text", "description"))
     for name, scores, truth, target in (
             ("notes", text_scores, y, config.target_selective_accuracy),

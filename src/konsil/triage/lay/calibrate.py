@@ -23,20 +23,18 @@ for the benchmark's figure (train.cross_validate), not for the artifact's calibr
 from __future__ import annotations
 
 import copy
-import csv
 from pathlib import Path
 
 import numpy as np
 
-from . import HERE
+from . import HERE, written
 
 CALIBRATION = HERE / "calibration.csv"
 
 
 def rows(path: str | Path = CALIBRATION) -> list[dict]:
     """{"split", "language", "label", "text", "answer"} per hand-written calibration text."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    return written(path)
 
 
 TEMPERATURES = (0.05, 0.07, 0.1, 0.14, 0.2, 0.3)  # the lay part's scores; the labels' NLL fit lands near 0.14
