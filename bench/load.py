@@ -5,6 +5,14 @@ and the same clients hit /healthz at the same concurrency in the same run as the
 throughput and errors per operation, then checks that every 2xx is accounted for in the database and the audit
 trail (and that the trail verifies).
 
+SQLite runs the embedded default (the database cache, the database task worker); PostgreSQL runs the scale path:
+pooled connections (KONSIL_DB_POOL, default 2:8), Redis for the cache and sessions and Celery on Redis for tasks
+(our own redis-server on a free port). The task worker runs through the whole run, as `konsil run` starts it.
+Then submit to triage under the same load (issue #11): a probe submits BENCH_LOAD_TRIAGE_CASES cases (default 20)
+one after the other, on the idle server (the same-run baseline), then while BENCH_LOAD_TRIAGE_CLIENTS clients
+(default 32) run the mixed load and the worker processes a 500-slice CT (BENCH_LOAD_CTS, default 1; 0 leaves it
+out); figure: Case.submitted_at to the TriageProposal, p50/p95, target p95 <= 2 s.
+
 Knobs: BENCH_LOAD_SECONDS (per phase, default 10), BENCH_LOAD_CLIENTS (default 8,32,64), BENCH_LOAD_ENGINES
 (default sqlite,postgresql), BENCH_LOAD_WORKERS / BENCH_LOAD_THREADS (default: KONSIL_WEB_WORKERS/THREADS, 2 and 4),
 BENCH_LOAD_PG (server URL without database, default postgres://postgres@127.0.0.1:5432).
@@ -28,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from tests.ops.stack import Stack, migrated_template  # noqa: E402
+from tests.ops.stack import Redis, Stack, migrated_template  # noqa: E402
 from tests.ops.webserver import Client, start_web  # noqa: E402
 
 SEED = """
@@ -60,6 +68,26 @@ print(json.dumps({"cases": sorted(created), "records": sorted(records),
                   "case_events": AuditEvent.objects.filter(action="case.create").count(),
                   "verified": result.ok, "events": AuditEvent.objects.count()}))
 """
+
+PREPARE = """
+from konsil.accounts.models import Organization
+if not Organization.objects.filter(slug="konsil-network").exists():  # the probe's network and specialists
+    from konsil.demo import seed_demo
+    seed_demo()
+print(json.dumps(True))
+"""
+
+PROBE = """
+import sys
+sys.path.insert(0, "bench")
+import routing
+from konsil.core import startup
+startup.warm("web")  # submissions arrive in the web process, which builds its indexes when it starts
+records = routing.store_cts(CTS, 500, FIRST + 10_000)[0] if CTS else []
+times, behind, missing = routing.triage_phase(COUNT, FIRST, 60, records)
+print(json.dumps({"times": times, "behind": behind, "missing": missing, "ct_left": routing.imaging_busy(records)}))
+"""
+TARGET_TRIAGE_P95_S = 2.0
 
 NEW_CASE = {"channel": "patient", "questions": ["Do I need a stent?"], "diagnoses": ["I25.10"],
             "proposed_treatment": "Coronary stent", "clinical_summary": "Chest pain walking uphill",
@@ -123,7 +151,9 @@ def one_op(op: str, client: Client, browser: Client, person: dict, rec: Recorder
     rec.add(op, time.perf_counter() - start, ok, status)
 
 
-def phase(port: int, people: list[dict], clients: int, seconds: float, mixed: bool) -> tuple[Recorder, float]:
+def phase(port: int, people: list[dict], clients: int, seconds: float, mixed: bool,
+          during=None) -> tuple[Recorder, float]:
+    """`clients` clients for `seconds` (or, given `during`, for as long as that call runs)."""
     rec, stop = Recorder(), threading.Event()
     barrier = threading.Barrier(clients + 1)
 
@@ -144,8 +174,10 @@ def phase(port: int, people: list[dict], clients: int, seconds: float, mixed: bo
         thread.start()
     barrier.wait()
     began = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
+    try:
+        during() if during else time.sleep(seconds)
+    finally:
+        stop.set()
     for thread in threads:
         thread.join(timeout=120)
     return rec, time.perf_counter() - began
@@ -186,11 +218,52 @@ def line(name: str, values: list[float], errors: list[int], elapsed: float, base
             f"{f' ({codes})' if codes else ''}{ratio}")
 
 
+def probe(stack: Stack, count: int, first: int, cts: int) -> dict:
+    code = PROBE.replace("CTS", str(cts)).replace("FIRST", str(first)).replace("COUNT", str(count))
+    return stack.py(code, timeout=1800)
+
+
+def triage_line(name: str, result: dict, target: bool) -> str:
+    times = result["times"]
+    p95 = pct(times, .95) / 1000
+    ok = times and p95 <= TARGET_TRIAGE_P95_S and not result["missing"]
+    met = f"  target p95 <= {TARGET_TRIAGE_P95_S:g} s: {'met' if ok else 'NOT MET'}"
+    return (f"    {name}: {len(times)} cases, p50 {pct(times, .5) / 1000:.2f} s  p95 {p95:.2f} s  max "
+            f"{max(times, default=0):.2f} s; {result['behind']} submitted while a CT was processing, "
+            f"{result['missing']} without triage in 60 s{met if target else ''}")
+
+
+def triage_under_load(stack: Stack, port: int, people: list[dict]) -> tuple[list[str], Recorder | None]:
+    """Submit to triage on the idle server, then under the mixed load and behind the CTs (the same probe)."""
+    count = int(os.environ.get("BENCH_LOAD_TRIAGE_CASES", "20"))
+    clients = int(os.environ.get("BENCH_LOAD_TRIAGE_CLIENTS", "32"))
+    cts = int(os.environ.get("BENCH_LOAD_CTS", "1"))
+    if count <= 0:
+        return [], None
+    stack.py(PREPARE, timeout=900)
+    idle = probe(stack, count, 0, 0)
+    loaded: dict = {}
+    mixed, elapsed = phase(port, people, clients, 0, mixed=True,
+                           during=lambda: loaded.update(probe(stack, count, count, cts)))
+    total = sum(len(v) for v in mixed.samples.values())
+    errors = sum(len(v) for v in mixed.errors.values())
+    return ["  submit to triage (Case.submitted_at to the TriageProposal), cases submitted one after the other:",
+            triage_line("idle server (same-run baseline)", idle, False),
+            triage_line(f"under {clients} clients' mixed load ({total / elapsed:.1f} ops/s for {elapsed:.0f} s, "
+                        f"errors {errors}) behind {cts} x 500-slice CT", loaded, True),
+            f"    the CT{'s' if cts != 1 else ''} still processing when the last case was triaged: "
+            f"{'yes' if loaded.get('ct_left') else 'no'}"], mixed
+
+
 def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: float, workers: int,
                  threads: int) -> None:
     assert stack.konsil("manage", "createcachetable").returncode == 0
     people = stack.py(SEED.replace("USERS", str(max(concurrencies))), timeout=900)
     _proc, port = start_web(stack, workers=workers, threads=threads)
+    log = open(stack.home / "worker.log", "ab")  # noqa: SIM115 (kept open for the child)
+    worker = subprocess.Popen([sys.executable, "-m", "konsil.cli", "worker"], env=stack.env, cwd=ROOT,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack.procs.append(worker)  # as `konsil run` starts it: database lanes, or Celery with KONSIL_TASKS_BACKEND
     warm = warm_up(port, people, workers * threads)  # first requests (lazy start-up) out of the figures
     print(f"{name}: gunicorn {workers} workers x {threads} threads (gthread), {seconds:.0f} s per phase; "
           f"warm-up {sum(len(v) for v in warm.samples.values())} requests")
@@ -210,7 +283,15 @@ def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: flo
         print(line("/healthz", health, base.errors.get("healthz", []), base_elapsed))
         for op, _w in MIX:
             print(line(op, mixed.samples.get(op, []), mixed.errors.get(op, []), elapsed, base_rate))
+    triage, loaded = triage_under_load(stack, port, people)
+    print("\n".join(triage))
+    if loaded is not None:
+        created += loaded.created
+        records += loaded.records
+        errors += sum(len(v) for v in loaded.errors.values())
     stack.stop()
+    if os.environ.get("BENCH_LOAD_WORKER_LOG"):
+        print(stack.log("worker")[-6000:])
     counts = stack.py(COUNTS, timeout=900)
     missing_cases = set(created) - set(counts["cases"])
     missing_records = set(records) - set(counts["records"])
@@ -241,7 +322,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="konsil-bench-load-") as folder:
         template = migrated_template(Path(folder) / "template")
         if "sqlite" in engines:
-            bench_engine("SQLite", Stack(Path(folder) / "sqlite", template, **rates), concurrencies, seconds,
+            bench_engine("SQLite (embedded: database cache and task worker)",
+                         Stack(Path(folder) / "sqlite", template, **rates), concurrencies, seconds,
                          workers, threads)
         server = pg_server() if "postgresql" in engines else None
         if "postgresql" in engines and server is None:
@@ -250,13 +332,19 @@ def main() -> None:
             name = f"konsil_bench_load_{uuid.uuid4().hex[:6]}"
             admin = ["psql", f"{server}/postgres", "-qc"]
             subprocess.run([*admin, f"CREATE DATABASE {name}"], check=True)
+            redis = None
             try:
-                extra = {k: v for k, v in os.environ.items() if k == "KONSIL_DB_POOL"}
-                stack = Stack(Path(folder) / "pg", template, DATABASE_URL=f"{server}/{name}", **rates, **extra)
+                redis = Redis(Path(folder) / "redis").start()
+                pool = os.environ.get("KONSIL_DB_POOL", "2:8")
+                stack = Stack(Path(folder) / "pg", template, DATABASE_URL=f"{server}/{name}", **rates,
+                              KONSIL_DB_POOL=pool, KONSIL_REDIS_URL=redis.url, KONSIL_TASKS_BACKEND="celery")
                 done = stack.konsil("manage", "migrate", "-v0", timeout=1800)
                 assert done.returncode == 0, done.stderr[-2000:]
-                bench_engine("PostgreSQL", stack, concurrencies, seconds, workers, threads)
+                bench_engine(f"PostgreSQL (pool {pool}, Redis cache and sessions, Celery on Redis)", stack,
+                             concurrencies, seconds, workers, threads)
             finally:
+                if redis is not None:
+                    redis.stop()
                 subprocess.run([*admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 

@@ -76,6 +76,22 @@ def test_the_same_stored_reasons_read_in_english_spanish_and_japanese(spanish_ca
     assert len(english) == len(spanish) == len(japanese)
 
 
+def test_the_patients_side_reads_their_words_and_the_specialty_without_keywords_or_codes():
+    line = reasons.to_data(reasons.concept_line({
+        "term": "radiation", "concept": "cancer_treatment", "specialty": "medical_oncology", "icd10": "Z51.1",
+        "clinical": "chemotherapy radiation immunotherapy bone marrow biopsy"}))
+    proposal = TriageProposal(reasons=["x"], reasons_data=[line], ranked=[], panel_roles=[], summary={},
+                              checklist=[])
+    care_team = _in("en", proposal)[0]
+    assert care_team.startswith("“radiation” understood as chemotherapy") and "Z51.1" in care_team
+    for language, quoted in (("en", "“radiation”: "), ("es", "«radiation»: "), ("ja", "「radiation」: ")):
+        with translation.override(language):
+            patient = reasons.render(proposal, keys=reasons.PATIENT_KEYS, for_patient=True)
+        assert len(patient) == 1 and patient[0].startswith(quoted), patient
+        assert "chemotherapy" not in patient[0] and "Z51.1" not in patient[0]
+        assert "understood" not in patient[0]
+
+
 @pytest.mark.django_db
 def test_a_japanese_patients_words_read_in_english_for_the_coordinator(draft_case):
     set_identity(draft_case, language="ja")

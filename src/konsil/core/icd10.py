@@ -217,3 +217,11 @@ def suggest(text: str, *, limit: int = 5) -> list[dict]:
     chosen.sort()
     return [{"code": code, "title": title, "matched": " ".join(words)}
             for _n, _len, code, title, words in chosen[:limit]]
+
+
+def warm() -> None:
+    """Build the search and suggestion indexes and read the lay terms (about 2.5 s of CPU: core/startup.py runs
+    it when a process starts, so no create or submit waits for it)."""
+    _lay()
+    _index()
+    _suggest_index()

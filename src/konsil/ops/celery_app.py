@@ -11,6 +11,7 @@ import logging
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "konsil.settings")
 logger = logging.getLogger(__name__)
@@ -44,6 +45,22 @@ def configure(celery: Celery) -> None:
 
 
 configure(app)
+
+
+@worker_init.connect
+def _warm(**_kwargs) -> None:
+    """The worker warms what its tasks read lazily (core/startup.py) before it forks its processes, which share
+    it (Celery's Django fix-up sets Django up first; set up here when it has not)."""
+    import django
+    from django.apps import apps
+    from django.db import connection
+
+    if not apps.ready:
+        django.setup()
+    from konsil.core import startup
+
+    startup.warm("worker")
+    connection.close()  # no connection made before the fork survives into the children
 
 
 @app.task(name="konsil.run", bind=True, max_retries=None)

@@ -18,6 +18,8 @@ from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult, TaskResultStatus
 
+from konsil.core import startup
+
 from . import runner
 from .queues import LANES, lane_queues
 from .transient import is_transient
@@ -79,6 +81,8 @@ def run_database_lanes(lanes: list[str], *, concurrency: int, interval: float = 
         logger.warning("task recovery at start failed (%s)", type(exc).__name__)
     finally:
         connection.close()
+    startup.warm("worker")  # the first task is not slower than the next (triage's model, the code indexes)
+    connection.close()
     workers = []
     for lane in lanes:
         queues = lane_queues(lane)

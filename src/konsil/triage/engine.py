@@ -58,3 +58,11 @@ def propose(case, extra_text: str = "") -> Proposal:
     if extra_text and "extra_text" in inspect.signature(eng.propose).parameters:
         return eng.propose(case, extra_text=extra_text)
     return eng.propose(case)
+
+
+def warm() -> None:
+    """Load the configured engine and what its first proposal reads lazily (the model, the lexicons, the code
+    indexes), so that the first case a worker triages is not slower than the next; an engine opts in with `warm()`."""
+    eng = engine()
+    if hasattr(eng, "warm"):
+        eng.warm()

@@ -164,6 +164,11 @@ class ModelTriage:
     def version(self) -> str:
         return load().version
 
+    def warm(self) -> None:
+        """One proposal on fixed words (no case, no database): loads the model and every lazy table it reads."""
+        self.propose_for(text="Chest pain when walking uphill; a narrowed coronary artery on the angiogram.",
+                         icd10=["I25.10"], treatment="Coronary stent", age=60, sex="female")
+
     def propose(self, case, extra_text: str | None = None) -> Proposal:
         """`extra_text`: the patient's answers to clarifying questions; None reads the answers stored with
         the case (clarification_text)."""

@@ -78,6 +78,12 @@ def _word_concept(p: dict) -> str:
         "words": p["words"], "clinical": clinical, "codes": p["codes"], "specialty": specialty(p["specialty"])}
 
 
+def _patient_concept(p: dict) -> str:
+    """The patient's side: their words and the specialty they point to, without the lexicon's clinical keywords
+    or the codes (the care team reads those in the whole proposal)."""
+    return _("“%(words)s”: %(specialty)s") % {"words": p["words"], "specialty": specialty(p["specialty"])}
+
+
 def _word_code(p: dict) -> str:
     from konsil.core.icd10 import describe
 
@@ -129,6 +135,7 @@ _WORDERS = {"model": _word_model, "concept": _word_concept, "code": _word_code, 
             "below_threshold": _word_below, "refined": _word_refined, "answer": _word_answer}
 # what the patient's side reads: the words understood, the diagnoses given, the answers; not probabilities
 PATIENT_KEYS = frozenset({"concept", "code", "answer", "generalist"})
+_PATIENT_WORDERS = {**_WORDERS, "concept": _patient_concept}
 
 
 # --- the lines the engines write --------------------------------------------------------------------------------
@@ -194,14 +201,15 @@ def to_data(line) -> dict:
     return line.data() if isinstance(line, Reason) else {"text": str(line)}
 
 
-def render_one(item) -> str:
-    """One stored reason in the active language. Tolerant: a plain string (an old row), an unknown key or
-    parameters that no longer fit fall back to the stored text (translated when it is a catalog message)."""
+def render_one(item, *, for_patient: bool = False) -> str:
+    """One stored reason in the active language (`for_patient`: in the patient's side's words). Tolerant: a plain
+    string (an old row), an unknown key or parameters that no longer fit fall back to the stored text (translated
+    when it is a catalog message)."""
     if isinstance(item, str):
         return _(item) if item else item
     if not isinstance(item, dict):
         return str(item)
-    worder = _WORDERS.get(item.get("key", ""))
+    worder = (_PATIENT_WORDERS if for_patient else _WORDERS).get(item.get("key", ""))
     if worder is not None:
         try:
             return worder(item.get("params") or {})
@@ -217,14 +225,15 @@ def stored(proposal) -> list:
     return data if data else list(proposal.reasons or [])
 
 
-def render(proposal, *, keys=None) -> list[str]:
+def render(proposal, *, keys=None, for_patient: bool = False) -> list[str]:
     """The proposal's reasons in the active language (the reader's); `keys` keeps only those kinds of line (a
-    line stored as plain text has no kind and is left out when `keys` is given)."""
+    line stored as plain text has no kind and is left out when `keys` is given); `for_patient` words them for
+    the patient's side."""
     out = []
     for item in stored(proposal):
         if keys is not None and not (isinstance(item, dict) and item.get("key") in keys):
             continue
-        line = render_one(item)
+        line = render_one(item, for_patient=for_patient)
         if line:
             out.append(line)
     return out

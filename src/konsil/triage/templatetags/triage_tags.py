@@ -42,5 +42,5 @@ def triage_understood(context, case):
     if user is not None and user.is_authenticated and case is not None and getattr(case, "pk", None) \
             and authz.can("case.view_triage_understood", user, case):
         proposal = latest_proposal(case)
-        lines = render(proposal, keys=PATIENT_KEYS) if proposal is not None else []
+        lines = render(proposal, keys=PATIENT_KEYS, for_patient=True) if proposal is not None else []
     return {"case": case, "lines": lines}
