@@ -34,3 +34,14 @@ def test_the_word_index_finds_what_the_scan_finds():
 def test_suggest_names_codes_from_plain_words():
     codes = [s["code"] for s in icd10.suggest("malignant neoplasm of upper-outer quadrant of left female breast")]
     assert codes and all(code.startswith("C50") for code in codes[:1])
+
+
+def test_a_suggestion_quotes_the_words_of_the_text_it_came_from():
+    """What a patient reads next to "from the patient's words" is what they wrote, not the code's wording."""
+    found = {s["code"]: s["matched"] for s in icd10.suggest("breast cancer in my right breast, found on a mammogram")}
+    assert found["C50"] == "breast cancer"  # the plain words, once; not "breast malignant neoplasm"
+    found = {s["code"]: s["matched"] for s in icd10.suggest(
+        "The biopsy showed invasive ductal carcinoma, hormone receptor positive, HER2 negative.")}
+    assert found["Z17.41"] == "hormone receptor positive"
+    codes = icd10.suggest("Ｂｒｅａｓｔ cancer; İstanbul trip, malignant neoplasm of breast " * 40)  # odd Unicode, long
+    assert all(len(s["matched"]) < 200 for s in codes)

@@ -215,8 +215,29 @@ def suggest(text: str, *, limit: int = 5) -> list[dict]:
             continue  # the broader code says as much
         chosen.append((-len(content), len(code), code, title, sorted(content)))
     chosen.sort()
-    return [{"code": code, "title": title, "matched": " ".join(words)}
+    low = (text or "").lower()
+    found = [(m.span(), set(_words(wording))) for pattern, wording in _lay() for m in pattern.finditer(low)]
+    return [{"code": code, "title": title, "matched": _quoted(low, set(words), found) or " ".join(words)}
             for _n, _len, code, title, words in chosen[:limit]]
+
+
+def _quoted(low: str, content: set[str], lay_spans: list, most: int = 3) -> str:
+    """The text's own words that a code was suggested for, in their order: the content words as written and
+    the plain words standing for them ("breast cancer" for "malignant neoplasm of breast"); adjacent ones
+    joined, each phrase once (and not when a longer one holds it), at most `most`; "" when none is found."""
+    spans = [m.span() for m in _WORD.finditer(low) if m.group(0) in content]
+    spans += [span for span, words in lay_spans if words & content]
+    phrases: list[str] = []
+    end = -1
+    for start, stop in sorted(spans):
+        if phrases and start <= end + 2 and not low[end:start].strip(" -"):
+            phrases[-1] += low[end:stop] if stop > end else ""
+        else:
+            phrases.append(low[start:stop])
+        end = max(end, stop)
+    unique = list(dict.fromkeys(p.strip() for p in phrases if p.strip()))
+    kept = [p for p in unique if not any(o != p and re.search(rf"\b{re.escape(p)}\b", o) for o in unique)]
+    return ", ".join(kept[:most])
 
 
 def warm() -> None:
