@@ -243,6 +243,12 @@ if mode == "upload":
             del answer, piece
             gc.collect()  # the test client's response <-> request cycles keep bodies a real server would free
     out = {"record": record_id}
+elif mode == "render":  # the viewer's frame request: the middle frame of the record's instance
+    from konsil.records import reading
+    from konsil.records.models import Instance
+    instance = Instance.objects.select_related("attachment").get(attachment_id=path)
+    png = reading._render_frame(instance.attachment, frame=instance.frames // 2, window=None, size=None)
+    out = {"status": f"{len(png):,} bytes of PNG", "images": instance.frames}
 else:
     record = processing.process(path)
     out = {"status": record.status, "images": (record.detail or {}).get("images")}
@@ -266,13 +272,34 @@ def _study_file(folder: Path, megabytes: int) -> tuple[Path, int]:
     return path, slices
 
 
-def _child(mode: str, arg: str, case, actor) -> dict:
+def _dicom_file(folder: Path, megabytes: int) -> tuple[Path, int]:
+    """One multi-frame DICOM file of about `megabytes` (1024 x 1024 x 16-bit frames), as a breast tomosynthesis
+    or a long cine is: one file, not a folder of slices."""
+    import io
+
+    import numpy as np
+    import pydicom
+
+    from konsil.records import synthetic
+
+    ds = pydicom.dcmread(io.BytesIO(synthetic.mr_multiframe(frames=1, size=1024)))
+    frame = (np.arange(1024 * 1024, dtype=np.uint32) % 4096).astype(np.uint16).tobytes()
+    frames = max(1, megabytes * MiB // len(frame))
+    ds.NumberOfFrames = frames
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()  # each file its own
+    ds.PixelData = frame * frames
+    path = folder / f"tomo-{megabytes}.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return path, frames
+
+
+def _child(mode: str, arg: str, case, actor, **env: str) -> dict:
     import json
     import subprocess
 
     root = str(Path(__file__).resolve().parent.parent)
     result = subprocess.run([sys.executable, "-c", MEMORY_CHILD, root, mode, arg, str(case.pk), str(actor.pk)],
-                            capture_output=True, text=True, env=os.environ.copy(), timeout=3600)
+                            capture_output=True, text=True, env={**os.environ, **env}, timeout=3600)
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-2000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -343,6 +370,26 @@ def bench_memory(case, actor, sizes=(100, 1024), listener_slices=(100, 1000)) ->
                   f"at rest (+{work['peak_mb'] - work['rest_mb']:,.0f} MB) in {work['seconds']:,.1f} s "
                   f"({work['status']}, {work['images']} images)")
             path.unlink()
+        for megabytes in sizes:  # one large DICOM file: indexed from its header, drawn frame by frame
+            path, frames = _dicom_file(Path(folder), megabytes)
+            size = path.stat().st_size / MiB
+            up = _child("upload", str(path), case, actor)
+            path.unlink()
+            print(f"  tus upload of one {size:,.0f} MB DICOM file ({frames} frames 1024x1024), web worker: "
+                  f"peak {up['peak_mb']:,.0f} MB vs {up['rest_mb']:,.0f} MB at rest "
+                  f"(+{up['peak_mb'] - up['rest_mb']:,.0f} MB) in {up['seconds']:,.1f} s")
+            work = _child("process", up["record"], case, actor)
+            print(f"  processing it (header indexed, thumbnail from the middle frame), task worker: peak "
+                  f"{work['peak_mb']:,.0f} MB vs {work['rest_mb']:,.0f} MB at rest "
+                  f"(+{work['peak_mb'] - work['rest_mb']:,.0f} MB) in {work['seconds']:,.1f} s ({work['status']})")
+            view = _child("render", up["record"], case, actor)
+            print(f"  the viewer drawing its middle frame, web worker: peak {view['peak_mb']:,.0f} MB vs "
+                  f"{view['rest_mb']:,.0f} MB at rest (+{view['peak_mb'] - view['rest_mb']:,.0f} MB) in "
+                  f"{view['seconds']:,.2f} s ({view['status']})")
+            whole = _child("render", up["record"], case, actor, KONSIL_RECORD_IN_MEMORY_BYTES=str(1 << 40))
+            print(f"  baseline, the same frame from the file read whole (the path small files take): peak "
+                  f"{whole['peak_mb']:,.0f} MB vs {whole['rest_mb']:,.0f} MB at rest "
+                  f"(+{whole['peak_mb'] - whole['rest_mb']:,.0f} MB) in {whole['seconds']:,.2f} s")
     for slices in listener_slices:
         rest, peak, seconds = _listener_peak(case, slices)
         if peak:

@@ -10,6 +10,7 @@ import os
 from urllib.parse import urlsplit
 
 import pytest
+from django.urls import reverse
 
 from konsil.cases.models import Attachment
 from konsil.core import crypto, files, streams
@@ -143,3 +144,59 @@ def test_chunked_tus_patch_through_a_live_server(live_server, draft_case, patien
                    body[30_000:], chunk=True)
     assert rest.status == 204, rest.read()
     assert rest.getheader("Upload-Offset") == "50000" and rest.getheader("Konsil-Record")
+
+
+def _rle(data: bytes) -> bytes:
+    import io
+
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    ds = pydicom.dcmread(io.BytesIO(data))
+    ds.compress(RLELossless)
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("encoding", ["native", "rle"])
+def test_a_large_dicom_file_is_processed_and_rendered_frame_by_frame(
+        small_segments, monkeypatch, settings, draft_case, encoding, client, login, patient_user):
+    """A DICOM file over KONSIL_RECORD_IN_MEMORY_BYTES (a 1 GB tomosynthesis object in life) is never read whole:
+    indexed from its header, its thumbnail and each viewed frame decoded from the encrypted stream."""
+    from konsil.records import dicom, reading, render, synthetic
+
+    data = synthetic.mr_multiframe(frames=8, size=64)
+    data = _rle(data) if encoding == "rle" else data
+    settings.KONSIL_RECORD_IN_MEMORY_BYTES = 1000
+    monkeypatch.setattr(dicom, "DEFER_BYTES", 1024)  # the pixel data stays in the stream
+    record = _stored(draft_case, data)
+    Attachment.objects.filter(pk=record.pk).update(status="queued", filename="tomo.dcm")
+
+    def whole(*_args):
+        raise AssertionError("a large DICOM file was read whole")
+
+    monkeypatch.setattr(streams, "read_segmented", whole)
+    done = processing.process(record.pk)
+    assert done.status == "ready" and done.kind == "dicom", done.error_code
+    assert done.detail["frames"] == 8
+    series = Study.objects.get(case=draft_case).series.get()
+    assert series.thumbnail_id is not None
+    for frame in (0, 5, 7):
+        expected = render.render(dicom.read(data), frame=frame, window=None, size=None)
+        assert reading._render_frame(done, frame=frame, window=None, size=None) == expected
+    instance = series.instances.get()
+    page = login(client, patient_user).get(reverse("records:frame", kwargs={"instance_id": instance.pk, "frame": 6}))
+    assert page.status_code == 200 and page.content == render.render(dicom.read(data), frame=6)
+
+
+def test_a_damaged_large_dicom_file_fails_cleanly(small_segments, monkeypatch, settings, draft_case):
+    from konsil.records import dicom, synthetic
+
+    data = synthetic.mr_multiframe(frames=8, size=64)
+    settings.KONSIL_RECORD_IN_MEMORY_BYTES = 1000
+    monkeypatch.setattr(dicom, "DEFER_BYTES", 1024)
+    record = _stored(draft_case, data[: len(data) - 20_000])  # pixel data cut short
+    Attachment.objects.filter(pk=record.pk).update(status="queued", filename="tomo.dcm")
+    done = processing.process(record.pk)
+    assert done.status == "failed" and done.error_code == "dicom_corrupt"

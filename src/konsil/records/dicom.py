@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import pydicom
 import pydicom.config
@@ -65,17 +65,25 @@ class InstanceInfo:
     accession_number: str = ""
 
 
-def read(data: bytes, *, pixels: bool = True) -> Dataset:
-    """Parse a DICOM Part 10 file (or a raw dataset dump from a CD) from bytes; reject what is not sound.
+def read(data: bytes | BinaryIO, *, pixels: bool = True) -> Dataset:
+    """Parse a DICOM Part 10 file (or a raw dataset dump from a CD) from bytes or a seekable stream; reject what
+    is not sound.
 
-    With ``pixels=False`` parsing stops before the pixel data: a fast header read.
+    With ``pixels=False`` parsing stops before the pixel data: a fast header read. From a stream, elements over
+    1 MiB (the pixel data) stay in the stream until read: memory is bounded by the header, not the file; the
+    stream must stay open while the dataset is used (render.decode_frame reads one frame from it).
     """
-    if not data:
+    stream = None if isinstance(data, bytes | bytearray | memoryview) else _Source(data)
+    head = _head(stream) if stream is not None else bytes(data[:PREAMBLE_LENGTH + len(MAGIC)])
+    if not head:
         raise RecordRejected("empty", "zero-byte file")
-    has_magic = data[PREAMBLE_LENGTH:PREAMBLE_LENGTH + len(MAGIC)] == MAGIC
+    has_magic = head[PREAMBLE_LENGTH:PREAMBLE_LENGTH + len(MAGIC)] == MAGIC
     failure = "dicom_corrupt" if has_magic else "dicom_not_dicom"
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=not pixels)
+        if stream is None:
+            ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=not pixels)
+        else:
+            ds = pydicom.dcmread(stream, force=True, stop_before_pixels=not pixels, defer_size=DEFER_BYTES)
         uids_valid = _is_uid(ds.get("SOPInstanceUID")) and _is_uid(ds.get("StudyInstanceUID"))
     except Exception as exc:  # pydicom raises many types on malformed input
         raise RecordRejected(failure, f"parse error: {type(exc).__name__}") from exc
@@ -84,10 +92,58 @@ def read(data: bytes, *, pixels: bool = True) -> Dataset:
     if len(_text(ds, "SeriesInstanceUID")) > _UID_MAX_LENGTH or len(_text(ds, "SOPClassUID")) > _UID_MAX_LENGTH:
         raise RecordRejected(failure, "Series Instance UID or SOP Class UID longer than 64 characters")
     _settle_transfer_syntax(ds)
+    if stream is not None:
+        ds.konsil_stream = stream  # where a deferred element (the pixel data) is read from
     if pixels:
         _check_pixel_length(ds)
         _check_frame_count(ds)
     return ds
+
+
+DEFER_BYTES = 1 << 20  # from a stream, elements larger than this are read when used
+
+
+class _Source:
+    """A decrypting reader as pydicom reads a buffer: pydicom takes an io.BufferedReader for a file on disk and
+    would open it again by name to read a deferred element."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+
+def _head(stream: BinaryIO) -> bytes:
+    stream.seek(0)
+    head = stream.read(PREAMBLE_LENGTH + len(MAGIC))
+    stream.seek(0)
+    return head
+
+
+def deferred_pixels(ds: Dataset, tag: int):
+    """The pixel data element still in the stream (a raw element with its length and position), or None when
+    its value is in memory."""
+    if getattr(ds, "konsil_stream", None) is None or tag not in ds:
+        return None
+    element = ds.get_item(tag, keep_deferred=True)
+    return element if getattr(element, "value", b"") is None else None
+
+
+def stored_length(ds: Dataset, tag: int) -> int:
+    """Bytes of a pixel data element, without reading a deferred one: its declared length, or what the file holds
+    when less (an undefined length: up to the end of the file, an upper bound)."""
+    raw = deferred_pixels(ds, tag)
+    if raw is None:
+        return len(ds[tag].value or b"")
+    available = max(ds.konsil_stream.seek(0, io.SEEK_END) - raw.value_tell, 0)  # a cut file holds less
+    return available if raw.length == 0xFFFFFFFF else min(raw.length, available)
 
 
 def _check_frame_count(ds: Dataset) -> None:
@@ -96,7 +152,7 @@ def _check_frame_count(ds: Dataset) -> None:
     if tag is None:
         return
     try:
-        stored = len(ds[tag].value or b"")
+        stored = stored_length(ds, tag)
     except Exception as exc:  # a malformed pixel data element
         raise RecordRejected("dicom_corrupt", f"pixel data unreadable: {type(exc).__name__}") from exc
     if frame_count(ds) > max(stored, 1):
@@ -144,7 +200,7 @@ def _check_pixel_length(ds: Dataset) -> None:
         raise RecordRejected("dicom_corrupt", "image pixel module missing or not numeric")
     try:
         expected = int(get_expected_length(ds, unit="bytes"))
-        actual = len(ds.PixelData)
+        actual = stored_length(ds, 0x7FE00010)
     except Exception as exc:  # missing or malformed Image Pixel module
         raise RecordRejected("dicom_corrupt", f"image pixel module unreadable: {type(exc).__name__}") from exc
     if actual < expected:

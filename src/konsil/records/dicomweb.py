@@ -475,8 +475,8 @@ class WadoRendered(DicomWebView):
                 raise DomainError(_("window must be centre,width with finite numbers and a width of at least 1."),
                                   field="window") from None
         try:
-            image = render.render(dicom.read(files.get_for(inst.attachment)), frame=int(frame) - 1,
-                                  window=window, fmt=fmt)
+            with streams.open_for(inst.attachment) as stream:  # only that frame is read and decrypted
+                image = render.render(dicom.read(stream), frame=int(frame) - 1, window=window, fmt=fmt)
         except RecordRejected as exc:
             return JsonResponse({"error": exc.message, "code": exc.code}, status=406)
         self.audit(inst, frame=int(frame))

@@ -43,8 +43,8 @@ def process(attachment_id) -> Attachment | None:
     touched: set = set()
     try:
         with streams.open_for(attachment) as stream:
-            data = _content(attachment, stream)  # a zip stays a stream: its entries are read one by one
-            kind = "zip" if data is stream else detect.detect(data, attachment.filename)
+            kind, data = _content(attachment, stream)  # a zip or a large DICOM file stays a stream
+            kind = kind or detect.detect(data, attachment.filename)
             detail = HANDLERS[kind](attachment, data, touched)
             for series_id in touched:
                 refresh_thumbnail(series_id)
@@ -62,16 +62,20 @@ def process(attachment_id) -> Attachment | None:
     return ready
 
 
-def _content(attachment, stream):
-    """The record's bytes, or the stream itself for a zip archive (memory bounded by one entry, not the file)."""
-    head = stream.read(len(detect.ZIP_MAGICS[0]))
+def _content(attachment, stream) -> tuple[str, object]:
+    """(kind when known, the record's bytes or the stream itself): a zip archive stays a stream (memory bounded
+    by one entry, not the file), and so does a DICOM file over KONSIL_RECORD_IN_MEMORY_BYTES (its pixel data is
+    read frame by frame); other records are read whole and checked against their SHA-256."""
+    head = stream.read(dicom.PREAMBLE_LENGTH + len(dicom.MAGIC))
     stream.seek(0)
-    if head in detect.ZIP_MAGICS:
-        return stream
+    if head[:len(detect.ZIP_MAGICS[0])] in detect.ZIP_MAGICS:
+        return "zip", stream
+    if head[dicom.PREAMBLE_LENGTH:] == dicom.MAGIC and attachment.size > settings.KONSIL_RECORD_IN_MEMORY_BYTES:
+        return "dicom", stream
     data = stream.read()
     if streams.is_segmented(attachment) and hashlib.sha256(data).hexdigest() != attachment.sha256:
         raise files.IntegrityError("stored object failed its integrity check")
-    return data
+    return "", data
 
 
 def _log_failure(message: str, object_id, exc: BaseException) -> None:
@@ -284,7 +288,8 @@ def refresh_thumbnail(series_id) -> None:
         return
     middle = instances[len(instances) // 2]
     try:
-        png = render.thumbnail(dicom.read(files.get_for(middle.attachment)))
+        with streams.open_for(middle.attachment) as stream:  # only the middle frame is read
+            png = render.thumbnail(dicom.read(stream))
     except RecordRejected:
         return  # pixels this install cannot decode: the series is listed without a picture
     previous = series.thumbnail

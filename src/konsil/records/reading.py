@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 from konsil.audit.services import emit
 from konsil.cases.models import Attachment
 from konsil.cases.selectors import get_case
-from konsil.core import files
+from konsil.core import files, streams
 from konsil.core.errors import NotFound
 
 from . import dicom, render, selectors
@@ -223,6 +223,15 @@ def imaging_json(request, pk):
     return response
 
 
+def _render_frame(attachment, **how) -> bytes:
+    """A frame as PNG: from the kept parsed instance, or, for a DICOM file over KONSIL_RECORD_IN_MEMORY_BYTES, from
+    its encrypted stream, reading only that frame (never kept: 48 of them would not fit in memory)."""
+    if attachment.size > settings.KONSIL_RECORD_IN_MEMORY_BYTES:
+        with streams.open_for(attachment) as stream:
+            return render.render(dicom.read(stream), **how)
+    return render.render(_dataset(attachment.pk, attachment.sha256), **how)
+
+
 @functools.lru_cache(maxsize=48)
 def _dataset(attachment_id, sha256):
     """Parsed instances, kept briefly: scrolling asks for the same few instances again and again."""
@@ -269,8 +278,7 @@ def frame(request, instance_id, frame):
              patient_id=instance.series.study.case.patient_id, outcome="denied", detail={"frame": frame})
         raise Http404
     try:
-        png = render.render(_dataset(instance.attachment_id, instance.attachment.sha256), frame=frame,
-                            window=window, size=size)
+        png = _render_frame(instance.attachment, frame=frame, window=window, size=size)
     except RecordRejected as exc:
         return HttpResponse(exc.message, status=422, content_type="text/plain; charset=utf-8")
     emit(actor=request.user, action="imaging.frame", obj=instance,

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import (
@@ -23,8 +24,9 @@ from pydicom.pixels import (
     convert_color_space,
     get_decoder,
 )
+from pydicom.pixels.utils import as_pixel_options
 
-from .dicom import PIXEL_TAGS, can_decode, frame_count, transfer_syntax
+from .dicom import PIXEL_TAGS, can_decode, deferred_pixels, frame_count, transfer_syntax
 from .errors import RecordRejected
 
 PRESETS: dict[str, tuple[float, float]] = {  # (center, width) in HU
@@ -76,10 +78,26 @@ def decode_frame(ds: Dataset, frame: int = 0) -> tuple[np.ndarray, str]:
     if not 0 <= frame < frames:
         raise ValueError(f"frame {frame} out of range: the instance has {frames} frame(s)")
     try:
-        pixels, meta = get_decoder(transfer_syntax(ds)).as_array(ds, index=frame, raw=True)
+        source, options = _source(ds)
+        pixels, meta = get_decoder(transfer_syntax(ds)).as_array(*source, index=frame, raw=True, **options)
     except Exception as exc:  # decoders raise many types on damaged data
         raise RecordRejected("dicom_corrupt", f"pixel data could not be decoded: {type(exc).__name__}") from exc
     return pixels, str(meta.get("photometric_interpretation") or ds.get("PhotometricInterpretation", ""))
+
+
+def _source(ds: Dataset) -> tuple[tuple, dict]:
+    """What the decoder reads: the dataset, or, when its pixel data is still in the stream it was read from
+    (dicom.read from a stream), that stream at the pixel data's value, so only the asked frame is read."""
+    tag = next(t for t in PIXEL_TAGS if t in ds)
+    raw = deferred_pixels(ds, tag)
+    if raw is None:
+        return (ds,), {}
+    options = as_pixel_options(ds)
+    options.update(transfer_syntax_uid=transfer_syntax(ds), pixel_keyword=keyword_for_tag(tag))
+    if raw.VR:
+        options["pixel_vr"] = raw.VR
+    ds.konsil_stream.seek(raw.value_tell)
+    return (ds.konsil_stream,), options
 
 
 def _requested_window(window: Window) -> tuple[float, float] | None:
