@@ -189,6 +189,27 @@ def test_a_large_dicom_file_is_processed_and_rendered_frame_by_frame(
     page = login(client, patient_user).get(reverse("records:frame", kwargs={"instance_id": instance.pk, "frame": 6}))
     assert page.status_code == 200 and page.content == render.render(dicom.read(data), frame=6)
 
+    # DICOMweb reads the same way: raw frames, metadata (pixel data as a URI) and a rendered frame
+    from pydicom.encaps import generate_frames
+
+    from .test_dicomweb_standard import multipart_parts
+
+    whole = dicom.read(data)
+    if encoding == "rle":
+        expected_frames = list(generate_frames(whole.PixelData, number_of_frames=8))
+    else:
+        step = len(whole.PixelData) // 8
+        expected_frames = [whole.PixelData[i * step:(i + 1) * step] for i in range(8)]
+    url = (f"/dicomweb/cases/{draft_case.pk}/studies/{series.study.study_uid}/series/{series.series_uid}"
+           f"/instances/{instance.sop_uid}")
+    frames = client.get(url + "/frames/2,8")
+    assert frames.status_code == 200, frames.content
+    assert [part for _media, part in multipart_parts(frames)] == [expected_frames[1], expected_frames[7]]
+    meta = client.get(url + "/metadata").json()[0]
+    assert meta["7FE00010"]["BulkDataURI"].endswith("/bulkdata/7FE00010") and meta["00280008"]["Value"] == [8]
+    rendered = client.get(url + "/frames/4/rendered", HTTP_ACCEPT="image/png")
+    assert rendered.status_code == 200 and rendered.content == render.render(whole, frame=3, fmt="png")
+
 
 def test_a_damaged_large_dicom_file_fails_cleanly(small_segments, monkeypatch, settings, draft_case):
     from konsil.records import dicom, synthetic

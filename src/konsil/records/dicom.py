@@ -314,7 +314,7 @@ def to_dicom_json(ds: Dataset, bulk_data_uri: Callable[[DataElement], str] | Non
     if bulk_data_uri is not None:
         for tag in PIXEL_TAGS:
             if tag in ds:
-                elem = ds[tag]
+                elem = ds.get_item(tag, keep_deferred=True)  # never read here: a URI names it
                 model[f"{tag:08X}"] = {"vr": _pixel_vr(ds, elem), "BulkDataURI": bulk_data_uri(elem)}
     return model
 

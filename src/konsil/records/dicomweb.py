@@ -359,15 +359,25 @@ class WadoInstances(DicomWebView):
 
 
 def _frames(ds, numbers: list[int]) -> list[bytes]:
-    """The raw bytes of frames (1-based): native pixel data cut in frame lengths, or encapsulated fragments."""
-    from pydicom.encaps import generate_frames
+    """The raw bytes of frames (1-based): native pixel data cut in frame lengths, or encapsulated fragments; from
+    the stream when the pixel data is still in it (dicom.read from a stream), reading only those frames."""
+    from pydicom.encaps import generate_frames, get_frame
     from pydicom.pixels.utils import get_expected_length
 
     count = dicom.frame_count(ds)
     if any(n < 1 or n > count for n in numbers):
         raise NotFound(_("Frame not found."))
+    encapsulated = ds.file_meta.TransferSyntaxUID.is_encapsulated
+    raw = dicom.deferred_pixels(ds, 0x7FE00010)
+    if raw is not None:
+        stream, out = ds.konsil_stream, []
+        length = 0 if encapsulated else get_expected_length(ds, "bytes") // count
+        for n in numbers:
+            stream.seek(raw.value_tell + (0 if encapsulated else (n - 1) * length))
+            out.append(get_frame(stream, n - 1, number_of_frames=count) if encapsulated else stream.read(length))
+        return out
     data = ds.PixelData
-    if ds.file_meta.TransferSyntaxUID.is_encapsulated:
+    if encapsulated:
         frames = list(generate_frames(data, number_of_frames=count))
         return [frames[n - 1] for n in numbers]
     length = get_expected_length(ds, "bytes") // count
@@ -400,8 +410,8 @@ class WadoFrames(DicomWebView):
             raise NotAcceptable(_("The frames are held as %(type)s (transfer syntax %(syntax)s); Konsil does "
                                       "not transcode them.") % {"type": part_type, "syntax": syntax},
                                     field="Accept")
-        ds = dicom.read(files.get_for(inst.attachment))
-        content = _frames(ds, numbers)
+        with streams.open_for(inst.attachment) as stream:  # only the asked frames are read and decrypted
+            content = _frames(dicom.read(stream), numbers)
         self.audit(inst, frames=numbers[:50])
         boundary = secrets.token_hex(16)
         ts = f"; transfer-syntax={syntax}" if not native else ""
@@ -449,9 +459,10 @@ class WadoMetadata(DicomWebView):
         for inst in instances:
             self.audit(inst)
             # read with its pixels, so that Pixel Data is listed (as a BulkDataURI, never inline)
-            ds = dicom.read(files.get_for(inst.attachment))
             url = f"{self.base()}studies/{study_uid}/series/{inst.series.series_uid}/instances/{inst.sop_uid}"
-            out.append(dicom.to_dicom_json(ds, lambda elem, url=url: f"{url}/bulkdata/{elem.tag:08X}"))
+            with streams.open_for(inst.attachment) as stream:  # the pixel data stays in the stream
+                out.append(dicom.to_dicom_json(dicom.read(stream),
+                                               lambda elem, url=url: f"{url}/bulkdata/{elem.tag:08X}"))
         return _json(out)
 
 
