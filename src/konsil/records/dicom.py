@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 import pydicom
 import pydicom.config
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filewriter import correct_ambiguous_vr
 from pydicom.pixels import get_decoder
@@ -133,7 +133,7 @@ def deferred_pixels(ds: Dataset, tag: int):
     if getattr(ds, "konsil_stream", None) is None or tag not in ds:
         return None
     element = ds.get_item(tag, keep_deferred=True)
-    return element if getattr(element, "value", b"") is None else None
+    return element if isinstance(element, RawDataElement) and element.value is None else None
 
 
 def stored_length(ds: Dataset, tag: int) -> int:
