@@ -177,7 +177,16 @@ def test_a_large_dicom_file_is_processed_and_rendered_frame_by_frame(
         raise AssertionError("a large DICOM file was read whole")
 
     monkeypatch.setattr(streams, "read_segmented", whole)
+    given, read = [], dicom.read
+
+    def spy(content, **kwargs):
+        given.append(type(content).__name__)
+        return read(content, **kwargs)
+
+    monkeypatch.setattr(dicom, "read", spy)
     done = processing.process(record.pk)
+    assert given and "bytes" not in given, given  # the worker parsed the stream, never the file's bytes
+    monkeypatch.setattr(dicom, "read", read)
     assert done.status == "ready" and done.kind == "dicom", done.error_code
     assert done.detail["frames"] == 8
     series = Study.objects.get(case=draft_case).series.get()
