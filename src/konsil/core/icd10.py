@@ -215,6 +215,8 @@ def suggest(text: str, *, limit: int = 5) -> list[dict]:
             continue  # the broader code says as much
         chosen.append((-len(content), len(code), code, title, sorted(content)))
     chosen.sort()
+    if not chosen:
+        return []  # the quoting below reads the lay terms again: only for texts that name codes
     low = (text or "").lower()
     found = [(m.span(), set(_words(wording))) for pattern, wording in _lay() for m in pattern.finditer(low)]
     return [{"code": code, "title": title, "matched": _quoted(low, set(words), found) or " ".join(words)}
