@@ -375,3 +375,38 @@ def test_dicomdir_export_looks_like_a_hospital_cd(tmp_path, ct_files, mr_file):
     assert all(instance.FileID or instance.path for instance in file_set)
     assert all(instance.ReferencedFileID[0] == "DICOM" for instance in file_set)
     assert file_set.find(Modality="MR", load=False)
+
+
+def _rle_file(frames: int = 6) -> bytes:
+    from pydicom.uid import RLELossless
+
+    ds = pydicom.dcmread(io.BytesIO(synthetic.mr_multiframe(frames, size=32)))
+    ds.compress(RLELossless)
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("encapsulated", [False, True])
+def test_binary_element_reads_a_deferred_element_piece_by_piece(monkeypatch, encapsulated):
+    """A BulkDataURI's value from the stream in pieces no larger than asked; the same bytes as read whole."""
+    data = _rle_file() if encapsulated else synthetic.mr_multiframe(6, size=32)
+    monkeypatch.setattr(dicom, "DEFER_BYTES", 256)
+    whole = dicom.read(data).PixelData
+    ds = dicom.read(io.BytesIO(data))
+    assert dicom.deferred_pixels(ds, 0x7FE00010) is not None
+    pieces = list(dicom.binary_element(ds, 0x7FE00010, piece=100))
+    assert b"".join(pieces) == whole and max(map(len, pieces)) <= 100
+    assert dicom.binary_element(ds, 0x00100010) is None  # a name is no bulk data
+    assert dicom.binary_element(ds, 0x00091001) is None  # absent
+
+
+@pytest.mark.parametrize("encapsulated", [False, True])
+def test_binary_element_of_a_file_cut_after_parsing_fails_as_corrupt(monkeypatch, encapsulated):
+    """The stored object shorter than its header says (read from a stream that ends early): a clean refusal."""
+    data = _rle_file() if encapsulated else synthetic.mr_multiframe(6, size=32)
+    monkeypatch.setattr(dicom, "DEFER_BYTES", 256)
+    ds = dicom.read(io.BytesIO(data))
+    ds.konsil_stream = io.BytesIO(data[: len(data) - 300])
+    with pytest.raises(RecordRejected):
+        list(dicom.binary_element(ds, 0x7FE00010, piece=100))

@@ -141,8 +141,9 @@ def test_accept_negotiation(two_studies, patient_user, as_user):
 
 
 def multipart_parts(response) -> list[tuple[str, bytes]]:
-    message = email.message_from_bytes(f"Content-Type: {response['Content-Type']}\r\n\r\n".encode()
-                                       + response.content, policy=email.policy.HTTP)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    message = email.message_from_bytes(f"Content-Type: {response['Content-Type']}\r\n\r\n".encode() + body,
+                                       policy=email.policy.HTTP)
     assert message.is_multipart()
     return [(part.get_content_type(), part.get_payload(decode=True)) for part in message.iter_parts()]
 

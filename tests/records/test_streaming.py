@@ -218,6 +218,9 @@ def test_a_large_dicom_file_is_processed_and_rendered_frame_by_frame(
     assert meta["7FE00010"]["BulkDataURI"].endswith("/bulkdata/7FE00010") and meta["00280008"]["Value"] == [8]
     rendered = client.get(url + "/frames/4/rendered", HTTP_ACCEPT="image/png")
     assert rendered.status_code == 200 and rendered.content == render.render(whole, frame=3, fmt="png")
+    bulk = client.get(url + "/bulkdata/7FE00010")  # sent from the stream a piece at a time
+    assert bulk.status_code == 200 and bulk.streaming
+    assert multipart_parts(bulk)[0][1] == whole.PixelData
 
 
 def test_a_damaged_large_dicom_file_fails_cleanly(small_segments, monkeypatch, settings, draft_case):

@@ -12,12 +12,15 @@ import io
 import logging
 import math
 import re
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import pydicom
 import pydicom.config
+from pydicom.datadict import DicomDictionary
+from pydicom.datadict import dictionary_VR as dictionary_vr
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filewriter import correct_ambiguous_vr
@@ -144,6 +147,55 @@ def stored_length(ds: Dataset, tag: int) -> int:
         return len(ds[tag].value or b"")
     available = max(ds.konsil_stream.seek(0, io.SEEK_END) - raw.value_tell, 0)  # a cut file holds less
     return available if raw.length == 0xFFFFFFFF else min(raw.length, available)
+
+
+BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN", "OB or OW"})
+_ITEM, _SEQUENCE_END = (0xFFFE, 0xE000), (0xFFFE, 0xE0DD)
+
+
+def binary_element(ds: Dataset, tag: int, piece: int = 1 << 20) -> Iterator[bytes] | None:
+    """A binary element's value in pieces (a DICOMweb BulkDataURI), or None when the dataset holds no binary
+    element at that tag. A deferred element is read from the stream a piece at a time, never whole; an
+    encapsulated one (undefined length) item by item, its item headers kept, as pydicom gives the value."""
+    raw = deferred_pixels(ds, tag)
+    if raw is None:
+        value = ds[tag].value if tag in ds else None
+        return iter([bytes(value)]) if isinstance(value, bytes | bytearray) else None
+    vr = raw.VR or (dictionary_vr(tag) if tag in DicomDictionary else "UN")
+    if vr not in BINARY_VRS:
+        return None
+    stream, little = ds.konsil_stream, ds.original_encoding[1] is not False
+    if raw.length != 0xFFFFFFFF:
+        return _read_span(stream, raw.value_tell, raw.length, piece)
+    return _read_items(stream, raw.value_tell, "<HHL" if little else ">HHL", piece)
+
+
+def _read_span(stream: BinaryIO, start: int, length: int, piece: int) -> Iterator[bytes]:
+    position, end = start, start + length
+    while position < end:
+        stream.seek(position)
+        data = stream.read(min(piece, end - position))
+        if not data:
+            raise RecordRejected("dicom_corrupt", "element cut short")
+        position += len(data)
+        yield data
+
+
+def _read_items(stream: BinaryIO, start: int, layout: str, piece: int) -> Iterator[bytes]:
+    position = start
+    while True:
+        stream.seek(position)
+        head = stream.read(8)
+        if len(head) < 8:
+            raise RecordRejected("dicom_corrupt", "encapsulated element cut short")
+        group, element, length = struct.unpack(layout, head)
+        if (group, element) == _SEQUENCE_END:
+            return
+        if (group, element) != _ITEM or length == 0xFFFFFFFF:
+            raise RecordRejected("dicom_corrupt", "encapsulated element without an item")
+        yield head
+        yield from _read_span(stream, position + 8, length, piece)
+        position += 8 + length
 
 
 def _check_frame_count(ds: Dataset) -> None:

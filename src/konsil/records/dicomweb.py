@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from konsil.audit.services import emit
 from konsil.cases.selectors import get_case
-from konsil.core import files, streams
+from konsil.core import streams
 from konsil.core.errors import DomainError, NotFound
 
 from . import dicom, intake, multipart, pushed, render
@@ -437,14 +437,29 @@ class WadoBulkdata(DicomWebView):
         if _multipart_accept(request, ("application/octet-stream",), "*") is None:
             raise NotAcceptable(_('Bulk data is sent as multipart/related; type="application/octet-stream".'),
                                 field="Accept")
-        ds = dicom.read(files.get_for(inst.attachment))
-        number = int(tag, 16)
-        if number not in ds or not isinstance(ds[number].value, (bytes, bytearray)):
-            raise NotFound(_("Nothing to retrieve here."))
+        stream = streams.open_for(inst.attachment)  # a large element is sent from the stream, never read whole
+        try:
+            pieces = dicom.binary_element(dicom.read(stream), int(tag, 16))
+            if pieces is None:
+                raise NotFound(_("Nothing to retrieve here."))
+        except BaseException:
+            stream.close()
+            raise
         self.audit(inst, bulkdata=tag.upper())
         boundary = secrets.token_hex(16)
-        return HttpResponse(b"".join(_multipart([bytes(ds[number].value)], boundary, "application/octet-stream")),
-                            content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}')
+        response = StreamingHttpResponse(_one_part(stream, pieces, boundary, "application/octet-stream"),
+                                         content_type=f'multipart/related; type="application/octet-stream"; '
+                                                      f'boundary={boundary}')
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+def _one_part(stream, pieces, boundary: str, media_type: str):
+    """One multipart part sent as its pieces come; the stream they are read from is closed at the end."""
+    with stream:
+        yield f"--{boundary}\r\nContent-Type: {media_type}\r\n\r\n".encode()
+        yield from pieces
+        yield f"\r\n--{boundary}--\r\n".encode()
 
 
 class WadoMetadata(DicomWebView):
