@@ -197,3 +197,70 @@ def test_concurrent_writers_make_one_gap_free_chain():
     assert list(AuditEvent.objects.values_list("seq", flat=True)) == list(range(1, 161))
     assert PendingEvent.objects.count() == 0
     assert verify().ok
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+def test_nobody_waits_for_a_busy_head_and_its_holder_chains_what_was_left(monkeypatch):
+    """A read that finds the head locked stages its event; so does a commit's sequencer. Neither waits, and the
+    holder chains both after its release: nothing stays pending."""
+    ChainHead.objects.get_or_create(id=1)  # the head exists after the first event (its creation waits)
+    held, release, done = threading.Event(), threading.Event(), threading.Event()
+    errors = []
+    chain = services._chain
+
+    def slow_chain(events, head):
+        if events[0].action == "case.held":
+            held.set()
+            release.wait(10)  # the head stays locked meanwhile
+        chain(events, head)
+
+    monkeypatch.setattr(services, "_chain", slow_chain)
+
+    def run(work):
+        try:
+            work()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def others():
+        held.wait(10)
+        emit(actor="reader", action="case.read")  # autocommit, as a read is audited
+        emit_in_transaction(1, prefix="case.update")
+        done.set()
+
+    threads = [threading.Thread(target=run, args=(lambda: emit(actor="holder", action="case.held"),)),
+               threading.Thread(target=run, args=(others,))]
+    for thread in threads:
+        thread.start()
+    assert done.wait(10), "a sequencer waited for the locked head"
+    assert PendingEvent.objects.count() == 2 and not AuditEvent.objects.exists()
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert not errors
+    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == [
+        "case.held", "case.read", "case.update0"]
+    assert PendingEvent.objects.count() == 0 and verify().ok
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+def test_a_blocking_seal_looks_again_after_each_round(monkeypatch):
+    """Events staged while `seal` (the clock, verify) held the head are chained by that same call."""
+    ChainHead.objects.get_or_create(id=1)
+    stage(2)
+    chain, staged = services._chain, []
+
+    def chain_and_stage_more(events, head):
+        chain(events, head)
+        if not staged:  # another worker's commit while the head is held: it skips and leaves its event
+            staged.append(True)
+            worker = threading.Thread(target=lambda: (emit_in_transaction(1, prefix="case.late"),
+                                                      connections.close_all()))
+            worker.start()
+            worker.join(10)
+
+    monkeypatch.setattr(services, "_chain", chain_and_stage_more)
+    assert seal() == 3
+    assert PendingEvent.objects.count() == 0 and AuditEvent.objects.count() == 3 and verify().ok

@@ -7,6 +7,10 @@ group commit). We chose this over per-shard chains because the chain, `verify`, 
 stay one gap-free sequence, and the lock is held for the chaining only, never across a request's work.
 Outside a transaction (autocommit) `emit` chains at once; so does a test's never-committing transaction.
 KONSIL_AUDIT_SEAL=inline keeps the old behaviour (the head locked until the business transaction ends).
+
+Nobody waits for the head after a commit (PostgreSQL): a sequencer that finds it locked leaves its events pending
+(an autocommit read stages them instead of chaining), because whoever holds the head looks for pending events
+again after releasing it and chains them. A committed event is therefore always chained by a later holder.
 """
 
 from __future__ import annotations
@@ -109,12 +113,13 @@ def _build(actor, specs: list[dict]) -> list[AuditEvent]:
     ]
 
 
-def _seal_now() -> bool:
-    """Chain inside this transaction rather than after its commit?"""
-    if settings.KONSIL_AUDIT_SEAL == "inline" or not connection.in_atomic_block:
+def _seal_inside() -> bool:
+    """Chain inside the caller's transaction, waiting for the head (inline mode, a test's transaction)?"""
+    if settings.KONSIL_AUDIT_SEAL == "inline":
         return True
     # A test case's transaction never commits, so on_commit would never run: chain at once there.
-    return any(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+    return connection.in_atomic_block and any(
+        getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 def _append(actor, specs: list[dict]) -> list[AuditEvent]:
@@ -122,16 +127,34 @@ def _append(actor, specs: list[dict]) -> list[AuditEvent]:
     if not specs:
         return []
     events = _build(actor, specs)
-    if _seal_now():
+    if _seal_inside():
         with transaction.atomic():
-            _chain(events)
+            _chain(events, _lock_head())
         return events
-    pending = [PendingEvent(mac=pending_mac(event), **{
-        name: getattr(event, name) for name in CONTENT_FIELDS}) for event in events]
-    PendingEvent.objects.bulk_create(pending)
-    positions = [row.pos for row in pending]
-    transaction.on_commit(lambda: _seal_after_commit(positions))
+    if not connection.in_atomic_block:  # autocommit (a read): chain now, or stage when the head is busy
+        with transaction.atomic():
+            head = _lock_head(wait=False)
+            _chain(events, head) if head is not None else _stage(events)
+        _seal_waiting()
+        return events
+    _stage(events)
+    transaction.on_commit(_seal_waiting)
     return events
+
+
+def _stage(events: list[AuditEvent]) -> None:
+    PendingEvent.objects.bulk_create([PendingEvent(mac=pending_mac(event), **{
+        name: getattr(event, name) for name in CONTENT_FIELDS}) for event in events])
+
+
+def _lock_head(*, wait: bool = True) -> ChainHead | None:
+    """The chain head, locked for this transaction; None when another sequencer holds it and `wait` is false
+    (PostgreSQL: SKIP LOCKED; SQLite serializes every write transaction, so there it is always taken)."""
+    if not wait and connection.features.has_select_for_update_skip_locked:
+        head = ChainHead.objects.select_for_update(skip_locked=True).filter(id=1).first()
+        if head is not None or ChainHead.objects.filter(id=1).exists():
+            return head
+    return ChainHead.objects.select_for_update().get_or_create(id=1)[0]
 
 
 def pending_mac(event: AuditEvent) -> str:
@@ -144,9 +167,8 @@ def pending_mac(event: AuditEvent) -> str:
     return hmac.new(settings.KONSIL_AUDIT_KEY, message, hashlib.sha256).hexdigest()
 
 
-def _chain(events: list[AuditEvent]) -> None:
+def _chain(events: list[AuditEvent], head: ChainHead) -> None:
     """Under the head's lock (the caller's transaction): number, link and insert the events, move the head."""
-    head, _ = ChainHead.objects.select_for_update().get_or_create(id=1)
     seq, prev_hash = head.seq, head.hash
     for event in events:
         seq += 1
@@ -157,21 +179,26 @@ def _chain(events: list[AuditEvent]) -> None:
     head.save(update_fields=["seq", "hash"])
 
 
-def _seal_after_commit(positions: list[int]) -> None:
-    """After a business commit: chain its events unless another worker's seal already took them."""
+def _seal_waiting() -> None:
+    """After a commit or a release of the head: chain what waits, unless another sequencer holds the head (it
+    looks again after its own release, so nothing is left behind)."""
     try:
-        if PendingEvent.objects.filter(pos__in=positions).exists():
-            seal()
+        while PendingEvent.objects.exists():
+            if not seal(wait=False):
+                return
     except Exception as exc:  # the business work is committed; the clock and verify chain what is left
         logger.error("audit events left pending for the next seal: %s", type(exc).__name__)
 
 
-def seal(batch: int = 2000) -> int:
-    """Chain every pending event, oldest first, in short transactions of at most `batch`; returns how many."""
+def seal(batch: int = 2000, *, wait: bool = True) -> int:
+    """Chain every pending event, oldest first, in short transactions of at most `batch`; returns how many.
+    With `wait` false it returns 0 at once when another sequencer holds the head."""
     total = 0
     while True:
         with transaction.atomic():
-            ChainHead.objects.select_for_update().get_or_create(id=1)  # one sequencer at a time
+            head = _lock_head(wait=wait)  # one sequencer at a time
+            if head is None:
+                return total
             rows = list(PendingEvent.objects.order_by("pos")[:batch])
             if not rows:
                 return total
@@ -184,13 +211,11 @@ def seal(batch: int = 2000) -> int:
             for event_id in altered:  # chained as found (the trail only grows), and flagged beside it
                 events += _build("audit", [{"action": "audit.pending_altered", "outcome": Outcome.FAILURE,
                                             "object_type": "audit.auditevent", "object_id": event_id}])
-            _chain(events)
+            _chain(events, head)
             PendingEvent.objects.filter(pos__in=[row.pos for row in rows]).delete()
         if altered:
             logger.error("%d audit events were altered while waiting to be chained", len(altered))
-        total += len(rows)
-        if len(rows) < batch:
-            return total
+        total += len(rows)  # then look again: what was staged while the head was held is chained too
 
 
 def pending_count() -> int:
