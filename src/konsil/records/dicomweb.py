@@ -442,10 +442,10 @@ class WadoBulkdata(DicomWebView):
             pieces = dicom.binary_element(dicom.read(stream), int(tag, 16))
             if pieces is None:
                 raise NotFound(_("Nothing to retrieve here."))
+            self.audit(inst, bulkdata=tag.upper())
         except BaseException:
             stream.close()
             raise
-        self.audit(inst, bulkdata=tag.upper())
         boundary = secrets.token_hex(16)
         response = StreamingHttpResponse(_one_part(stream, pieces, boundary, "application/octet-stream"),
                                          content_type=f'multipart/related; type="application/octet-stream"; '
