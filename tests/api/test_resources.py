@@ -108,3 +108,28 @@ def test_allowed_actions_follow_the_caller(api, walker, draft_case, coordinator,
     assert patient_actions == ["withdraw"]
     triage = next(a for a in api(coordinator).get(url).json()["allowed_actions"] if a["action"] == "triage")
     assert triage["params"] == ["specialty", "urgency", "reason"]
+
+
+def test_case_list_reads_only_what_it_shows(api, network, patient_user, walker, draft_case):
+    """Each summary field as the case holds it; no clinical column (encrypted, decrypted on load) is read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    walker.walk_to(draft_case, "submitted")
+    with CaptureQueriesContext(connection) as queries:
+        response = api(patient_user).get(f"{API}/cases/")
+    assert response.status_code == 200
+    (row,) = response.json()["results"]
+    case = type(draft_case).objects.get(pk=draft_case.pk)
+    assert row == {
+        "id": str(case.pk), "reference": case.reference, "status": "submitted", "status_display": "Submitted",
+        "urgency": case.urgency, "channel": case.channel, "patient_name": case.patient.full_name,
+        "specialty": case.specialty_id, "created_at": row["created_at"], "submitted_at": row["submitted_at"],
+        "updated_at": row["updated_at"]}
+    assert row["submitted_at"] and case.patient.full_name.strip()
+    listing = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "cases_case"."id"')
+               and "LIMIT" in q["sql"]]
+    assert listing, [q["sql"][:80] for q in queries.captured_queries]
+    for column in ("diagnosis_text", "clinical_summary", "proposed_treatment", '"cases_patient"."email"',
+                   '"cases_patient"."birth_date"'):
+        assert column not in listing[0], column

@@ -109,7 +109,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     def list(self, request):
         filters = CaseFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        cases = selectors.cases_for(request.user).filter(**filters.validated_data)
+        cases = selectors.for_summary(selectors.cases_for(request.user).filter(**filters.validated_data))
         page = self.paginate_queryset(cases)
         selectors.audit_list(request.user, page)
         return self.get_paginated_response(CaseSummarySerializer(page, many=True).data)
