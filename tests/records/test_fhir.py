@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from konsil.records import fhir
+from konsil.records import fhir, fhir_extract
 from konsil.records.errors import RecordRejected
 
 SYNTHEA = Path("/work/shared/data/synthea")
@@ -334,7 +334,7 @@ def test_document_and_report_text_decoded_and_truncated():
     note = summary.documents[0]
     assert note["type"] == "H&P note"
     assert note["text"].startswith("Patient seen for blood pressure follow-up.")
-    assert len(note["text"]) == fhir.ATTACHMENT_TEXT_LIMIT
+    assert len(note["text"]) == fhir_extract.ATTACHMENT_TEXT_LIMIT
     assert note["text_length"] == len(NOTE_TEXT.strip())
     assert note["text_truncated"] is True
     assert "%PDF" not in note["text"]
@@ -421,7 +421,7 @@ def test_counts_timeline_and_round_trip():
                               "diagnostic_reports": 1, "documents": 1}
     assert summary.ignored == {"Medication": 1, "Organization": 1}
     timeline = summary.timeline()
-    dates = [fhir._sort_key(entry.date) for entry in timeline]
+    dates = [fhir.sort_key(entry.date) for entry in timeline]
     assert dates == sorted(dates, reverse=True)
     assert (timeline[0].kind, timeline[1].kind) == ("immunization", "document")
     date, kind, label, source = timeline[-1]
