@@ -3,12 +3,14 @@ its own patient, with the aortic stenosis it is about; none of its records is fl
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
 from konsil import demo
 from konsil.cases.models import Attachment, Case
+from konsil.demo import records as demo_records
 from konsil.records.models import Study
 
 pytestmark = pytest.mark.slow
@@ -35,8 +37,8 @@ def test_the_fhir_record_is_the_patients_own_with_the_case_condition(db):
     from konsil.cases.models import Patient
 
     patient = Patient(given_name="Rosa", family_name="Ejemplo", sex="female", state="CA",
-                      birth_date=demo.dt.date(1968, 4, 12))
-    bundle = json.loads(demo._own_fhir_record(patient))
+                      birth_date=dt.date(1968, 4, 12))
+    bundle = json.loads(demo_records._own_fhir_record(patient))
     people = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"]
     assert people[0]["name"][0]["family"] == "Ejemplo" and people[0]["birthDate"] == "1968-04-12"
     assert people[0]["gender"] == "female"
