@@ -238,3 +238,27 @@ def test_token_auth(imaging, patient_user):
     api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(patient_user)}")
     assert api.get(imaging["base"] + "studies").status_code == 200
     assert APIClient().get(imaging["base"] + "studies").status_code in (401, 403)
+
+
+def test_stow_counts_in_the_database_with_queries_constant_per_instance(draft_case, patient_user, as_user,
+                                                                         django_capture_on_commit_callbacks):
+    """Each pushed instance costs the same few queries whatever the study's size, and the counts are taken by
+    the database (an instance's frames are never read back row by row: quadratic in a 500-image study)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = as_user(patient_user)
+    spent = {}
+    for n in (2, 6):
+        body, content_type = multipart(ct(n, seed=n))
+        with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"/dicomweb/cases/{draft_case.pk}/studies", body, content_type=content_type)
+        assert response.status_code == 200, response.content
+        spent[n] = [q["sql"] for q in queries.captured_queries]
+    per_instance = (len(spent[6]) - len(spent[2])) / 4
+    assert per_instance <= 20, per_instance  # 29 before the counts moved into the database
+    assert not [sql for sql in spent[6] if sql.startswith('SELECT "records_instance"."frames"')]
+    records = Attachment.objects.filter(case=draft_case, parent=None, kind="study")
+    assert sorted(r.detail["images"] for r in records) == [2, 6]
+    assert sorted(Series.objects.filter(study__case=draft_case).values_list("instance_count", flat=True)) == [2, 6]
+    assert set(Study.objects.filter(case=draft_case).values_list("modalities", flat=True)) == {"CT"}

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from konsil.audit.services import emit
@@ -116,7 +117,7 @@ def undo(attachment: Attachment) -> None:
         Derivative.objects.filter(attachment__in=owned).delete()
         Instance.objects.filter(attachment__in=owned).delete()
         attachment.entries.all().delete()
-        kept = _recount(series_ids)
+        kept = [series.pk for series in _recount(series_ids)]
     for name in names:
         files.delete(name)
     for series_id in Series.objects.filter(pk__in=kept, thumbnail__isnull=True).values_list("pk", flat=True):
@@ -126,21 +127,21 @@ def undo(attachment: Attachment) -> None:
             _log_failure("series %s: thumbnail not refreshed", series_id, exc)
 
 
-def _recount(series_ids) -> list:
-    """Update the counts of series that lost instances; drop emptied series and studies. Returns those kept."""
+def _recount(series_ids) -> list[Series]:
+    """Update the counts of these series; drop emptied series and studies. Returns the series kept."""
     kept = []
-    for series in Series.objects.filter(pk__in=series_ids):
-        instances = series.instances.all()
-        if not instances.exists():
+    counted = Series.objects.filter(pk__in=series_ids).select_related("study").annotate(
+        counted_images=Count("instances"), counted_frames=Sum("instances__frames"))  # by the database, rows unread
+    for series in counted:
+        if not series.counted_images:
             study = series.study
             series.delete()
             if not study.series.exists():
                 study.delete()
             continue
-        series.instance_count = instances.count()
-        series.frame_count = sum(instances.values_list("frames", flat=True))
+        series.instance_count, series.frame_count = series.counted_images, series.counted_frames or 0
         series.save(update_fields=["instance_count", "frame_count", "updated_at"])
-        kept.append(series.pk)
+        kept.append(series)
     return kept
 
 
