@@ -70,8 +70,8 @@ SUMMARY_FIELDS = ("id", "reference", "status", "urgency", "channel", "specialty"
 
 
 def for_summary(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """`cases` as a list shows them: the summary's columns only (a case row holds about ten encrypted fields,
-    and its patient and identity as many; a page of 50 decrypted them all)."""
+    """`cases` as a list shows them: the summary's columns only (each listed case decrypted about ten encrypted
+    fields of its own, its patient's and its identity's, none of which a list shows)."""
     return cases.select_related(None).select_related("patient", "identity").only(*SUMMARY_FIELDS)
 
 
