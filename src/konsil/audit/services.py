@@ -183,9 +183,8 @@ def _seal_waiting() -> None:
     """After a commit or a release of the head: chain what waits, unless another sequencer holds the head (it
     looks again after its own release, so nothing is left behind)."""
     try:
-        while PendingEvent.objects.exists():
-            if not seal(wait=False):
-                return
+        if PendingEvent.objects.exists():
+            seal(wait=False)
     except Exception as exc:  # the business work is committed; the clock and verify chain what is left
         logger.error("audit events left pending for the next seal: %s", type(exc).__name__)
 
@@ -215,7 +214,10 @@ def seal(batch: int = 2000, *, wait: bool = True) -> int:
             PendingEvent.objects.filter(pos__in=[row.pos for row in rows]).delete()
         if altered:
             logger.error("%d audit events were altered while waiting to be chained", len(altered))
-        total += len(rows)  # then look again: what was staged while the head was held is chained too
+        total += len(rows)
+        # Look again after the release: what others staged while this call held the head is chained next round.
+        if len(rows) < batch and not PendingEvent.objects.exists():
+            return total
 
 
 def pending_count() -> int:

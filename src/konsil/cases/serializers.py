@@ -204,16 +204,13 @@ class NamedRefSerializer(serializers.Serializer):
     name = serializers.CharField(source="__str__")
 
 
-STATUS_LABELS = dict(Status.choices)
-
-
 class CaseSummarySerializer(serializers.Serializer):
     """A case in a list: enough to pick it, no clinical detail."""
 
     id = serializers.UUIDField()
     reference = serializers.CharField()
     status = serializers.CharField()
-    status_display = serializers.SerializerMethodField()
+    status_display = serializers.CharField(source="get_status_display")
     urgency = serializers.CharField()
     channel = serializers.CharField()
     patient_name = serializers.SerializerMethodField()
@@ -224,10 +221,6 @@ class CaseSummarySerializer(serializers.Serializer):
 
     def get_patient_name(self, case) -> str:
         return (case.identity or case.patient).full_name
-
-    def get_status_display(self, case) -> str:
-        # Django's get_status_display hashes every choice's lazy label (a translation each) per row
-        return str(STATUS_LABELS.get(case.status, case.status))
 
 
 class CaseDetailSerializer(CaseSummarySerializer):
