@@ -133,3 +133,33 @@ def test_case_list_reads_only_what_it_shows(api, network, patient_user, walker, 
     for column in ("diagnosis_text", "clinical_summary", "proposed_treatment", '"cases_patient"."email"',
                    '"cases_patient"."birth_date"'):
         assert column not in listing[0], column
+
+
+def test_a_created_case_answers_as_a_later_read_does(api, network, patient_user):
+    """The create response shows the lists the request wrote (kept, not read back) exactly as a read shows them."""
+    body = {"channel": "patient", "questions": ["Do I need a stent?", "What if I wait?"], "diagnoses": ["I25.10"],
+            "clinical_summary": "Chest pain when I walk uphill, short of breath at night",
+            "patient": {"given_name": "Ana", "family_name": "García", "birth_date": "1970-05-17", "sex": "female",
+                        "state": "CA", "language": "es"}}
+    created = api(patient_user).post(f"{API}/cases/", body, format="json")
+    assert created.status_code == 201, created.json()
+    read = api(patient_user).get(f"{API}/cases/{created.json()['id']}/").json()
+    for key in ("questions", "diagnoses", "code_suggestions", "consent", "timeline"):
+        assert created.json()[key] == read[key], key
+    assert [q["text"] for q in read["questions"]] == body["questions"]
+    assert [d["code"] for d in read["diagnoses"]] == ["I25.10"]
+    assert read["code_suggestions"], "the words suggest codes"
+
+
+def test_an_update_keeps_the_lists_it_wrote(network, patient_user):
+    """After an edit rewrites the questions, the case in hand shows the new ones, as the database holds them."""
+    from konsil.cases import services
+    from konsil.cases.models import Case
+
+    case = make_draft(network, patient_user)
+    assert list(case.questions.all())  # read (and kept) before the edit
+    services.update_case(actor=patient_user, case=case, data={"questions": ["Is surgery the only way?"]})
+    assert [q.text for q in case.questions.all()] == ["Is surgery the only way?"]
+    fresh = Case.objects.get(pk=case.pk)
+    assert [(q.pk, q.text) for q in fresh.questions.all()] == [(q.pk, q.text) for q in case.questions.all()]
+    assert {s.code for s in fresh.code_suggestions.all()} == {s.code for s in case.code_suggestions.all()}

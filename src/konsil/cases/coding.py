@@ -13,6 +13,7 @@ from konsil.accounts.roles import Role
 from konsil.audit.services import emit
 from konsil.core import icd10
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
+from konsil.core.models import remember_related
 
 from . import relations as rel
 from .choices import Status
@@ -59,13 +60,15 @@ def refresh(*, actor, case: Case, records: bool = True) -> None:
     Runs inside the caller's transaction (or its own)."""
     with transaction.atomic():
         found = proposals(case, records=records)
-        given = set(case.diagnoses.values_list("code", flat=True))
+        given = {d.code for d in case.diagnoses.all()}
         existing = {s.code: s for s in case.code_suggestions.all()}
         stale = [s.pk for code, s in existing.items() if s.status == Decision.SUGGESTED and code not in found]
-        CodeSuggestion.objects.filter(pk__in=stale).delete()
+        if stale:
+            CodeSuggestion.objects.filter(pk__in=stale).delete()
         new = [CodeSuggestion(case=case, code=code, source=source, matched=matched[:200])
                for code, (source, matched) in found.items() if code not in existing and code not in given]
         CodeSuggestion.objects.bulk_create(new)
+        remember_related(case, "code_suggestions", [s for s in existing.values() if s.pk not in stale] + new)
         if new or stale:
             emit(actor=actor, action="case.code_suggest", obj=case, patient_id=case.patient_id,
                  detail={"added": len(new), "removed": len(stale)})

@@ -15,6 +15,7 @@ from konsil.accounts.roles import Role
 from konsil.audit.services import emit
 from konsil.core import context, geo, icd10
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
+from konsil.core.models import remember_missing, remember_related
 
 from . import coding, identity, lifecycle
 from . import relations as rel
@@ -288,6 +289,10 @@ def create_case(*, actor, network, data: dict, patient: Patient | None = None, s
         case = Case.objects.create(network=network, patient=patient, identity=version, requester=actor,
                                    channel=channel, sponsor=sponsor, **clean["case"])
         _write_lists(case, clean, new=True)
+        for name in ("questions", "diagnoses", "code_suggestions", "timeline"):  # a new case has none yet
+            if name not in case.__dict__.get("_prefetched_objects_cache", {}):
+                remember_related(case, name, [])
+        remember_missing(case, "consent")
         emit(actor=actor, action="case.create", obj=case, patient_id=patient.pk)
         if coding.WORD_FIELDS & (set(clean["case"]) | set(clean)):
             coding.refresh(actor=actor, case=case, records=False)
@@ -299,15 +304,15 @@ def _write_lists(case: Case, clean: dict, *, new: bool = False) -> None:
     if "questions" in clean:
         if not new:
             case.questions.all().delete()
-        CaseQuestion.objects.bulk_create(
+        remember_related(case, "questions", CaseQuestion.objects.bulk_create(
             [CaseQuestion(case=case, position=i, text=q) for i, q in enumerate(clean["questions"])]
-        )
+        ))
     if "diagnoses" in clean:
         if not new:
             case.diagnoses.all().delete()
-        CaseDiagnosis.objects.bulk_create(
+        remember_related(case, "diagnoses", CaseDiagnosis.objects.bulk_create(
             [CaseDiagnosis(case=case, position=i, code=c) for i, c in enumerate(clean["diagnoses"])]
-        )
+        ))
 
 
 def _wizard_step(value) -> int:

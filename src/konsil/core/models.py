@@ -27,3 +27,16 @@ class BaseModel(models.Model):
             labels = _CHOICE_LABELS[field] = {make_hashable(value): label for value, label in field.flatchoices}
         value = getattr(self, field.attname)
         return force_str(labels.get(make_hashable(value), value), strings_only=True)
+
+
+def remember_related(instance, name: str, rows) -> None:
+    """Keep `rows` as what `instance.<name>.all()` returns, as prefetch_related would have read them: for the rows
+    a request has just written (a new case's questions), so its later reads of them skip the database."""
+    queryset = getattr(instance, name).all()
+    queryset._result_cache, queryset._prefetch_done = list(rows), True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
+
+
+def remember_missing(instance, name: str) -> None:
+    """Remember that the reverse one-to-one `instance.<name>` has no row (a new case has no consent yet)."""
+    getattr(type(instance), name).related.set_cached_value(instance, None)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit_many
 from konsil.cases.choices import Status
 
 from .models import FollowUp, Outcome
+
+
+def of_case(case) -> tuple[list[FollowUp], Outcome | None]:
+    """A case's follow-ups and its outcome record (with its cost estimates), read once per case instance: the
+    case page's timeline and outcome panel both show them (the caller may see the case's outcome)."""
+    prefetch_related_objects([case], "follow_ups", Prefetch(
+        "outcome", queryset=Outcome.objects.select_related("cost_proposed", "cost_alternative")))
+    return list(case.follow_ups.all()), getattr(case, "outcome", None)
 
 
 def queue_for(user) -> QuerySet[FollowUp]:

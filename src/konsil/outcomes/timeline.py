@@ -10,6 +10,7 @@ from konsil.consults.timeline import Event
 from konsil.core import authz
 
 from .models import FollowUp, FollowUpStatus, Outcome
+from .selectors import of_case
 
 
 def _follow_up_events(follow_up: FollowUp) -> list[Event]:
@@ -32,11 +33,10 @@ def entries(user, case) -> list[Event]:
     if not authz.can("outcome.view", user, case):
         return []
     events: list[Event] = []
-    for follow_up in case.follow_ups.only("day", "respondent", "status", "sent_at", "answered_at", "closed_at"):
+    follow_ups, outcome = of_case(case)
+    for follow_up in follow_ups:
         events += _follow_up_events(follow_up)
-    outcome = Outcome.objects.filter(case=case, last_answer_at__isnull=False).only(
-        "plan_changed", "procedure_status", "last_answer_at").first()
-    if outcome is not None:
+    if outcome is not None and outcome.last_answer_at is not None:
         field = Outcome._meta.get_field
         detail = (f"{capfirst(field('plan_changed').verbose_name)}: {outcome.get_plan_changed_display()} · "
                   f"{capfirst(field('procedure_status').verbose_name)}: {outcome.get_procedure_status_display()}")

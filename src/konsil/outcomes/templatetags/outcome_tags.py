@@ -6,7 +6,8 @@ from konsil.cases import relations as rel
 from konsil.core import authz
 
 from ..forms import AlternativeForm
-from ..models import FollowUpStatus, Outcome
+from ..models import FollowUpStatus
+from ..selectors import of_case
 
 register = template.Library()
 
@@ -18,8 +19,7 @@ def outcome_panel(context, case):
     user = context["request"].user
     if not authz.can("outcome.view", user, case):
         return {"show": False}
-    follow_ups = list(case.follow_ups.all())
-    outcome = Outcome.objects.filter(case=case).select_related("cost_proposed", "cost_alternative").first()
+    follow_ups, outcome = of_case(case)
     now = timezone.now()
     open_for_me = [f for f in follow_ups if f.respondent == "patient" and authz.can("followup.answer", user, case)
                    and (f.status == FollowUpStatus.SENT or (f.status == FollowUpStatus.SCHEDULED and f.due_at <= now))
