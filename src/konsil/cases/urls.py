@@ -2,15 +2,15 @@
 
 from django.urls import path
 
-from . import emergency_views, views
+from . import emergency_views, list_views, views
 
 app_name = "cases"
 urlpatterns = [
-    path("", views.mine, name="mine"),
+    path("", list_views.mine, name="mine"),
     path("new/", views.new_case, name="new"),
-    path("queue/", views.queue, name="queue"),
-    path("program/", views.program, name="program"),
-    path("notifications/", views.notifications, name="notifications"),
+    path("queue/", list_views.queue, name="queue"),
+    path("program/", list_views.program, name="program"),
+    path("notifications/", list_views.notifications, name="notifications"),
     path("<uuid:pk>/", views.detail, name="detail"),
     path("<uuid:pk>/emergency/", emergency_views.break_glass, name="break_glass"),
     path("<uuid:pk>/intake/<int:step>/", views.intake, name="intake"),

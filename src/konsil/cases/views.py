@@ -11,10 +11,8 @@ import re
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Case as SqlCase
-from django.db.models import Count, F, IntegerField, Value, When, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
@@ -30,20 +28,16 @@ from konsil.matching import ranking
 from konsil.matching import selectors as matching
 from konsil.opinions import blinded
 from konsil.records import reading
-from konsil.records import selectors as records_selectors
 from konsil.records.intake import ATTACHABLE, UPLOADERS
 from konsil.records.models import RequestMethod
-from konsil.triage import selectors as triage_selectors
 from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
 from . import coding, emergency, identity, lifecycle, selectors, services
 from . import relations as rel
-from .choices import OPEN_STATUSES, Channel, ConsentScope, Status, Urgency
+from .choices import Channel, ConsentScope, Status
 from .emergency_views import hidden_case
 from .forms import (
-    ALL,
-    OPEN,
     ActionForm,
     AttachmentForm,
     ClinicalForm,
@@ -53,11 +47,9 @@ from .forms import (
     PatientForm,
     PreferencesForm,
     QuestionsForm,
-    QueueFilterForm,
     apply_error,
 )
 from .models import Attachment, Patient
-from .notify import text_for
 
 RELATION_LABELS = {
     rel.PATIENT: gettext_lazy("Patient"), rel.CAREGIVER: gettext_lazy("Caregiver"),
@@ -83,31 +75,11 @@ def _case_or_404(user, pk, **kwargs):
         raise hidden_case(user, pk) from None  # a 404 that offers break-glass to an eligible clinician
 
 
-def _require(name: str, user, obj=None) -> None:
-    if not authz.can(name, user, obj):
-        raise DjangoPermissionDenied(_("You do not have permission to do this."))
-
-
-def _page(request, queryset, per_page: int):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
-
 
 def _labelled(rows, attr: str = "role"):
     for row in rows:
         row.role_label = RELATION_LABELS.get(getattr(row, attr), getattr(row, attr))
     return rows
-
-
-# --- my cases -----------------------------------------------------------------------------------------------
-
-@login_required
-def mine(request):
-    """The cases the user asked for: as patient, caregiver or referring clinician."""
-    user = request.user
-    page = _page(request, selectors.own_cases_for(user), 25)
-    selectors.audit_list(user, page.object_list)
-    return render(request, "cases/mine.html", {"page": page, "can_create": authz.can("case.create", user),
-                                               "can_invite": user.has_role(Role.PATIENT)})
 
 
 # --- intake wizard ------------------------------------------------------------------------------------------
@@ -141,7 +113,7 @@ def _patient_initial(patient) -> dict:
 def new_case(request):
     """Intake step 1 for a new case: creates the draft."""
     user = request.user
-    _require("case.create", user)
+    authz.require_page("case.create", user)
     network = _intake_network(user)
     is_patient = user.has_role(Role.PATIENT)
     patient = Patient.objects.filter(user=user).order_by("created_at").first() if is_patient else None
@@ -191,7 +163,7 @@ def intake(request, pk, step: int):
     if case.status != Status.DRAFT:
         messages.info(request, _("This case was submitted; it can no longer be edited."))
         return redirect("cases:detail", pk=case.pk)
-    _require("case.edit", request.user, case)
+    authz.require_page("case.edit", request.user, case)
     handler = {1: _step_patient, 2: _step_questions, 3: _step_clinical, 4: _step_preferences,
                5: _step_documents, 6: _step_review}[step]
     return handler(request, case)
@@ -521,81 +493,3 @@ def attachment(request, pk, att):
     response["Content-Security-Policy"] = "sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-# --- coordinator queue --------------------------------------------------------------------------------------
-
-URGENCY_RANK = SqlCase(When(urgency=Urgency.STAT, then=Value(0)), When(urgency=Urgency.URGENT, then=Value(1)),
-                       default=Value(2), output_field=IntegerField())
-
-
-@login_required
-def queue(request):
-    """The coordinator's cases: counts per status, filters, STAT and urgent first, oldest submission first."""
-    user = request.user
-    _require("queue.view", user)
-    specialties = list(matching.specialties())
-    form = QueueFilterForm(request.GET or None, specialties=specialties)
-    qs = selectors.coordinated_cases(user)
-    chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    status = chosen.get("status") or OPEN
-    if status == OPEN:
-        qs = qs.filter(status__in=OPEN_STATUSES)
-    elif status != ALL:
-        qs = qs.filter(status=status)
-    if chosen.get("urgency"):
-        qs = qs.filter(urgency=chosen["urgency"])
-    if chosen.get("specialty"):
-        qs = qs.filter(specialty_id=chosen["specialty"])
-    if chosen.get("q"):
-        qs = qs.filter(reference__icontains=chosen["q"].strip())
-    qs = qs.annotate(urgency_rank=URGENCY_RANK).order_by(
-        "urgency_rank", F("submitted_at").asc(nulls_last=True), "created_at")
-    page = _page(request, qs, 50)
-    from . import sla  # review deadlines, expiring offers, escalations, overrides
-
-    alerts = sla.queue_alerts(user)
-    listed = {c.pk for c in page.object_list}
-    selectors.audit_list(user, [*page.object_list, *(c for c in alerts.cases if c.pk not in listed)])
-    counts = selectors.queue_counts(user)
-    statuses = [(value, label, counts.get(value, 0)) for value, label in Status.choices]
-    open_total = sum(n for s, n in counts.items() if s in OPEN_STATUSES)
-    return render(request, "cases/queue.html", {
-        "page": page, "form": form, "statuses": statuses, "open_total": open_total, "current_status": status,
-        "triage_accuracy": triage_selectors.recent_accuracy(user),
-        "overdue_requests": records_selectors.overdue_for_coordinator(user)[:20],
-        "alerts": alerts,
-    })
-
-
-# --- notifications ------------------------------------------------------------------------------------------
-
-@login_required
-def notifications(request):
-    """The user's notifications in the reader's language; POST marks them all read."""
-    user = request.user
-    if request.method == "POST":
-        count = services.mark_notifications_read(actor=user)
-        messages.success(request, _("%(n)d notifications marked as read.") % {"n": count})
-        return redirect("cases:notifications")
-    page = _page(request, selectors.notifications_for(user), 30)
-    for item in page.object_list:
-        item.text = text_for(item.kind, item.case.reference if item.case else "")
-    return render(request, "cases/notifications.html", {"page": page})
-
-
-# --- payer and employer programs ----------------------------------------------------------------------------
-
-@login_required
-def program(request):
-    """Payer and employer admins: their programs' cases, status and counts only; no clinical content."""
-    user = request.user
-    if not authz.can("program.view", user):
-        raise DjangoPermissionDenied(_("You do not have permission to do this."))
-    cases = selectors.sponsored_cases_for(user).select_related("sponsor").order_by("-created_at")
-    counts = dict(cases.order_by().values_list("status").annotate(n=Count("id")))
-    page = _page(request, cases, 50)
-    selectors.audit_list(user, page.object_list, action="case.list_status")
-    statuses = [(label, counts[value]) for value, label in Status.choices if counts.get(value)]
-    return render(request, "cases/program.html", {"page": page, "statuses": statuses,
-                                                  "total": sum(counts.values())})

@@ -40,5 +40,13 @@ def require(name: str, user, obj=None) -> None:
         raise PermissionDenied(_("You do not have permission to do this."))
 
 
+def require_page(name: str, user, obj=None) -> None:
+    """For pages: raise Django's PermissionDenied (the 403 page) unless the check passes."""
+    from django.core.exceptions import PermissionDenied as PageDenied
+
+    if not can(name, user, obj):
+        raise PageDenied(_("You do not have permission to do this."))
+
+
 def registered() -> list[str]:
     return sorted(_RULES)

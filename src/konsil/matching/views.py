@@ -23,21 +23,16 @@ from .models import BatchProposal
 from .permissions import managed_networks
 
 
-def _require(name: str, user, obj=None) -> None:
-    if not authz.can(name, user, obj):
-        raise DjangoPermissionDenied(_("You do not have permission to do this."))
-
-
 @login_required
 def import_specialists(request):
     """Upload a CSV or JSON Lines file of specialists; the page shows the per-row report."""
-    _require("matching.import", request.user)
+    authz.require_page("matching.import", request.user)
     networks = managed_networks(request.user)
     form = ImportForm(request.POST or None, request.FILES or None, networks=networks)
     report = None
     if request.method == "POST" and form.is_valid():
         network = form.cleaned_data["network"]
-        _require("matching.import", request.user, network)
+        authz.require_page("matching.import", request.user, network)
         report = importing.import_specialists(form.cleaned_data["file"], fmt=form.cleaned_data["fmt"],
                                               network=network, actor=request.user)
         if report.file_error:
@@ -65,7 +60,7 @@ def _network(request, source):
 @login_required
 def batch(request):
     """The latest batch runs of a network and the open proposals of its last finished run."""
-    _require("matching.batch", request.user)
+    authz.require_page("matching.batch", request.user)
     network = _network(request, request.GET)
     runs = list(selectors.runs_for([network])[:10])
     last = next((r for r in runs if r.state == "done"), None)
@@ -79,7 +74,7 @@ def batch(request):
 @login_required
 @require_POST
 def run_batch(request):
-    _require("matching.batch", request.user)
+    authz.require_page("matching.batch", request.user)
     network = _network(request, request.POST)
     try:
         services.request_batch(actor=request.user, network=network)
@@ -93,7 +88,7 @@ def run_batch(request):
 @login_required
 @require_POST
 def offer(request, pk):
-    _require("matching.batch", request.user)
+    authz.require_page("matching.batch", request.user)
     proposal = BatchProposal.objects.select_related("run").filter(
         pk=pk, run__network__in=_coordinated(request.user)).first()
     if proposal is None:

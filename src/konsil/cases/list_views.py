@@ -1,0 +1,116 @@
+"""The case lists: the patient's own cases, the coordinator's queue, notifications, and the payer and employer
+programs' cases (status and counts, no clinical content)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Case as SqlCase
+from django.db.models import Count, F, IntegerField, Value, When
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from konsil.accounts.roles import Role
+from konsil.core import authz
+from konsil.matching import selectors as matching
+from konsil.records import selectors as records_selectors
+from konsil.triage import selectors as triage_selectors
+
+from . import selectors, services
+from .choices import OPEN_STATUSES, Status, Urgency
+from .forms import ALL, OPEN, QueueFilterForm
+from .notify import text_for
+
+
+def _page(request, queryset, per_page: int):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+# --- my cases -----------------------------------------------------------------------------------------------
+
+@login_required
+def mine(request):
+    """The cases the user asked for: as patient, caregiver or referring clinician."""
+    user = request.user
+    page = _page(request, selectors.own_cases_for(user), 25)
+    selectors.audit_list(user, page.object_list)
+    return render(request, "cases/mine.html", {"page": page, "can_create": authz.can("case.create", user),
+                                               "can_invite": user.has_role(Role.PATIENT)})
+
+
+# --- coordinator queue --------------------------------------------------------------------------------------
+
+URGENCY_RANK = SqlCase(When(urgency=Urgency.STAT, then=Value(0)), When(urgency=Urgency.URGENT, then=Value(1)),
+                       default=Value(2), output_field=IntegerField())
+
+
+@login_required
+def queue(request):
+    """The coordinator's cases: counts per status, filters, STAT and urgent first, oldest submission first."""
+    user = request.user
+    authz.require_page("queue.view", user)
+    specialties = list(matching.specialties())
+    form = QueueFilterForm(request.GET or None, specialties=specialties)
+    qs = selectors.coordinated_cases(user)
+    chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    status = chosen.get("status") or OPEN
+    if status == OPEN:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status != ALL:
+        qs = qs.filter(status=status)
+    if chosen.get("urgency"):
+        qs = qs.filter(urgency=chosen["urgency"])
+    if chosen.get("specialty"):
+        qs = qs.filter(specialty_id=chosen["specialty"])
+    if chosen.get("q"):
+        qs = qs.filter(reference__icontains=chosen["q"].strip())
+    qs = qs.annotate(urgency_rank=URGENCY_RANK).order_by(
+        "urgency_rank", F("submitted_at").asc(nulls_last=True), "created_at")
+    page = _page(request, qs, 50)
+    from . import sla  # review deadlines, expiring offers, escalations, overrides
+
+    alerts = sla.queue_alerts(user)
+    listed = {c.pk for c in page.object_list}
+    selectors.audit_list(user, [*page.object_list, *(c for c in alerts.cases if c.pk not in listed)])
+    counts = selectors.queue_counts(user)
+    statuses = [(value, label, counts.get(value, 0)) for value, label in Status.choices]
+    open_total = sum(n for s, n in counts.items() if s in OPEN_STATUSES)
+    return render(request, "cases/queue.html", {
+        "page": page, "form": form, "statuses": statuses, "open_total": open_total, "current_status": status,
+        "triage_accuracy": triage_selectors.recent_accuracy(user),
+        "overdue_requests": records_selectors.overdue_for_coordinator(user)[:20],
+        "alerts": alerts,
+    })
+
+
+# --- notifications ------------------------------------------------------------------------------------------
+
+@login_required
+def notifications(request):
+    """The user's notifications in the reader's language; POST marks them all read."""
+    user = request.user
+    if request.method == "POST":
+        count = services.mark_notifications_read(actor=user)
+        messages.success(request, _("%(n)d notifications marked as read.") % {"n": count})
+        return redirect("cases:notifications")
+    page = _page(request, selectors.notifications_for(user), 30)
+    for item in page.object_list:
+        item.text = text_for(item.kind, item.case.reference if item.case else "")
+    return render(request, "cases/notifications.html", {"page": page})
+
+
+# --- payer and employer programs ----------------------------------------------------------------------------
+
+@login_required
+def program(request):
+    """Payer and employer admins: their programs' cases, status and counts only; no clinical content."""
+    user = request.user
+    authz.require_page("program.view", user)
+    cases = selectors.sponsored_cases_for(user).select_related("sponsor").order_by("-created_at")
+    counts = dict(cases.order_by().values_list("status").annotate(n=Count("id")))
+    page = _page(request, cases, 50)
+    selectors.audit_list(user, page.object_list, action="case.list_status")
+    statuses = [(label, counts[value]) for value, label in Status.choices if counts.get(value)]
+    return render(request, "cases/program.html", {"page": page, "statuses": statuses,
+                                                  "total": sum(counts.values())})
