@@ -269,6 +269,8 @@ KONSIL_MAX_BATCH_FILES = int(os.environ.get("KONSIL_MAX_BATCH_FILES", "200"))
 # A DICOM file larger than this is processed and rendered from its encrypted stream, frame by frame, never read
 # whole (a 1 GB breast tomosynthesis or cine object); smaller records are read into memory.
 KONSIL_RECORD_IN_MEMORY_BYTES = int(os.environ.get("KONSIL_RECORD_IN_MEMORY_BYTES", str(64 * 1024 * 1024)))
+# The viewer keeps parsed DICOM instances for the next frames within this many bytes (their file sizes) per process.
+KONSIL_RECORD_CACHE_BYTES = int(os.environ.get("KONSIL_RECORD_CACHE_BYTES", str(256 * 1024 * 1024)))
 KONSIL_UPLOAD_CHUNK_BYTES = int(os.environ.get("KONSIL_UPLOAD_CHUNK_BYTES", str(8 * 1024 * 1024)))
 KONSIL_UPLOAD_EXPIRY_HOURS = int(os.environ.get("KONSIL_UPLOAD_EXPIRY_HOURS", "48"))
 KONSIL_ZIP_MAX_RATIO = int(os.environ.get("KONSIL_ZIP_MAX_RATIO", "100"))

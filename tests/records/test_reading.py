@@ -208,3 +208,38 @@ def test_pages_list_a_folder_upload_as_one_line(draft_case, patient_user):
     rows = record_rows(Attachment.objects.filter(case=draft_case, parent__isnull=True))
     assert len(rows) == 2 and isinstance(rows[0], FolderRow) and rows[1].pk == letter.pk
     assert rows[0].filename == "Folder of 5 files" and rows[0].get_status_display() == "Ready" and rows[0].pk is None
+
+
+def test_parsed_instances_are_kept_within_their_byte_budget(records, draft_case, patient_user, as_user, settings,
+                                                            monkeypatch):
+    """Scrolling reuses parsed instances, but no more of them than KONSIL_RECORD_CACHE_BYTES of file sizes."""
+    from konsil.records import dicom, reading
+
+    parsed = []
+    read = dicom.read
+    monkeypatch.setattr(reading.dicom, "read", lambda data: parsed.append(1) or read(data))
+    instances = list(Instance.objects.filter(series__modality="CT").select_related("attachment")
+                     .order_by("attachment__created_at"))
+    assert len(instances) == 3
+    size = max(i.attachment.size for i in instances)
+    settings.KONSIL_RECORD_CACHE_BYTES = 2 * size + size // 2  # room for two of the three
+    client = as_user(patient_user)
+
+    def frame(instance, **window):
+        url = reverse("records:frame", kwargs={"instance_id": instance.pk, "frame": 0})
+        assert client.get(url, window).status_code == 200
+
+    for instance in instances:
+        frame(instance)
+    assert len(parsed) == 3
+    kept = reading._kept()
+    assert kept.currsize <= settings.KONSIL_RECORD_CACHE_BYTES and len(kept) == 2
+    frame(instances[2], preset="ct_bone")  # kept: not parsed again
+    assert len(parsed) == 3
+    frame(instances[0])  # the least recently used one went out: parsed again
+    assert len(parsed) == 4
+
+    settings.KONSIL_RECORD_CACHE_BYTES = size // 2  # an instance larger than the whole budget is not kept
+    frame(instances[1])
+    frame(instances[1])
+    assert len(parsed) == 6 and len(reading._kept()) == 0

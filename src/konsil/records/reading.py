@@ -7,9 +7,11 @@ decodes works on any laptop or phone without WebGL or a client-side codec).
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import threading
 from dataclasses import dataclass
 
+import cachetools
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -229,13 +231,31 @@ def _render_frame(attachment, **how) -> bytes:
     if attachment.size > settings.KONSIL_RECORD_IN_MEMORY_BYTES:
         with streams.open_for(attachment) as stream:
             return render.render(dicom.read(stream), **how)
-    return render.render(_dataset(attachment.pk, attachment.sha256), **how)
+    return render.render(_dataset(attachment), **how)
 
 
-@functools.lru_cache(maxsize=48)
-def _dataset(attachment_id, sha256):
-    """Parsed instances, kept briefly: scrolling asks for the same few instances again and again."""
-    return dicom.read(files.get_for(Attachment.objects.get(pk=attachment_id)))
+_PARSED_LOCK = threading.Lock()
+_PARSED: cachetools.LRUCache | None = None
+
+
+def _kept() -> cachetools.LRUCache:
+    """Parsed instances by (attachment, digest), least recently used first out, within KONSIL_RECORD_CACHE_BYTES
+    of their file sizes per process: scrolling asks for the same few instances again and again."""
+    global _PARSED
+    if _PARSED is None or _PARSED.maxsize != settings.KONSIL_RECORD_CACHE_BYTES:
+        _PARSED = cachetools.LRUCache(maxsize=settings.KONSIL_RECORD_CACHE_BYTES, getsizeof=lambda kept: kept[1])
+    return _PARSED
+
+
+def _dataset(attachment):
+    key = (attachment.pk, attachment.sha256)
+    with _PARSED_LOCK:
+        kept = _kept().get(key)
+    if kept is None:
+        kept = (dicom.read(files.get_for(attachment)), max(1, attachment.size))
+        with _PARSED_LOCK, contextlib.suppress(ValueError):  # larger than the whole budget: not kept
+            _kept()[key] = kept
+    return kept[0]
 
 
 def _window(request):
