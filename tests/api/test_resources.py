@@ -151,15 +151,25 @@ def test_a_created_case_answers_as_a_later_read_does(api, network, patient_user)
     assert read["code_suggestions"], "the words suggest codes"
 
 
-def test_an_update_keeps_the_lists_it_wrote(network, patient_user):
-    """After an edit rewrites the questions, the case in hand shows the new ones, as the database holds them."""
+def test_a_new_case_in_hand_stays_true_to_what_the_request_writes_next(network, patient_user):
+    """A case created, edited and authorized in one request (as a FHIR referral is) shows, in hand, exactly what
+    the database holds: the lists its create kept are replaced by the edit, the consent appears."""
     from konsil.cases import services
     from konsil.cases.models import Case
 
-    case = make_draft(network, patient_user)
-    assert list(case.questions.all())  # read (and kept) before the edit
-    services.update_case(actor=patient_user, case=case, data={"questions": ["Is surgery the only way?"]})
-    assert [q.text for q in case.questions.all()] == ["Is surgery the only way?"]
+    case = services.create_case(actor=patient_user, network=network, data={
+        "channel": "patient", "questions": ["Do I need a stent?"], "diagnoses": ["I25.10"],
+        "proposed_treatment": "Coronary stent", "clinical_summary": "Chest pain walking uphill",
+        "patient": {"given_name": "Ana", "family_name": "García", "birth_date": "1970-05-17", "sex": "female",
+                    "state": "CA", "language": "en"}})
+    services.update_case(actor=patient_user, case=case, data={"questions": ["Is surgery the only way?"],
+                                                             "clinical_summary": "Short of breath at night"})
+    services.sign_consent(actor=patient_user, case=case, scope=["obtain_records", "share_with_reviewers",
+                                                                "share_report"], signer_name="Ana García")
     fresh = Case.objects.get(pk=case.pk)
-    assert [(q.pk, q.text) for q in fresh.questions.all()] == [(q.pk, q.text) for q in case.questions.all()]
-    assert {s.code for s in fresh.code_suggestions.all()} == {s.code for s in case.code_suggestions.all()}
+    assert [q.text for q in case.questions.all()] == ["Is surgery the only way?"]
+    for name in ("questions", "diagnoses", "code_suggestions"):
+        assert [r.pk for r in getattr(case, name).all()] == [r.pk for r in getattr(fresh, name).all()], name
+    assert case.consent.pk == fresh.consent.pk and case.consent.signer_name == "Ana García"
+    submitted = services.transition(actor=patient_user, case=case, action="submit")
+    assert [c.action for c in submitted.timeline.all()] == ["submit"]

@@ -289,10 +289,12 @@ def create_case(*, actor, network, data: dict, patient: Patient | None = None, s
         case = Case.objects.create(network=network, patient=patient, identity=version, requester=actor,
                                    channel=channel, sponsor=sponsor, **clean["case"])
         _write_lists(case, clean, new=True)
-        for name in ("questions", "diagnoses", "code_suggestions", "timeline"):  # a new case has none yet
+        # What a new case has, kept for the rest of the request (their writers, _write_lists and coding.refresh,
+        # keep them true): the response does not read them back.
+        for name in ("questions", "diagnoses", "code_suggestions"):
             if name not in case.__dict__.get("_prefetched_objects_cache", {}):
                 remember_related(case, name, [])
-        remember_missing(case, "consent")
+        remember_missing(case, "consent")  # sign_consent's row replaces it (Django sets the reverse side)
         emit(actor=actor, action="case.create", obj=case, patient_id=patient.pk)
         if coding.WORD_FIELDS & (set(clean["case"]) | set(clean)):
             coding.refresh(actor=actor, case=case, records=False)
