@@ -1,4 +1,4 @@
-"""Case pages: my cases, the intake wizard, the case page and its actions, the queue, notifications, programs.
+"""Case pages: the intake wizard, the case page and its actions (the lists are in `list_views`).
 
 Thin views: reads through `selectors` (scoped and audited), writes through `services`; a DomainError becomes a
 message next to its field.
@@ -73,7 +73,6 @@ def _case_or_404(user, pk, **kwargs):
         return selectors.get_case(user, pk, **kwargs)
     except NotFound:
         raise hidden_case(user, pk) from None  # a 404 that offers break-glass to an eligible clinician
-
 
 
 def _labelled(rows, attr: str = "role"):
