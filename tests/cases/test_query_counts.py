@@ -37,7 +37,7 @@ CREATE = {
 # the queue reads its network's cases without the coordinator's other relations (27 -> 22); the case page reads
 # questions, diagnoses and records once (patient 34 -> 33, coordinator 46 -> 45).
 PINS = {"api_list": 11, "api_retrieve": 15, "api_create": 28, "queue": 22, "patient_home": 12, "mine": 13,
-        "case_page_patient": 31, "case_page_coordinator": 43}
+        "case_page_patient": 30, "case_page_coordinator": 42}
 
 
 @pytest.fixture(autouse=True)

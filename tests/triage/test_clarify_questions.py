@@ -244,6 +244,18 @@ def test_the_patient_page_asks_and_a_bad_answer_shows_a_message(unsure, submitte
 
 
 @pytest.mark.django_db
+def test_a_case_past_submission_does_not_ask(unsure, submitted, patient_user, client, login):
+    """Unanswered questions of a case that moved on (triaged without the answers) are not asked any more."""
+    from konsil.cases.models import Case
+
+    propose(case=submitted)
+    assert Clarification.objects.filter(case=submitted, answered_at__isnull=True).exists()
+    Case.objects.filter(pk=submitted.pk).update(status="triaged")
+    login(client, patient_user)
+    assert "triage-questions-prompt" not in client.get(f"/cases/{submitted.pk}/").content.decode()
+
+
+@pytest.mark.django_db
 def test_the_coordinator_sees_the_answers_with_the_proposal(unsure, submitted, patient_user, coordinator, client,
                                                            login):
     from konsil.triage.services import answer_questions

@@ -13,12 +13,11 @@ register = template.Library()
 def triage_questions_prompt(context, case):
     request = context.get("request")
     user = getattr(request, "user", None)
-    waiting = None
-    if user is not None and user.is_authenticated and case is not None and getattr(case, "pk", None) \
+    waiting = None  # questions are asked of a submitted case only: no read for the others
+    if user is not None and user.is_authenticated and getattr(case, "status", None) == "submitted" \
             and authz.can("case.answer_triage_questions", user, case):
         waiting = case.clarifications.filter(answered_at__isnull=True).order_by("-created_at").first()
-    return {"case": case, "waiting": waiting is not None and case.status == "submitted",
-            "count": len(waiting.questions) if waiting else 0}
+    return {"case": case, "waiting": waiting is not None, "count": len(waiting.questions) if waiting else 0}
 
 
 @register.filter
