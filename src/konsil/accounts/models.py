@@ -16,6 +16,7 @@ from django_otp.models import Device
 
 from konsil.core.fields import BlindIndexField, EncryptedCharField, with_indexes
 from konsil.core.models import BaseModel
+from konsil.core.prepared import Prepared
 
 from .roles import MFA_ROLES, OrganizationKind, Role
 
@@ -66,7 +67,7 @@ class User(AbstractUser):
     def role_set(self) -> set[str]:
         """The roles this user holds in any organization (cached per instance)."""
         if not hasattr(self, "_role_cache"):
-            self._role_cache = set(self.memberships.filter(active=True).values_list("role", flat=True))
+            self._role_cache = set(_ROLES_OF(user=self.pk))
         return self._role_cache
 
     def has_role(self, *roles: str) -> bool:
@@ -171,7 +172,7 @@ class ApiToken(BaseModel):
     def find(cls, raw: str) -> ApiToken | None:
         if not raw.startswith(cls.PREFIX) or len(raw) > 200:
             return None
-        return cls.objects.select_related("user").filter(digest=_hash_token(raw)).first()
+        return _TOKEN_BY_DIGEST.first(digest=_hash_token(raw))
 
     @property
     def is_live(self) -> bool:
@@ -208,3 +209,10 @@ class Passkey(Device):
 
     def verify_token(self, token) -> bool:
         return False  # not a code device: verified by accounts.passkeys, then django_otp.login()
+
+
+# The reads every signed-in request makes, compiled once (core.prepared).
+_TOKEN_BY_DIGEST = Prepared(ApiToken, lambda digest: ApiToken.objects.select_related("user").filter(
+    digest=digest).order_by("pk")[:1], digest=models.CharField())
+_ROLES_OF = Prepared(Membership, lambda user: Membership.objects.filter(user=user, active=True).values_list(
+    "role", flat=True), user=models.UUIDField())

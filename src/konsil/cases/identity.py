@@ -8,9 +8,11 @@ version, creates the next version; the Patient row shared by other cases is left
 
 from __future__ import annotations
 
+from django.db import models
 from django.db.models import Max
 
 from konsil.audit.services import emit
+from konsil.core.prepared import ID, Prepared
 
 from .models import IDENTITY_FIELDS, Case, Patient, PatientIdentity
 
@@ -80,5 +82,9 @@ def history(case: Case) -> list[PatientIdentity]:
     """The versions of the case's patient up to the case's own, newest first, for the case page."""
     if case.identity_id is None:
         return []
-    return list(case.patient.identities.filter(version__lte=case.identity.version)
-                .select_related("created_by").order_by("-version"))
+    return _HISTORY(patient=case.patient_id, version=case.identity.version, known={"patient": case.patient})
+
+
+_HISTORY = Prepared(PatientIdentity, lambda patient, version: PatientIdentity.objects.filter(
+    patient=patient, version__lte=version).select_related("created_by").order_by("-version"),
+    patient=ID, version=models.IntegerField())

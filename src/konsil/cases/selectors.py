@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -10,28 +11,28 @@ from django.utils.translation import gettext as _
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit, emit_many
 from konsil.core.errors import NotFound
+from konsil.core.prepared import ID, Prepared
 
 from . import relations as rel
-from .models import Attachment, Case, Message, Notification
+from .models import Attachment, Case, Message, Notification, StatusChange
 
 CASE_RELATED = ("patient", "identity", "specialty", "assigned_specialist__user", "network")
 
 
-def _own_branches(user) -> list[QuerySet]:
+def _own_branches(user, today=None) -> list[QuerySet]:
     cases = Case.objects.values_list("pk", flat=True).order_by()
     return [cases.filter(patient__user=user), cases.filter(requester=user),
-            cases.filter(patient__in=_caregiver_patients(user))]
+            cases.filter(patient__in=_caregiver_patients(user, today))]
 
 
-def _related_ids(user) -> QuerySet:
+def _related_ids_query(*, user, now, today, specialist=None) -> QuerySet:
     """The ids of the cases `user` relates to other than as a coordinator, one indexed lookup per relation joined
     by UNION: own, cared-for, requested, break-glass, assigned, offered, signed, panel seat."""
     cases = Case.objects.values_list("pk", flat=True).order_by()
     branches = [
-        *_own_branches(user),
-        cases.filter(emergency_grants__user=user, emergency_grants__expires_at__gt=timezone.now()),  # read only
+        *_own_branches(user, today),
+        cases.filter(emergency_grants__user=user, emergency_grants__expires_at__gt=now),  # read only
     ]
-    specialist = getattr(user, "specialist", None) if hasattr(user, "specialist") else None
     if specialist is not None:
         branches += [
             cases.filter(assigned_specialist=specialist),
@@ -42,10 +43,25 @@ def _related_ids(user) -> QuerySet:
     return branches[0].union(*branches[1:])
 
 
-def _caregiver_patients(user):
+_MOMENTS = {"user": models.UUIDField(), "now": models.DateTimeField(), "today": models.DateField()}
+_RELATED_IDS = Prepared(Case, _related_ids_query, **_MOMENTS)
+_RELATED_IDS_OF_SPECIALIST = Prepared(Case, _related_ids_query, **_MOMENTS, specialist=models.UUIDField())
+
+
+def _related_ids(user) -> list:
+    """The ids `_related_ids_query` finds for `user` (compiled once: the union of eight lookups costs more to
+    compile than to run)."""
+    values = {"user": user.pk, "now": timezone.now(), "today": timezone.localdate()}
+    specialist = getattr(user, "specialist", None) if hasattr(user, "specialist") else None
+    if specialist is None:
+        return _RELATED_IDS(**values)
+    return _RELATED_IDS_OF_SPECIALIST(**values, specialist=specialist.pk)
+
+
+def _caregiver_patients(user, today=None):
     from .models import Patient
 
-    return Patient.objects.filter(rel.active_caregiver_q(user)).values("pk")
+    return Patient.objects.filter(rel.active_caregiver_q(user, today=today)).values("pk")
 
 
 def cases_for(user) -> QuerySet[Case]:
@@ -56,7 +72,7 @@ def cases_for(user) -> QuerySet[Case]:
     an index lookup by id or by network (a bitmap OR), whatever filter and order the page adds."""
     if not user.is_authenticated:
         return Case.objects.none()
-    visible = Q(pk__in=list(_related_ids(user)))
+    visible = Q(pk__in=_related_ids(user))
     networks = list(user.organizations_for(Role.COORDINATOR).values_list("pk", flat=True))
     if networks:
         visible |= Q(network__in=networks)
@@ -118,13 +134,16 @@ def audit_list(user, cases, *, action: str = "case.list") -> None:
 VISIBLE = rel.CLINICAL_RELATIONS | {rel.EMERGENCY}
 
 
+_CASE = Prepared(Case, lambda pk: Case.objects.select_related(*CASE_RELATED).filter(pk=pk), pk=models.UUIDField())
+
+
 def get_case(user, case_id, *, action: str = "case.read", audit: bool = True) -> Case:
     """One case the user may see, or NotFound (also for cases that exist but are not theirs). The same scope as
     `cases_for`, read as the user's relations to the case (one query, kept by a read request's memo for the
     page's own checks) rather than as the user's case ids."""
     try:
-        case = Case.objects.select_related(*CASE_RELATED).get(pk=case_id)
-    except (Case.DoesNotExist, ValueError, DjangoValidationError):
+        case = _CASE.first(pk=case_id)
+    except (ValueError, DjangoValidationError):
         case = None
     relations = rel.relations(user, case) if case is not None else set()
     if not relations & VISIBLE:
@@ -153,6 +172,29 @@ def messages_for(user, case) -> QuerySet[Message]:
 def attachments_for(user, case) -> QuerySet[Attachment]:
     """The records sent to a case (files inside an archive are listed under their archive)."""
     return case.attachments.filter(parent__isnull=True).select_related("uploaded_by")
+
+
+# What the case page shows in full, compiled once (core.prepared): the same rows as the querysets above.
+_THREAD = Prepared(Message, lambda case: Message.objects.filter(case=case).select_related("author"), case=ID)
+_ATTACHMENTS = Prepared(Attachment, lambda case: Attachment.objects.filter(
+    case=case, parent__isnull=True).select_related("uploaded_by"), case=ID)
+_TIMELINE = Prepared(StatusChange, lambda case: StatusChange.objects.filter(case=case).select_related("actor"),
+                     case=ID)
+
+
+def thread_of(user, case) -> list[Message]:
+    """`messages_for` as a list."""
+    return _THREAD(case=case.pk, known={"case": case})
+
+
+def attachment_list(user, case) -> list[Attachment]:
+    """`attachments_for` as a list."""
+    return _ATTACHMENTS(case=case.pk, known={"case": case})
+
+
+def timeline_of(case) -> list[StatusChange]:
+    """The case's status changes, oldest first, with who made them."""
+    return _TIMELINE(case=case.pk, known={"case": case})
 
 
 def notifications_for(user) -> QuerySet[Notification]:

@@ -316,7 +316,7 @@ def _timeline(user, case, relations):
     from konsil.outcomes import timeline as outcome_timeline
 
     care_team = bool(relations & {rel.COORDINATOR, rel.SPECIALIST, rel.OFFERED, rel.SIGNER})
-    changes = list(_labelled(case.timeline.select_related("actor")))
+    changes = _labelled(selectors.timeline_of(case))
     for change in changes:
         change.visible_note = change.note if care_team or change.action in ("cancel", "withdraw") else ""
         change.is_current = change is changes[-1]
@@ -325,7 +325,7 @@ def _timeline(user, case, relations):
 
 
 def _record_rows(request, case) -> list:
-    return reading.record_rows(selectors.attachments_for(request.user, case))
+    return reading.record_rows(selectors.attachment_list(request.user, case))
 
 
 def _render_detail(request, case, *, bound=None, message_form=None, upload_form=None, error=None,
@@ -334,7 +334,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
     user = request.user
     relations = rel.relations(user, case)
     prefetch_related_objects([case], "questions", "diagnoses")  # read by the page and its tags several times
-    attachments = list(selectors.attachments_for(user, case))
+    attachments = selectors.attachment_list(user, case)
     consent = getattr(case, "consent", None)
     scopes = dict(ConsentScope.choices)
     context = {
@@ -345,7 +345,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "request_methods": RequestMethod.choices,
         "records_requests": case.records_requests.all() if rel.COORDINATOR in relations else (),
         "timeline": _timeline(user, case, relations),
-        "thread": _labelled(selectors.messages_for(user, case), "author_role"),
+        "thread": _labelled(selectors.thread_of(user, case), "author_role"),
         "attachments": attachments,
         "record_rows": reading.record_rows(attachments),
         "offers": case.offers.select_related("specialist__user") if rel.COORDINATOR in relations else (),

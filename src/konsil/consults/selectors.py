@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext as _
 
 from konsil.audit.services import emit
@@ -10,6 +11,7 @@ from konsil.cases import relations as rel
 from konsil.cases.selectors import cases_for
 from konsil.core import authz
 from konsil.core.errors import NotFound
+from konsil.core.prepared import ID, Prepared
 
 from .models import Consult, Party
 
@@ -45,6 +47,20 @@ def consults_of(user, case):
     if not authz.can("consult.view", user, case):
         return Consult.objects.none()
     return case.consults.select_related("specialist__user").prefetch_related("notes__author")
+
+
+_CONSULTS = Prepared(Consult, lambda case: Consult.objects.filter(case=case).select_related("specialist__user"),
+                     case=ID)
+
+
+def consult_list(user, case) -> list[Consult]:
+    """`consults_of` read for a page that shows them all (compiled once; the notes read only where there are
+    consults)."""
+    if not authz.can("consult.view", user, case):
+        return []
+    consults = _CONSULTS(case=case.pk, known={"case": case})
+    prefetch_related_objects(consults, "notes__author")
+    return consults
 
 
 def get_consult(user, pk, *, action: str = "consult.read", audit: bool = True) -> Consult:

@@ -12,8 +12,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from konsil.core import authz
+from konsil.core.prepared import ID, Prepared
 
-from .models import EventKind, Mode, Party
+from .models import ConsultEvent, EventKind, Mode, Party
+
+_EVENTS = Prepared(ConsultEvent, lambda case: ConsultEvent.objects.filter(case=case).only(
+    "created_at", "kind", "role", "mode", "starts_at", "party", "opinion_changed", "consult_id").order_by(
+    "created_at"), case=ID)
 
 
 @dataclass
@@ -48,8 +53,7 @@ def entries(user, case) -> list[Event]:
     """The case's consult steps, oldest first, or nothing when the user may not see its consults."""
     if not authz.can("consult.view", user, case):
         return []
-    rows = case.consult_events.only("created_at", "kind", "role", "mode", "starts_at", "party", "opinion_changed",
-                                    "consult_id").order_by("created_at")
+    rows = _EVENTS(case=case.pk)
     return [Event(created_at=e.created_at, label=str(EventKind(e.kind).label), kind=f"consult.{e.kind}",
                   role=e.role, detail=_detail(e),
                   when=e.starts_at if e.kind in (EventKind.BOOKED, EventKind.MOVED) else None,

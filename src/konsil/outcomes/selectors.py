@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit_many
 from konsil.cases.choices import Status
+from konsil.core.models import remember_related
+from konsil.core.prepared import ID, Prepared
 
 from .models import FollowUp, Outcome
 
@@ -14,9 +16,17 @@ from .models import FollowUp, Outcome
 def of_case(case) -> tuple[list[FollowUp], Outcome | None]:
     """A case's follow-ups and its outcome record (with its cost estimates), read once per case instance: the
     case page's timeline and outcome panel both show them (the caller may see the case's outcome)."""
-    prefetch_related_objects([case], "follow_ups", Prefetch(
-        "outcome", queryset=Outcome.objects.select_related("cost_proposed", "cost_alternative")))
+    if "follow_ups" not in getattr(case, "_prefetched_objects_cache", {}):
+        remember_related(case, "follow_ups", _FOLLOW_UPS(case=case.pk, known={"case": case}))
+    field = Outcome._meta.get_field("case")
+    if not field.remote_field.is_cached(case):  # the reverse one-to-one, kept as a read of case.outcome keeps it
+        field.remote_field.set_cached_value(case, _OUTCOME.first(case=case.pk, known={"case": case}))
     return list(case.follow_ups.all()), getattr(case, "outcome", None)
+
+
+_FOLLOW_UPS = Prepared(FollowUp, lambda case: FollowUp.objects.filter(case=case), case=ID)
+_OUTCOME = Prepared(Outcome, lambda case: Outcome.objects.filter(case=case).select_related(
+    "cost_proposed", "cost_alternative"), case=ID)
 
 
 def queue_for(user) -> QuerySet[FollowUp]:

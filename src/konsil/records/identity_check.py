@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from konsil.audit.services import emit
+from konsil.core.prepared import ID, Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -242,8 +243,17 @@ def alert(attachment) -> None:
 
 def flagged(case):
     """The case's records still flagged as possibly another person's."""
-    return [a for a in case.attachments.filter(detail__has_key="identity").order_by("created_at")
+    return [a for a in _CHECKED(case=case.pk, known={"case": case})
             if (a.detail.get("identity") or {}).get("status") == MISMATCH]
+
+
+def _checked(case):
+    from konsil.cases.models import Attachment
+
+    return Attachment.objects.filter(case=case, detail__has_key="identity").order_by("created_at")
+
+
+_CHECKED = Prepared("cases.Attachment", _checked, case=ID)
 
 
 def confirm(*, actor, attachment) -> None:

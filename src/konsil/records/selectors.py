@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from konsil.accounts.roles import Role
 from konsil.core.files import get_for
+from konsil.core.prepared import ID, Prepared
 
 from .models import RecordsRequest, RequestStatus
 
@@ -47,11 +48,17 @@ def clinical_summaries(case) -> list[dict]:
     """The FHIR clinical summaries of a case, newest record first (each with its record id)."""
     import json
 
+    return [{"attachment_id": str(d.attachment_id), **json.loads(get_for(d))} for d in _SUMMARIES(case=case.pk)]
+
+
+def _summaries(case):
     from .models import Derivative
 
-    derivatives = Derivative.objects.filter(attachment__case=case, kind=Derivative.Kind.SUMMARY,
-                                            attachment__status="ready").order_by("-created_at")
-    return [{"attachment_id": str(d.attachment_id), **json.loads(get_for(d))} for d in derivatives]
+    return Derivative.objects.filter(attachment__case=case, kind=Derivative.Kind.SUMMARY,
+                                     attachment__status="ready").order_by("-created_at")
+
+
+_SUMMARIES = Prepared("records.Derivative", _summaries, case=ID)
 
 
 # --- scoped reads for files and imaging (audited by the views that show them) ---------------------------------

@@ -10,6 +10,7 @@ from django.utils import timezone, translation
 
 from konsil.audit.services import emit
 from konsil.core.errors import Conflict, ValidationFailed
+from konsil.core.prepared import ID, Prepared
 from konsil.matching.models import Specialty
 
 from . import clarify
@@ -183,8 +184,12 @@ def _raise_the_alarm(case, proposal: TriageProposal) -> None:
     notify(case, "red_flag", {rel.COORDINATOR})
 
 
+_LATEST_PROPOSAL = Prepared(TriageProposal, lambda case: TriageProposal.objects.filter(case=case).order_by(
+    "-created_at")[:1], case=ID)
+
+
 def latest_proposal(case) -> TriageProposal | None:
-    return case.triage_proposals.order_by("-created_at").first()
+    return _LATEST_PROPOSAL.first(case=case.pk, known={"case": case})
 
 
 def record_decision(*, case, actor, specialty_code: str, urgency: str, reason: str = "") -> TriageDecision:

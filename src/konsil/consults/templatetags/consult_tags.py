@@ -5,7 +5,7 @@ from django import template
 from konsil.core import authz
 
 from ..models import ConsultStatus
-from ..selectors import consults_of
+from ..selectors import consult_list
 
 register = template.Library()
 
@@ -14,7 +14,7 @@ register = template.Library()
 def consults_panel(context, case):
     user = context["request"].user
     show = authz.can("consult.view", user, case)
-    consults = list(consults_of(user, case)) if show else []
+    consults = consult_list(user, case) if show else []
     can_book = authz.can("consult.book", user, case) and case.assigned_specialist_id is not None and not any(
         c.status == ConsultStatus.BOOKED for c in consults)
     return {"show": show and (consults or can_book), "consults": consults, "can_book": can_book, "case": case}
