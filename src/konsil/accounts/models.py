@@ -16,7 +16,7 @@ from django_otp.models import Device
 
 from konsil.core.fields import BlindIndexField, EncryptedCharField, with_indexes
 from konsil.core.models import BaseModel
-from konsil.core.prepared import Prepared
+from konsil.core.prepared import ID, Prepared
 
 from .roles import MFA_ROLES, OrganizationKind, Role
 
@@ -215,4 +215,4 @@ class Passkey(Device):
 _TOKEN_BY_DIGEST = Prepared(ApiToken, lambda digest: ApiToken.objects.select_related("user").filter(
     digest=digest).order_by("pk")[:1], digest=models.CharField())
 _ROLES_OF = Prepared(Membership, lambda user: Membership.objects.filter(user=user, active=True).values_list(
-    "role", flat=True), user=models.UUIDField())
+    "role", flat=True), user=ID)

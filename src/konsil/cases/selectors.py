@@ -43,9 +43,9 @@ def _related_ids_query(*, user, now, today, specialist=None) -> QuerySet:
     return branches[0].union(*branches[1:])
 
 
-_MOMENTS = {"user": models.UUIDField(), "now": models.DateTimeField(), "today": models.DateField()}
+_MOMENTS = {"user": ID, "now": models.DateTimeField(), "today": models.DateField()}
 _RELATED_IDS = Prepared(Case, _related_ids_query, **_MOMENTS)
-_RELATED_IDS_OF_SPECIALIST = Prepared(Case, _related_ids_query, **_MOMENTS, specialist=models.UUIDField())
+_RELATED_IDS_OF_SPECIALIST = Prepared(Case, _related_ids_query, **_MOMENTS, specialist=ID)
 
 
 def _related_ids(user) -> list:
@@ -134,7 +134,7 @@ def audit_list(user, cases, *, action: str = "case.list") -> None:
 VISIBLE = rel.CLINICAL_RELATIONS | {rel.EMERGENCY}
 
 
-_CASE = Prepared(Case, lambda pk: Case.objects.select_related(*CASE_RELATED).filter(pk=pk), pk=models.UUIDField())
+_CASE = Prepared(Case, lambda pk: Case.objects.select_related(*CASE_RELATED).filter(pk=pk), pk=ID)
 
 
 def get_case(user, case_id, *, action: str = "case.read", audit: bool = True) -> Case:
