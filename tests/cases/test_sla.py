@@ -128,3 +128,24 @@ def test_queue_alerts_stay_in_the_coordinators_networks(client, login, other_coo
     html = login(client, other_coordinator).get(reverse("cases:queue")).content.decode()
     assert 'id="attention"' not in html
     assert all(case.reference not in html for case in queue_cases.values())
+
+
+def test_the_queue_reads_no_names_or_clinical_text(client, login, coordinator, queue_cases):
+    """Minimum necessary: the queue and its alerts show references, urgency, status, region and specialists; no
+    patient name, birth date or clinical text is read (or decrypted), and showing more alerts reads no more."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login(client, coordinator).get(reverse("cases:queue"))  # the session's first touch is written once
+    with CaptureQueriesContext(connection) as first:
+        html = client.get(reverse("cases:queue")).content.decode()
+    assert queue_cases["breach"].reference in html and "Ada Heart" in html
+    sql = " ".join(query["sql"] for query in first.captured_queries)
+    for column in ("given_name", "family_name", "birth_date", "clinical_summary", "diagnosis_text",
+                   "proposed_treatment"):
+        assert column not in sql, column
+    Case.objects.filter(pk=queue_cases["later"].pk).update(review_due_at=timezone.now() - timedelta(hours=3))
+    with CaptureQueriesContext(connection) as second:
+        sections = _sections(client.get(reverse("cases:queue")).content.decode())
+    assert queue_cases["later"].reference in sections["sla-breaches"]
+    assert len(second.captured_queries) == len(first.captured_queries)

@@ -82,6 +82,19 @@ def test_rows_of_a_values_list_and_of_a_union(cases):
     assert pairs(pk=first.pk, since=timezone.now() + timezone.timedelta(days=1)) == []
 
 
+def test_values_of_one_kind_are_told_apart(cases):
+    """Two moments of one query get different stand-ins, so each finds its own place in the SQL (the queue's
+    due-soon list compares each urgency with its own moment)."""
+    first, _second = cases
+    moment = models.DateTimeField()
+    between = Prepared(Case, lambda start, end: Case.objects.filter(
+        created_at__gte=start, created_at__lt=end).values_list("pk", flat=True), start=moment, end=moment)
+    assert between.compiled("default") is not None
+    now, day = timezone.now(), timezone.timedelta(days=1)
+    assert first.pk in between(start=now - day, end=now + day)
+    assert between(start=now + day, end=now + 2 * day) == between(start=now - 2 * day, end=now - day) == []
+
+
 def test_a_value_the_orm_transforms_is_read_through_the_orm(cases):
     """icontains wraps the value in a pattern: it is never found among the parameters, so nothing is cached."""
     by_text = Prepared(Case, lambda text: Case.objects.filter(reference__icontains=text), text=models.CharField())
@@ -132,7 +145,7 @@ def test_every_prepared_read_of_the_app_compiles_here(db):
     from konsil.core import prepared
 
     ours = [p for p in prepared.DEFINED if p.build.__module__.startswith("konsil.")]
-    assert len(ours) >= 12
+    assert len(ours) >= 21  # the queue's alert lists (cases.sla) among them
     assert [p.build.__module__ for p in ours if p.compiled("default") is None] == []
 
 

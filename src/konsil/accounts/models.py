@@ -75,9 +75,7 @@ class User(AbstractUser):
 
     def organizations_for(self, *roles: str):
         """Organizations where the user holds one of `roles`."""
-        return Organization.objects.filter(
-            memberships__user=self, memberships__role__in=roles, memberships__active=True
-        ).distinct()
+        return organizations_of(self, *roles)
 
     def get_session_auth_hash(self):
         """Sessions carry this hash: it changes with the password and with `session_epoch`."""
@@ -86,6 +84,13 @@ class User(AbstractUser):
     @property
     def requires_mfa(self) -> bool:
         return self.is_staff or self.is_superuser or bool(self.role_set() & MFA_ROLES)
+
+
+def organizations_of(user, *roles: str):
+    """Organizations where `user` (a user or the key of one) holds one of `roles`."""
+    return Organization.objects.filter(
+        memberships__user=user, memberships__role__in=roles, memberships__active=True
+    ).distinct()
 
 
 class Organization(BaseModel):

@@ -17,7 +17,7 @@ from konsil.matching import selectors as matching
 from konsil.records import selectors as records_selectors
 from konsil.triage import selectors as triage_selectors
 
-from . import selectors, services
+from . import selectors, services, sla
 from .choices import OPEN_STATUSES, Status, Urgency
 from .forms import ALL, OPEN, QueueFilterForm
 from .notify import text_for
@@ -67,9 +67,7 @@ def queue(request):
         qs = qs.filter(reference__icontains=chosen["q"].strip())
     qs = qs.annotate(urgency_rank=URGENCY_RANK).order_by(
         "urgency_rank", F("submitted_at").asc(nulls_last=True), "created_at")
-    page = _page(request, qs, 50)
-    from . import sla  # review deadlines, expiring offers, escalations, overrides
-
+    page = _page(request, selectors.for_queue(qs), 50)
     alerts = sla.queue_alerts(user)
     listed = {c.pk for c in page.object_list}
     selectors.audit_list(user, [*page.object_list, *(c for c in alerts.cases if c.pk not in listed)])

@@ -8,7 +8,14 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from konsil.core.fields import BlindIndexField, EncryptedCharField, EncryptedDateField, EncryptedTextField, with_indexes
+from konsil.core.fields import (
+    BlindIndexField,
+    EncryptedCharField,
+    EncryptedDateField,
+    EncryptedTextField,
+    encrypted_fields,
+    with_indexes,
+)
 from konsil.core.models import BaseModel
 
 from .choices import (
@@ -424,3 +431,9 @@ class EmergencyAccess(BaseModel):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["case", "user", "expires_at"])]
+
+
+def clinical_text(via: str) -> list[str]:
+    """A case's encrypted columns, named through the relation `via` (e.g. "case"), for `defer`: a list of offers
+    or routing outcomes shows the case's reference and urgency, never its clinical text."""
+    return [f"{via}__{field.name}" for field in encrypted_fields(Case)]

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -21,7 +21,7 @@ from konsil.core.errors import Conflict, DomainError, ValidationFailed
 
 from . import relations as rel
 from .choices import OfferStatus, Status
-from .models import Case, Offer
+from .models import Case, Offer, clinical_text
 from .notify import notify
 
 log = logging.getLogger(__name__)
@@ -198,26 +198,30 @@ def escalate(*, case, reason: str) -> None:
          detail={"reason": reason, "misses": misses})
 
 
-# --- for the coordinator's queue ----------------------------------------------------------------------------
+# --- for the coordinator's queue (cases.sla prepares and slices these) -------------------------------------------
 
-def expiring(cases, now=None, *, limit: int = 20) -> list[Offer]:
-    """Pending offers of `cases` in the last quarter of their window (or past it), soonest first."""
-    now = now or timezone.now()
+def expiry_points(now) -> dict[str, object]:
+    """Per urgency, the moment from which a pending offer is in the last quarter of its window."""
+    return {urgency: now + window(urgency) / 4 for urgency in WINDOW_MINUTES}
+
+
+def expiring(cases, points: dict) -> QuerySet[Offer]:
+    """Pending offers of `cases` expiring by their urgency's point (`expiry_points`), soonest first."""
     soon = Q()
-    for urgency in WINDOW_MINUTES:
-        soon |= Q(case__urgency=urgency, expires_at__lte=now + window(urgency) / 4)
+    for urgency, moment in points.items():
+        soon |= Q(case__urgency=urgency, expires_at__lte=moment)
     qs = Offer.objects.filter(case__in=cases.values("pk"), status=OfferStatus.PENDING,
                               expires_at__isnull=False).filter(soon)
-    return list(qs.select_related("case", "specialist__user").order_by("expires_at")[:limit])
+    return qs.select_related("case", "specialist__user").defer(*clinical_text("case")).order_by("expires_at")
 
 
-def escalated(cases, *, limit: int = 20) -> list:
+def escalated(cases) -> QuerySet[Case]:
     """Cases the automatic offers gave back to the coordinators and nobody has offered since."""
-    return list(cases.filter(status=Status.TRIAGED, escalated_at__isnull=False).order_by("escalated_at")[:limit])
+    return cases.filter(status=Status.TRIAGED, escalated_at__isnull=False).order_by("escalated_at")
 
 
-def recent_overrides(cases, *, limit: int = 10) -> list[Offer]:
+def recent_overrides(cases) -> QuerySet[Offer]:
     """Offers where a coordinator chose someone other than the top-ranked specialist, newest first."""
     qs = Offer.objects.filter(case__in=cases.values("pk")).exclude(override_reason="")
-    return list(qs.select_related("case", "specialist__user", "proposed_specialist__user", "offered_by")
-                .order_by("-created_at")[:limit])
+    return (qs.select_related("case", "specialist__user", "proposed_specialist__user", "offered_by")
+            .defer(*clinical_text("case")).order_by("-created_at"))

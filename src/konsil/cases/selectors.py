@@ -8,10 +8,11 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from konsil.accounts.models import organizations_of
 from konsil.accounts.roles import Role
 from konsil.audit.services import emit, emit_many
 from konsil.core.errors import NotFound
-from konsil.core.prepared import ID, Prepared
+from konsil.core.prepared import ID, MOMENT, Prepared
 
 from . import relations as rel
 from .models import Attachment, Case, Message, Notification, StatusChange
@@ -43,7 +44,7 @@ def _related_ids_query(*, user, now, today, specialist=None) -> QuerySet:
     return branches[0].union(*branches[1:])
 
 
-_MOMENTS = {"user": ID, "now": models.DateTimeField(), "today": models.DateField()}
+_MOMENTS = {"user": ID, "now": MOMENT, "today": models.DateField()}
 _RELATED_IDS = Prepared(Case, _related_ids_query, **_MOMENTS)
 _RELATED_IDS_OF_SPECIALIST = Prepared(Case, _related_ids_query, **_MOMENTS, specialist=ID)
 
@@ -91,13 +92,33 @@ def for_summary(cases: QuerySet[Case]) -> QuerySet[Case]:
     return cases.select_related(None).select_related("patient", "identity").only(*SUMMARY_FIELDS)
 
 
+# What the coordinator's queue shows of a case: no name, birth date or clinical text of the case, its patient or
+# its identity is read, so none is decrypted (minimum necessary; the page read ~17 encrypted fields per row).
+QUEUE_FIELDS = ("id", "reference", "status", "urgency", "created_at", "submitted_at", "review_due_at",
+                "escalated_at", "patient", "network", "specialty", "specialty__name", "identity", "identity__state",
+                "identity__country", "assigned_specialist", "assigned_specialist__user",
+                "assigned_specialist__user__first_name", "assigned_specialist__user__last_name",
+                "assigned_specialist__user__email")
+
+
+def for_queue(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """`cases` as the coordinator's queue and its alerts show them: `QUEUE_FIELDS` only."""
+    return cases.select_related(None).select_related(
+        "specialty", "identity", "assigned_specialist__user").only(*QUEUE_FIELDS)
+
+
 def coordinated_cases(user) -> QuerySet[Case]:
     """`cases_for(user)` narrowed to the networks `user` coordinates (the queue), read without the user's other
     relations: a coordinator sees every case of the network anyway, so their ids are not read."""
     if not user.is_authenticated:
         return Case.objects.none()
-    networks = user.organizations_for(Role.COORDINATOR).values("pk")
-    return Case.objects.filter(network__in=networks).select_related(*CASE_RELATED)
+    return coordinated_by(user.pk).select_related(*CASE_RELATED)
+
+
+def coordinated_by(user_id) -> QuerySet[Case]:
+    """The cases of the networks the user with this key coordinates (a query built from the key alone, as a
+    prepared read needs it)."""
+    return Case.objects.filter(network__in=organizations_of(user_id, Role.COORDINATOR).values("pk"))
 
 
 def own_cases_for(user) -> QuerySet[Case]:
@@ -164,20 +185,27 @@ def queue_counts(user) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
+def _thread_query(case) -> QuerySet[Message]:
+    return Message.objects.filter(case=case).select_related("author")
+
+
+def _attachments_query(case) -> QuerySet[Attachment]:
+    return Attachment.objects.filter(case=case, parent__isnull=True).select_related("uploaded_by")
+
+
 def messages_for(user, case) -> QuerySet[Message]:
     """A case's thread; the caller already holds the case through `get_case`."""
-    return case.messages.select_related("author")
+    return _thread_query(case)
 
 
 def attachments_for(user, case) -> QuerySet[Attachment]:
     """The records sent to a case (files inside an archive are listed under their archive)."""
-    return case.attachments.filter(parent__isnull=True).select_related("uploaded_by")
+    return _attachments_query(case)
 
 
-# What the case page shows in full, compiled once (core.prepared): the same rows as the querysets above.
-_THREAD = Prepared(Message, lambda case: Message.objects.filter(case=case).select_related("author"), case=ID)
-_ATTACHMENTS = Prepared(Attachment, lambda case: Attachment.objects.filter(
-    case=case, parent__isnull=True).select_related("uploaded_by"), case=ID)
+# What the case page shows in full, compiled once (core.prepared) from the same builders as the querysets above.
+_THREAD = Prepared(Message, _thread_query, case=ID)
+_ATTACHMENTS = Prepared(Attachment, _attachments_query, case=ID)
 _TIMELINE = Prepared(StatusChange, lambda case: StatusChange.objects.filter(case=case).select_related("actor"),
                      case=ID)
 

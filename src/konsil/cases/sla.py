@@ -11,12 +11,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from konsil.audit.services import emit
+from konsil.core.prepared import ID, MOMENT, Prepared
 
 from . import offers
 from . import relations as rel
 from .choices import Status
-from .models import Case
+from .models import Case, clinical_text
 from .notify import notify
+from .selectors import coordinated_by, for_queue
 
 SYSTEM_ACTOR = "sla"
 REVIEW_HOURS = {"routine": 72, "urgent": 24, "stat": 4}
@@ -42,11 +44,16 @@ def start_clock(case: Case, now=None) -> None:
     case.save(update_fields=["review_due_at", "review_reminded_at", "review_breached_at", "updated_at"])
 
 
-def _due_soon_q(now) -> Q:
-    """Reviews in the last part of their window (from the reminder point on)."""
+def reminder_points(now) -> dict[str, object]:
+    """Per urgency, the due moment up to which a review is in the last part of its window (reminded) now."""
+    return {urgency: now + _left_at_reminder(urgency) for urgency in REVIEW_HOURS}
+
+
+def _due_soon_q(points: dict) -> Q:
+    """Reviews in the last part of their window (from the reminder point on; `reminder_points`)."""
     q = Q()
-    for urgency in REVIEW_HOURS:
-        q |= Q(urgency=urgency, review_due_at__lte=now + _left_at_reminder(urgency))
+    for urgency, moment in points.items():
+        q |= Q(urgency=urgency, review_due_at__lte=moment)
     return q
 
 
@@ -58,7 +65,7 @@ def sla_reminders(now=None) -> dict[str, int]:
     """Periodic: remind the assigned specialist at 75% of the window, alert coordinators past due; each once."""
     now = now or timezone.now()
     sent = {"reminders": 0, "breaches": 0}
-    for case in _under_review().filter(_due_soon_q(now), review_reminded_at__isnull=True):
+    for case in _under_review().filter(_due_soon_q(reminder_points(now)), review_reminded_at__isnull=True):
         sent["reminders"] += _alert(case, "sla_reminder", {rel.SPECIALIST}, "review_reminded_at")
     for case in _under_review().filter(review_due_at__lt=now, review_breached_at__isnull=True):
         sent["breaches"] += _alert(case, "sla_breach", {rel.COORDINATOR}, "review_breached_at")
@@ -105,31 +112,56 @@ class QueueAlerts:
                     or self.routing_needed)
 
 
-def queue_alerts(user, now=None, *, limit: int = 20) -> QueueAlerts:
-    """What needs a coordinator now, in the networks `user` coordinates: not audited (the view records it)."""
-    from .selectors import coordinated_cases
+SHOWN = 20  # rows per alert list (the newest overrides: 10)
 
+
+def _review(user):
+    return for_queue(coordinated_by(user)).filter(status__in=UNDER_REVIEW, review_due_at__isnull=False).order_by(
+        "review_due_at")
+
+
+# The queue's alert lists, compiled once (core.prepared): each runs on every load of the coordinator's queue, and
+# compiling their joins and subqueries cost more than running them. `user`: the coordinator's key.
+_BREACHES = Prepared(Case, lambda user, now: _review(user).filter(review_due_at__lt=now)[:SHOWN], user=ID, now=MOMENT)
+_DUE_SOON = Prepared(Case, lambda user, now, **points: _review(user).filter(
+    _due_soon_q(points), review_due_at__gte=now)[:SHOWN], user=ID, now=MOMENT, **dict.fromkeys(REVIEW_HOURS, MOMENT))
+_EXPIRING = Prepared("cases.Offer", lambda user, **points: offers.expiring(coordinated_by(user), points)[:SHOWN],
+                     user=ID, **dict.fromkeys(offers.WINDOW_MINUTES, MOMENT))
+_ESCALATED = Prepared(Case, lambda user: offers.escalated(for_queue(coordinated_by(user)))[:SHOWN], user=ID)
+_OVERRIDES = Prepared("cases.Offer", lambda user: offers.recent_overrides(coordinated_by(user))[:SHOWN // 2],
+                      user=ID)
+
+
+def queue_alerts(user, now=None) -> QueueAlerts:
+    """What needs a coordinator now, in the networks `user` coordinates: not audited (the view records it)."""
     now = now or timezone.now()
-    cases = coordinated_cases(user)
-    review = cases.filter(status__in=UNDER_REVIEW, review_due_at__isnull=False).order_by("review_due_at")
     return QueueAlerts(
-        breaches=list(review.filter(review_due_at__lt=now)[:limit]),
-        due_soon=list(review.filter(_due_soon_q(now), review_due_at__gte=now)[:limit]),
-        expiring_offers=offers.expiring(cases, now, limit=limit),
-        escalated=offers.escalated(cases, limit=limit),
-        overrides=offers.recent_overrides(cases),
-        routing_needed=_routing_needed(cases, limit),
+        breaches=_BREACHES(user=user.pk, now=now),
+        due_soon=_DUE_SOON(user=user.pk, now=now, **reminder_points(now)),
+        expiring_offers=_EXPIRING(user=user.pk, **offers.expiry_points(now)),
+        escalated=_ESCALATED(user=user.pk),
+        overrides=_OVERRIDES(user=user.pk),
+        routing_needed=_routing_needed(user.pk),
     )
 
 
-def _routing_needed(cases, limit: int) -> list:
+def _routing_query(user):
+    from konsil.matching.models import RoutingOutcome
+
+    waiting = coordinated_by(user).filter(status__in=(Status.SUBMITTED, Status.TRIAGED)).exclude(
+        offers__status="pending")
+    return (RoutingOutcome.objects.filter(case__in=waiting.values("pk"))
+            .select_related("case").defer(*clinical_text("case")).order_by("-red_flag", "created_at"))
+
+
+_ROUTING = Prepared("matching.RoutingOutcome", _routing_query, user=ID)
+
+
+def _routing_needed(user) -> list:
     """Cases auto-routing gave to the coordinators (with its reasons) that nobody has moved on since."""
     from konsil.matching.models import RoutingOutcome
 
-    waiting = cases.filter(status__in=(Status.SUBMITTED, Status.TRIAGED)).exclude(offers__status="pending")
-    rows = (RoutingOutcome.objects.filter(case__in=waiting.values("pk"))
-            .select_related("case").order_by("-red_flag", "created_at"))
     latest = {}
-    for row in rows:
+    for row in _ROUTING(user=user):
         latest.setdefault(row.case_id, row)
-    return [r for r in latest.values() if r.outcome == RoutingOutcome.Outcome.COORDINATORS][:limit]
+    return [r for r in latest.values() if r.outcome == RoutingOutcome.Outcome.COORDINATORS][:SHOWN]

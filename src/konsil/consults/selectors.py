@@ -46,11 +46,14 @@ def consults_of(user, case):
     """A case's consults for a user who holds the case (caller already read it through get_case)."""
     if not authz.can("consult.view", user, case):
         return Consult.objects.none()
-    return case.consults.select_related("specialist__user").prefetch_related("notes__author")
+    return _consults_query(case).prefetch_related("notes__author")
 
 
-_CONSULTS = Prepared(Consult, lambda case: Consult.objects.filter(case=case).select_related("specialist__user"),
-                     case=ID)
+def _consults_query(case):
+    return Consult.objects.filter(case=case).select_related("specialist__user")
+
+
+_CONSULTS = Prepared(Consult, _consults_query, case=ID)
 
 
 def consult_list(user, case) -> list[Consult]:

@@ -32,14 +32,18 @@ from django.db.models.query import (
 )
 
 ID = models.UUIDField()  # the kind of a primary or foreign key value
+MOMENT = models.DateTimeField()  # the kind of a moment (a datetime)
 
+# Stand-ins by kind, for the n-th compile and the i-th value: different between the two compiles and between the
+# values of one query (two moments of one query must not look alike, or neither could be placed).
 _STAND_INS = {
-    models.UUIDField: lambda n: uuid.uuid4(),
-    models.CharField: lambda n: f"stand-in-{n}-{uuid.uuid4().hex}",
-    models.IntegerField: lambda n: 1_000_000_000 + n * 100_003 + uuid.uuid4().int % 100_000,
+    models.UUIDField: lambda n, i: uuid.uuid4(),
+    models.CharField: lambda n, i: f"stand-in-{n}-{i}-{uuid.uuid4().hex}",
+    models.IntegerField: lambda n, i: 1_000_000_000 + n * 100_003 + i * 1_009 + uuid.uuid4().int % 1_000,
     # Far-future dates: a date kept by mistake would make an expiry look live only with a date in the past.
-    models.DateField: lambda n: dt.date(9990 + n, 2, 3),
-    models.DateTimeField: lambda n: dt.datetime(9990 + n, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC),
+    models.DateField: lambda n, i: dt.date(9990 + n, 2, 3) + dt.timedelta(days=i),
+    models.DateTimeField: lambda n, i: dt.datetime(9990 + n, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC)
+    + dt.timedelta(minutes=i),
 }
 
 
@@ -125,7 +129,7 @@ class Prepared:
         connection = connections[alias]
         found = []
         for n in (1, 2):
-            stand_ins = {name: _STAND_INS[type(field)](n) for name, field in self.kinds.items()}
+            stand_ins = {name: _STAND_INS[type(field)](n, i) for i, (name, field) in enumerate(self.kinds.items())}
             queryset = self.build(**stand_ins)
             if queryset._prefetch_related_lookups or queryset._known_related_objects:
                 return None

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from konsil.accounts.roles import Role
+from konsil.cases.models import clinical_text
 from konsil.core.files import get_for
 from konsil.core.prepared import ID, Prepared
 
@@ -17,7 +18,7 @@ def overdue_for_coordinator(user) -> QuerySet[RecordsRequest]:
     networks = user.organizations_for(Role.COORDINATOR).values("pk")
     return RecordsRequest.objects.filter(
         case__network__in=networks, status=RequestStatus.REQUESTED, due_on__lt=timezone.localdate()
-    ).select_related("case")
+    ).select_related("case").defer(*clinical_text("case"))
 
 
 # --- what Konsil read out of a case's records ----------------------------------------------------------------
