@@ -1,9 +1,11 @@
 """Load benchmark (`make bench-load`, issue #11): the real web server (gunicorn with threads, started with the
 command `konsil run` uses) on SQLite and, when one answers on 127.0.0.1, on PostgreSQL; 8, 32 and 64 concurrent
-clients drive realistic reads and writes (the case list, a case page, creating a case, uploading a small record)
-and the same clients hit /healthz at the same concurrency in the same run as the baseline. Prints p50/p95/p99,
-throughput and errors per operation, then checks that every 2xx is accounted for in the database and the audit
-trail (and that the trail verifies).
+clients drive realistic reads and writes (patients: the case list, a case page, creating a case, uploading a small
+record; coordinators: the queue; specialists: the records of a case they review), then the reads alone and case
+creation alone (the issue's two ratios), and the same clients hit /healthz at the same concurrency in the same
+run as the baseline (before each phase the worker finishes the records uploaded so far, so that no phase pays
+for the one before). Prints p50/p95/p99, throughput and errors per operation, then checks that every 2xx is
+accounted for in the database and the audit trail (and that the trail verifies).
 
 SQLite runs the embedded default (the database cache, the database task worker); PostgreSQL runs the scale path:
 pooled connections (KONSIL_DB_POOL, default 2:8), Redis for the cache and sessions and Celery on Redis for tasks
@@ -43,16 +45,37 @@ SEED = """
 import uuid
 from django.test import Client
 from konsil.accounts.roles import OrganizationKind, Role
-from tests.factories import OrganizationFactory, api_token, make_draft, make_user
+from konsil.records import intake
+from tests.conftest import Walker, verified_login
+from tests.factories import OrganizationFactory, api_token, make_draft, make_specialist, make_user
 tag = uuid.uuid4().hex[:8]
 net = OrganizationFactory(name=f"Load {tag}", slug=f"load-{tag}", kind=OrganizationKind.PROVIDER_NETWORK)
+patients = [make_user(Role.PATIENT, net, email=f"load-{i}-{tag}@example.test") for i in range(USERS)]
+# The staff: coordinators working the network's queue, specialists reading the records of the cases they review
+# (each reviews REVIEWS cases of the load's patients, each case with RECORDS records).
+staff = []
+for i in range(STAFF):
+    coordinator = make_user(Role.COORDINATOR, net, email=f"load-coord-{i}-{tag}@example.test")
+    specialist = make_specialist(net, capacity=REVIEWS + 1, email=f"load-spec-{i}-{tag}@example.test")
+    walker, reviewed = Walker(coordinator, specialist), []
+    for j in range(REVIEWS):
+        owner = patients[(i * REVIEWS + j) % len(patients)]
+        case = make_draft(net, owner)
+        for k in range(RECORDS):
+            intake.store_record(actor=owner, case=case, content=f"Echo report {k} of {case.reference}".encode() * 20,
+                                filename=f"report-{k}.txt")
+        reviewed.append(str(walker.walk_to(case, "in_review").pk))
+    staff.append({"coordinator": verified_login(Client(), coordinator).cookies["sessionid"].value,
+                  "specialist": verified_login(Client(), specialist.user).cookies["sessionid"].value,
+                  "reviews": reviewed})
 people = []
-for i in range(USERS):
-    patient = make_user(Role.PATIENT, net, email=f"load-{i}-{tag}@example.test")
+for i, patient in enumerate(patients):
     browser = Client()
     browser.force_login(patient)
+    mate = staff[i % len(staff)]
     people.append({"token": api_token(patient), "session": browser.cookies["sessionid"].value,
-                   "case": str(make_draft(net, patient).pk)})
+                   "case": str(make_draft(net, patient).pk), "coordinator": mate["coordinator"],
+                   "specialist": mate["specialist"], "review": mate["reviews"][(i // len(staff)) % REVIEWS]})
 print(json.dumps(people))
 """
 
@@ -67,6 +90,18 @@ result = audit_services.verify()
 print(json.dumps({"cases": sorted(created), "records": sorted(records),
                   "case_events": AuditEvent.objects.filter(action="case.create").count(),
                   "verified": result.ok, "events": AuditEvent.objects.count()}))
+"""
+
+SETTLE = """
+import time
+from konsil.cases.models import Attachment
+began, waiting = time.monotonic(), None
+while time.monotonic() - began < 180:
+    waiting = Attachment.objects.filter(status__in=("queued", "processing")).count()
+    if not waiting:
+        break
+    time.sleep(0.5)
+print(json.dumps({"seconds": round(time.monotonic() - began, 1), "waiting": waiting}))
 """
 
 PREPARE = """
@@ -93,7 +128,13 @@ NEW_CASE = {"channel": "patient", "questions": ["Do I need a stent?"], "diagnose
             "proposed_treatment": "Coronary stent", "clinical_summary": "Chest pain walking uphill",
             "patient": {"given_name": "Ana", "family_name": "García", "birth_date": "1970-05-17", "sex": "female",
                         "state": "CA", "language": "en"}}
-MIX = (("list", 0.30), ("case page", 0.30), ("create", 0.25), ("upload", 0.15))
+# Patients reading and creating cases and sending records, coordinators working the queue, specialists reading the
+# records of the cases they review (the issue's mix).
+MIX = (("list", 0.25), ("case page", 0.25), ("create", 0.20), ("upload", 0.10), ("queue", 0.10), ("records", 0.10))
+READS = (("list", 1), ("case page", 1), ("queue", 1), ("records", 1))
+CREATES = (("create", 1),)
+HEALTHZ = (("healthz", 1),)
+STAFF, REVIEWS, RECORDS = 4, 2, 3  # coordinators and specialists; cases each specialist reviews; records per case
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
@@ -116,7 +157,16 @@ def _api(person) -> dict[str, str]:
     return {"Authorization": f"Token {person['token']}", "Accept": "application/json"}
 
 
-def one_op(op: str, client: Client, browser: Client, person: dict, rec: Recorder, n: int) -> None:
+def _clients(port: int, person: dict) -> dict[str, Client]:
+    """One connection per caller a load client plays: the patient's API token and browser session, and the
+    sessions of the coordinator and the specialist it works beside."""
+    return {"api": Client(port, _api(person)),
+            **{who: Client(port, {"Cookie": f"sessionid={person[key]}"})
+               for who, key in (("patient", "session"), ("coordinator", "coordinator"), ("specialist", "specialist"))}}
+
+
+def one_op(op: str, clients: dict[str, Client], person: dict, rec: Recorder, n: int) -> None:
+    client = clients["api"]
     start = time.perf_counter()
     if op == "healthz":
         status = client.request("GET", "/healthz")[0]
@@ -125,8 +175,14 @@ def one_op(op: str, client: Client, browser: Client, person: dict, rec: Recorder
         status = client.request("GET", "/api/v1/cases/")[0]
         ok = status == 200
     elif op == "case page":
-        status = browser.request("GET", f"/cases/{person['case']}/")[0]
+        status = clients["patient"].request("GET", f"/cases/{person['case']}/")[0]
         ok = status == 200
+    elif op == "queue":
+        status = clients["coordinator"].request("GET", "/cases/queue/")[0]
+        ok = status == 200
+    elif op == "records":
+        status, _h, body = clients["specialist"].request("GET", f"/records/cases/{person['review']}/files.json")
+        ok = status == 200 and body.count(b'"id"') >= RECORDS
     elif op == "create":
         status, _h, body = client.request("POST", "/api/v1/cases/", NEW_CASE)
         ok = status == 201
@@ -151,7 +207,7 @@ def one_op(op: str, client: Client, browser: Client, person: dict, rec: Recorder
     rec.add(op, time.perf_counter() - start, ok, status)
 
 
-def phase(port: int, people: list[dict], clients: int, seconds: float, mixed: bool,
+def phase(port: int, people: list[dict], clients: int, seconds: float, mix: tuple,
           during=None) -> tuple[Recorder, float]:
     """`clients` clients for `seconds` (or, given `during`, for as long as that call runs)."""
     rec, stop = Recorder(), threading.Event()
@@ -159,15 +215,15 @@ def phase(port: int, people: list[dict], clients: int, seconds: float, mixed: bo
 
     def run(i: int) -> None:
         person = people[i % len(people)]
-        client, browser = Client(port, _api(person)), Client(port, {"Cookie": f"sessionid={person['session']}"})
+        clients_of = _clients(port, person)
         rnd, n = random.Random(i), 0
         barrier.wait()
         while not stop.is_set():
             n += 1
-            op = "healthz" if not mixed else rnd.choices([m for m, _w in MIX], [w for _m, w in MIX])[0]
-            one_op(op, client, browser, person, rec, n)
-        client.close()
-        browser.close()
+            op = rnd.choices([m for m, _w in mix], [w for _m, w in mix])[0]
+            one_op(op, clients_of, person, rec, n)
+        for client in clients_of.values():
+            client.close()
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
@@ -189,12 +245,12 @@ def warm_up(port: int, people: list[dict], clients: int) -> Recorder:
 
     def run(i: int) -> None:
         person = people[i % len(people)]
-        client, browser = Client(port, _api(person)), Client(port, {"Cookie": f"sessionid={person['session']}"})
+        clients_of = _clients(port, person)
         for n in range(3):
             for op, _w in MIX:
-                one_op(op, client, browser, person, rec, n)
-        client.close()
-        browser.close()
+                one_op(op, clients_of, person, rec, n)
+        for client in clients_of.values():
+            client.close()
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
@@ -213,7 +269,7 @@ def line(name: str, values: list[float], errors: list[int], elapsed: float, base
     rate = len(values) / elapsed
     codes = ",".join(str(c) for c in sorted(set(errors)))
     ratio = f"  {rate / base:.2f}x healthz" if base else ""
-    return (f"    {name:<10} {len(values):>6} req  {rate:>7.1f}/s  p50 {pct(values, .5):>7.1f} ms  "
+    return (f"    {name:<13} {len(values):>6} req  {rate:>7.1f}/s  p50 {pct(values, .5):>7.1f} ms  "
             f"p95 {pct(values, .95):>7.1f} ms  p99 {pct(values, .99):>7.1f} ms  errors {len(errors)}"
             f"{f' ({codes})' if codes else ''}{ratio}")
 
@@ -243,7 +299,7 @@ def triage_under_load(stack: Stack, port: int, people: list[dict]) -> tuple[list
     stack.py(PREPARE, timeout=900)
     idle = probe(stack, count, 0, 0)
     loaded: dict = {}
-    mixed, elapsed = phase(port, people, clients, 0, mixed=True,
+    mixed, elapsed = phase(port, people, clients, 0, MIX,
                            during=lambda: loaded.update(probe(stack, count, count, cts)))
     total = sum(len(v) for v in mixed.samples.values())
     errors = sum(len(v) for v in mixed.errors.values())
@@ -258,7 +314,8 @@ def triage_under_load(stack: Stack, port: int, people: list[dict]) -> tuple[list
 def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: float, workers: int,
                  threads: int) -> None:
     assert stack.konsil("manage", "createcachetable").returncode == 0
-    people = stack.py(SEED.replace("USERS", str(max(concurrencies))), timeout=900)
+    people = stack.py(SEED.replace("USERS", str(max(concurrencies))).replace("STAFF", str(STAFF))
+                      .replace("REVIEWS", str(REVIEWS)).replace("RECORDS", str(RECORDS)), timeout=900)
     _proc, port = start_web(stack, workers=workers, threads=threads)
     log = open(stack.home / "worker.log", "ab")  # noqa: SIM115 (kept open for the child)
     worker = subprocess.Popen([sys.executable, "-m", "konsil.cli", "worker"], env=stack.env, cwd=ROOT,
@@ -268,11 +325,20 @@ def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: flo
     print(f"{name}: gunicorn {workers} workers x {threads} threads (gthread), {seconds:.0f} s per phase; "
           f"warm-up {sum(len(v) for v in warm.samples.values())} requests")
     created, records, errors = list(warm.created), list(warm.records), 0
+    def settled(what: str) -> None:
+        """The worker done with the records uploaded so far: a phase does not pay for the one before it."""
+        done = stack.py(SETTLE, timeout=300)
+        if done["seconds"] >= 1 or done["waiting"]:
+            print(f"    (before {what}: the worker finished earlier uploads in {done['seconds']} s; "
+                  f"{done['waiting']} still waiting)")
+
     for clients in concurrencies:
-        base, base_elapsed = phase(port, people, clients, seconds, mixed=False)
+        settled("/healthz")
+        base, base_elapsed = phase(port, people, clients, seconds, HEALTHZ)
         health = base.samples.get("healthz", [])
         base_rate = len(health) / base_elapsed
-        mixed, elapsed = phase(port, people, clients, seconds, mixed=True)
+        settled("the mix")
+        mixed, elapsed = phase(port, people, clients, seconds, MIX)
         created += mixed.created
         records += mixed.records
         total = sum(len(v) for v in mixed.samples.values())
@@ -283,6 +349,16 @@ def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: flo
         print(line("/healthz", health, base.errors.get("healthz", []), base_elapsed))
         for op, _w in MIX:
             print(line(op, mixed.samples.get(op, []), mixed.errors.get(op, []), elapsed, base_rate))
+        for name, mix, target in (("reads only", READS, 0.6), ("creation only", CREATES, 0.4)):  # the issue's ratios
+            settled(name)
+            alone, alone_elapsed = phase(port, people, clients, seconds, mix)
+            created += alone.created
+            samples = [t for op, _w in mix for t in alone.samples.get(op, [])]
+            failed = [s for op, _w in mix for s in alone.errors.get(op, [])]
+            errors += len(failed)
+            print(line(name, samples, failed, alone_elapsed, base_rate) + f" (target {target}x)")
+            for op, _w in mix if len(mix) > 1 else ():
+                print("  " + line(op, alone.samples.get(op, []), alone.errors.get(op, []), alone_elapsed))
     triage, loaded = triage_under_load(stack, port, people)
     print("\n".join(triage))
     if loaded is not None:
