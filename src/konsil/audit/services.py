@@ -27,7 +27,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from konsil.core import context
+from konsil.core.prepared import Prepared
 
+from . import statements
 from .models import Alg, AuditEvent, ChainHead, Outcome, PendingEvent
 
 GENESIS = "0" * 64
@@ -35,6 +37,9 @@ PENDING_MAC_PREFIX = b"konsil audit pending v1\n"
 CONTENT_FIELDS = ("id", "occurred_at", "actor_id", "actor_label", "role", "action", "object_type", "object_id",
                   "patient_id", "purpose", "outcome", "ip", "channel", "detail")
 logger = logging.getLogger(__name__)
+SEAL_BATCH = 2000
+# The oldest staged events, as the sequencer reads them (compiled once: every commit that audits runs it).
+_OLDEST_PENDING = Prepared(PendingEvent, lambda: PendingEvent.objects.order_by("pos")[:SEAL_BATCH])
 HASHED_FIELDS = (
     "seq", "id", "occurred_at", "actor_id", "actor_label", "role", "action", "object_type", "object_id",
     "patient_id", "purpose", "outcome", "ip", "channel", "detail",
@@ -143,7 +148,7 @@ def _append(actor, specs: list[dict]) -> list[AuditEvent]:
 
 
 def _stage(events: list[AuditEvent]) -> None:
-    PendingEvent.objects.bulk_create([PendingEvent(mac=pending_mac(event), **{
+    statements.insert([PendingEvent(mac=pending_mac(event), **{
         name: getattr(event, name) for name in CONTENT_FIELDS}) for event in events])
 
 
@@ -151,10 +156,10 @@ def _lock_head(*, wait: bool = True) -> ChainHead | None:
     """The chain head, locked for this transaction; None when another sequencer holds it and `wait` is false
     (PostgreSQL: SKIP LOCKED; SQLite serializes every write transaction, so there it is always taken)."""
     if not wait and connection.features.has_select_for_update_skip_locked:
-        head = ChainHead.objects.select_for_update(skip_locked=True).filter(id=1).first()
-        if head is not None or ChainHead.objects.filter(id=1).exists():
+        head = statements.head(lock="skip")
+        if head is not None or statements.head_exists():
             return head
-    return ChainHead.objects.select_for_update().get_or_create(id=1)[0]
+    return statements.head(lock="wait") or ChainHead.objects.select_for_update().get_or_create(id=1)[0]
 
 
 def pending_mac(event: AuditEvent) -> str:
@@ -174,22 +179,22 @@ def _chain(events: list[AuditEvent], head: ChainHead) -> None:
         seq += 1
         event.seq, event.prev_hash = seq, prev_hash
         event.hash = prev_hash = compute_hash(prev_hash, event)
-    AuditEvent.objects.bulk_create(events)
+    statements.insert(events)
     head.seq, head.hash = seq, prev_hash
-    head.save(update_fields=["seq", "hash"])
+    statements.move_head(head)
 
 
 def _seal_waiting() -> None:
     """After a commit or a release of the head: chain what waits, unless another sequencer holds the head (it
     looks again after its own release, so nothing is left behind)."""
     try:
-        if PendingEvent.objects.exists():
+        if statements.anything_pending():
             seal(wait=False)
     except Exception as exc:  # the business work is committed; the clock and verify chain what is left
         logger.error("audit events left pending for the next seal: %s", type(exc).__name__)
 
 
-def seal(batch: int = 2000, *, wait: bool = True) -> int:
+def seal(batch: int = SEAL_BATCH, *, wait: bool = True) -> int:
     """Chain every pending event, oldest first, in short transactions of at most `batch`; returns how many.
     With `wait` false it returns 0 at once when another sequencer holds the head."""
     total = 0
@@ -198,7 +203,7 @@ def seal(batch: int = 2000, *, wait: bool = True) -> int:
             head = _lock_head(wait=wait)  # one sequencer at a time
             if head is None:
                 return total
-            rows = list(PendingEvent.objects.order_by("pos")[:batch])
+            rows = _OLDEST_PENDING() if batch == SEAL_BATCH else list(PendingEvent.objects.order_by("pos")[:batch])
             if not rows:
                 return total
             events, altered = [], []
@@ -211,12 +216,12 @@ def seal(batch: int = 2000, *, wait: bool = True) -> int:
                 events += _build("audit", [{"action": "audit.pending_altered", "outcome": Outcome.FAILURE,
                                             "object_type": "audit.auditevent", "object_id": event_id}])
             _chain(events, head)
-            PendingEvent.objects.filter(pos__in=[row.pos for row in rows]).delete()
+            statements.delete_pending([row.pos for row in rows])
         if altered:
             logger.error("%d audit events were altered while waiting to be chained", len(altered))
         total += len(rows)
         # Look again after the release: what others staged while this call held the head is chained next round.
-        if len(rows) < batch and not PendingEvent.objects.exists():
+        if len(rows) < batch and not statements.anything_pending():
             return total
 
 
