@@ -159,7 +159,7 @@ def _lock_head(*, wait: bool = True) -> ChainHead | None:
         head = statements.head(lock="skip")
         if head is not None or statements.head_exists():
             return head
-    return statements.head(lock="wait") or ChainHead.objects.select_for_update().get_or_create(id=1)[0]
+    return statements.head(lock="wait") or ChainHead.objects.select_for_update().get_or_create(id=statements.HEAD_ID)[0]
 
 
 def pending_mac(event: AuditEvent) -> str:
@@ -289,7 +289,7 @@ def verify(batch_size: int = 2000, checkpoint_path=None) -> VerifyResult:
     if beyond:
         return broken(last_seq + 1, f"events after {last_seq} were removed: a signed checkpoint of "
                                     f"{beyond[-1].at} records event {beyond[-1].seq}")
-    head = ChainHead.objects.filter(id=1).first() or ChainHead(seq=0, hash=GENESIS)
+    head = statements.head() or ChainHead(seq=0, hash=GENESIS)
     if head.seq != last_seq or head.hash != prev_hash:
         return broken(last_seq + 1, f"events after {last_seq} were removed")
     if legacy:

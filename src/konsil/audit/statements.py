@@ -15,7 +15,7 @@ from django.db.models.fields import AutoFieldMixin
 
 from .models import ChainHead, PendingEvent
 
-HEAD_ID = 1
+HEAD_ID = 1  # the one row of ChainHead
 
 
 def _q(name: str) -> str:
