@@ -25,24 +25,40 @@ class Weed:
     def __init__(self, folder: Path):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        self._pick_ports()
+        self.proc, self.served = None, False
+        self.bucket = f"konsil-{uuid.uuid4().hex[:8]}"
+
+    def _pick_ports(self) -> None:
         self.ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
         self.grpc = {name: free_port() for name in ("master", "volume", "filer", "s3")}
-        self.proc = None
-        self.bucket = f"konsil-{uuid.uuid4().hex[:8]}"
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.ports['s3']}"
 
-    def start(self) -> Weed:
-        argv = [weed_binary(), "server", "-s3", "-dir", str(self.folder), "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
-                "-master.volumeSizeLimitMB", "64", "-volume.max", "20"]
-        for name in self.ports:
-            argv += [f"-{name}.port", str(self.ports[name]), f"-{name}.port.grpc", str(self.grpc[name])]
-        log = open(self.folder / "weed.log", "ab")  # noqa: SIM115 (kept open for the child)
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(self.ready, 90, interval=0.5, what="the S3 server")
-        return self
+    def start(self, tries: int = 3) -> Weed:
+        """Start (or restart, on the same ports and data). A first start whose port was taken meanwhile (a free
+        port is only free until someone binds it: weed's own outgoing connections can) starts afresh on others."""
+        for attempt in range(1, tries + 1):
+            argv = [weed_binary(), "server", "-s3", "-dir", str(self.folder), "-ip", "127.0.0.1", "-ip.bind",
+                    "127.0.0.1", "-master.volumeSizeLimitMB", "64", "-volume.max", "20"]
+            for name in self.ports:
+                argv += [f"-{name}.port", str(self.ports[name]), f"-{name}.port.grpc", str(self.grpc[name])]
+            log = open(self.folder / "weed.log", "ab")  # noqa: SIM115 (kept open for the child)
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                wait_for(self.ready, 90, interval=0.5, what="the S3 server")
+            except AssertionError as exc:
+                if self.served or attempt == tries or "address already in use" not in str(exc):
+                    raise
+                shutil.rmtree(self.folder)  # nothing was stored yet: a clean folder for the new ports
+                self.folder.mkdir(parents=True)
+                self._pick_ports()
+                continue
+            self.served = True
+            return self
+        raise AssertionError("unreachable")
 
     def client(self):
         import boto3
