@@ -142,3 +142,30 @@ def test_key_pages_fit_360px_and_pass_axe(browser, live_server, journey):
             check(page, path, problems)
         context.close()
     assert not problems, "\n".join(problems)
+
+
+def test_list_tables_stack_as_labelled_cards_on_a_phone(browser, live_server, journey):
+    """At 360 px a list table (the queue, the patient's cases) fits without sideways scrolling: each row is a card
+    and each value shows its column's name; on a wide screen the same table is a table."""
+    from django.urls import reverse
+
+    measure = """() => { const wrap = document.querySelector('.table-wrap'); const table = wrap.querySelector('table');
+      const heads = [...table.querySelectorAll('thead th')].map(th => th.textContent.trim());
+      const row = table.querySelector('tbody tr');
+      const labels = [...row.querySelectorAll('td')].map(td =>
+        getComputedStyle(td, '::before').content.replace(/^"|"$/g, ''));
+      return {fits: wrap.scrollWidth <= wrap.clientWidth, display: getComputedStyle(row).display, heads, labels,
+              right: Math.max(...[...row.querySelectorAll('td')].map(td => td.getBoundingClientRect().right)),
+              width: document.documentElement.clientWidth}; }"""
+    for role, path in (("coordinator", reverse("cases:queue")), ("patient", reverse("cases:mine"))):
+        context = context_for(browser, live_server, journey[role])
+        page = context.new_page()
+        page.goto(path)
+        phone = page.evaluate(measure)
+        assert phone["fits"] and phone["display"] == "block" and phone["right"] <= phone["width"], (path, phone)
+        named = [h for h in phone["heads"] if h not in ("Actions", "Action")]
+        assert phone["labels"][: len(named)] == named, (path, phone)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        wide = page.evaluate(measure)
+        assert wide["display"] == "table-row" and set(wide["labels"]) <= {"none"}, (path, wide)
+        context.close()

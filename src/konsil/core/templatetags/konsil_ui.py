@@ -169,6 +169,23 @@ def case_next_step(case):
     return next_step(case)
 
 
+_ROW = re.compile(r"<tr\b", re.IGNORECASE)
+_CELL = re.compile(r"<td(?=[\s>])", re.IGNORECASE)
+
+
+def label_cells(body: str, labels: list) -> str:
+    """Each row's cells get their column's name as `data-label`, in order: on a phone the table's rows stack as
+    cards and each value shows its label (konsil.css, `table.stacked`). An empty label (the actions column) shows
+    none."""
+    cells = [f'<td data-label="{escape(label)}"' for label in labels]
+    rows = _ROW.split(body)
+    out = [rows[0]]
+    for row in rows[1:]:
+        names = iter(cells)
+        out.append("<tr" + _CELL.sub(lambda _m, names=names: next(names, '<td data-label=""'), row))
+    return "".join(out)
+
+
 class _ListTableNode(template.Node):
     def __init__(self, rows, columns, options, body, empty):
         self.rows, self.columns, self.options, self.body, self.empty = rows, columns, options, body, empty
@@ -178,7 +195,8 @@ class _ListTableNode(template.Node):
             return self.empty.render(context)
         values = {f"table_{k}": v.resolve(context) for k, v in self.options.items()}
         columns = [c.resolve(context) for c in self.columns]
-        body = mark_safe(self.body.render(context))  # noqa: S308 - rendered by the template engine, escaped there
+        labels = [*columns, ""] if values.get("table_actions") else columns
+        body = mark_safe(label_cells(self.body.render(context), labels))  # noqa: S308 - rendered and escaped there
         with context.push(table_columns=columns, table_body=body, **values):
             return context.template.engine.get_template("partials/list_table.html").render(context)
 
@@ -188,9 +206,9 @@ def listtable(parser, token):
     """A list page's table: `{% listtable rows _("Caption") _("Column") ... actions=_("Actions") class="queue"
     pager=True %}<tr>…</tr>{% empty %}…{% endlisttable %}`.
 
-    The `table-wrap` and `table.data` wrapper, a visually hidden caption, `scope="col"` headers (an `actions` column
-    named for screen readers only) and, with `pager`, cases/_pager.html after it; the `{% empty %}` part instead
-    when `rows` is empty.
+    The `table-wrap` and `table.data.stacked` wrapper, a visually hidden caption, `scope="col"` headers (an `actions`
+    column named for screen readers only), each cell labelled with its column (`label_cells`: rows stack on a
+    phone) and, with `pager`, cases/_pager.html after it; the `{% empty %}` part instead when `rows` is empty.
     """
     bits = token.split_contents()
     if len(bits) < 3:
