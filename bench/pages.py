@@ -6,7 +6,8 @@ printing the median CPU ms of the thread (the app and SQLite run in it: steadier
 wall time beside it) and the queries per request, against /healthz timed between the runs of each request (the
 same-run baseline; asked without signing in, as the load benchmark asks it, so that a change to what a signed-in
 request reads does not move the baseline). BENCH_PAGES_PROFILE=<name> prints that request's cProfile instead
-(BENCH_PAGES_SORT, default cumulative; BENCH_PAGES_FILTER, a regular expression on the lines, e.g. konsil).
+(BENCH_PAGES_SORT, default cumulative; BENCH_PAGES_FILTER, a regular expression on the lines, e.g. konsil);
+BENCH_PAGES_QUERIES=<name> prints the SQL that request runs, one query a line (cut at 160 characters).
 """
 
 from __future__ import annotations
@@ -132,6 +133,18 @@ def measure(name: str, call, health, repeat: int) -> dict:
     }
 
 
+def print_queries(call) -> None:
+    """The SQL one (warm) request runs, in order."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call()
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    for i, query in enumerate(captured.captured_queries, 1):
+        print(f"  {i:>3} {query['sql'][:160]}")
+
+
 def refuse_a_kept_database() -> None:
     """The bench seeds demo data, creates cases and clears the cache: only a throw-away database (the default
     temporary SQLite one, or a DATABASE_URL whose database name says "bench"), unless BENCH_PAGES_ANY_DB=1."""
@@ -161,8 +174,13 @@ def main() -> None:
     )
     repeat = int(os.environ.get("BENCH_PAGES_REPEAT", "20"))
     only = os.environ.get("BENCH_PAGES_PROFILE")
+    listed = os.environ.get("BENCH_PAGES_QUERIES")
     health = None
     for name, call in requests():
+        if listed:
+            if name == listed:
+                print_queries(call)
+            continue
         if only:
             if name == only:
                 call()
