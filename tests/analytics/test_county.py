@@ -43,3 +43,13 @@ def test_api_takes_and_returns_the_county(client, network, patient_user):
     assert response.json()["patient"]["county"] == "56021"
     bad = client.post("/api/v1/cases/", {"patient": {**PATIENT, "county": "06037"}}, content_type="application/json")
     assert bad.status_code == 400 and "patient.county" in bad.json()["errors"]
+
+
+def test_county_names_read_as_written():
+    """Accented names as the places spell them (the USDA file came as Mac Roman read as Windows-1252: "Rinc—n")."""
+    from konsil.core import geo
+
+    assert geo.county("72117").name == "Rincón Municipio" and geo.county("35013").name == "Doña Ana County"
+    assert ("72097", "Mayagüez Municipio") in geo.county_choices("PR")
+    garbled = [c.name for c in geo.counties().values() if set(c.name) & set("—‡’–Ÿ")]
+    assert not garbled
