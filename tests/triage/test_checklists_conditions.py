@@ -171,3 +171,30 @@ def test_a_breast_cancer_case_proposes_breast_oncology_with_the_breast_checklist
     assert {item["item"] for item in proposal.checklist} >= {"receptor_status", "breast_imaging", "staging"}
     assert not any("marrow" in item["label"].lower() or "pap" in item["label"].lower()
                    for item in proposal.checklist)
+
+
+@pytest.mark.parametrize("text", [
+    "Tengo un bulto en el pecho izquierdo desde hace dos meses, la mamografía dice BI-RADS 4 y me quieren operar",
+    "I have a lump in my left breast for two months, the mammogram says BI-RADS 4 and they want to operate",
+])
+def test_a_breast_lump_in_the_patients_words_is_breast_oncology_with_only_its_checklist(text):
+    """No code, no "cancer": a lump in the breast or a BI-RADS 4 in lay words refines to Breast Oncology, and the
+    records asked for are the breast list, not a runner-up's (an 8% ophthalmology guess asked for eye pressure)."""
+    from konsil.triage.engine import engine
+
+    proposal = engine().propose_for(text=text, icd10=[])
+    assert proposal.subspecialty == "breast_oncology"
+    asked = {item["item"] for item in proposal.checklist}
+    assert {"breast_imaging", "receptor_status", "pathology_report"} <= asked
+    assert not asked & {"bone_marrow", "blood_counts", "visual_acuity", "iop", "eye_imaging"}
+
+
+def test_the_checklist_takes_a_runner_up_only_when_the_engine_is_unsure():
+    from konsil.triage.ml import _checklist_codes
+
+    ranked = [{"code": "hematology_oncology", "probability": 0.88}, {"code": "ophthalmology", "probability": 0.08}]
+    assert _checklist_codes(ranked, abstain=False) == ["hematology_oncology"]
+    assert _checklist_codes(ranked, abstain=True) == ["hematology_oncology", "ophthalmology"]
+    close = [{"code": "cardiology", "probability": 0.6}, {"code": "pulmonology", "probability": 0.3}]
+    assert _checklist_codes(close, abstain=False) == ["cardiology", "pulmonology"]
+    assert _checklist_codes([], abstain=True) == []

@@ -183,7 +183,13 @@ def test_the_coordinators_page_and_the_patients_page_each_in_their_language(span
     html = page.content.decode()
     assert 'id="triage-understood"' in html and f"«{term}»" in html
     assert "understood as" not in html and 'id="triage-reasons"' not in html
-    assert "Lo más probable" not in html and "%" not in html.split('id="triage-understood"')[1].split("</section>")[0]
+    box = html.split('id="triage-understood"')[1].split("</section>")[0]
+    assert "Lo más probable" not in html and "%" not in box
+    assert "lo revisa antes de elegir a su especialista" in box  # the choice is still to come
+    Case.objects.filter(pk=spanish_case.pk).update(status=Status.DELIVERED)
+    box = client.get(f"/cases/{spanish_case.pk}/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    box = box.split('id="triage-understood"')[1].split("</section>")[0]
+    assert f"«{term}»" in box and "coordinador" not in box.lower()  # delivered: no "a coordinator checks this"
 
 
 def test_presenters_give_the_lines_in_the_active_language():

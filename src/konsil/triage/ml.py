@@ -157,6 +157,18 @@ def record_texts(case) -> list[tuple[str, str]]:
     return texts(case)
 
 
+SECOND_FOR_CHECKLIST = 0.2  # a runner-up below this share adds nothing to the records checklist
+
+
+def _checklist_codes(ranked: list[dict], abstain: bool) -> list[str]:
+    """The specialties whose records checklists a case without a subspecialty gets (a refined case gets its
+    subspecialty's): the first, and the second when the engine is unsure between them (abstaining, or the second
+    at SECOND_FOR_CHECKLIST or more); never an 8% runner-up's eye examination on a breast lump."""
+    first, second = ranked[:1], ranked[1:2]
+    close = [r for r in second if abstain or float(r.get("probability") or 0) >= SECOND_FOR_CHECKLIST]
+    return [r["code"] for r in first + close]
+
+
 class ModelTriage:
     name = "konsil-triage"
 
@@ -214,8 +226,8 @@ class ModelTriage:
             specialty_evidence=refined or {},
             multidisciplinary=panel["multidisciplinary"],
             panel_roles=panel["roles"],
-            checklist=completeness.checklist([c for c in [refined and refined["subspecialty"], *codes] if c], text,
-                                             icd10=icd10),
+            checklist=completeness.checklist(
+                [refined["subspecialty"]] if refined else _checklist_codes(ranked, abstain), text, icd10=icd10),
             inconsistencies=consistency.check(icd10, treatment, cpt, text),
             summary=summary.extract(list(sources)),
             register=found["register"],

@@ -42,4 +42,6 @@ def triage_understood(context, case):
             and authz.can("case.view_triage_understood", user, case):
         proposal = latest_proposal(case)
         lines = render(proposal, keys=PATIENT_KEYS, for_patient=True) if proposal is not None else []
-    return {"case": case, "lines": lines}
+    # "A coordinator checks this" holds until a specialist is chosen; after that it would read as still pending
+    choosing = case is not None and getattr(case, "status", "") in ("submitted", "triaged")
+    return {"case": case, "lines": lines, "choosing": choosing}
