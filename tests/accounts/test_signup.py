@@ -4,6 +4,7 @@ address has an account; throttled."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
@@ -46,8 +47,24 @@ def test_sign_up_verify_sign_in_and_start_a_case(client, network, django_capture
     assert response.status_code == 302 and response["Location"] == reverse("accounts:welcome")
     welcome = client.get(reverse("accounts:welcome")).content.decode()
     assert reverse("cases:new") in welcome
-    assert client.get(reverse("cases:new")).status_code == 200  # a patient of the network may start a case
+    new_case = client.get(reverse("cases:new"))
+    assert new_case.status_code == 200  # a patient of the network may start a case
+    assert new_case.context["form"]["language"].value() == "es"  # the language chosen at sign-up
     assert {"account.signup", "account.verify"} <= set(AuditEvent.objects.values_list("action", flat=True))
+
+
+def test_the_language_offered_is_the_one_the_page_is_read_in(client, network):
+    """Signing up on the Spanish page preselects Spanish; a first case of an account that never chose (the
+    default "en") is in the language of the page, not English."""
+    assert client.get(SIGNUP).context["form"]["language"].value() == "en"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    assert client.get(SIGNUP).context["form"]["language"].value() == "es"
+    user = User.objects.create_user(email="first@example.test", username="first@example.test", password=PASSWORD)
+    Membership.objects.create(user=user, organization=network, role=Role.PATIENT)
+    client.force_login(user)
+    assert client.get(reverse("cases:new")).context["form"]["language"].value() == "es"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ja"
+    assert client.get(reverse("cases:new")).context["form"]["language"].value() == "ja"
 
 
 def test_a_known_address_gets_the_same_answer_and_a_note_not_an_account(client, patient_user,

@@ -184,6 +184,10 @@ def test_wizard_bad_cpt_and_email_are_field_errors(client, patient_user, draft_c
 def test_wizard_without_consent_is_not_submitted(client, patient_user, network):
     case = make_draft(network, patient_user, consent=False)
     client.force_login(patient_user)
+    page = client.get(url("cases:intake", pk=case.pk, step=6)).content.decode()
+    for label in ("I authorize Konsil to", "Type your full name to sign"):  # required: never marked "(optional)"
+        shown = page[page.index(label):][:200]
+        assert 'class="required"' in shown and "optional" not in shown, shown
     response = client.post(url("cases:intake", pk=case.pk, step=6),
                            {"scope": [], "signer_name": "", "signer_relationship": "self"})
     assert response.status_code == 200
@@ -462,6 +466,29 @@ def test_attachment_is_404_for_others_and_for_mismatched_case(client, other_pati
     # The other patient's own case with this attachment's id: still not theirs.
     assert client.get(url("cases:attachment", pk=other_case.pk, att=attachment.pk)).status_code == 404
     assert not events("attachment.download").exists()
+
+
+def test_a_file_chosen_but_not_uploaded_goes_with_save_and_continue(client, patient_user, draft_case):
+    """The documents step is one form: "Save and continue" with a file chosen stores it, then moves on; a file
+    refused keeps the patient on the step with the reason, and the step is not marked done."""
+    client.force_login(patient_user)
+    step5 = url("cases:intake", pk=draft_case.pk, step=5)
+    page = client.get(step5).content.decode()
+    form = page[page.index('<form method="post" enctype="multipart/form-data"'):]
+    form = form[:form.index("</form>")]
+    assert 'name="file"' in form and 'name="upload"' in form and "Save and continue" in form
+    empty = SimpleUploadedFile("empty.pdf", b"", content_type="application/pdf")
+    response = client.post(step5, {"file": empty})
+    assert response.status_code == 200 and "The submitted file is empty." in response.content.decode()
+    draft_case.refresh_from_db()
+    assert draft_case.wizard_step < 6 and not Attachment.objects.exists()
+    letter = SimpleUploadedFile("letter.pdf", b"%PDF-1.4 referral letter", content_type="application/pdf")
+    response = client.post(step5, {"file": letter, "description": "Referral"})
+    assert response.status_code == 302 and response["Location"] == url("cases:intake", pk=draft_case.pk, step=6)
+    draft_case.refresh_from_db()
+    attachment = Attachment.objects.get(case=draft_case)
+    assert draft_case.wizard_step == 6 and attachment.description == "Referral"
+    assert "letter.pdf" in client.get(url("cases:intake", pk=draft_case.pk, step=6)).content.decode()
 
 
 def test_upload_without_file_or_empty_file_is_a_field_error(client, patient_user, draft_case):

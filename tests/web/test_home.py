@@ -64,6 +64,20 @@ def test_empty_home_invites_to_start(client, network):
     assert "No open requests" in body and reverse("cases:new") in body
 
 
+def test_the_greeting_uses_a_name_never_the_email_address(client, network):
+    """A patient who signed up with an e-mail address only (names come with the first case) is welcomed, not
+    greeted by their address; with a name, by the name."""
+    user = make_user(Role.PATIENT, network, email="lucia.fernandez.a.very.long.address@example.org",
+                     first_name="", last_name="")
+    client.force_login(user)
+    heading = client.get("/").content.decode().split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert heading == "Welcome to Konsil"
+    user.first_name = "Lucía"
+    user.save(update_fields=["first_name"])
+    heading = client.get("/").content.decode().split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert heading == "Hello, Lucía"
+
+
 def test_home_is_audited_per_case_shown(client, patient_user, walker, draft_case):
     from konsil.audit.models import AuditEvent
 

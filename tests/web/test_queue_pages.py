@@ -36,6 +36,29 @@ def test_queue_lists_network_cases_stat_first_with_counts(client, login, coordin
     assert events("case.list", actor=coordinator).count() == 3
 
 
+def test_delivered_cases_come_after_every_case_in_work(client, login, coordinator, patient_user, network, walker):
+    """Open includes delivered cases (someone still closes them), but a new routine submission comes before last
+    year's delivered STAT case."""
+    delivered = walker.walk_to(make_draft(network, patient_user, urgency="stat"), "delivered")
+    routine = walker.walk_to(make_draft(network, patient_user), "submitted")
+    login(client, coordinator)
+    assert references(client.get(url("cases:queue")).content.decode()) == [routine.reference, delivered.reference]
+    assert references(client.get(url("cases:queue"), {"status": "delivered"}).content.decode()) == [
+        delivered.reference]
+
+
+def test_specialty_names_read_in_the_readers_language(client, login, coordinator, patient_user, network, walker):
+    """The catalog's specialty names on the queue (its rows and its filter) and the case page, in Spanish."""
+    from django.conf import settings
+
+    case = walker.walk_to(make_draft(network, patient_user), "triaged")
+    login(client, coordinator)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    queue = client.get(url("cases:queue")).content.decode()
+    assert ">Cardiología</td>" in queue and '<option value="cardiology">Cardiología</option>' in queue
+    assert "<span>Cardiología</span>" in client.get(url("cases:detail", pk=case.pk)).content.decode()
+
+
 def test_queue_filters(client, login, coordinator, patient_user, network, walker):
     triaged = walker.walk_to(make_draft(network, patient_user), "triaged")
     stat = walker.walk_to(make_draft(network, patient_user, urgency="stat"), "submitted")

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 
@@ -43,6 +44,12 @@ class SignupForm(_PasswordPair):
     language = forms.ChoiceField(label=_("Preferred language"), choices=settings.LANGUAGES, initial="en")
     agree = forms.BooleanField(label=_("I agree that Konsil stores my details to handle my request."),
                                error_messages={"required": _("Agree to continue.")})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        active = (translation.get_language() or "en").split("-")[0]  # the language the page is read in
+        if active in dict(settings.LANGUAGES):
+            self.fields["language"].initial = active
 
 
 class KonsilPasswordResetForm(PasswordResetForm):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.utils.translation import gettext as _vocab  # catalog words (specialty names), in the reader's language
 from django.utils.translation import gettext_lazy as _
 
 from konsil.core import geo
@@ -178,9 +179,12 @@ RELATIONSHIPS = [("self", _("I am the patient")), ("parent", _("Parent")), ("gua
 class ConsentForm(forms.Form):
     """Intake step 6: the HIPAA authorization (scope, typed signature)."""
 
+    # Required as the service requires them (so the page never marks them optional); the service's rules decide.
     scope = forms.MultipleChoiceField(label=_("I authorize Konsil to"), choices=ConsentScope.choices,
-                                      widget=forms.CheckboxSelectMultiple, required=False)
-    signer_name = forms.CharField(label=_("Type your full name to sign"), required=False, max_length=200)
+                                      widget=forms.CheckboxSelectMultiple,
+                                      error_messages={"required": _("Choose what you authorize.")})
+    signer_name = forms.CharField(label=_("Type your full name to sign"), max_length=200,
+                                  error_messages={"required": _("Type your full name to sign.")})
     signer_relationship = forms.ChoiceField(label=_("Relationship to the patient"), choices=RELATIONSHIPS,
                                             initial="self")
 
@@ -203,7 +207,7 @@ class ActionForm(forms.Form):
         for name in transition.params:
             if name == "specialty":
                 self.fields[name] = forms.ChoiceField(label=_("Specialty"), required=False,
-                                                      choices=BLANK + [(s.pk, s.name) for s in specialties])
+                                                      choices=BLANK + [(s.pk, _vocab(s.name)) for s in specialties])
             elif name == "urgency":
                 self.fields[name] = forms.ChoiceField(label=_("Urgency"), required=False,
                                                       choices=Urgency.choices)
@@ -239,7 +243,7 @@ class QueueFilterForm(forms.Form):
 
     def __init__(self, *args, specialties=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["specialty"].choices = BLANK + [(s.pk, s.name) for s in specialties]
+        self.fields["specialty"].choices = BLANK + [(s.pk, _vocab(s.name)) for s in specialties]
 
 
 class DirectoryFilterForm(forms.Form):
@@ -251,7 +255,7 @@ class DirectoryFilterForm(forms.Form):
 
     def __init__(self, *args, specialties=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["spec"].choices = BLANK + [(s.pk, s.name) for s in specialties]
+        self.fields["spec"].choices = BLANK + [(s.pk, _vocab(s.name)) for s in specialties]
 
     def filters(self) -> dict | None:
         """The chosen filters, or None when none is set (the ranked list is shown instead)."""

@@ -43,11 +43,16 @@ def mine(request):
 
 URGENCY_RANK = SqlCase(When(urgency=Urgency.STAT, then=Value(0)), When(urgency=Urgency.URGENT, then=Value(1)),
                        default=Value(2), output_field=IntegerField())
+# Delivered cases stay open (someone closes them) but wait for nobody's review: after every case still in work,
+# so that a new submission is never buried under last year's delivered STAT cases.
+DELIVERED_LAST = SqlCase(When(status=Status.DELIVERED, then=Value(1)), default=Value(0),
+                         output_field=IntegerField())
 
 
 @login_required
 def queue(request):
-    """The coordinator's cases: counts per status, filters, STAT and urgent first, oldest submission first."""
+    """The coordinator's cases: counts per status, filters; cases in work before delivered ones, STAT and urgent
+    first, oldest submission first."""
     user = request.user
     authz.require_page("queue.view", user)
     specialties = list(matching.specialties())
@@ -65,8 +70,8 @@ def queue(request):
         qs = qs.filter(specialty_id=chosen["specialty"])
     if chosen.get("q"):
         qs = qs.filter(reference__icontains=chosen["q"].strip())
-    qs = qs.annotate(urgency_rank=URGENCY_RANK).order_by(
-        "urgency_rank", F("submitted_at").asc(nulls_last=True), "created_at")
+    qs = qs.annotate(delivered_last=DELIVERED_LAST, urgency_rank=URGENCY_RANK).order_by(
+        "delivered_last", "urgency_rank", F("submitted_at").asc(nulls_last=True), "created_at")
     page = _page(request, selectors.for_queue(qs), 50)
     alerts = sla.queue_alerts(user)
     listed = {c.pk for c in page.object_list}

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -35,7 +36,7 @@ from konsil.triage.services import latest_proposal
 
 from . import coding, emergency, identity, lifecycle, selectors, services
 from . import relations as rel
-from .choices import Channel, ConsentScope, Status
+from .choices import LANGUAGE_CHOICES, Channel, ConsentScope, Status
 from .emergency_views import hidden_case
 from .forms import (
     ActionForm,
@@ -108,6 +109,16 @@ def _patient_initial(patient) -> dict:
     return {name: getattr(patient, name) for name in fields} if patient else {}
 
 
+def _language_of(user, is_patient: bool) -> str:
+    """A first case's language: the patient's own (chosen at sign-up), else the language the page is read in."""
+    codes = {code for code, _name in LANGUAGE_CHOICES}
+    own = user.preferred_language if is_patient else ""
+    if own in codes and own != "en":  # "en" is also the default of an account that never chose
+        return own
+    active = (translation.get_language() or "en").split("-")[0]
+    return active if active in codes else "en"
+
+
 @login_required
 def new_case(request):
     """Intake step 1 for a new case: creates the draft."""
@@ -118,7 +129,7 @@ def new_case(request):
     patient = Patient.objects.filter(user=user).order_by("created_at").first() if is_patient else None
     initial = (_patient_initial(patient.current_identity()) if patient else
                {"email": user.email if is_patient else "", "given_name": user.first_name if is_patient else "",
-                "family_name": user.last_name if is_patient else ""})
+                "family_name": user.last_name if is_patient else "", "language": _language_of(user, is_patient)})
     form = PatientForm(request.POST or None, initial=initial)
     if network is None:
         form.add_error(None, _("Your account is not linked to a provider network. Please contact support."))
@@ -216,12 +227,18 @@ def _step_preferences(request, case):
 
 
 def _step_documents(request, case):
+    """"Upload" stores the chosen file and stays; "Save and continue" stores a file chosen but not yet uploaded,
+    then moves on (a refused file keeps the patient here, with the reason)."""
     form = AttachmentForm()
-    if request.method == "POST" and "upload" in request.POST:
-        form = AttachmentForm(request.POST, request.FILES)
-        if form.is_valid() and _upload(request, case, form):
-            return redirect("cases:intake", pk=case.pk, step=5)
-    elif request.method == "POST":
+    if request.method == "POST":
+        uploading = "upload" in request.POST
+        if uploading or request.FILES.get("file"):
+            form = AttachmentForm(request.POST, request.FILES)
+            if not (form.is_valid() and _upload(request, case, form)):
+                return _wizard(request, case, 5, form=form, record_rows=_record_rows(request, case))
+            if uploading:
+                return redirect("cases:intake", pk=case.pk, step=5)
+            form = AttachmentForm()
         response = _save_step(request, case, 5, form, {})
         if response:
             return response
