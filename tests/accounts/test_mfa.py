@@ -149,12 +149,20 @@ def test_verified_user_skips_the_form(client, coordinator, login):
 
 
 def test_navigation_hidden_until_verified(client, coordinator, login):
+    """Before the second factor: sign out only; no navigation, no notifications (nor their count), no name."""
+    from konsil.cases.models import Notification
+
+    Notification.objects.create(user=coordinator, kind="routing_needed")
     client.force_login(coordinator)
     queue_link = f'href="{reverse("cases:queue")}"'
+    notifications = f'href="{reverse("cases:notifications")}"'
     html = client.get(MFA).content.decode()
-    assert queue_link not in html and "Sign out" in html
+    assert queue_link not in html and notifications not in html and "Sign out" in html
+    assert coordinator.display_name not in html
     login(client, coordinator)
-    assert queue_link in client.get("/accounts/login/").content.decode()
+    html = client.get("/accounts/login/").content.decode()
+    assert queue_link in html and notifications in html and coordinator.display_name in html
+    assert '<span class="badge">1<' in html
 
 
 def test_empty_code_post_is_a_field_error(client, coordinator):

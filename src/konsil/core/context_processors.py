@@ -19,8 +19,9 @@ def konsil(request):
     unread = 0
     roles: set[str] = set()
     if user is not None and user.is_authenticated:
-        unread = user.notifications.filter(read_at__isnull=True).count()
         roles = user.role_set()
+        if not user.requires_mfa or user.is_verified():  # before the second factor: nothing of the account
+            unread = user.notifications.filter(read_at__isnull=True).count()
     return {
         "unread_notifications": unread, "user_roles": roles, "KONSIL_VERSION": settings.KONSIL_VERSION,
         "BRAND_NAME": getattr(settings, "KONSIL_BRAND_NAME", "Konsil") or "Konsil",
