@@ -97,6 +97,19 @@ def test_the_proposal_details_show_the_checklist_in_the_active_language(language
     assert all(en in html for en, *_ in BREAST.values())
 
 
+def test_a_summary_with_nothing_to_show_leaves_no_empty_heading():
+    """An extract whose sections are all empty shows no "Summary from the records" to open onto nothing."""
+    proposal = Stub()
+    proposal.red_flags, proposal.inconsistencies, proposal.checklist = [], [], []
+    proposal.summary, proposal.summary_sections = {"history": [], "problems": []}, []
+    with translation.override("en"):
+        html = render_to_string("triage/proposal_details.html", {"proposal": proposal})
+        assert "Summary from the records" not in html and "summary-extract" not in html
+        proposal.summary_sections = [("Key history", [{"text": "Lump in the left breast", "ref": "case:1"}])]
+        html = render_to_string("triage/proposal_details.html", {"proposal": proposal})
+    assert "Summary from the records" in html and "Lump in the left breast" in html
+
+
 class BreastChecklistEngine:
     name, version = "fixed", "1"
 
