@@ -22,6 +22,19 @@ def test_workspace_lists_an_offer_only_to_the_offered_specialist(client, login, 
     assert case.reference not in client.get(reverse("opinions:workspace")).content.decode()
 
 
+def test_an_offer_says_the_patients_language_and_an_interpreter_need(client, login, case_at, specialist):
+    """What a specialist needs to decide: the language the patient speaks, and whether an interpreter is asked."""
+    from konsil.cases.models import Case, Patient
+
+    case = case_at("offered")
+    Patient.objects.filter(pk=case.patient_id).update(language="es")
+    Case.objects.filter(pk=case.pk).update(interpreter_needed=True)
+    login(client, specialist.user)
+    page = client.get(reverse("opinions:workspace")).content.decode()
+    offer = page.split(f'id="offer-{case.pk}"')[1].split("</article>")[0]
+    assert "<dt>Language</dt><dd>Spanish · <strong>interpreter needed</strong></dd>" in offer
+
+
 def test_workspace_is_for_specialists(client, login, coordinator):
     login(client, coordinator)
     assert client.get(reverse("opinions:workspace")).status_code == 403
