@@ -37,6 +37,19 @@ def test_own_reads_say_you(client, patient_user, draft_case):
     assert "You opened your case" in body
 
 
+def test_an_automatic_step_is_konsil_without_a_role_code(client, patient_user, draft_case):
+    """Triage choosing a specialty as the system reads "Konsil (automatic)", not "..., system, ...": in Spanish too."""
+    from django.conf import settings
+
+    emit(actor="routing", action="case.triage", obj=draft_case, patient_id=draft_case.patient_id, role="system")
+    client.force_login(patient_user)
+    body = client.get(url("audit:my_access")).content.decode()
+    assert "Konsil (automatic)" in body and ", system," not in body
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    body = client.get(url("audit:my_access")).content.decode()
+    assert "Konsil (automático)" in body and ", system," not in body
+
+
 def test_specialist_is_named_by_specialty(client, specialist, patient_user, draft_case):
     emit(actor=specialist.user, action="case.read", obj=draft_case, patient_id=draft_case.patient_id)
     client.force_login(patient_user)

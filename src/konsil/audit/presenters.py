@@ -283,7 +283,7 @@ def grouped_access_log(events, user, *, cases: dict[str, str] | None = None) -> 
         label = r["actor_label"] or ""
         automatic = not actor_id and (not label or label.lower() in SYSTEM_ACTORS or "@" not in label)
         name, what = people.get(actor_id, (_("Konsil (automatic)") if automatic else label, ""))
-        if not what and r["role"]:
+        if not what and r["role"] and not automatic:  # "Konsil (automatic)" says it; its role "system" adds nothing
             what = str(RELATION_LABELS.get(r["role"], r["role"])).lower()
         if is_self:
             name, what = _("You"), ""
