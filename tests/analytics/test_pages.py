@@ -111,6 +111,19 @@ def test_sponsor_sees_only_their_cases_with_small_cells_suppressed(client, netwo
     assert page.status_code == 200 and "fewer than 11" in page.content.decode()
 
 
+def test_a_month_chart_with_every_month_hidden_says_why(client, network, sponsor_org, sponsor_admin, leader):
+    """Three cases of a sponsor: every month is "fewer than 11", so the chart would be empty without a word."""
+    for _ in range(3):
+        make_case(network, submitted=recent(), sponsor=sponsor_org, specialty="cardiology", channel="employer")
+    rollup.refresh(full=True)
+    verified_login(client, sponsor_admin)
+    body = client.get(reverse("analytics:page")).content.decode()
+    assert 'id="month-hidden"' in body and "Every month has fewer than 11 cases" in body
+    client.logout()
+    verified_login(client, leader)  # the network's leaders see the counts: nothing hidden, no note
+    assert 'id="month-hidden"' not in client.get(reverse("analytics:page")).content.decode()
+
+
 def test_people_without_an_analytics_role_are_refused(client, patient_user):
     verified_login(client, patient_user)
     assert client.get("/api/v1/analytics/summary/").status_code == 403

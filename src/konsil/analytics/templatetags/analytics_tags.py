@@ -35,6 +35,13 @@ def cell(value) -> str:
 
 
 @register.filter
+def all_hidden(rows) -> bool:
+    """Some counts suppressed and none shown (the others are 0): a chart of them would show no bars at all."""
+    counts = [row.get("count") for row in rows or ()]
+    return None in counts and not any(counts)
+
+
+@register.filter
 def get(mapping, key):
     return mapping.get(key, key) if mapping else key
 
