@@ -81,7 +81,7 @@ LOGINS = (
 NAMED_SPECIALISTS = (
     ("specialist", ("cardiology", "interventional_cardiology"), ("CA", "NV", "AZ", "OR"), ("en", "es"),
      "Bayview University Medical Center", 10),
-    ("chair", ("medical_oncology", "breast_oncology"), ("CA", "NY", "TX", "WA"), ("en", "hi"),
+    ("chair", ("medical_oncology", "breast_oncology"), ("CA", "NY", "TX", "WA", "FL"), ("en", "es", "hi"),
      "Lakeshore Cancer Center", 6),
 )
 
