@@ -169,3 +169,15 @@ def test_list_tables_stack_as_labelled_cards_on_a_phone(browser, live_server, jo
         wide = page.evaluate(measure)
         assert wide["display"] == "table-row" and set(wide["labels"]) <= {"none"}, (path, wide)
         context.close()
+    # A label that wraps ("Estado de residencia" in Spanish) makes its cell taller: it never runs into the next.
+    from django.conf import settings
+
+    context = context_for(browser, live_server, journey["coordinator"])
+    context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "es", "url": live_server.url}])
+    page = context.new_page()
+    page.goto(reverse("cases:queue"))
+    heights = page.evaluate("""() => { const row = document.querySelector('table.stacked tbody tr');
+      const h = label => row.querySelector(`td[data-label="${label}"]`).getBoundingClientRect().height;
+      return {wrapped: h('Estado de residencia'), plain: h('Especialista')}; }""")
+    assert heights["wrapped"] >= heights["plain"] + 10, heights
+    context.close()
