@@ -477,6 +477,10 @@ def test_a_file_chosen_but_not_uploaded_goes_with_save_and_continue(client, pati
     form = page[page.index('<form method="post" enctype="multipart/form-data"'):]
     form = form[:form.index("</form>")]
     assert 'name="file"' in form and 'name="upload"' in form and "Save and continue" in form
+    label = form[form.index('<label for="id_file"'):].split("</label>")[0]
+    assert 'class="required"' not in label  # the step may be passed without a document
+    response = client.post(step5, {"upload": "1", "description": "nothing chosen"})
+    assert response.status_code == 200 and "Choose a file." in response.content.decode()
     empty = SimpleUploadedFile("empty.pdf", b"", content_type="application/pdf")
     response = client.post(step5, {"file": empty})
     assert response.status_code == 200 and "The submitted file is empty." in response.content.decode()

@@ -229,20 +229,30 @@ def _step_preferences(request, case):
 def _step_documents(request, case):
     """"Upload" stores the chosen file and stays; "Save and continue" stores a file chosen but not yet uploaded,
     then moves on (a refused file keeps the patient here, with the reason)."""
-    form = AttachmentForm()
+    form = _documents_form()
     if request.method == "POST":
         uploading = "upload" in request.POST
         if uploading or request.FILES.get("file"):
-            form = AttachmentForm(request.POST, request.FILES)
+            form = _documents_form(request.POST, request.FILES)
+            if form.is_valid() and not form.cleaned_data["file"]:
+                form.add_error("file", AttachmentForm.base_fields["file"].error_messages["required"])
             if not (form.is_valid() and _upload(request, case, form)):
                 return _wizard(request, case, 5, form=form, record_rows=_record_rows(request, case))
             if uploading:
                 return redirect("cases:intake", pk=case.pk, step=5)
-            form = AttachmentForm()
+            form = _documents_form()
         response = _save_step(request, case, 5, form, {})
         if response:
             return response
     return _wizard(request, case, 5, form=form, record_rows=_record_rows(request, case))
+
+
+def _documents_form(data=None, files=None) -> AttachmentForm:
+    """The documents step's form: its file is optional there (the step may be passed without one), and needed
+    only by "Upload"; so the page does not mark it required."""
+    form = AttachmentForm(data, files)
+    form.fields["file"].required = False
+    return form
 
 
 def _upload(request, case, form, *, raise_errors: bool = False) -> bool:
