@@ -7,7 +7,8 @@ wall time beside it) and the queries per request, against /healthz timed between
 same-run baseline; asked without signing in, as the load benchmark asks it, so that a change to what a signed-in
 request reads does not move the baseline). BENCH_PAGES_PROFILE=<name> prints that request's cProfile instead
 (BENCH_PAGES_SORT, default cumulative; BENCH_PAGES_FILTER, a regular expression on the lines, e.g. konsil);
-BENCH_PAGES_QUERIES=<name> prints the SQL that request runs, one query a line (cut at 160 characters).
+BENCH_PAGES_QUERIES=<name> prints the SQL that request runs, one query a line (cut at 160 characters);
+BENCH_PAGES_WHERE=<regular expression> adds, under each query it matches, the app's frames that ran it.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def _timed(name: str, call) -> tuple[float, float, int]:
     from django.test.utils import CaptureQueriesContext
 
     cache.clear()  # throttle counters must not refuse the run
+    connection.queries_log.clear()  # it keeps 9,000 at most: a full log would count every later request as 0
     with CaptureQueriesContext(connection) as captured:
         cpu, wall = time.thread_time(), time.perf_counter()
         response = call()
@@ -135,14 +137,32 @@ def measure(name: str, call, health, repeat: int) -> dict:
 
 def print_queries(call) -> None:
     """The SQL one (warm) request runs, in order."""
+    import re
+    import traceback
+
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    where = os.environ.get("BENCH_PAGES_WHERE")
+    stacks: list[tuple[str, list[str]]] = []  # the statements run through the cursor, with the app's frames
+
+    def remember(execute, sql, params, many, context):
+        frames = traceback.extract_stack()[:-1] if where and re.search(where, sql) else []
+        stacks.append((sql, [f"{f.filename.split('/src/konsil/')[-1]}:{f.lineno} {f.name}" for f in frames
+                             if "/src/konsil/" in f.filename]))
+        return execute(sql, params, many, context)
+
     call()
-    with CaptureQueriesContext(connection) as captured:
+    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(remember):
         call()
     for i, query in enumerate(captured.captured_queries, 1):
         print(f"  {i:>3} {query['sql'][:160]}")
+        # the log also holds transaction statements, which no cursor ran: match by the SQL's start
+        found = next((j for j, (sql, _f) in enumerate(stacks) if sql[:40] == query["sql"][:40]), None)
+        frames = stacks[found][1] if found is not None else []
+        del stacks[:0 if found is None else found + 1]
+        for frame in frames:
+            print(f"        {frame}")
 
 
 def refuse_a_kept_database() -> None:

@@ -77,3 +77,21 @@ def test_reading_keeps_a_memo_for_a_stretch_of_reads(draft_case, patient_user):
         assert context.memo()
     finally:
         context.end_memo(token)
+
+
+def test_the_latest_triage_proposal_is_read_once_per_read_request(draft_case):
+    from konsil.triage.models import TriageProposal
+    from konsil.triage.services import latest_proposal
+
+    assert queries(lambda: latest_proposal(draft_case)) == (None, 1)
+    assert queries(lambda: latest_proposal(draft_case))[1] == 1  # no memo: every call asks
+    token = context.start_memo()
+    try:
+        assert queries(lambda: latest_proposal(draft_case)) == (None, 1)
+        assert queries(lambda: latest_proposal(draft_case)) == (None, 0)
+        made = TriageProposal.objects.create(case=draft_case, engine="test", model_version="1", urgency="routine")
+        found, asked = queries(lambda: latest_proposal(draft_case))  # a write in between: read afresh
+        assert (found, asked) == (made, 1)
+        assert queries(lambda: latest_proposal(draft_case)) == (made, 0)
+    finally:
+        context.end_memo(token)

@@ -118,3 +118,27 @@ def test_confirmed_decisions_become_training_rows(walker, draft_case, coordinato
     from konsil.audit.models import AuditEvent
 
     assert AuditEvent.objects.filter(action="triage.retrain_read", object_id=str(case.pk)).exists()
+
+
+def test_accuracy_counts_first_and_top_three_without_reading_the_proposals_in_full(
+        network, patient_user, coordinator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from konsil.triage.models import TriageDecision, TriageProposal
+
+    from ..factories import make_draft
+
+    ranked = [{"code": "cardiology", "probability": 0.6}, {"code": "pulmonology", "probability": 0.2},
+              {"code": "nephrology", "probability": 0.1}, {"code": "dermatology", "probability": 0.05}]
+    for chosen in ("cardiology", "nephrology", "dermatology"):  # first, within the top three, outside it
+        case = make_draft(network, patient_user)
+        proposal = TriageProposal.objects.create(case=case, engine="test", model_version="1", urgency="routine",
+                                                 specialty_id="cardiology", ranked=ranked,
+                                                 summary={"lines": ["kept encrypted"]})
+        TriageDecision.objects.create(case=case, proposal=proposal, chosen_specialty_id=chosen,
+                                      chosen_urgency="routine", agreed=chosen == "cardiology", decided_by=coordinator)
+    with CaptureQueriesContext(connection) as captured:
+        accuracy = recent_accuracy(coordinator)
+    assert (accuracy.decisions, accuracy.top1, accuracy.top3, accuracy.overrides) == (3, 1 / 3, 2 / 3, 2)
+    assert '"triage_triageproposal"."summary"' not in captured[-1]["sql"]  # three columns, nothing decrypted

@@ -41,6 +41,16 @@ def memo() -> dict | None:
     return _memo.get()
 
 
+def remembered(key: tuple, compute):
+    """`compute()`, kept under `key` for the rest of the read request (computed every time outside one)."""
+    kept = _memo.get()
+    if kept is None:
+        return compute()
+    if key not in kept:
+        kept[key] = compute()
+    return kept[key]
+
+
 def start_memo():
     return _memo.set({})
 

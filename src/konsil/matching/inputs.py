@@ -75,10 +75,9 @@ def _first_opinion_physician(case) -> str | None:
 
 def subspecialty_for(case) -> str | None:
     """The subspecialty the latest triage proposal asks for, when it lies under the case's specialty."""
-    from konsil.triage.models import TriageProposal
+    from konsil.triage.services import latest_proposal
 
-    proposal = (TriageProposal.objects.filter(case=case).select_related("subspecialty")
-                .order_by("-created_at").first())
+    proposal = latest_proposal(case)
     sub = proposal.subspecialty if proposal else None
     if sub is None or not case.specialty_id:
         return None

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from konsil.audit.services import emit
+from konsil.core import context
 from konsil.core.errors import Conflict, ValidationFailed
 from konsil.core.prepared import ID, Prepared
 from konsil.matching.models import Specialty
@@ -189,7 +190,10 @@ _LATEST_PROPOSAL = Prepared(TriageProposal, lambda case: TriageProposal.objects.
 
 
 def latest_proposal(case) -> TriageProposal | None:
-    return _LATEST_PROPOSAL.first(case=case.pk, known={"case": case})
+    """The case's latest triage proposal (read once per read request: the case page, its tags and the ranking
+    all ask)."""
+    return context.remembered(("latest_proposal", case.pk),
+                              lambda: _LATEST_PROPOSAL.first(case=case.pk, known={"case": case}))
 
 
 def record_decision(*, case, actor, specialty_code: str, urgency: str, reason: str = "") -> TriageDecision:
