@@ -136,3 +136,24 @@ def test_the_opinion_api_refuses_a_draft_before_the_assessment(blinded_case, spe
     with pytest.raises(Conflict):
         opinions.save_draft(actor=specialist.user, case=blinded_case, data={"narrative": "too early"})
     assert not Opinion.objects.filter(case=blinded_case).exists()
+
+
+def test_an_afternoon_time_ends_no_sentence_with_a_double_stop(s_client, blinded_case, specialist, client, login,
+                                                               coordinator):
+    """English writes "3:05 p.m.": a sentence must not put its own full stop after it ("p.m..")."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from konsil.triage.services import propose
+
+    afternoon = timezone.make_aware(dt.datetime(2026, 12, 3, 15, 5))
+    blinded.record_assessment(actor=specialist.user, case=blinded_case, diagnosis_impression="Stable angina.",
+                              recommended_treatment="Medical therapy first.")
+    IndependentAssessment.objects.filter(case=blinded_case).update(recorded_at=afternoon)
+    page = _review(s_client, blinded_case)
+    assert "3:05 p.m." in page and "p.m.." not in page
+    proposal = propose(case=blinded_case)
+    type(proposal).objects.filter(pk=proposal.pk).update(created_at=afternoon)
+    page = login(client, coordinator).get(reverse("cases:detail", args=[blinded_case.pk])).content.decode()
+    assert "Proposed on Dec. 3, 2026, 3:05 p.m. by" in page and "p.m.." not in page
