@@ -131,3 +131,24 @@ def _fhir_family_name(data: bytes) -> str:
         if resource.get("resourceType") == "Patient":
             return resource["name"][0]["family"]
     raise AssertionError("no Patient in the bundle")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_small_record_reads_its_size_as_the_server_writes_it(browser, serial_live_server, walker,  # noqa: F811
+                                                                draft_case, tmp_path):
+    """The widget's row and the page agree: "90 bytes" (Django's filesizeformat), not "90B"; the thumbnail of a
+    file without a picture names its extension."""
+    case = walker.walk_to(draft_case, "in_review")
+    note = tmp_path / "note.txt"
+    note.write_bytes(b"Echo: normal ejection fraction, no valve disease or effusion seen today.\n"[:45] * 2)
+    assert note.stat().st_size == 90
+    page = sign_in(browser, serial_live_server, case.patient.user.email)
+    page.goto(f"/cases/{case.pk}/")
+    page.wait_for_selector("[data-upload-rich]:not([hidden])")
+    page.set_input_files("[data-input=files]", [str(note)])
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-upload-widget] [data-status=ready]').length >= 1", timeout=60_000)
+    row = page.inner_text("[data-upload-widget] [data-status=ready]")
+    assert "90\xa0bytes" in row or "90 bytes" in row, row
+    assert "90B" not in row
+    assert page.inner_text("[data-upload-widget] [data-status=ready] .record-thumb") == "TXT"  # not its kind, TEXT

@@ -41,7 +41,8 @@
     return document.documentElement.lang || undefined;
   }
 
-  /* Steps of 1024 labelled kB, MB, ... like Django's filesizeformat, so the page and the script agree. */
+  /* Steps of 1024 labelled kB, MB, ... like Django's filesizeformat, so the page and the script agree (bytes
+     spelled out: "90 bytes", as the server writes them, not "90B"). */
   function formatBytes(bytes) {
     var units = ["byte", "kilobyte", "megabyte", "gigabyte", "terabyte"];
     var value = Math.max(0, Number(bytes) || 0);
@@ -49,7 +50,7 @@
     while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
     try {
       return new Intl.NumberFormat(pageLanguage(), {
-        style: "unit", unit: units[unit], unitDisplay: unit ? "short" : "narrow", maximumFractionDigits: unit ? 1 : 0
+        style: "unit", unit: units[unit], unitDisplay: unit ? "short" : "long", maximumFractionDigits: unit ? 1 : 0
       }).format(value);
     } catch (e) {
       return value.toFixed(unit ? 1 : 0) + " " + ["B", "kB", "MB", "GB", "TB"][unit];
@@ -691,7 +692,9 @@
       img.height = 64;
       thumb.appendChild(img);
     } else {
-      var ext = String(file.kind || (file.name || "").split(".").pop() || "").slice(0, 5);
+      /* the file's own extension (TXT, PDF, ZIP), as the patient knows it; the kind when the name has none */
+      var name = String(file.name || "");
+      var ext = (name.lastIndexOf(".") > 0 ? name.split(".").pop() : String(file.kind || "")).slice(0, 5);
       var placeholder = make("span", "record-thumb-placeholder", ext.toUpperCase());
       placeholder.setAttribute("aria-hidden", "true");
       thumb.appendChild(placeholder);
