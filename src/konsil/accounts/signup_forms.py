@@ -6,8 +6,9 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+
+from konsil.core.context import reader_language
 
 
 class _PasswordPair(forms.Form):
@@ -47,7 +48,7 @@ class SignupForm(_PasswordPair):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        active = (translation.get_language() or "en").split("-")[0]  # the language the page is read in
+        active = reader_language()  # the language the page is read in
         if active in dict(settings.LANGUAGES):
             self.fields["language"].initial = active
 

@@ -15,7 +15,6 @@ from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_POST
 from konsil.accounts.models import Organization
 from konsil.accounts.roles import OrganizationKind, Role
 from konsil.core import authz, crypto, files
+from konsil.core.context import reader_language
 from konsil.core.errors import DomainError, NotFound
 from konsil.matching import ranking
 from konsil.matching import selectors as matching
@@ -115,7 +115,7 @@ def _language_of(user, is_patient: bool) -> str:
     own = user.preferred_language if is_patient else ""
     if own in codes and own != "en":  # "en" is also the default of an account that never chose
         return own
-    active = (translation.get_language() or "en").split("-")[0]
+    active = reader_language()
     return active if active in codes else "en"
 
 

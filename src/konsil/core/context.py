@@ -18,6 +18,14 @@ _EMPTY = RequestContext()
 _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("konsil_request", default=None)
 
 
+def reader_language() -> str:
+    """The base code of the language being read ("es" for es-419): the request's or the override's; "en" outside
+    any."""
+    from django.utils import translation
+
+    return (translation.get_language() or "en").split("-")[0]
+
+
 def current() -> RequestContext:
     return _current.get() or _EMPTY
 

@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from konsil.core.context import reader_language
+
 from .knowledge import catalog_parents, fail, read
 from .knowledge import specialties as catalog_codes
 
@@ -232,11 +234,10 @@ def posterior(ranked: list[dict], answers: dict[str, str]) -> tuple[list[dict], 
     total = sum(scores.values()) or 1.0
     out = sorted(({"code": s, "probability": round(p / total, 4)} for s, p in scores.items()),
                  key=lambda r: (-r["probability"], r["code"]))
-    from django.utils import translation
 
     from .reasons import answer_line
 
-    language = (translation.get_language() or "en").split("-")[0]
+    language = reader_language()
     reasons = [answer_line(_in(q.text, language), _in(o.text, language), o.specialties) for q, o in chosen]
     return out, reasons
 

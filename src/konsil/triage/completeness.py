@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from django.utils import translation
+from konsil.core.context import reader_language
 
 from .knowledge import catalog_parents, clean_codes, fail, find, icd_hits, icd_rules, read, regex, snippet
 from .knowledge import specialties as specialty_codes
@@ -194,7 +194,7 @@ def label_for(row, language: str | None = None) -> str:
     """The label of a checklist item (a stored {"item", "label", "condition"} dict, or anything with `item` and
     `label`, such as a records request) in `language` (default: the active one); English as stored otherwise."""
     code, stored, condition = _get(row, "item"), _get(row, "label"), _get(row, "condition")
-    language = (language or translation.get_language() or "en").split("-")[0].lower()
+    language = (language or reader_language()).split("-")[0].lower()
     if language not in LANGUAGES or language == "en":
         return stored or code
     index = _label_index()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from konsil.cases.choices import Urgency
+from konsil.core.context import reader_language
 from konsil.matching.models import Specialty
 
 from . import reasons
@@ -33,12 +34,10 @@ def present(proposal):
 
 def clarification_for(case) -> dict | None:
     """The latest clarifying questions of `case` and their answers, worded in the reader's language."""
-    from django.utils import translation
-
     from . import clarify
 
     clarification = case.clarifications.order_by("-created_at").first()
     if clarification is None:
         return None
-    language = (translation.get_language() or "en").split("-")[0]
+    language = reader_language()
     return clarify.view(clarification, language if language in clarify.LANGUAGES else "en")

@@ -14,8 +14,9 @@ stored text is itself a message of the catalog.
 
 from __future__ import annotations
 
-from django.utils import translation
 from django.utils.translation import gettext as _
+
+from konsil.core.context import reader_language
 
 from .labels import specialties_for, specialty_name
 
@@ -58,10 +59,6 @@ def class_names(label: str) -> str:
     return _(" or ").join(specialty(c) for c in codes)
 
 
-def _reader() -> str:
-    return (translation.get_language() or "en").split("-")[0]
-
-
 def _word_model(p: dict) -> str:
     top = ", ".join(f"{class_names(label)} {float(prob):.0%}" for label, prob in p["labels"][:3])
     return _("Most likely, from %(source)s (%(language)s): %(ranking)s") % {
@@ -70,7 +67,7 @@ def _word_model(p: dict) -> str:
 
 def _word_concept(p: dict) -> str:
     clinical = _(p["clinical"]) if p.get("clinical") else ""
-    if _reader() != "en" and clinical == p.get("clinical"):
+    if reader_language() != "en" and clinical == p.get("clinical"):
         # the clinical words are English keywords of the lexicon: a reader in another language gets the codes
         return _("“%(words)s” (%(codes)s): %(specialty)s") % {
             "words": p["words"], "codes": p["codes"], "specialty": specialty(p["specialty"])}
@@ -124,7 +121,7 @@ def _word_answer(p: dict) -> str:
         question = clarify.bank().get(p["question"])
         option = question.option(p.get("option", "")) if question else None
         if option is not None:
-            language = _reader() if _reader() in clarify.LANGUAGES else "en"
+            language = reader_language() if reader_language() in clarify.LANGUAGES else "en"
             question_text, option_text = clarify._in(question.text, language), clarify._in(option.text, language)
     names = ", ".join(specialty(c) for c in list(p.get("specialties", ()))[:3])
     line = _("Answer to “%(question)s”: “%(answer)s”") % {"question": question_text, "answer": option_text}
