@@ -162,3 +162,33 @@ def test_submitting_reads_the_records_for_codes(network, patient_user, django_ca
         transition(actor=patient_user, case=case, action="submit")
     suggestion = case.code_suggestions.get(CodeSuggestion.matching("C50"))
     assert suggestion.source == "records" and suggestion.status == "suggested"
+
+
+# A referral letter and a CT report as a clinician writes them: every word of the wrong codes is there, in other
+# sentences or denied.
+REFERRAL = ("Suspected primary lung cancer (no biopsy yet). COPD GOLD 3, FEV1 45% predicted. Hypertension, type 2 "
+            "diabetes. ECOG 1.")
+CT_REPORT = ("Findings: 2.3 x 2.0 cm spiculated nodule in the right upper lobe. Centrilobular emphysema. "
+             "No pleural effusion. No enlarged mediastinal or hilar lymph nodes.\n"
+             "Impression: highly suspicious for primary lung malignancy. Knee: no effusion.")
+
+
+def test_a_code_needs_its_words_in_one_sentence():
+    from konsil.cases.coding import suggest
+
+    codes = [s["code"] for s in suggest(REFERRAL, limit=10)]
+    assert "E11" in codes
+    assert "E10" not in codes  # "ECOG 1." and "type 2 diabetes"
+    assert not any(c.startswith("I27") for c in codes)  # "primary lung cancer" and "Hypertension"
+    found = [s["code"] for s in suggest("Left breast mass 1.8 cm with invasive cancer on biopsy.", limit=5)]
+    assert any(c.startswith("C50") for c in found)  # "1.8" ends no sentence
+
+
+def test_a_code_the_record_denies_is_not_suggested():
+    from konsil.cases.coding import suggest
+
+    codes = [s["code"] for s in suggest(CT_REPORT, limit=10)]
+    assert "J43.2" in codes  # centrilobular emphysema: said
+    assert "R59" not in codes and not any(c.startswith(("J90", "J91", "M25.4")) for c in codes)  # all denied
+    assert "R59" in [s["code"] for s in suggest("Enlarged lymph nodes in the neck.", limit=5)]
+    assert "R59" in [s["code"] for s in suggest("No fever. Enlarged lymph nodes in the neck.", limit=5)]

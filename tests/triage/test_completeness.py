@@ -122,3 +122,13 @@ def test_a_bad_row_names_the_file_and_line(monkeypatch, tmp_path, row, message):
     finally:
         monkeypatch.undo()
         completeness.items.cache_clear()
+
+
+def test_a_record_asked_about_or_not_yet_done_is_missing():
+    text = ("Suspected primary lung cancer (no biopsy yet). Is tissue diagnosis (biopsy) needed before SBRT, and is "
+            "further staging advised? If the biopsy shows cancer we will discuss treatment.")
+    rows = {row["item"]: row for row in completeness.checklist(["radiation_oncology"], text)}
+    assert rows["pathology_report"]["present"] is False
+    rows = {row["item"]: row for row in completeness.checklist(
+        ["radiation_oncology"], text + " The CT-guided biopsy of 2.3 mm showed adenocarcinoma.")}
+    assert rows["pathology_report"]["present"] is True and "adenocarcinoma" in rows["pathology_report"]["evidence"]

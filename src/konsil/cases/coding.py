@@ -34,13 +34,30 @@ def _patient_words(case: Case) -> str:
 OTHER_WORDS = re.compile(r"\b(?:other|otr[oa]s?)\b|その他|ほかの", re.IGNORECASE)
 
 
+NOT_SAID = ("negated", "family", "hypothetical")  # "no enlarged lymph nodes", "mother had ...", "risk of ..."
+
+
 def suggest(text: str, *, limit: int) -> list[dict]:
     """icd10.suggest without the "Other ..." residual codes (E13 Other specified diabetes mellitus, I21.A Other
-    type of myocardial infarction) unless the words themselves say "other": plain words never specify them."""
-    found = icd10.suggest(text, limit=limit + 5)
+    type of myocardial infarction) unless the words themselves say "other": plain words never specify them; and
+    without the codes whose words the text only denies, gives a relative or imagines ("No pleural effusion")."""
+    found = icd10.suggest(text, limit=limit + 10)
     if not OTHER_WORDS.search(text or ""):
         found = [s for s in found if not s["title"].startswith("Other ")]
-    return found[:limit]
+    return [s for s in found if _said(text, s["matched"])][:limit]
+
+
+def _said(text: str, matched: str) -> bool:
+    """Whether each of the phrases a code was suggested for is asserted somewhere in `text` (NegEx/ConText
+    context of triage.knowledge); a phrase not found as written counts as said."""
+    from konsil.triage.knowledge import assertion
+
+    low = (text or "").lower()
+    for phrase in (p.strip() for p in matched.split(",")):
+        spans = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(phrase)}(?!\w)", low)] if phrase else []
+        if spans and all(assertion(text, start, end) in NOT_SAID for start, end in spans):
+            return False
+    return True
 
 
 def proposals(case: Case, *, records: bool = True) -> dict[str, tuple[str, str]]:

@@ -188,6 +188,9 @@ def search(query: str, *, limit: int = 20) -> list[dict]:
 
 
 _POLAR = frozenset({"positive", "negative"})  # words of a finding's polarity: the whole title within one clause
+# A code's words must meet in one sentence: "ECOG 1. ... type 2 diabetes" is not type 1 diabetes, "primary lung
+# cancer. ... Hypertension" is not primary pulmonary hypertension (decimals such as "2.3 cm" do not end one).
+_SENTENCE = re.compile(r"(?<!\d)\.|\.(?!\d)|[;!?\n。！？]")
 
 
 def suggest(text: str, *, limit: int = 5) -> list[dict]:
@@ -205,9 +208,12 @@ def suggest(text: str, *, limit: int = 5) -> list[dict]:
             if content <= have:
                 hits[code] = (title, content)
     clauses = [set(_words(expand(part))) for part in re.split(r"[.;,:\n]+", text or "") if part.strip()]
+    sentences = [set(_words(expand(part))) for part in _SENTENCE.split(text or "") if part.strip()]
     for code, (_title, content) in list(hits.items()):
         if content & _POLAR and not any(content <= words for words in clauses):
             del hits[code]  # "hormone receptor positive, HER2 negative" does not say "hormone receptor negative"
+        elif not any(content <= words for words in sentences):
+            del hits[code]
     chosen = []
     for code, (title, content) in hits.items():
         parent = cm.get_parent(code) if len(code) > 3 else ""

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from konsil.core.context import reader_language
 
-from .knowledge import catalog_parents, clean_codes, fail, find, icd_hits, icd_rules, read, regex, snippet
+from .knowledge import assertion, catalog_parents, clean_codes, fail, find, icd_hits, icd_rules, read, regex, snippet
 from .knowledge import specialties as specialty_codes
 
 FILE = "checklists.csv"
@@ -31,6 +31,8 @@ CONDITIONS_FILE = "conditions.csv"
 CONDITION_ITEMS_FILE = "condition_checklists.csv"
 GENERIC = "*"
 MENTION_IGNORE = ("negated", "family", "hypothetical")
+ITEM_IGNORE = ("negated", "hypothetical")  # a record in hand is neither denied ("no biopsy yet") nor imagined
+_SENTENCE_END = re.compile(r"[!?\n。！？]|\.(?!\d)")
 LANGUAGES = ("en", "es", "ja")
 ITEM_COLUMNS = ("item", "label", "label_es", "label_ja", "keywords", "source")
 
@@ -156,11 +158,23 @@ def checklist(specialties: list[str], text: str, *, icd10=()) -> list[dict]:
         chosen = {item.item: item for item in items()[GENERIC]}
     out = []
     for item in chosen.values():
-        match = find(item.keywords, text, ignore=("negated",))
+        match = _held(item.keywords, text)
         out.append({"item": item.item, "label": item.label, "present": match is not None,
                     "evidence": snippet(text, match) if match else "", "source": item.source,
                     "condition": item.specialty if item.specialty in condition_items() else ""})
     return out
+
+
+def _held(pattern, text: str):
+    """The first mention of a record that says it is in hand: not denied, imagined or asked about ("Is a biopsy
+    needed?" names a test; it holds no report)."""
+    if pattern is None or not text:
+        return None
+    for match in pattern.finditer(text):
+        stop = _SENTENCE_END.search(text, match.end())
+        if assertion(text, match.start(), match.end()) not in ITEM_IGNORE and not (stop and stop.group() in "?？"):
+            return match
+    return None
 
 
 def missing(specialties: list[str], text: str, *, icd10=()) -> list[dict]:
