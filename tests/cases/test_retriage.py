@@ -101,3 +101,20 @@ def test_page_offers_retriage_and_shows_errors(client, walker, draft_case, coord
     client.post(url, {"specialty": "neurology", "reason": "Neurological question"})
     case.refresh_from_db()
     assert case.status == "triaged" and case.specialty_id == "neurology"
+
+
+def test_after_a_change_the_form_starts_from_the_new_specialty(client, walker, draft_case, coordinator, network):
+    """The proposal said cardiology; once a coordinator changed it, "Change specialty" shows the current one."""
+    import re
+
+    from konsil.triage.services import propose
+
+    case = walker.walk_to(draft_case, "triaged")
+    propose(case=case)
+    transition(actor=coordinator, case=case, action="retriage", specialty="neurology", reason="A neurological question")
+    verified_login(client, coordinator)
+    page = client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
+    form = page[page.index('id="action-retriage"'):]
+    form = form[:form.index("</form>")]
+    assert re.search(r'<option value="neurology"[^>]*selected', form), "the current specialty is preselected"
+    assert not re.search(r'<option value="cardiology"[^>]*selected', form)

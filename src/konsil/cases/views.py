@@ -329,8 +329,9 @@ def _action_forms(request, case, relations, bound, context):
             form = bound
             form.specialists = options
         else:
-            initial = {"specialty": (proposal.specialty_id if proposal else None) or case.specialty_id,
-                       "urgency": proposal.urgency if proposal else case.urgency}
+            proposed = (proposal.specialty_id if proposal else None) or case.specialty_id
+            initial = {"specialty": case.specialty_id if t.action == "retriage" and case.specialty_id else proposed,
+                       "urgency": proposal.urgency if proposal else case.urgency}  # a change starts from the current
             form = ActionForm(t, initial=initial, specialties=specialties, specialists=options)
         forms.append(form)
     return forms
