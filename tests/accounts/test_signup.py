@@ -151,3 +151,25 @@ def test_password_reset_is_throttled(client, patient_user):
     for _i in range(7):
         client.post("/accounts/password/reset/", {"email": patient_user.email})
     assert len(mail.outbox) == 5
+
+
+def test_signing_up_from_a_program_page_comes_back_to_it(client, network, django_capture_on_commit_callbacks):
+    """An employee who checked their benefit signs up from the program page; after the e-mailed link and the
+    sign-in they are back on that page (where the sponsored case starts), not on the plain welcome page."""
+    back = "/programs/p/acme-benefit/"
+    page = client.get(f"{SIGNUP}?next={back}").content.decode()
+    assert f'name="next" value="{back}"' in page and f'/accounts/login/?next={back}"' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(SIGNUP, {**FORM, "next": back})
+    assert response.status_code == 302
+    link = mailed_link(mail.outbox[0])
+    assert "?next=%2Fprograms%2Fp%2Facme-benefit%2F#verify." in link  # where to go after; the secret stays after #
+    response = client.post(f"{LANDING}?next={back}", {"link": link_fragment(mail.outbox[0])})
+    assert response.status_code == 302 and response["Location"] == f"/accounts/login/?next={back.replace('/', '%2F')}"
+    response = client.post(response["Location"], {"email": FORM["email"], "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == back
+    # another site's address is never followed
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/accounts/logout/")
+        client.post(SIGNUP, {**FORM, "email": "other.patient@example.test", "next": "https://evil.example/"})
+    assert "next=" not in mailed_link(mail.outbox[-1])

@@ -73,6 +73,7 @@ def test_member_page_checks_and_starts(client, login, employer_program, member, 
     anonymous = client.post(page, {"member_id": "E100", "family_name": "Doe", "birth_date": "1980-01-01",
                                    "service": "written", "action": "check"})
     assert anonymous.status_code == 200 and "You are eligible" in anonymous.content.decode()
+    assert "Eligible." not in anonymous.content.decode()  # said once, not "You are eligible. Eligible."
     bad = client.post(page, {"member_id": "", "family_name": "Doe", "birth_date": "yesterday", "service": "written"})
     assert bad.status_code == 400
     user = make_user(Role.PATIENT, network)

@@ -30,6 +30,7 @@ from konsil.core.errors import DomainError
 
 from . import onboarding
 from .models import User
+from .views import next_param
 
 RESET_KEY = "konsil_link_reset"
 INVITE_KEY = "konsil_link_invite"
@@ -74,7 +75,8 @@ def link(request):
         except DomainError:
             return render(request, "accounts/signup_invalid.html", status=400)
         messages.success(request, _("Your email address is confirmed. Sign in to start your case."))
-        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': reverse('accounts:welcome')})}")
+        after = next_param(request) or reverse("accounts:welcome")  # the page the person signed up from, if any
+        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': after})}")
     if kind == "reset":
         uid, _sep, token = secret.partition(".")
         if _reset_user(uid, token) is None:

@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.http import urlencode, urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -93,8 +93,9 @@ def _mail(template: str, to: str, ctx: dict, *, language: str = "en") -> None:
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
 
 
-def register_patient(*, email: str, password: str, language: str, base_url: str) -> User | None:
-    """Create an inactive patient account in the sign-up network and send the verification link.
+def register_patient(*, email: str, password: str, language: str, base_url: str, next_url: str = "") -> User | None:
+    """Create an inactive patient account in the sign-up network and send the verification link (which leads on
+    to `next_url`, a path on this site such as the program page the person came from, once they sign in).
 
     For an address that has an account, nothing is created and its owner is told (the caller shows the same
     page either way). Returns the new user, or None."""
@@ -114,15 +115,16 @@ def register_patient(*, email: str, password: str, language: str, base_url: str)
         Membership.objects.create(user=user, organization=network, role=Role.PATIENT)
         emit(actor=user, action="account.signup", obj=user, detail={"network": str(network.pk)})
         uid = urlsafe_base64_encode(force_bytes(user.pk))
-        link = fragment_link(base_url, "verify", uid, verification_tokens.make_token(user))
+        link = fragment_link(base_url, "verify", uid, verification_tokens.make_token(user), next_url=next_url)
         transaction.on_commit(lambda: _mail("signup_verify", email, {"verify_url": link}, language=language))
     return user
 
 
-def fragment_link(base_url: str, kind: str, *parts: str) -> str:
-    """A single-use e-mailed link: the landing page's address, the secret after '#' (never sent to a server;
-    accounts.links reads it)."""
-    return f"{base_url}{reverse('accounts:link')}#{kind}.{'.'.join(parts)}"
+def fragment_link(base_url: str, kind: str, *parts: str, next_url: str = "") -> str:
+    """A single-use e-mailed link: the landing page's address (with where to go after, no secret), the secret
+    after '#' (never sent to a server; accounts.links reads it)."""
+    query = f"?{urlencode({'next': next_url})}" if next_url else ""
+    return f"{base_url}{reverse('accounts:link')}{query}#{kind}.{'.'.join(parts)}"
 
 
 def verify_email(*, uidb64: str, token: str) -> User:

@@ -21,6 +21,7 @@ from konsil.core.errors import DomainError
 
 from . import links, onboarding
 from .roles import Role
+from .views import next_param
 from .signup_forms import (
     AcceptInvitationForm,
     CaregiverInvitationForm,
@@ -56,7 +57,7 @@ def _put(form, exc: DomainError) -> None:
 def signup(request):
     """A patient creates an account; the same answer whether or not the address already has one."""
     if request.user.is_authenticated:
-        return redirect("accounts:welcome")
+        return redirect(next_param(request) or "accounts:welcome")
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         try:
@@ -68,15 +69,17 @@ def signup(request):
             try:
                 onboarding.throttle("signup-email", data["email"], limit=SIGNUP_LIMIT)
                 onboarding.register_patient(email=data["email"], password=data["password1"],
-                                            language=data["language"], base_url=_base_url(request))
+                                            language=data["language"], base_url=_base_url(request),
+                                            next_url=next_param(request))
             except onboarding.Throttled:
                 pass  # answered like a success: the address's owner already has mail from us
             except DomainError as exc:
                 _put(form, exc)
-                return render(request, "accounts/signup.html", {"form": form}, status=400)
+                return render(request, "accounts/signup.html", {"form": form, "next": next_param(request)},
+                              status=400)
             return redirect("accounts:signup_sent")
-        return render(request, "accounts/signup.html", {"form": form}, status=400)
-    return render(request, "accounts/signup.html", {"form": form})
+        return render(request, "accounts/signup.html", {"form": form, "next": next_param(request)}, status=400)
+    return render(request, "accounts/signup.html", {"form": form, "next": next_param(request)})
 
 
 def signup_sent(request):

@@ -8,7 +8,7 @@
   if (!secret || !form) {
     return;
   }
-  window.history.replaceState(null, "", window.location.pathname);
+  window.history.replaceState(null, "", window.location.pathname + window.location.search);  // ?next= holds no secret
   var field = form.querySelector("input[name=link]");
   if (!field || form.querySelector(".has-error")) {
     return;
