@@ -21,7 +21,6 @@ from konsil.core.errors import DomainError
 
 from . import links, onboarding
 from .roles import Role
-from .views import next_param
 from .signup_forms import (
     AcceptInvitationForm,
     CaregiverInvitationForm,
@@ -29,6 +28,7 @@ from .signup_forms import (
     KonsilPasswordResetForm,
     SignupForm,
 )
+from .views import next_param
 
 SIGNUP_LIMIT = 5  # per hour, per client address and per address typed
 RESET_LIMIT = 5

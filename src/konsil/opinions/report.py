@@ -7,6 +7,7 @@ after, a verification link with its QR code (no raw hash), and the paper size of
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -124,6 +125,16 @@ def records_reviewed(case) -> list[Reviewed]:
     return rows
 
 
+# "Further tests" written as none ("None needed now", "No further tests", "Ninguna", "不要です"): no line saying
+# the specialist recommends more tests.
+NO_TESTS = re.compile(
+    r"\s*(?:none|nothing|no(?:\s+(?:further|more|additional|other|new))?\s+(?:tests?|testing|studies|work-?up)\b"
+    r"|no\b(?=\W*$)|not\s+(?:needed|necessary|required|indicated)|n/?a\b|nil\b"
+    r"|ningun[oa]|no\s+(?:se\s+)?(?:necesita|requiere|hace\s+falta)|nada\b|no\s+(?:hay|son)\s+necesari"
+    r"|[^。.\n]{0,30}?(?:不要|必要(?:は)?ありません|必要ない)|なし|特に(?:なし|ありません))",
+    re.IGNORECASE)
+
+
 def plain_summary(opinion, revised_name: str) -> list[str]:
     """The opinion in plain words for the patient, from its structured verdicts (the detail follows)."""
     lines = []
@@ -144,7 +155,7 @@ def plain_summary(opinion, revised_name: str) -> list[str]:
     }.get(opinion.treatment_verdict)
     if treatment:
         lines.append(treatment)
-    if opinion.further_tests:
+    if opinion.further_tests and not NO_TESTS.match(opinion.further_tests):
         lines.append(_("The specialist recommends more tests (listed below)."))
     lines.append(_("Take this report to your doctor and talk it over before you change your treatment."))
     return lines
