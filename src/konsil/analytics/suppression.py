@@ -1,7 +1,8 @@
 """Small-cell suppression for sponsor views: no count from 1 to 10 is shown, nor anything derived from one.
 
 A suppressed cell keeps its key with the value null and `"suppressed": true`. In each breakdown list where a
-single cell would be suppressed, the next smallest is suppressed too, so the total does not give it away.
+single cell would be suppressed, the next smallest is suppressed too (with `"complement": true`: it is not small
+itself), so the total does not give it away.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def _complement(items: list) -> None:
         smallest = min(shown, key=lambda i: i["count"])
         smallest["count"] = None
         smallest["suppressed"] = True
+        smallest["complement"] = True  # hidden although 11 or more: shown, it would give the small one away
 
 
 def _walk(value, parent_key: str = ""):

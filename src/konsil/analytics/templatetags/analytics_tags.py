@@ -35,6 +35,15 @@ def cell(value) -> str:
 
 
 @register.filter
+def row_cell(row: dict) -> str:
+    """A breakdown row's count; one hidden only so that a small one cannot be worked out says so, not "fewer
+    than 11" (it is 11 or more)."""
+    if row and row.get("complement"):
+        return _("hidden (it would reveal a smaller count)")
+    return cell(row.get("count") if row else None)
+
+
+@register.filter
 def all_hidden(rows) -> bool:
     """Some counts suppressed and none shown (the others are 0): a chart of them would show no bars at all."""
     counts = [row.get("count") for row in rows or ()]
