@@ -181,3 +181,18 @@ def test_list_tables_stack_as_labelled_cards_on_a_phone(browser, live_server, jo
       return {wrapped: h('Estado de residencia'), plain: h('Especialista')}; }""")
     assert heights["wrapped"] >= heights["plain"] + 10, heights
     context.close()
+
+
+def test_the_report_signature_reads_as_words_on_a_phone(browser, live_server, journey):
+    """The signature block of the report is text: on a phone its sentences wrap between words ("whether", not
+    "w / hether"); only the link and the hash may break anywhere."""
+    from django.urls import reverse
+
+    context = context_for(browser, live_server, journey["patient"])
+    page = context.new_page()
+    page.goto(reverse("opinions:report", kwargs={"pk": journey["delivered"].pk}))
+    style = page.evaluate("""() => { const p = document.querySelector('.verify-text p:nth-of-type(2)')
+        || document.querySelector('#signature-h').parentElement.querySelector('dd');
+      const s = getComputedStyle(p); return {wordBreak: s.wordBreak, font: s.fontFamily}; }""")
+    assert style["wordBreak"] != "break-all" and "monospace" not in style["font"], style
+    context.close()
