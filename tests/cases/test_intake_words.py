@@ -75,6 +75,9 @@ def test_country_and_state_are_pickers_and_a_us_state_is_required(client, patien
     page = client.get(url("cases:new")).content.decode()
     assert '<select name="country"' in page and '<option value="MX">Mexico</option>' in page
     assert "California (CA)" in page
+    label = page[page.index('<label for="id_state"'):]
+    label = label[:label.index("</label>")]
+    assert "(required in the US)" in label and "(optional)" not in label  # not "optional" above "Required when"
     response = client.post(url("cases:new"), {**PATIENT_STEP, "state": ""})
     assert response.status_code == 200 and "Choose the US state" in response.content.decode()
     assert not Case.objects.exists()

@@ -157,3 +157,22 @@ def test_an_afternoon_time_ends_no_sentence_with_a_double_stop(s_client, blinded
     type(proposal).objects.filter(pk=proposal.pk).update(created_at=afternoon)
     page = login(client, coordinator).get(reverse("cases:detail", args=[blinded_case.pk])).content.decode()
     assert "Proposed on Dec. 3, 2026, 3:05 p.m. by" in page and "p.m.." not in page
+
+
+def test_what_signing_needs_is_not_labelled_optional(s_client, case_at):
+    """A draft saves with any field empty, but signing needs the verdicts, the answers, the narrative and the
+    confidence: those say "required to sign", not "optional", which only the truly optional ones say."""
+    import re
+
+    case = case_at("in_review")
+    page = _review(s_client, case)
+    form = page[page.index('class="opinion-form"'):]
+    labels = {re.sub(r"<[^>]+>", "", m).split("(")[0].strip(): m
+              for m in re.findall(r"<(?:label|legend)[^>]*>(.*?)</(?:label|legend)>", form, re.S)}
+    for name in ("Diagnosis verdict", "Treatment verdict", "Narrative", "Confidence"):
+        assert "(required to sign)" in labels[name], (name, labels[name])
+    for name in ("Revised ICD-10-CM code", "Recommendation"):
+        assert "(when needed)" in labels[name], (name, labels[name])
+    for name in ("Comment on the diagnosis", "Recommended further tests"):
+        assert "(optional)" in labels[name], (name, labels[name])
+    assert "(optional)" not in " ".join(labels[q.text] for q in case.questions.all() if q.text in labels)

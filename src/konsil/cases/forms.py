@@ -82,6 +82,7 @@ class PatientForm(forms.Form):
                                 initial="US")
     state = forms.ChoiceField(label=_("US state"), choices=BLANK + STATE_NAMED_CHOICES, required=False,
                               help_text=_("Required when the patient lives in the United States."))
+    state.condition = _("required in the US")  # not "(optional)": clean() asks for it when the country is the US
     county = forms.ChoiceField(label=_("County"), required=False, choices=(),
                                help_text=_("Optional: it tells rural from urban access (USDA codes), nothing else."))
     language = forms.ChoiceField(label=_("Preferred language"), choices=LANGUAGE_CHOICES, initial="en")

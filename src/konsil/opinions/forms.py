@@ -11,13 +11,21 @@ from .services import CONTENT_FIELDS
 TEXT_FIELDS = tuple(name for name in CONTENT_FIELDS if name != "answers")
 
 
-def _text(label, rows: int = 4, help_text: str = ""):
-    return forms.CharField(label=label, required=False, strip=False, help_text=help_text,
-                           widget=forms.Textarea(attrs={"rows": rows}))
+TO_SIGN = _("required to sign")  # a draft saves without it; services.check_complete asks for it at signing
+WHEN_NEEDED = _("when needed")
+
+
+def _text(label, rows: int = 4, help_text: str = "", condition=None):
+    field = forms.CharField(label=label, required=False, strip=False, help_text=help_text,
+                            widget=forms.Textarea(attrs={"rows": rows}))
+    field.condition = condition
+    return field
 
 
 def _choice(label, choices):
-    return forms.CharField(label=label, required=False, widget=forms.RadioSelect(choices=choices))
+    field = forms.CharField(label=label, required=False, widget=forms.RadioSelect(choices=choices))
+    field.condition = TO_SIGN
+    return field
 
 
 def answer_name(question) -> str:
@@ -119,19 +127,20 @@ class OpinionForm(ServiceForm):
         help_text=_("Required when the diagnosis is refined or changed, e.g. I25.110."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "size": 10}),
     )
+    revised_diagnosis.condition = WHEN_NEEDED
     diagnosis_comment = _text(_("Comment on the diagnosis"), rows=3)
     treatment_verdict = _choice(_("Treatment verdict"), TreatmentVerdict.choices)
-    treatment_recommendation = _text(_("Recommendation"),
+    treatment_recommendation = _text(_("Recommendation"), condition=WHEN_NEEDED,
                                      help_text=_("Required unless you agree with the proposed treatment."))
     further_tests = _text(_("Recommended further tests"), rows=3)
-    narrative = _text(_("Narrative"), rows=8)
+    narrative = _text(_("Narrative"), rows=8, condition=TO_SIGN)
     confidence = _choice(_("Confidence"), Confidence.choices)
 
     def __init__(self, *args, questions=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.questions = list(questions)
         for question in self.questions:
-            self.fields[answer_name(question)] = _text(question.text, rows=3)
+            self.fields[answer_name(question)] = _text(question.text, rows=3, condition=TO_SIGN)
 
     @classmethod
     def for_opinion(cls, opinion, questions, *, bound: bool = False, **kwargs):
