@@ -354,3 +354,14 @@ def test_submit_records_time_and_queues_triage(draft_case, django_capture_on_com
     assert case.submitted_at is not None
     proposal = case.triage_proposals.get()
     assert proposal.specialty_id in {"cardiology", "interventional_cardiology"}
+
+
+def test_an_email_is_in_the_reader_s_language_to_its_last_line(draft_case, coordinator,
+                                                                 django_capture_on_commit_callbacks):
+    coordinator.preferred_language = "ja"
+    coordinator.save(update_fields=["preferred_language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        transition(actor=draft_case.patient.user, case=draft_case, action="submit")
+    message = next(m for m in mail.outbox if m.to == [coordinator.email])
+    assert message.subject == "Konsil: ケースの更新"
+    assert "Sign in" not in message.body and "詳細は Konsil にサインインしてご確認ください" in message.body

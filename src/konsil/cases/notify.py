@@ -103,6 +103,6 @@ def notify_users(case, kind: str, users) -> int:
 def _send(reference: str, kind: str, emails: list[tuple[str, str]]) -> None:
     for address, language in emails:
         with translation.override(language or settings.LANGUAGE_CODE):
-            body = "\n\n".join([text_for(kind, reference),
-                                 f"{_('Sign in to Konsil to see the details:')}\n{settings.KONSIL_SITE_URL}"])
+            details = _("Sign in to Konsil to see the details:")  # outside an f-string, where gettext finds it
+            body = "\n\n".join([text_for(kind, reference), f"{details}\n{settings.KONSIL_SITE_URL}"])
             send_mail(str(_("Konsil: case update")), body, None, [address], fail_silently=True)
