@@ -212,3 +212,22 @@ def test_unknown_action_with_a_huge_name_is_refused_cleanly(draft_case, patient_
     with pytest.raises(ValidationFailed):
         transition(actor=patient_user, case=draft_case, action="x" * 500)
     assert AuditEvent.objects.filter(action="case.unknown_action").count() == 1
+
+
+def test_an_automatic_step_reads_as_konsil_in_the_reader_s_language(client, walker, draft_case, coordinator):
+    """Auto-routing triages and offers as itself: the timeline names it "Konsil (automatic)", not "system"."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from konsil.cases.services import transition as move
+    from konsil.matching.routing import SYSTEM_ACTOR
+
+    case = walker.walk_to(draft_case, "submitted")
+    move(actor=SYSTEM_ACTOR, case=case, action="triage", specialty="cardiology", urgency="routine")
+    client.force_login(case.patient.user)
+    page = client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
+    timeline = page[page.index('id="timeline-h"'):]
+    assert "Konsil (automatic)" in timeline and ">system<" not in timeline
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    page = client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
+    assert "Konsil (automático)" in page[page.index('id="timeline-h"'):]

@@ -59,6 +59,7 @@ RELATION_LABELS = {
     rel.SIGNER: gettext_lazy("Signing specialist"), rel.SPONSOR_ADMIN: gettext_lazy("Program admin"),
     rel.PANEL_MEMBER: gettext_lazy("Panel member"),
     "treating_physician": gettext_lazy("Treating physician"),
+    rel.SYSTEM: gettext_lazy("Konsil (automatic)"),  # triage, routing, the clocks: not the raw word "system"
 }
 STEPS = ((1, gettext_lazy("Patient")), (2, gettext_lazy("Questions")),
          (3, gettext_lazy("Diagnosis and treatment")), (4, gettext_lazy("Urgency and delivery")),
