@@ -134,3 +134,20 @@ def test_purge_removes_old_signals(delivered_case, patient_user):
     consult = _now_consult(delivered_case, patient_user)
     services.post_signal(user=patient_user, consult=consult, kind="hello", payload={})
     assert services.purge_signals(now=consult.ends_at + dt.timedelta(hours=2)) == 1
+
+
+def test_the_booking_form_starts_from_the_patient_s_state_and_interpreter(client, delivered_case, patient_user):
+    """Without a zone from the browser, the patient's state gives it (California: Los Angeles, not UTC); a case
+    that asked for an interpreter starts with one for the patient's language."""
+    import re
+
+    identity = delivered_case.identity  # locked once submitted: set as if the patient had written it so
+    type(identity).objects.filter(pk=identity.pk).update(state="CA", language="ja")
+    delivered_case.interpreter_needed = True
+    delivered_case.save(update_fields=["interpreter_needed"])
+    client.force_login(patient_user)
+    page = client.get(reverse("consults:book", kwargs={"pk": delivered_case.pk})).content.decode()
+    assert re.search(r'<option value="America/Los_Angeles"[^>]*selected', page)
+    assert re.search(r'<option value="ja"[^>]*selected', page)
+    assert "Asia/Tokyo" in client.get(reverse("consults:book", kwargs={"pk": delivered_case.pk}) + "?tz=Asia/Tokyo"
+                                      ).content.decode()  # the browser's zone still wins

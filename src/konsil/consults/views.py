@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from konsil.cases.selectors import get_case
 from konsil.core import authz
 from konsil.core.errors import DomainError, NotFound
+from konsil.matching.zones import ZONE_OF_STATE
 
 from . import conf, notify, selectors, services, slots
 from .forms import AttendanceForm, BookingForm, CancelForm, NoteForm, RescheduleForm
@@ -52,7 +53,8 @@ def book(request, pk):
         messages.error(request, _("A consult can be booked once the report is delivered."))
         return redirect("cases:detail", pk=case.pk)
     specialist = case.assigned_specialist
-    zone = _zone(request)
+    identity = case.identity
+    zone = _zone(request, fallback=ZONE_OF_STATE.get(identity.state or "", "UTC"))  # the browser's, else the state's
     modes = [m for m in (specialist.delivery_modes or []) if m in Mode.values]
     kwargs = {"modes": modes, "free": services.open_slots(specialist), "zone": zone,
               "minutes": conf.slot_minutes(), "has_physician": bool(case.treating_physician_email)}
@@ -74,7 +76,9 @@ def book(request, pk):
             messages.success(request, _("Your consult is booked. The invitation was sent by e-mail."))
             return redirect("consults:detail", pk=consult.pk)
     else:
-        form = BookingForm(initial={"mode": modes[0] if modes else "", "patient_time_zone": zone}, **kwargs)
+        interpreter = identity.language if case.interpreter_needed else ""  # the case already asks for one
+        form = BookingForm(initial={"mode": modes[0] if modes else "", "patient_time_zone": zone,
+                                    "interpreter_language": interpreter}, **kwargs)
     return render(request, "consults/book.html", {
         "case": case, "form": form, "specialist": specialist, "zone": zone, "modes": modes,
         "has_slots": bool(kwargs["free"]), "cancel_hours": conf.cancel_hours()}, status=status)
