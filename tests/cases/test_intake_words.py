@@ -195,3 +195,25 @@ def test_a_code_the_record_denies_is_not_suggested():
     assert "R59" not in codes and not any(c.startswith(("J90", "J91", "M25.4")) for c in codes)  # all denied
     assert "R59" in [s["code"] for s in suggest("Enlarged lymph nodes in the neck.", limit=5)]
     assert "R59" in [s["code"] for s in suggest("No fever. Enlarged lymph nodes in the neck.", limit=5)]
+
+
+def test_the_country_picker_speaks_the_reader_s_language_in_its_order(client, patient_user, network):
+    """Country names come from the Unicode CLDR in the page's language, sorted by name, not by ISO code."""
+    import re
+
+    from django.conf import settings
+
+    client.force_login(patient_user)
+    for language, names in (("en", ["Afghanistan", "Albania", "United States"]),
+                            ("es", ["Emiratos Árabes Unidos", "Eritrea"]), ("ja", ["アメリカ合衆国"])):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        page = client.get(url("cases:new")).content.decode()
+        select = page[page.index('<select name="country"'):]
+        select = select[:select.index("</select>")]
+        shown = re.findall(r'<option value="(\w\w)"[^>]*>([^<]+)</option>', select)
+        labels = [name for _code, name in shown]
+        assert all(name in labels for name in names), (language, labels[:5])
+        if language != "ja":
+            assert labels.index(names[0]) < labels.index(names[-1])
+        assert len(shown) == len(set(code for code, _n in shown)) > 190
+        assert re.search(r'<option value="US"[^>]*selected', select)  # still the first guess

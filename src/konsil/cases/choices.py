@@ -1,5 +1,8 @@
 """Enumerations of the case domain."""
 
+import unicodedata
+from functools import lru_cache
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -114,6 +117,29 @@ COUNTRIES = (
 )
 COUNTRY_CHOICES = [(item[:2], f"{item[3:]}") for item in COUNTRIES.split("|")]
 COUNTRY_CODES = frozenset(code for code, _name in COUNTRY_CHOICES)
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """COUNTRY_CHOICES named in the reader's language (Unicode CLDR, through Babel) and sorted by that name."""
+    from konsil.core.context import reader_language
+
+    return list(_countries_in(reader_language()))
+
+
+@lru_cache(maxsize=16)
+def _countries_in(language: str) -> tuple[tuple[str, str], ...]:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        names = Locale.parse(language).territories
+    except (UnknownLocaleError, ValueError):
+        names = {}
+    rows = [(code, names.get(code) or english) for code, english in COUNTRY_CHOICES]
+
+    def key(row):  # "Åland" with the A's, "Émirats" with the E's
+        return "".join(c for c in unicodedata.normalize("NFKD", row[1].casefold()) if not unicodedata.combining(c))
+
+    return tuple(sorted(rows, key=key))
 
 STATE_NAMES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",

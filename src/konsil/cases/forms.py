@@ -12,7 +12,6 @@ from konsil.core import geo
 from konsil.core.errors import DomainError
 
 from .choices import (
-    COUNTRY_CHOICES,
     LANGUAGE_CHOICES,
     STATE_CHOICES,
     STATE_NAMED_CHOICES,
@@ -21,6 +20,7 @@ from .choices import (
     Sex,
     Status,
     Urgency,
+    country_choices,
 )
 
 BLANK = [("", "—")]
@@ -78,7 +78,7 @@ class PatientForm(forms.Form):
     birth_date = forms.DateField(label=_("Birth date"), widget=forms.DateInput(attrs={"type": "date"}),
                                  error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")})
     sex = forms.ChoiceField(label=_("Sex"), choices=BLANK + list(Sex.choices))
-    country = forms.ChoiceField(label=_("Country where the patient lives"), choices=COUNTRY_CHOICES,
+    country = forms.ChoiceField(label=_("Country where the patient lives"), choices=country_choices,
                                 initial="US")
     state = forms.ChoiceField(label=_("US state"), choices=BLANK + STATE_NAMED_CHOICES, required=False,
                               help_text=_("Required when the patient lives in the United States."))
