@@ -91,3 +91,16 @@ def test_specialty_names_follow_the_reader_language(db, monkeypatch):
     with translation.override("es"):
         assert str(cardiology) == "Cardiología" and vocab(cardiology.name) == "Cardiología"
     assert vocab("") == ""
+
+
+def test_no_template_comment_spans_lines():
+    """Django's {# #} comment ends at the line's end: one that spans lines is printed into the page."""
+    from pathlib import Path
+
+    import konsil
+
+    root = Path(konsil.__file__).parent
+    broken = [f"{path.relative_to(root)}:{n}" for path in root.rglob("templates/**/*.html")
+              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+              if "{#" in line and "#}" not in line[line.index("{#"):]]
+    assert not broken, broken
