@@ -326,7 +326,8 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_EXPOSE_HEADERS = ["Location", "ETag"]
 # Webhook receivers must resolve to public addresses; list private networks an operator trusts (comma-separated CIDRs).
 KONSIL_WEBHOOK_ALLOWED_NETWORKS = [n for n in os.environ.get("KONSIL_WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n]
-# Offers and review deadlines by urgency: the defaults live in cases/offers.py and cases/sla.py; a deployment
+# Offers and review deadlines by urgency: the defaults live in cases/offers.py and core/deadlines.py (the review
+# clock and matching's deadline factor share them); a deployment
 # overrides them with KONSIL_OFFER_WINDOW_MINUTES, KONSIL_OFFER_MAX_MISSES, KONSIL_REVIEW_HOURS and
 # KONSIL_REVIEW_REMINDER_AT in its settings module.
 

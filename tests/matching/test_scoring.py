@@ -136,16 +136,33 @@ def test_violations_are_all_listed():
 # --- soft score --------------------------------------------------------------------------------------------------
 
 def test_deadline_fit_by_urgency():
-    assert scoring.deadline_value(24, "stat") == 0.5
-    assert scoring.deadline_value(12, "stat") == 0.75
-    assert scoring.deadline_value(48, "stat") == 0.0
-    assert scoring.deadline_value(96, "stat") == 0.0
-    assert scoring.deadline_value(168, "routine") == 0.5
-    assert scoring.deadline_value(24, "urgent") == 0.75
+    """Against the review clock's deadlines (72 / 24 / 4 h): 0.5 exactly at the deadline."""
+    assert scoring.deadline_value(4, "stat") == 0.5
+    assert scoring.deadline_value(0, "stat") == 1.0
+    assert scoring.deadline_value(72, "routine") == 0.5
+    assert scoring.deadline_value(24, "urgent") == 0.5
+    assert scoring.deadline_value(144, "routine") == pytest.approx(1 / 3)
+    # Faster is always better, also where nobody can meet a STAT clock.
+    assert scoring.deadline_value(24, "stat") > scoring.deadline_value(48, "stat") > 0
+
+
+def test_matching_deadline_is_the_review_clock(settings):
+    """A specialist matched as within the deadline is not breached by the review clock (cases.sla)."""
+    from datetime import timedelta
+
+    from konsil.cases import sla
+
+    for urgency in ("routine", "urgent", "stat"):
+        hours = sla.review_window(urgency) / timedelta(hours=1)
+        assert scoring.deadline_value(hours, urgency) == 0.5
+    settings.KONSIL_REVIEW_HOURS = {"routine": 120}
+    assert scoring.deadline_value(120, "routine") == 0.5 and sla.review_window("routine") == timedelta(hours=120)
+    reasons = score(make_case(urgency="routine"), make_spec(turnaround_hours=100)).reasons
+    assert any("within the 120 h routine deadline" in r for r in reasons)
 
 
 def test_score_is_a_weighted_mean_with_factors_and_reasons():
-    s = score(make_case(urgency="urgent"), make_spec(turnaround_hours=24, active=1, quality=0.9))
+    s = score(make_case(urgency="urgent"), make_spec(turnaround_hours=8, active=1, quality=0.9))
     factors = {f["factor"]: f for f in s.factors}
     assert set(factors) == {"deadline", "load", "quality"}  # only the factors that apply
     assert factors["deadline"]["value"] == 0.75 and factors["load"]["value"] == 0.75
@@ -153,15 +170,15 @@ def test_score_is_a_weighted_mean_with_factors_and_reasons():
     w = Weights()
     expected = (w.deadline * 0.75 + w.load * 0.75 + w.quality * 0.9) / (w.deadline + w.load + w.quality)
     assert s.value == pytest.approx(expected)
-    assert "returns opinions in 24 h, within the 48 h urgent deadline" in s.reasons
+    assert "returns opinions in 8 h, within the 24 h urgent deadline" in s.reasons
     assert "3 of 4 case slots free" in s.reasons and "quality signal 0.90" in s.reasons
     late = score(make_case(urgency="stat"), make_spec(turnaround_hours=36))
-    assert "returns opinions in 36 h, later than the 24 h STAT deadline" in late.reasons
+    assert "returns opinions in 36 h, later than the 4 h STAT deadline" in late.reasons
 
 
 def test_optional_factors_apply_when_their_data_is_there():
     case = make_case(subspecialty="electrophysiology", previous_specialists=["s1"], utc_offset=-5)
-    spec = make_spec(subspecialties=["electrophysiology"], utc_offset=-8, fee=250)
+    spec = make_spec(subspecialties=["electrophysiology"], utc_offset=-8, fee=250, turnaround_hours=24)
     s = score(case, spec)
     factors = {f["factor"]: f["value"] for f in s.factors}
     assert factors == {"subspecialty": 1.0, "deadline": 0.75, "load": 1.0, "quality": 0.8, "continuity": 1.0,

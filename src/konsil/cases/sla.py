@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from konsil.audit.services import emit
+from konsil.core.deadlines import URGENCIES, review_hours
 from konsil.core.prepared import ID, MOMENT, Prepared
 
 from . import offers
@@ -21,14 +22,13 @@ from .notify import notify
 from .selectors import coordinated_by, for_queue
 
 SYSTEM_ACTOR = "sla"
-REVIEW_HOURS = {"routine": 72, "urgent": 24, "stat": 4}
 REMINDER_AT = 0.75  # share of the window gone when the specialist is reminded
 UNDER_REVIEW = (Status.ACCEPTED, Status.IN_REVIEW, Status.INFO_REQUESTED, Status.OPINION_DRAFTED)
 
 
 def review_window(urgency: str) -> timedelta:
     """Time from acceptance to the signed opinion for this urgency (KONSIL_REVIEW_HOURS)."""
-    hours = {**REVIEW_HOURS, **getattr(settings, "KONSIL_REVIEW_HOURS", {})}
+    hours = review_hours()
     return timedelta(hours=hours.get(urgency, hours["routine"]))
 
 
@@ -46,7 +46,7 @@ def start_clock(case: Case, now=None) -> None:
 
 def reminder_points(now) -> dict[str, object]:
     """Per urgency, the due moment up to which a review is in the last part of its window (reminded) now."""
-    return {urgency: now + _left_at_reminder(urgency) for urgency in REVIEW_HOURS}
+    return {urgency: now + _left_at_reminder(urgency) for urgency in URGENCIES}
 
 
 def _due_soon_q(points: dict) -> Q:
@@ -124,7 +124,7 @@ def _review(user):
 # compiling their joins and subqueries cost more than running them. `user`: the coordinator's key.
 _BREACHES = Prepared(Case, lambda user, now: _review(user).filter(review_due_at__lt=now)[:SHOWN], user=ID, now=MOMENT)
 _DUE_SOON = Prepared(Case, lambda user, now, **points: _review(user).filter(
-    _due_soon_q(points), review_due_at__gte=now)[:SHOWN], user=ID, now=MOMENT, **dict.fromkeys(REVIEW_HOURS, MOMENT))
+    _due_soon_q(points), review_due_at__gte=now)[:SHOWN], user=ID, now=MOMENT, **dict.fromkeys(URGENCIES, MOMENT))
 _EXPIRING = Prepared("cases.Offer", lambda user, **points: offers.expiring(coordinated_by(user), points)[:SHOWN],
                      user=ID, **dict.fromkeys(offers.WINDOW_MINUTES, MOMENT))
 _ESCALATED = Prepared(Case, lambda user: offers.escalated(for_queue(coordinated_by(user)))[:SHOWN], user=ID)

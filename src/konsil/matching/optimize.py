@@ -20,8 +20,10 @@ from django.utils.translation import ngettext, ngettext_lazy
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
+from konsil.core.deadlines import review_hours
+
 from . import licensure, scoring
-from .scoring import DEADLINE_HOURS, DEFAULT_WEIGHTS, MAX_TZ_GAP, Weights
+from .scoring import DEFAULT_WEIGHTS, MAX_TZ_GAP, Weights
 
 EMPTY = np.empty(0, dtype=np.int64)
 URGENCY_ORDER = {"stat": 0, "urgent": 1, "routine": 2}
@@ -89,8 +91,8 @@ class SpecialistIndex:
         self.masks = {key: {k: self._mask(v, n) for k, v in groups[key].items()}
                       for key in ("exact", "states", "countries", "languages", "delivery")}
         turnaround = np.array([s["turnaround_hours"] for s in sp], dtype=float)
-        self.wv_deadline = {u: w.deadline * np.maximum(0.0, 1.0 - (turnaround / d) / 2.0)
-                            for u, d in DEADLINE_HOURS.items()}
+        self.wv_deadline = {u: w.deadline * (d / (d + np.maximum(0.0, turnaround)))  # scoring.deadline_value
+                            for u, d in review_hours().items()}
         load = np.divide(self.free, cap, out=np.zeros(n), where=cap > 0)
         self.wv_load = w.load * load
         quality = np.array([scoring.DEFAULT_QUALITY if s["quality"] is None else s["quality"] for s in sp],

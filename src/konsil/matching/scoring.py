@@ -14,10 +14,10 @@ from functools import lru_cache
 
 from django.utils.translation import gettext as _
 
+from konsil.core.deadlines import URGENCIES, review_hours
+
 from . import catalog, licensure
 
-DEADLINE_HOURS = {"routine": 168.0, "urgent": 48.0, "stat": 24.0}
-URGENCIES = tuple(DEADLINE_HOURS)
 DELIVERY_MODES = ("written", "video", "phone", "in_person")
 DEFAULT_QUALITY = 0.5
 MAX_TZ_GAP = 12.0
@@ -361,8 +361,10 @@ def urgency_label(urgency: str) -> str:
 
 
 def deadline_value(turnaround_hours: float, urgency: str) -> float:
-    """1 for an instant answer, 0.5 exactly at the urgency's deadline, 0 at twice the deadline or later."""
-    return max(0.0, 1.0 - (turnaround_hours / DEADLINE_HOURS[urgency]) / 2.0)
+    """1 for an instant answer, 0.5 exactly at the urgency's review deadline (core.deadlines: the review clock's),
+    1/3 at twice it and on down: a faster specialist always scores higher, even when none can meet a STAT clock."""
+    limit = review_hours()[urgency]
+    return limit / (limit + max(0.0, turnaround_hours))
 
 
 def timezone_value(a: float, b: float) -> float:
@@ -391,7 +393,7 @@ def score(case: dict, specialist: dict, weights: Weights = DEFAULT_WEIGHTS) -> S
             (_("practises %(specialty)s, the subspecialty asked for") if has
              else _("does not practise %(specialty)s, the subspecialty asked for")) % label)
     hours, urgency = specialist["turnaround_hours"], case["urgency"]
-    limit = DEADLINE_HOURS[urgency]
+    limit = review_hours()[urgency]
     params = {"hours": hours, "limit": limit, "urgency": urgency_label(urgency)}
     add("deadline", deadline_value(hours, urgency),
         (_("returns opinions in %(hours)g h, within the %(limit)g h %(urgency)s deadline") if hours <= limit
