@@ -197,6 +197,31 @@ def test_a_code_the_record_denies_is_not_suggested():
     assert "R59" in [s["code"] for s in suggest("No fever. Enlarged lymph nodes in the neck.", limit=5)]
 
 
+def test_a_suspected_diagnosis_is_not_coded():
+    """ICD-10-CM guideline IV.H: suspected, possible or rule-out diagnoses are not coded; confirmed ones are."""
+    from konsil.cases.coding import suggest
+
+    def codes(text):
+        return [s["code"] for s in suggest(text, limit=10)]
+
+    assert not any(c.startswith("C80") for c in codes(REFERRAL))  # "Suspected primary lung cancer"
+    assert not any(c.startswith("C80") for c in codes(CT_REPORT))  # "highly suspicious for primary lung malignancy"
+    for text in ("Possible pulmonary embolism.", "Rule out pulmonary embolism.", "Pulmonary embolism is suspected.",
+                 "Concern for pulmonary embolism on the CT.", "Likely pulmonary embolism."):
+        assert not any(c.startswith("I26") for c in codes(text)), text
+    assert any(c.startswith("I26") for c in codes("Pulmonary embolism on the CT. Possible pneumonia."))
+    assert "E11" in codes("Type 2 diabetes, probably since 2010.")  # a guess about when is not about whether
+
+
+def test_denied_words_are_found_in_text_whose_lower_case_is_longer():
+    """"İ" lower-cases to two characters: the context is read at the phrase's own place, not 30 characters on
+    (where "No fever" would deny it)."""
+    from konsil.cases.coding import suggest
+
+    assert "I26" in [s["code"] for s in suggest("İ" * 30 + " pulmonary embolism. No fever.", limit=5)]
+    assert "I26" not in [s["code"] for s in suggest("İ" * 30 + ". No pulmonary embolism.", limit=5)]
+
+
 def test_the_country_picker_speaks_the_reader_s_language_in_its_order(client, patient_user, network):
     """Country names come from the Unicode CLDR in the page's language, sorted by name, not by ISO code."""
     import re

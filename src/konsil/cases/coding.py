@@ -49,13 +49,17 @@ def suggest(text: str, *, limit: int) -> list[dict]:
 
 def _said(text: str, matched: str) -> bool:
     """Whether each of the phrases a code was suggested for is asserted somewhere in `text` (NegEx/ConText
-    context of triage.knowledge); a phrase not found as written counts as said."""
-    from konsil.triage.knowledge import assertion
+    context of triage.knowledge), and not only as a suspicion (ICD-10-CM IV.H: the uncertain are not coded);
+    a phrase not found as written counts as said."""
+    from konsil.triage.knowledge import assertion, uncertain
 
-    low = (text or "").lower()
+    text = text or ""
     for phrase in (p.strip() for p in matched.split(",")):
-        spans = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(phrase)}(?!\w)", low)] if phrase else []
-        if spans and all(assertion(text, start, end) in NOT_SAID for start, end in spans):
+        # Matched in the text itself, case-insensitively: lower() can change a string's length ("İ").
+        spans = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE)] \
+            if phrase else []
+        if spans and all(assertion(text, start, end) in NOT_SAID or uncertain(text, start, end)
+                         for start, end in spans):
             return False
     return True
 

@@ -258,6 +258,29 @@ def assertion(text: str, start: int, end: int) -> str | None:
     return section_kind(text, start)
 
 
+# A diagnosis written as uncertain ("suspected lung cancer", "rule out PE", "pneumonia is likely"). Apart from
+# `assertion`: triage must still act on a suspected stroke; coding must not code it (ICD-10-CM guideline IV.H).
+_UNCERTAIN_BEFORE = re.compile(
+    r"(?<!\w)(?:suspect(?:ed|s)?|suspicious (?:for|of)|suspicion (?:of|for)|probabl[ey]|possibl[ey]|likely"
+    r"|presumed|presumptive|questionable|query|rule[sd]? out|r/o|concern(?:ing)? for|worrisome for"
+    r"|working diagnosis(?: of)?|differential(?: diagnosis)?(?: includes?)?|cannot (?:exclude|rule out))(?!\w)",
+    re.IGNORECASE)
+_UNCERTAIN_AFTER = re.compile(
+    r"^\W*(?:(?:is|was|are|were|remains?)\s+)?(?:suspected|possible|probable|likely|questionable|not excluded"
+    r"|cannot be (?:excluded|ruled out)|to be ruled out|versus|vs\.?)(?!\w)", re.IGNORECASE)
+
+
+def uncertain(text: str, start: int, end: int) -> bool:
+    """Whether the mention at text[start:end] is written as suspected, possible or to be ruled out."""
+    head = text[max(0, start - 200):start]
+    cuts = list(_BOUNDARY.finditer(head))
+    if cuts:
+        head = head[cuts[-1].end():]
+    if _UNCERTAIN_BEFORE.search(" ".join(head.split()[-WINDOW_WORDS:])):
+        return True
+    return bool(_UNCERTAIN_AFTER.search(text[end:end + 60]))
+
+
 def find(pattern: re.Pattern | None, text: str, ignore: Iterable[str] = ("negated", "family", "historical",
                                                                             "hypothetical")) -> re.Match | None:
     """The first match whose assertion is not among `ignore` (pass ignore=() for any mention)."""
