@@ -81,3 +81,22 @@ def test_hundreds_of_image_frames_are_one_line_naming_the_study(client, speciali
     body = client.get(url("audit:my_access")).content.decode()
     line = f"Dr. {specialist.user.get_full_name()}, specialist in Cardiology, viewed 300 images of your CT scan"
     assert body.count(line) == 1
+
+
+def test_code_suggestions_are_konsil_s_even_when_the_patient_s_edit_set_them_off(client, patient_user, draft_case):
+    """The trail keeps the patient as the one whose words were read; the log does not say "You suggested"."""
+    emit(actor=patient_user, action="case.code_suggest", obj=draft_case, patient_id=draft_case.patient_id,
+         detail={"added": 1, "removed": 0})
+    client.force_login(patient_user)
+    body = client.get(url("audit:my_access")).content.decode()
+    assert "Konsil (automatic)" in body and "suggested diagnosis codes for your case" in body
+    assert "You suggested" not in body
+
+
+def test_a_shared_report_s_reader_is_the_physician_it_was_shared_with(client, patient_user, draft_case):
+    emit(actor="share:dr.lee@hospital.example", action="report.read_shared", obj=draft_case,
+         patient_id=draft_case.patient_id)
+    client.force_login(patient_user)
+    body = client.get(url("audit:my_access")).content.decode()
+    assert "share:" not in body
+    assert "dr.lee@hospital.example, through the link you shared, opened the report" in body

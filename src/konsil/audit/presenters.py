@@ -83,6 +83,9 @@ ALIASES = {"offer.open": "case.offer", "case.code_suggestions": "case.code_sugge
            "case.code_confirm": "case.code_accept",
            "report.download": "report.pdf", "upload.create": "attachment.create"}
 SYSTEM_ACTORS = {"system", "records", "triage", "sla", "offers", "worker", "cli", "routing", "matching", "demo"}
+# Work Konsil does on its own, whoever's edit set it off (the trail keeps that person as the actor).
+AUTOMATIC_ACTIONS = {"case.code_suggest"}
+SHARE_ACTOR = "share:"  # a report share's recipient (opinions.services._share_actor), no account of their own
 
 
 def _count_text(action: str, n: int, what: str) -> str:
@@ -277,12 +280,18 @@ def grouped_access_log(events, user, *, cases: dict[str, str] | None = None) -> 
             day_obj = days[(case_id, day)] = Day(day)
             group.days.append(day_obj)
         actor_id = str(r["actor_id"]) if r["actor_id"] else ""
-        is_self = bool(actor_id) and actor_id == str(user.pk)
+        label = r["actor_label"] or ""
+        automatic = action in AUTOMATIC_ACTIONS or (
+            not actor_id and (not label or label.lower() in SYSTEM_ACTORS or "@" not in label))
+        is_self = bool(actor_id) and actor_id == str(user.pk) and not automatic
         if is_self and action in ("case.list", "case.list_status", "attachment.list", "message.list"):
             continue  # your own look at a list of your cases is not news
-        label = r["actor_label"] or ""
-        automatic = not actor_id and (not label or label.lower() in SYSTEM_ACTORS or "@" not in label)
-        name, what = people.get(actor_id, (_("Konsil (automatic)") if automatic else label, ""))
+        if automatic:
+            name, what = _("Konsil (automatic)"), ""
+        elif not actor_id and label.startswith(SHARE_ACTOR):
+            name, what = label[len(SHARE_ACTOR):], _("through the link you shared")
+        else:
+            name, what = people.get(actor_id, (label, ""))
         if not what and r["role"] and not automatic:  # "Konsil (automatic)" says it; its role "system" adds nothing
             what = str(RELATION_LABELS.get(r["role"], r["role"])).lower()
         if is_self:
