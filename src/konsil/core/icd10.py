@@ -6,6 +6,7 @@ import re
 import threading
 import warnings
 from functools import lru_cache
+from typing import NamedTuple
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -138,53 +139,52 @@ def _build_index() -> list[tuple[str, str, str, frozenset]]:
     return rows
 
 
-def _suggest_index() -> dict[str, list[tuple[str, str, frozenset]]]:
+class Need(NamedTuple):
+    """The words a text must say for a code: all of `required`, and one of `either` when the title names two
+    sites as alternatives ("Malignant neoplasm of bronchus and lung": a lung cancer is one, bronchus not said)."""
+
+    required: frozenset
+    either: frozenset = frozenset()
+
+    def met(self, words: set[str] | frozenset) -> bool:
+        return self.required <= words and (not self.either or bool(self.either & words))
+
+    @property
+    def size(self) -> int:
+        return len(self.required) + (1 if self.either else 0)
+
+
+_EITHER = re.compile(r"\bof (\w+) (?:and|or) (\w+)$")  # "... of kidney and ureter": either site
+
+
+def need_of(title: str, content: frozenset) -> Need:
+    """What suggest() asks of a text for this title (two content words or more in all)."""
+    pair = _EITHER.search(title.lower())
+    either = frozenset(w for w in pair.groups() if w not in _STOP) if pair else frozenset()
+    if len(either) == 2 and len(content - either) >= 1:
+        return Need(content - either, either)
+    return Need(content)
+
+
+def _suggest_index() -> dict[str, list[tuple[str, str, Need]]]:
     with _INDEX_LOCK:
         return _build_suggest_index()
 
 
 @lru_cache(maxsize=1)
-def _build_suggest_index() -> dict[str, list[tuple[str, str, frozenset]]]:
-    """The codes suggest() can name (two content words or more), each filed once under its rarest content word:
+def _build_suggest_index() -> dict[str, list[tuple[str, str, Need]]]:
+    """The codes suggest() can name (two content words or more), each filed once under its rarest required word:
     a code whose words all appear in a text is filed under one of them, so only those lists need reading."""
-    rows = [(code, title, content) for code, title, _text, content in _build_index() if len(content) >= 2]
+    rows = [(code, title, need_of(title, content)) for code, title, _text, content in _build_index()
+            if len(content) >= 2]
     frequency: dict[str, int] = {}
-    for _code, _title, content in rows:
-        for word in content:
+    for _code, _title, need in rows:
+        for word in need.required:
             frequency[word] = frequency.get(word, 0) + 1
-    by_word: dict[str, list[tuple[str, str, frozenset]]] = {}
+    by_word: dict[str, list[tuple[str, str, Need]]] = {}
     for row in rows:
-        by_word.setdefault(min(row[2], key=lambda w: (frequency[w], w)), []).append(row)
+        by_word.setdefault(min(row[2].required, key=lambda w: (frequency[w], w)), []).append(row)
     return by_word
-
-
-def search(query: str, *, limit: int = 20) -> list[dict]:
-    """Codes whose code, title or inclusion terms hold every word of `query` (plain words understood too).
-
-    Broad codes (categories) first, then by code order; `matched` says which term matched."""
-    query = (query or "").strip()
-    words = [w for w in _words(query) if w not in _STOP]
-    if not words:
-        return []
-    code_like = query.upper().replace(" ", "")
-    covered, wording = _lay_matches(query.lower())
-    lay = [w for w in _words(" ".join(wording)) if w not in _STOP]
-    plain = [w for w in words if w not in covered]  # the words the lay terms do not replace
-    found = []
-    for position, (code, title, text, _content) in enumerate(_index()):
-        if code.startswith(code_like) and _SHAPE.match(code_like[:3] or "-"):
-            found.append((0, 0, len(code), position, code, title))
-            continue
-        literal = all(w in text for w in words)
-        if not literal and not (lay and all(w in text for w in lay + plain) and any(w in text for w in words)):
-            continue
-        low = title.lower()
-        in_title = all(w in low for w in words) or bool(lay and all(w in low for w in lay + plain))
-        found.append((1, 0 if in_title else 1, len(code), position, code, title))
-        if len(found) >= 5000:
-            break
-    found.sort()
-    return [{"code": row[4], "title": row[5]} for row in found[:limit]]
 
 
 _POLAR = frozenset({"positive", "negative"})  # words of a finding's polarity: the whole title within one clause
@@ -204,22 +204,23 @@ def suggest(text: str, *, limit: int = 5) -> list[dict]:
     hits = {}
     by_word = _suggest_index()
     for word in have:
-        for code, title, content in by_word.get(word, ()):
-            if content <= have:
-                hits[code] = (title, content)
+        for code, title, need in by_word.get(word, ()):
+            if need.met(have):
+                hits[code] = (title, need)
     clauses = [set(_words(expand(part))) for part in re.split(r"[.;,:\n]+", text or "") if part.strip()]
     sentences = [set(_words(expand(part))) for part in _SENTENCE.split(text or "") if part.strip()]
-    for code, (_title, content) in list(hits.items()):
-        if content & _POLAR and not any(content <= words for words in clauses):
+    for code, (_title, need) in list(hits.items()):
+        if (need.required | need.either) & _POLAR and not any(need.met(words) for words in clauses):
             del hits[code]  # "hormone receptor positive, HER2 negative" does not say "hormone receptor negative"
-        elif not any(content <= words for words in sentences):
+        elif not any(need.met(words) for words in sentences):
             del hits[code]
     chosen = []
-    for code, (title, content) in hits.items():
+    for code, (title, need) in hits.items():
         parent = cm.get_parent(code) if len(code) > 3 else ""
-        if parent in hits and hits[parent][1] >= content:
+        if parent in hits and hits[parent][1].size >= need.size:
             continue  # the broader code says as much
-        chosen.append((-len(content), len(code), code, title, sorted(content)))
+        said = need.required | (need.either & have)
+        chosen.append((-need.size, len(code), code, title, sorted(said)))
     chosen.sort()
     if not chosen:
         return []  # the quoting below reads the lay terms again: only for texts that name codes
