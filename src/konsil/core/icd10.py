@@ -187,6 +187,35 @@ def _build_suggest_index() -> dict[str, list[tuple[str, str, Need]]]:
     return by_word
 
 
+def search(query: str, *, limit: int = 20) -> list[dict]:
+    """Codes whose code, title or inclusion terms hold every word of `query` (plain words understood too).
+
+    Broad codes (categories) first, then by code order; `matched` says which term matched."""
+    query = (query or "").strip()
+    words = [w for w in _words(query) if w not in _STOP]
+    if not words:
+        return []
+    code_like = query.upper().replace(" ", "")
+    covered, wording = _lay_matches(query.lower())
+    lay = [w for w in _words(" ".join(wording)) if w not in _STOP]
+    plain = [w for w in words if w not in covered]  # the words the lay terms do not replace
+    found = []
+    for position, (code, title, text, _content) in enumerate(_index()):
+        if code.startswith(code_like) and _SHAPE.match(code_like[:3] or "-"):
+            found.append((0, 0, len(code), position, code, title))
+            continue
+        literal = all(w in text for w in words)
+        if not literal and not (lay and all(w in text for w in lay + plain) and any(w in text for w in words)):
+            continue
+        low = title.lower()
+        in_title = all(w in low for w in words) or bool(lay and all(w in low for w in lay + plain))
+        found.append((1, 0 if in_title else 1, len(code), position, code, title))
+        if len(found) >= 5000:
+            break
+    found.sort()
+    return [{"code": row[4], "title": row[5]} for row in found[:limit]]
+
+
 _POLAR = frozenset({"positive", "negative"})  # words of a finding's polarity: the whole title within one clause
 # A code's words must meet in one sentence: "ECOG 1. ... type 2 diabetes" is not type 1 diabetes, "primary lung
 # cancer. ... Hypertension" is not primary pulmonary hypertension (decimals such as "2.3 cm" do not end one).
