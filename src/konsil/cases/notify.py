@@ -1,4 +1,5 @@
-"""In-app notifications and email (through Django's mail backends). Emails carry no clinical content."""
+"""In-app notifications and email (through Django's mail backends). Emails carry no clinical content: a subject
+that says what happened to which case (its reference only) and a link to the page where the reader acts."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -52,10 +54,59 @@ TEXTS = {
     "network_transfer": _("Case %(ref)s was referred to another provider network of the organization."),
 }
 
+# E-mail subjects by kind: what happened and the case reference, never a name, diagnosis or specialty.
+SUBJECTS = {
+    "submit": _("Konsil: case %(ref)s was submitted"),
+    "triage": _("Konsil: case %(ref)s is being matched to a specialist"),
+    "offer": _("Konsil: you have been offered case %(ref)s"),
+    "accept": _("Konsil: a specialist accepted case %(ref)s"),
+    "decline": _("Konsil: case %(ref)s needs another match"),
+    "start_review": _("Konsil: the review of case %(ref)s has started"),
+    "request_info": _("Konsil: more information needed on %(ref)s"),
+    "provide_info": _("Konsil: new information on %(ref)s"),
+    "sign": _("Konsil: the opinion on %(ref)s was signed"),
+    "deliver": _("Konsil: the second opinion on %(ref)s is ready"),
+    "close": _("Konsil: case %(ref)s was closed"),
+    "amend": _("Konsil: the opinion on %(ref)s was amended"),
+    "cancel": _("Konsil: case %(ref)s was cancelled"),
+    "withdraw": _("Konsil: case %(ref)s was withdrawn"),
+    "message": _("Konsil: new message on %(ref)s"),
+    "triage_alert": _("Konsil: case %(ref)s needs a coordinator"),
+    "red_flag": _("Konsil: case %(ref)s may be urgent"),
+    "records_request": _("Konsil: more records needed for %(ref)s"),
+    "records_overdue": _("Konsil: records for %(ref)s are overdue"),
+    "panel_invite": _("Konsil: you are invited to the panel on %(ref)s"),
+    "expire_offer": _("Konsil: your offer of case %(ref)s timed out"),
+    "escalated": _("Konsil: case %(ref)s needs a coordinator"),
+    "routing_needed": _("Konsil: case %(ref)s needs a coordinator"),
+    "sla_reminder": _("Konsil: the review of %(ref)s is due soon"),
+    "sla_breach": _("Konsil: the review of %(ref)s is overdue"),
+    "triage_questions": _("Konsil: a few questions about %(ref)s"),
+    "break_glass": _("Konsil: emergency access to case %(ref)s"),
+    "record_identity": _("Konsil: please check a record on %(ref)s"),
+}
+GENERIC_SUBJECT = _("Konsil: update on case %(ref)s")  # the rarer kinds
+
 
 def text_for(kind: str, reference: str) -> str:
     template = TEXTS.get(kind, TEXTS["message"])
     return str(template) % {"ref": reference}
+
+
+def subject_for(kind: str, reference: str) -> str:
+    return str(SUBJECTS.get(kind, GENERIC_SUBJECT)) % {"ref": reference}
+
+
+def path_for(kind: str, case_id) -> str | None:
+    """Where a notification of `kind` takes its reader (the page where they act; ids only, never PHI): the panel
+    page, the clarifying questions or the case page; None when it is not about one case."""
+    if case_id is None:
+        return None
+    if kind.startswith("panel_"):
+        return reverse("opinions:panel", kwargs={"pk": case_id})
+    if kind == "triage_questions":
+        return reverse("triage:questions", kwargs={"pk": case_id})
+    return reverse("cases:detail", kwargs={"pk": case_id})
 
 
 def recipients(case, relations: frozenset[str] | set[str], *, exclude=None) -> list[User]:
@@ -96,13 +147,14 @@ def notify_users(case, kind: str, users) -> int:
     Notification.objects.bulk_create([Notification(user=u, case=case, kind=kind) for u in users])
     emails = [(u.email, u.preferred_language) for u in users if u.email]
     if emails:
-        transaction.on_commit(lambda: _send(case.reference, kind, emails))
+        transaction.on_commit(lambda: _send(case.reference, kind, emails, path=path_for(kind, case.pk)))
     return len(users)
 
 
-def _send(reference: str, kind: str, emails: list[tuple[str, str]]) -> None:
+def _send(reference: str, kind: str, emails: list[tuple[str, str]], *, path: str | None = None) -> None:
+    link = settings.KONSIL_SITE_URL.rstrip("/") + path if path else settings.KONSIL_SITE_URL
     for address, language in emails:
         with translation.override(language or settings.LANGUAGE_CODE):
             details = _("Sign in to Konsil to see the details:")  # outside an f-string, where gettext finds it
-            body = "\n\n".join([text_for(kind, reference), f"{details}\n{settings.KONSIL_SITE_URL}"])
-            send_mail(str(_("Konsil: case update")), body, None, [address], fail_silently=True)
+            body = "\n\n".join([text_for(kind, reference), f"{details}\n{link}"])
+            send_mail(subject_for(kind, reference), body, None, [address], fail_silently=True)

@@ -2,7 +2,8 @@
 
 The question bank is data (knowledge/clarifying_questions.csv): each question (which part of the body, what a doctor
 already said, which kind of doctor treats it now, since when) has answer options, each option the catalog
-specialties it points to, and its wording in English, Spanish and Japanese.
+specialties it points to, and its wording in English, Spanish and Japanese: in the patient's voice, and where that
+reads wrong for a referring clinician answering about their patient, a clinician's wording (`clinician_*`).
 
 Choosing: the proposal's candidate specialties with their probabilities are the prior. An option is likely for a
 specialty it names (or names an ancestor of) and unlikely otherwise; a specialty no option names answers anything
@@ -41,6 +42,7 @@ class Option:
     code: str
     specialties: tuple[str, ...]
     text: dict
+    clinician: dict  # the referring clinician's wording by language; empty: the patient's wording serves
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Question:
     text: dict
     options: tuple[Option, ...]
     source: str
+    clinician: dict
 
     def option(self, code: str) -> Option | None:
         return next((o for o in self.options if o.code == code), None)
@@ -57,27 +60,31 @@ class Question:
 @lru_cache(maxsize=1)
 def bank() -> dict[str, Question]:
     """Question code -> Question, in file order."""
-    prompts: dict[str, tuple[dict, str]] = {}
+    prompts: dict[str, tuple[dict, str, dict]] = {}
     options: dict[str, list[Option]] = {}
-    columns = ("question", "option", "specialties", "text_en", "text_es", "text_ja", "source")
+    columns = ("question", "option", "specialties", *(f"{kind}_{lang}" for kind in ("text", "clinician")
+                                                      for lang in LANGUAGES), "source")
     for line, row in read(FILE, columns, required=("question", "text_en", "text_es", "text_ja")):
         text = {lang: row[f"text_{lang}"] for lang in LANGUAGES}
+        clinician = {lang: row[f"clinician_{lang}"] for lang in LANGUAGES if row[f"clinician_{lang}"]}
+        if clinician and len(clinician) != len(LANGUAGES):
+            raise fail(FILE, line, "a clinician's wording needs all of clinician_en, clinician_es, clinician_ja")
         if not row["option"]:
             if row["question"] in prompts:
                 raise fail(FILE, line, f"question {row['question']!r} repeated")
-            prompts[row["question"]] = (text, row["source"])
+            prompts[row["question"]] = (text, row["source"], clinician)
             continue
         if row["question"] not in prompts:
             raise fail(FILE, line, f"option before its question {row['question']!r}")
         if any(o.code == row["option"] for o in options.get(row["question"], ())):
             raise fail(FILE, line, f"option {row['option']!r} repeated")
         options.setdefault(row["question"], []).append(
-            Option(row["option"], catalog_codes(FILE, line, row["specialties"]), text))
+            Option(row["option"], catalog_codes(FILE, line, row["specialties"]), text, clinician))
     out = {}
-    for code, (text, source) in prompts.items():
+    for code, (text, source, clinician) in prompts.items():
         if len(options.get(code, ())) < 2:
             raise fail(FILE, 1, f"question {code!r} needs two or more options")
-        out[code] = Question(code, text, tuple(options[code]), source)
+        out[code] = Question(code, text, tuple(options[code]), source, clinician)
     return out
 
 
@@ -148,17 +155,31 @@ def choose(ranked: list[dict], *, limit: int = MAX_QUESTIONS) -> list[dict]:
     return [{"code": q.code, "gain": gain, "options": [o.code for o in q.options]} for gain, q in scored[:limit]]
 
 
-def localized(questions: list[dict], language: str) -> list[dict]:
-    """The asked questions worded in `language` (English when it has no wording): [{"code", "text", "options"}]."""
+def localized(questions: list[dict], language: str, *, clinician: bool = False) -> list[dict]:
+    """The asked questions worded in `language` (English when it has no wording), for a referring clinician when
+    `clinician` (about their patient, where the patient's wording would not fit): [{"code", "text", "options"}]."""
     lang = language if language in LANGUAGES else "en"
+
+    def words(item) -> str:
+        wording = item.clinician if clinician and item.clinician else item.text
+        return wording[lang] or wording["en"]
+
     out = []
     for asked in questions:
         question = bank().get(asked.get("code"))
         if question is None:
             continue
-        out.append({"code": question.code, "text": question.text[lang] or question.text["en"],
-                    "options": [{"code": o.code, "text": o.text[lang] or o.text["en"]} for o in question.options]})
+        out.append({"code": question.code, "text": words(question),
+                    "options": [{"code": o.code, "text": words(o)} for o in question.options]})
     return out
+
+
+def for_clinician(user, case) -> bool:
+    """Whether `user` is the referring clinician of `case`: asked about their patient, not as the patient."""
+    from konsil.accounts.roles import Role
+    from konsil.cases import relations as rel
+
+    return rel.REQUESTER in rel.relations(user, case) and user.has_role(Role.REFERRING_CLINICIAN)
 
 
 # ---------------------------------------------------------------- answers
@@ -242,16 +263,29 @@ def posterior(ranked: list[dict], answers: dict[str, str]) -> tuple[list[dict], 
     return out, reasons
 
 
-def view(clarification, language: str) -> dict:
+def view(clarification, language: str, *, clinician: bool = False) -> dict:
     """A stored clarification for reading: {"id", "status", "language", "questions": [{"code", "text", "options",
-    "answer", "answer_text"}], "note", "answered_at"}; the wording in `language`."""
+    "answer", "answer_text"}], "note", "answered_at", "answered_by_clinician"}; the wording in `language`, for a
+    referring clinician when `clinician`."""
     if clarification is None:
-        return {"id": None, "status": "none", "language": language, "questions": [], "note": "", "answered_at": None}
-    questions = localized(clarification.questions, language)
+        return {"id": None, "status": "none", "language": language, "questions": [], "note": "", "answered_at": None,
+                "answered_by_clinician": False}
+    questions = localized(clarification.questions, language, clinician=clinician)
     for question in questions:
         chosen = (clarification.answers or {}).get(question["code"], "")
         question["answer"] = chosen
         question["answer_text"] = next((o["text"] for o in question["options"] if o["code"] == chosen), "")
     return {"id": str(clarification.pk), "status": "answered" if clarification.answered_at else "open",
             "language": language, "questions": questions, "note": clarification.note,
-            "answered_at": clarification.answered_at}
+            "answered_at": clarification.answered_at, "answered_by_clinician": _answered_by_clinician(clarification)}
+
+
+def _answered_by_clinician(clarification) -> bool:
+    """Whether the case's referring clinician gave the answers (their words, not the patient's)."""
+    case = clarification.case
+    answerer = clarification.answered_by_id
+    if answerer is None or answerer != case.requester_id or answerer == case.patient.user_id:
+        return False
+    from konsil.accounts.roles import Role
+
+    return case.requester.has_role(Role.REFERRING_CLINICIAN)

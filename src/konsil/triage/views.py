@@ -1,4 +1,5 @@
-"""The patient's page of clarifying questions: answer one to three short questions, then triage runs again."""
+"""The page of clarifying questions: the patient's side answers one to three short questions (a referring clinician
+about their patient), then triage runs again."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def questions(request, pk):
     if not allowed:
         raise Http404
     can_answer = authz.can("case.answer_triage_questions", request.user, case)
+    clinician = clarify.for_clinician(request.user, case)
     language = translation.get_language() or "en"
     language = language.split("-")[0] if language.split("-")[0] in clarify.LANGUAGES else "en"
     clarification = case.clarifications.order_by("-created_at").first()
@@ -47,16 +49,18 @@ def questions(request, pk):
             messages.error(request, exc.message)
             status = 400
         else:
-            messages.success(request, _("Thank you. Your answers were saved and your case is being looked at again."))
+            messages.success(request, _("Thank you. Your answers were saved and the case is being looked at again.")
+                             if clinician else
+                             _("Thank you. Your answers were saved and your case is being looked at again."))
             return redirect("cases:detail", pk=case.pk)
-    shown = clarify.view(clarification, language)
+    shown = clarify.view(clarification, language, clinician=clinician)
     for question in shown["questions"]:
         question["errors"] = errors.get(f"answers.{question['code']}", [])
         if request.method == "POST":
             question["answer"] = request.POST.get(f"q_{question['code']}", "")
     return render(request, "triage/questions.html", {
         "case": case, "clarification": shown, "can_answer": can_answer and shown["status"] == "open",
-        "errors": errors,
+        "errors": errors, "clinician": clinician,
         "note": request.POST.get("note", "") if request.method == "POST" else shown["note"],
     }, status=status)
 

@@ -1,4 +1,4 @@
-"""The patient's prompt to answer clarifying questions, for the case page: {% triage_questions_prompt case %}."""
+"""The prompt to answer clarifying questions, for the case page: {% triage_questions_prompt case %}."""
 
 from django import template
 
@@ -17,7 +17,11 @@ def triage_questions_prompt(context, case):
     if user is not None and user.is_authenticated and getattr(case, "status", None) == "submitted" \
             and authz.can("case.answer_triage_questions", user, case):
         waiting = case.clarifications.filter(answered_at__isnull=True).order_by("-created_at").first()
-    return {"case": case, "waiting": waiting is not None, "count": len(waiting.questions) if waiting else 0}
+    if waiting is None:
+        return {"case": case, "waiting": False, "count": 0, "clinician": False}
+    from ..clarify import for_clinician
+
+    return {"case": case, "waiting": True, "count": len(waiting.questions), "clinician": for_clinician(user, case)}
 
 
 @register.filter
