@@ -101,6 +101,8 @@ def test_payer_admin_sees_no_clinical_cases_but_their_programs_status(world, net
     admin = make_user(Role.PAYER_ADMIN, payer)
     sponsored = make_draft(network, patient_user, sponsor=payer)
     assert _seen(admin) == set()
+    assert _ids(selectors.sponsored_cases_for(admin)) == set()  # a draft is the patient's own until submitted
+    Case.objects.filter(pk=sponsored.pk).update(status="submitted", submitted_at=timezone.now())
     assert _ids(selectors.sponsored_cases_for(admin)) == {sponsored.pk}
     employer = OrganizationFactory(kind=OrganizationKind.EMPLOYER)
     assert _ids(selectors.sponsored_cases_for(make_user(Role.EMPLOYER_ADMIN, employer))) == set()

@@ -20,7 +20,7 @@ from konsil.triage import selectors as triage_selectors
 from . import selectors, services, sla
 from .choices import OPEN_STATUSES, Status, Urgency
 from .forms import ALL, OPEN, QueueFilterForm
-from .notify import text_for
+from .notify import path_for, text_for
 
 
 def _page(request, queryset, per_page: int):
@@ -100,6 +100,7 @@ def notifications(request):
     page = _page(request, selectors.notifications_for(user), 30)
     for item in page.object_list:
         item.text = text_for(item.kind, item.case.reference if item.case else "")
+        item.link = path_for(item.kind, item.case_id)  # the page the e-mail links to as well
     return render(request, "cases/notifications.html", {"page": page})
 
 
@@ -107,13 +108,17 @@ def notifications(request):
 
 @login_required
 def program(request):
-    """Payer and employer admins: their programs' cases, status and counts only; no clinical content."""
+    """Payer and employer admins: their programs' submitted cases (`sponsored_cases_for`: no drafts), counts by
+    status and by program (each program's dashboard counts the same cases); no clinical content."""
     user = request.user
     authz.require_page("program.view", user)
-    cases = selectors.sponsored_cases_for(user).select_related("sponsor").order_by("-created_at")
+    cases = selectors.sponsored_cases_for(user).select_related("sponsor").annotate(
+        program_pk=F("enrollment__program"), program_name=F("enrollment__program__name")).order_by("-created_at")
     counts = dict(cases.order_by().values_list("status").annotate(n=Count("id")))
+    by_program = (cases.order_by().values("sponsor__name", "program_pk", "program_name").annotate(n=Count("id"))
+                  .order_by("sponsor__name", "program_name"))
     page = _page(request, cases, 50)
     selectors.audit_list(user, page.object_list, action="case.list_status")
     statuses = [(label, counts[value]) for value, label in Status.choices if counts.get(value)]
-    return render(request, "cases/program.html", {"page": page, "statuses": statuses,
+    return render(request, "cases/program.html", {"page": page, "statuses": statuses, "by_program": by_program,
                                                   "total": sum(counts.values())})

@@ -130,10 +130,28 @@ def own_cases_for(user) -> QuerySet[Case]:
     return Case.objects.filter(pk__in=ids).select_related(*CASE_RELATED)
 
 
+def submitted_cases() -> QuerySet[Case]:
+    """The cases that count anywhere a payer or employer looks: from their submission on (as in analytics). A
+    draft is the patient's own until they submit it: no sponsor sees or counts it, whatever it becomes later (a
+    draft withdrawn unsubmitted does not count either)."""
+    return Case.objects.filter(submitted_at__isnull=False)
+
+
+def sponsored_cases(sponsors) -> QuerySet[Case]:
+    """The one definition of a sponsor's cases (program cases page, program dashboard, analytics): the submitted
+    cases it funds (`Case.sponsor`; a self-pay case has none), cancelled and withdrawn ones included."""
+    return submitted_cases().filter(sponsor__in=sponsors)
+
+
+def program_cases(program) -> QuerySet[Case]:
+    """`sponsored_cases` of one program: those enrolled in it."""
+    return sponsored_cases([program.sponsor_id]).filter(enrollment__program=program)
+
+
 def sponsored_cases_for(user) -> QuerySet[Case]:
-    """Payer and employer admins: the cases of their programs, for status and counts only."""
+    """Payer and employer admins: `sponsored_cases` of their organizations, for status and counts only."""
     orgs = user.organizations_for(Role.PAYER_ADMIN, Role.EMPLOYER_ADMIN).values("pk")
-    return Case.objects.filter(sponsor__in=orgs).only(
+    return sponsored_cases(orgs).only(
         "id", "reference", "status", "channel", "urgency", "created_at", "submitted_at", "delivered_at",
         "sponsor", "patient",
     )

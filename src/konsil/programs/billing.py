@@ -47,9 +47,9 @@ def covered_lives(program: Program, first: date, last: date) -> int:
 
 
 def delivered_enrollments(program: Program, start: date, end: date):
-    return (Enrollment.objects.filter(program=program, self_pay=False, eligible=True,
-                                      case__status__in=DELIVERED, case__delivered_at__date__gte=start,
-                                      case__delivered_at__date__lte=end)
+    from .selectors import delivered_funded
+
+    return (delivered_funded(program).filter(case__delivered_at__date__gte=start, case__delivered_at__date__lte=end)
             .select_related("case").order_by("case__delivered_at"))
 
 

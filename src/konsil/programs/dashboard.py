@@ -1,4 +1,5 @@
-"""The sponsor's program dashboard: aggregates only, no PHI; every count from 1 to 10 is suppressed (shown as
+"""The sponsor's program dashboard: aggregates only, no PHI; the program's cases are `cases.selectors.program_cases`
+(submitted, funded; the same as the program cases page); every count from 1 to 10 is suppressed (shown as
 "<11"), and so is any share or median computed over fewer than 11 cases. CSV export of the same figures."""
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from django.apps import apps
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from konsil.cases import selectors as cases_selectors
 from konsil.cases.choices import Status
 
 from .models import Enrollment, Invoice, Mandate, Member, Outcome, Program, Service
@@ -20,6 +23,8 @@ from .models import Enrollment, Invoice, Mandate, Member, Outcome, Program, Serv
 MIN_CELL = 11
 SUPPRESSED = "<11"
 DELIVERED = (Status.DELIVERED, Status.CLOSED)
+# The program's cases as the program cases page and analytics count them (cases.selectors.program_cases).
+CASES_SUBMITTED = _lazy("Cases submitted since the program started (drafts not counted)")
 
 
 @dataclass(frozen=True)
@@ -44,11 +49,11 @@ def figures(program: Program) -> list[Figure]:
     out: list[Figure] = []
     s = _("Enrolment")
     covered = Member.objects.filter(program=program, coverage_start__lte=today).exclude(coverage_end__lt=today)
-    program_cases = Enrollment.objects.filter(program=program, self_pay=False)
+    program_cases = Enrollment.objects.filter(program=program, case__in=cases_selectors.program_cases(program))
+    self_pay = Enrollment.objects.filter(program=program, self_pay=True, case__in=cases_selectors.submitted_cases())
     out += [Figure(s, _("Covered members today"), cell(covered.count())),
-            Figure(s, _("Cases started"), cell(program_cases.count())),
-            Figure(s, _("Ineligible, continued as self-pay"),
-                   cell(Enrollment.objects.filter(program=program, self_pay=True).count()))]
+            Figure(s, str(CASES_SUBMITTED), cell(program_cases.count())),
+            Figure(s, _("Ineligible, continued as self-pay"), cell(self_pay.count()))]
     s = _("Utilization by service")
     labels = dict(Service.choices)
     for row in program_cases.values("service").annotate(n=Count("id")).order_by("service"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import Role
@@ -10,7 +10,7 @@ from konsil.audit.services import emit
 from konsil.core import authz
 from konsil.core.errors import NotFound, PermissionDenied
 
-from .models import Claim, Enrollment, Invoice, Mandate, Program
+from .models import Claim, Enrollment, Invoice, InvoiceLine, Mandate, Program
 
 
 def programs_for(user) -> QuerySet[Program]:
@@ -117,12 +117,38 @@ def claims_for(user, program: Program) -> QuerySet[Claim]:
     return Claim.objects.filter(enrollment__program=program).select_related("enrollment__case")
 
 
-def billable_for(user, program: Program) -> QuerySet[Enrollment]:
-    """Delivered program cases without a claim yet (for the network's billing staff)."""
+def delivered_funded(program: Program) -> QuerySet[Enrollment]:
+    """The program's delivered cases its sponsor pays for (not self-pay, eligible): what invoices and claims bill."""
     from .billing import DELIVERED
 
-    return (Enrollment.objects.filter(program=program, self_pay=False, eligible=True, case__status__in=DELIVERED,
-                                      claims__isnull=True).select_related("case"))
+    return Enrollment.objects.filter(program=program, self_pay=False, eligible=True, case__status__in=DELIVERED)
+
+
+def billable_for(user, program: Program) -> QuerySet[Enrollment]:
+    """Delivered program cases without a claim yet (for the network's billing staff)."""
+    return delivered_funded(program).filter(claims__isnull=True).select_related("case")
+
+
+def uninvoiced_for(user, program: Program) -> QuerySet[Enrollment]:
+    """Delivered program cases on no invoice line yet (a void invoice bills nothing)."""
+    invoices_for(user, program)  # the same check
+    invoiced = (InvoiceLine.objects.filter(invoice__program=program).exclude(invoice__state=Invoice.State.VOID)
+                .exclude(case_reference="").values("case_reference"))
+    return delivered_funded(program).exclude(case__reference__in=invoiced)
+
+
+def billing_state(user, program: Program) -> dict:
+    """What the billing page says is left to bill: delivered cases, those not invoiced (with the first and last
+    delivery among them, to choose the period) and those without a claim. Per-case invoices only: a
+    per-member-per-month invoice bills covered lives, not cases (`uninvoiced` is None)."""
+    from .models import Pricing
+
+    uninvoiced = None
+    if program.pricing != Pricing.PMPM:
+        uninvoiced = uninvoiced_for(user, program).aggregate(
+            n=Count("pk"), first=Min("case__delivered_at"), last=Max("case__delivered_at"))
+    return {"delivered": delivered_funded(program).count(), "uninvoiced": uninvoiced,
+            "unclaimed": billable_for(user, program).count()}
 
 
 def enrollment_for_case(user, case_id) -> Enrollment:

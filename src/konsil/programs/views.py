@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -278,6 +278,7 @@ def billing_page(request, pk):
         "program": program, "form": form, "can_issue": can_issue,
         "invoices": selectors.invoices_for(request.user, program)[:50],
         "claims": selectors.claims_for(request.user, program)[:100],
+        "to_bill": selectors.billing_state(request.user, program),
         "billable": selectors.billable_for(request.user, program)[:100] if can_issue else []},
         status=400 if form is not None and form.errors else 200)
 
@@ -317,8 +318,12 @@ def dashboard_page(request, pk):
     sections: dict[str, list] = {}
     for figure in rows:
         sections.setdefault(figure.section, []).append(figure)
-    return render(request, "programs/dashboard.html", {"program": program, "sections": sections,
-                                                       "min_cell": dashboard.MIN_CELL})
+    from .permissions import is_sponsor_admin
+
+    return render(request, "programs/dashboard.html", {
+        "program": program, "sections": sections, "min_cell": dashboard.MIN_CELL,
+        "analytics_url": f"{reverse('analytics:page')}?{urlencode({'program': program.slug})}",
+        "cases_url": reverse("cases:program") if is_sponsor_admin(request.user, program) else ""})
 
 
 # --- members ------------------------------------------------------------------------------------------------
