@@ -177,3 +177,32 @@ def test_routes_follow_the_lifecycle():
     assert demo.route("info_requested")[-2:] == ["in_review", "info_requested"]
     assert demo.route("cancelled") == ["submitted", "cancelled"]
     assert demo.route("closed")[-1] == "closed"
+
+
+def test_every_panel_template_can_convene_in_every_demo_patients_state(seeded):
+    from konsil.matching.selectors import directory
+    from konsil.opinions.panels import templates
+
+    for template in templates():
+        for role in template.roles:
+            for state in demo.PANEL_STATES:
+                assert any(directory(specialty=code, state=state).filter(accepting=True).exists() for code in role), \
+                    (template.code, role, state)
+
+
+def test_a_texas_lung_cancer_case_gets_its_tumour_board(seeded):
+    from konsil.opinions.panels import assemble_panel
+
+    from .factories import make_draft, make_patient
+
+    network = user("coordinator").memberships.get().organization
+    patient_user = user("caregiver")
+    make_patient(network, patient_user, state="TX", language="en")
+    case = make_draft(network, patient_user, codes=("C34.11",), questions=("Surgery or radiation?",))
+    transition(actor=patient_user, case=case, action="submit")
+    case.refresh_from_db()
+    if case.status == "submitted":
+        case = transition(actor=user("coordinator"), case=case, action="triage", specialty="pulmonology",
+                          urgency="urgent")
+    panel = assemble_panel(actor=user("coordinator"), case=case)
+    assert panel.template == "lung_cancer" and panel.members.count() == 6 and not panel.open_seats.exists()

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.factories import make_specialist
+from konsil.cases.services import transition
+from tests.factories import make_draft, make_specialist
 
 
 @pytest.fixture
@@ -25,3 +26,14 @@ def case_at(walker, draft_case):
 def s_client(client, login, specialist):
     """A client signed in as the fixture specialist."""
     return login(client, specialist.user)
+
+
+@pytest.fixture
+def breast_case(network, patient_user, coordinator):
+    """A breast-cancer case (patient in CA) triaged to medical oncology: its panel is the breast tumour board."""
+    case = make_draft(network, patient_user, codes=("C50.911",), questions=("Do I need chemotherapy?",))
+    case.proposed_treatment = "Mastectomy followed by chemotherapy"
+    case.save()
+    transition(actor=patient_user, case=case, action="submit")
+    return transition(actor=coordinator, case=case, action="triage", specialty="medical_oncology",
+                      urgency="routine")

@@ -12,7 +12,7 @@ from konsil.opinions.models import IndependentAssessment, Panel, PanelMember
 
 from ..conftest import complete_opinion
 from .test_blinded import blinded_case  # noqa: F401  (fixture)
-from .test_panels import MONDAY, breast_case, team  # noqa: F401  (fixtures)
+from .test_panels import MONDAY, team  # noqa: F401  (fixtures; breast_case is in conftest)
 
 
 def test_a_double_submitted_assembly_is_a_conflict_not_a_server_error(breast_case, coordinator, team,  # noqa: F811

@@ -42,16 +42,6 @@ def team(network):
     return people
 
 
-@pytest.fixture
-def breast_case(network, patient_user, coordinator):
-    case = make_draft(network, patient_user, codes=("C50.911",), questions=("Do I need chemotherapy?",))
-    case.proposed_treatment = "Mastectomy followed by chemotherapy"
-    case.save()
-    transition(actor=patient_user, case=case, action="submit")
-    return transition(actor=coordinator, case=case, action="triage", specialty="medical_oncology",
-                      urgency="routine")
-
-
 def _assemble(coordinator, case, **kwargs):
     return panels.assemble_panel(actor=coordinator, case=case, now=MONDAY, **kwargs)
 
@@ -109,7 +99,7 @@ def test_nobody_fills_two_roles(breast_case, coordinator, network):
         make_specialist(network, specialty=code, states=("CA",))
     with pytest.raises(Conflict) as exc:
         _assemble(coordinator, breast_case)
-    assert exc.value.errors["roles"] in (["Anatomic and Clinical Pathology"], ["Diagnostic Radiology"])
+    assert list(exc.value.errors) in (["pathology"], ["radiology"])
     make_specialist(network, specialty="pathology", states=("CA",))
     panel = _assemble(coordinator, breast_case)
     assert panel.members.count() == 5

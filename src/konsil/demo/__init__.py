@@ -92,6 +92,7 @@ TIME_ZONES = {"CA": "America/Los_Angeles", "WA": "America/Los_Angeles", "OR": "A
               "NV": "America/Los_Angeles", "AZ": "America/Phoenix", "CO": "America/Denver",
               "TX": "America/Chicago", "IL": "America/Chicago", "TN": "America/Chicago",
               "MO": "America/Chicago", "MN": "America/Chicago"}
+PANEL_STATES = tuple(sorted({p.state for p in PATIENTS.values()}))  # where the demo's panels can convene
 SECOND_LANGUAGES = ("es", "es", "es", "zh", "vi", "ja", "ko", "fr", "ar", "ru", "pt", "hi", "tl")
 FIRST_NAMES = (
     "Amara", "Benjamin", "Chloe", "Daniel", "Esther", "Farid", "Grace", "Hiro", "Isabel", "Jamal", "Keiko",
@@ -261,6 +262,7 @@ class _Seeder:
                 if state not in p["states"]:
                     p["states"].append(state)
                 p["expired"] = p["expired"] - {state}
+        _panel_licences(plans)
         # The story of issue 9: a patient in California with breast cancer finds a breast oncologist licensed
         # there (the consult-only rule of CA needs a CA licence for an opinion given directly to the patient).
         for p in [p for p in plans if p["specialty"] in STORY_SPECIALTIES][:2]:
@@ -344,9 +346,10 @@ class _CaseDriver:
                                  patient=self.patient, sponsor=sponsor)
         case.reference = p.reference  # a stable natural key, so a second run finds it
         case.save(update_fields=["reference"])
+        own = self.patient.user_id == self.requester.pk  # else a clinician or coordinator refers the patient
         cases.sign_consent(actor=self.requester, case=case, scope=["obtain_records", "share_with_reviewers",
                                                                    "share_report"],
-                           signer_name=self.patient.full_name)
+                           signer_name=self.patient.full_name if own else self.requester.get_full_name())
         if p.attachment:
             title = p.attachment.rsplit(".", 1)[0].replace("-", " ").capitalize()
             body = (f"{title}\nPatient: {self.patient.full_name}\nDOB: {self.patient.birth_date:%m/%d/%Y}\n\n"
@@ -439,6 +442,24 @@ class _CaseDriver:
     def to_withdrawn(self) -> None:
         self.go(self.requester, "withdraw", reason=self.plan.end_reason)
 
+
+
+def _panel_licences(plans: list[dict]) -> None:
+    """Every panel template can convene for a patient in any demo patient's state: where no demo specialist of a
+    role holds a licence there (Texas requires one), the first of the role gets it, with room for panel seats."""
+    from konsil.opinions.panels import templates
+
+    named = [{"specialty": code, "states": list(states), "expired": frozenset()}
+             for _key, codes, states, *_rest in NAMED_SPECIALISTS for code in codes]
+    for role in dict.fromkeys(role for template in templates() for role in template.roles):
+        practising = [p for p in [*plans, *named] if p["specialty"] in role]
+        first = next((p for code in role for p in plans if p["specialty"] == code), None)
+        for state in PANEL_STATES:
+            if first and not any(state in p["states"] and state not in p["expired"] for p in practising):
+                if state not in first["states"]:
+                    first["states"].append(state)
+                first["expired"] = first["expired"] - {state}
+                first["capacity"] = max(first["capacity"], 6)
 
 
 def _totals() -> dict[str, int]:

@@ -17,8 +17,8 @@ from konsil.core import authz
 from konsil.core.api import BinaryRenderer
 from konsil.core.errors import NotFound, PermissionDenied
 
-from . import report, services
-from .serializers import OpinionInputSerializer, OpinionSerializer
+from . import panels, report, services
+from .serializers import OpinionInputSerializer, OpinionSerializer, PanelAssembleSerializer, PanelSerializer
 
 
 def _versions(user, case) -> list:
@@ -59,6 +59,19 @@ class CaseOpinionViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         draft = services.save_draft(actor=request.user, case=case, data=dict(data.validated_data))
         return Response(OpinionSerializer(draft).data)
+
+    @extend_schema(parameters=[CASE_ID], request=PanelAssembleSerializer, responses={201: PanelSerializer})
+    @action(detail=True, methods=["post"])
+    def panel(self, request, pk=None):
+        """Assemble the case's multidisciplinary panel (coordinators). 409 unfilled_roles or no_seat_fillable:
+        `errors` gives each empty seat's role code and why nobody eligible sits there; repeat with
+        open_seats=true to convene with the seats that can be filled."""
+        case = case_for(request, pk, action="panel.assemble_api", audit=False)
+        data = PanelAssembleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        panel = panels.assemble_panel(actor=request.user, case=case, template_code=data.validated_data.get("template")
+                                      or None, open_seats=data.validated_data["open_seats"])
+        return Response(PanelSerializer(panel).data, status=201)
 
     @extend_schema(parameters=[CASE_ID], responses=OpinionSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None)  # a whole list (the schema says so)

@@ -190,6 +190,26 @@ class PanelMember(BaseModel):
         return self.specialist_id == self.panel.chair_id
 
 
+class OpenSeat(BaseModel):
+    """A role of a panel nobody eligible could fill at assembly: filled by hand later, or waived with a reason.
+
+    The consensus opinion cannot be signed while a seat is open and not waived."""
+
+    panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="open_seats")
+    role = models.ForeignKey("matching.Specialty", on_delete=models.PROTECT, related_name="+")
+    codes = models.JSONField(default=list)  # the role's specialty codes (the role, then its accepted alternatives)
+    position = models.PositiveSmallIntegerField(default=0)
+    reasons = models.JSONField(default=list, blank=True)  # why nobody was eligible at assembly
+    waived_reason = EncryptedTextField(_("reason for waiving the seat"), blank=True)
+    waived_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    waived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["panel", "position"]
+        constraints = [models.UniqueConstraint(fields=["panel", "role"], name="one_open_seat_per_role")]
+
+
 # --- blinded review ------------------------------------------------------------------------------------------
 
 class ReviewPlan(BaseModel):

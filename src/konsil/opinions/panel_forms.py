@@ -23,6 +23,14 @@ class AssembleForm(ServiceForm):
         self.fields["template"].choices = [("", _("Automatic"))] + [(t.code, t.label) for t in templates]
 
 
+class SeatFillForm(ServiceForm):
+    specialist = forms.ChoiceField(label=_("Eligible specialist"), required=False)
+
+    def __init__(self, *args, candidates=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["specialist"].choices = [(str(row[0].pk), str(row[0])) for row in candidates]
+
+
 class PanelInputForm(ServiceForm):
     assessment = _text(_("Your assessment"), rows=6)
     recommendation = _text(_("Your recommendation"), rows=4)

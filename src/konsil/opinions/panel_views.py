@@ -15,10 +15,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from konsil.cases import relations as rel
+from konsil.core import authz
 from konsil.core.errors import DomainError, NotFound, ValidationFailed
 
-from . import blinded, meeting, panels, report, services
-from .panel_forms import AgreementForm, AssembleForm, PanelInputForm, ReasonForm, ReviewPlanForm
+from . import blinded, meeting, panels, report, seats, services
+from .panel_forms import AgreementForm, AssembleForm, PanelInputForm, ReasonForm, ReviewPlanForm, SeatFillForm
 from .views import _age, _case, _field_errors
 
 
@@ -51,17 +52,38 @@ def _suggestion(case) -> str:
         return ""
 
 
+def _ways_forward(request, failed) -> dict:
+    """After an assembly refused for want of members: the reason per seat and what the coordinator can do."""
+    if failed is None or failed.code not in ("unfilled_roles", "no_seat_fillable"):
+        return {}
+    return {"ways": True, "open_seats_possible": failed.code == "unfilled_roles",
+            "retry_template": request.POST.get("template", ""),
+            "failed_reasons": [str(m) for messages in (failed.errors or {}).values() for m in messages]}
+
+
+def _open_seats(panel, coordinator: bool, signed) -> list:
+    rows = seats.open_seats(panel)
+    for row in rows:
+        writable = coordinator and not signed
+        row.fill_form = SeatFillForm(candidates=seats.candidates(panel, row), auto_id=f"id_fill_{row.pk}_%s") \
+            if writable else None
+        row.waive_form = ReasonForm(auto_id=f"id_waive_{row.pk}_%s") if writable and not row.waived_at else None
+    return rows
+
+
 def _render(request, case, panel, seat, coordinator, *, input_form=None, agreement_form=None,
             assemble_form=None, dissolve_form=None, failed=None, status=200):
     signed = services.latest_signed(case)
     context = {"case": case, "patient": case.patient, "patient_age": _age(case.patient.birth_date),
                "questions": list(case.questions.all()), "diagnoses": list(case.diagnoses.all()),
                "panel": panel, "seat": seat, "coordinator": coordinator, "failed": failed,
-               "blind": blinded.hidden_for(request.user, case)}
+               "blind": blinded.hidden_for(request.user, case),
+               "can_import": coordinator and authz.can("matching.import", request.user, case.network)}
     if panel is None:
         context.update(assemble_form=assemble_form or AssembleForm(templates=panels.templates()),
-                       suggestion=_suggestion(case))
+                       suggestion=_suggestion(case), **_ways_forward(request, failed))
         return render(request, "opinions/panel.html", context, status=status)
+    context["open_seats"] = _open_seats(panel, coordinator, signed)
     show_inputs = panels.inputs_visible(panel, seat, coordinator)
     context.update(
         members=_members(panel, show_inputs, seat), stage=panels.stage(panel), show_inputs=show_inputs,
@@ -92,7 +114,8 @@ def panel_assemble(request, pk):
     case, panel, seat, coordinator = _access(request, pk, action="panel.assemble_page")
     form = AssembleForm(data=request.POST, templates=panels.templates())
     try:
-        panels.assemble_panel(actor=request.user, case=case, template_code=request.POST.get("template") or None)
+        panels.assemble_panel(actor=request.user, case=case, template_code=request.POST.get("template") or None,
+                              open_seats=request.POST.get("open_seats") == "1")
     except DomainError as exc:
         form.show_errors(_field_errors(exc))
         case.refresh_from_db()
@@ -102,17 +125,20 @@ def panel_assemble(request, pk):
     return redirect("opinions:panel", pk=case.pk)
 
 
-def _panel_write(request, pk, *, audit: str, form_key: str, form_class, write, done: str):
-    """A write on the panel page: the service `write(panel)`; its errors shown on the form named `form_key`."""
+def _panel_write(request, pk, *, audit: str, write, done: str, form_key: str | None = None, form_class=None):
+    """A write on the panel page: the service `write(panel)`; its errors shown on the form named `form_key`
+    (without one, in the page's alert)."""
     case, panel, seat, coordinator = _access(request, pk, action=audit)
     if panel is None:
         raise Http404
     try:
         write(panel)
     except DomainError as exc:
-        form = form_class(data=request.POST)
-        form.show_errors(_field_errors(exc))
-        return _render(request, case, panel, seat, coordinator, failed=exc, status=exc.status, **{form_key: form})
+        forms = {}
+        if form_key:
+            forms[form_key] = form_class(data=request.POST)
+            forms[form_key].show_errors(_field_errors(exc))
+        return _render(request, case, panel, seat, coordinator, failed=exc, status=exc.status, **forms)
     messages.success(request, done)
     return redirect("opinions:panel", pk=case.pk)
 
@@ -144,6 +170,24 @@ def panel_dissolve(request, pk):
     return _panel_write(request, pk, audit="panel.dissolve_page", form_key="dissolve_form", form_class=ReasonForm,
                         done=_("The panel is dissolved."), write=lambda panel: panels.dissolve_panel(
                             actor=request.user, panel=panel, reason=request.POST.get("reason", "")))
+
+
+@require_POST
+@login_required
+def panel_seat_fill(request, pk, seat_id):
+    return _panel_write(request, pk, audit="panel.seat_fill_page",
+                        done=_("The seat is filled and the specialist is invited."),
+                        write=lambda panel: seats.fill_seat(actor=request.user, panel=panel, seat_id=seat_id,
+                                                            specialist_id=request.POST.get("specialist", "")))
+
+
+@require_POST
+@login_required
+def panel_seat_waive(request, pk, seat_id):
+    return _panel_write(request, pk, audit="panel.seat_waive_page",
+                        done=_("The seat is waived."),
+                        write=lambda panel: seats.waive_seat(actor=request.user, panel=panel, seat_id=seat_id,
+                                                             reason=request.POST.get("reason", "")))
 
 
 @never_cache

@@ -198,9 +198,9 @@ def _seat_incumbent(incumbent, template: Template, ranked: list[list], case) -> 
                    % {"name": incumbent}, code="incumbent_not_in_panel")
 
 
-def _chair_index(template: Template, picks: list, case) -> int:
+def _chair_index(roles: list[tuple[str, ...]], picks: list, case) -> int:
     for i, (_specialist, _score, code, _reasons) in enumerate(picks):
-        if code == case.specialty_id or case.specialty_id in template.roles[i]:
+        if code == case.specialty_id or case.specialty_id in roles[i]:
             return i
     return 0
 
@@ -212,9 +212,12 @@ def _require_coordinator(actor, case) -> None:
         raise PermissionDenied(_("Only the case's coordinators assemble its panel."))
 
 
-def assemble_panel(*, actor, case, template_code: str | None = None, now: dt.datetime | None = None) -> Panel:
+def assemble_panel(*, actor, case, template_code: str | None = None, now: dt.datetime | None = None,
+                   open_seats: bool = False) -> Panel:
     """Fill every role of the case's panel, pick a chair and a meeting slot, invite the members, offer the chair.
 
+    A role nobody eligible can fill refuses the assembly with the reason per seat (409 unfilled_roles); with
+    `open_seats` the panel convenes with the others and the role stays an open seat (seats.py) to fill or waive.
     The case row is locked for the whole assembly, so that a double submit waits for the first and then finds
     its panel (409) instead of assembling a second one."""
     from konsil.cases.models import Case
@@ -224,14 +227,25 @@ def assemble_panel(*, actor, case, template_code: str | None = None, now: dt.dat
         case = Case.objects.select_for_update(of=("self",)).select_related("patient", "network").get(pk=case.pk)
         try:
             with transaction.atomic():
-                return _assemble(actor=actor, case=case, template_code=template_code, now=now)
+                return _assemble(actor=actor, case=case, template_code=template_code, now=now,
+                                 open_seats=open_seats)
         except IntegrityError:  # another request convened a panel meanwhile (one_convened_panel_per_case)
             raise Conflict(_("This case already has a panel."), code="panel_exists") from None
 
 
-def _assemble(*, actor, case, template_code, now) -> Panel:
+def _unfilled(case, template: Template, ranked: list[list], empty: list[int], *, record, table) -> dict:
+    """{the role's code: [why nobody sits there]} for each empty seat."""
+    from .seats import unfilled_reason
+
+    return {template.roles[i][0]: [unfilled_reason(case, template.roles[i], record=record, table=table,
+                                                   eligible=len(ranked[i]))] for i in empty}
+
+
+def _assemble(*, actor, case, template_code, now, open_seats=False) -> Panel:
     from konsil.cases.services import transition
     from konsil.matching import inputs, licensure
+
+    from .models import OpenSeat
 
     if case.status not in ASSEMBLE_FROM:
         raise Conflict(_("A panel can be assembled once the case is triaged and until the opinion is drafted."),
@@ -245,12 +259,16 @@ def _assemble(*, actor, case, template_code, now) -> Panel:
     incumbent = _incumbent(case)
     fixed = _seat_incumbent(incumbent, template, ranked, case) if incumbent else None
     chosen = _solve(ranked)
-    unfilled = [_role_name(template.roles[i]) for i, pick in enumerate(chosen) if pick is None]
-    if unfilled:
-        raise Conflict(_("No eligible member for: %(roles)s.") % {"roles": "; ".join(unfilled)},
-                       code="unfilled_roles", errors={"roles": unfilled})
-    picks = [ranked[i][pick] for i, pick in enumerate(chosen)]
-    chair_at = fixed if fixed is not None else _chair_index(template, picks, case)
+    empty = [i for i, pick in enumerate(chosen) if pick is None]
+    filled = [i for i, pick in enumerate(chosen) if pick is not None]
+    if empty and (not open_seats or not filled):
+        message = _("No eligible member for: %(roles)s.") % {
+            "roles": "; ".join(_role_name(template.roles[i]) for i in empty)}
+        raise Conflict(message, code="unfilled_roles" if filled else "no_seat_fillable",
+                       errors=_unfilled(case, template, ranked, empty, record=record, table=table))
+    picks = [ranked[i][chosen[i]] for i in filled]
+    roles = [template.roles[i] for i in filled]
+    chair_at = filled.index(fixed) if fixed is not None else _chair_index(roles, picks, case)
     chair = picks[chair_at][0]
     meeting_at = meeting.common_slot(
         [(getattr(s, "availability", None), getattr(s, "time_zone", None)) for s, *_rest in picks], now=now)
@@ -259,10 +277,14 @@ def _assemble(*, actor, case, template_code, now) -> Panel:
                                  assembled_by=actor)
     PanelMember.objects.bulk_create([
         PanelMember(panel=panel, specialist=s, role_id=code, position=i, score=score, reasons=list(reasons))
-        for i, (s, score, code, reasons) in enumerate(picks)])
+        for i, (s, score, code, reasons) in zip(filled, picks, strict=True)])
+    reasons = _unfilled(case, template, ranked, empty, record=record, table=table) if empty else {}
+    OpenSeat.objects.bulk_create([OpenSeat(panel=panel, role_id=template.roles[i][0], codes=list(template.roles[i]),
+                                           position=i, reasons=reasons[template.roles[i][0]]) for i in empty])
     emit(actor=actor, action="panel.assemble", obj=panel, patient_id=case.patient_id, role=rel.COORDINATOR,
          detail={"template": template.code, "chair": str(chair.pk), "members": [str(p[0].pk) for p in picks],
-                 "roles": [p[2] for p in picks], "meeting_at": meeting_at.isoformat() if meeting_at else None})
+                 "roles": [p[2] for p in picks], "meeting_at": meeting_at.isoformat() if meeting_at else None,
+                 "open_seats": [template.roles[i][0] for i in empty]})
     if case.status == Status.TRIAGED:
         try:
             transition(actor=actor, case=case, action="offer", specialist=str(chair.pk),
@@ -411,12 +433,16 @@ def seats_of(specialist):
 
 
 def stage(panel: Panel) -> str:
-    """inputs | consensus | agreement | done."""
+    """inputs | seats (open seats to fill or waive first) | consensus | agreement | done."""
+    from .seats import unsettled
+
     members = list(panel.members.all())
     if latest_signed(panel.case) is not None:
         pending = [m for m in members if m.specialist_id != panel.chair_id and not m.agreement]
         return "agreement" if pending else "done"
-    return "consensus" if all(m.submitted_at for m in members) else "inputs"
+    if not all(m.submitted_at for m in members):
+        return "inputs"
+    return "seats" if unsettled(panel.case).exists() else "consensus"
 
 
 def inputs_visible(panel: Panel, seat: PanelMember | None, coordinator: bool) -> bool:

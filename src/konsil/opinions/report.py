@@ -236,7 +236,9 @@ def _panel_and_blinding(case) -> dict:
     from . import blinded, panels
 
     members = panels.report_rows(case)
-    return {"panel": members[0].panel if members else None, "panel_members": members,
+    panel = members[0].panel if members else None
+    waived = list(panel.open_seats.filter(waived_at__isnull=False).select_related("role")) if panel else []
+    return {"panel": panel, "panel_members": members, "panel_waived": waived,
             "independent_assessments": blinded.for_report(case)}
 
 

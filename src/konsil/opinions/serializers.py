@@ -60,3 +60,41 @@ class OpinionSerializer(serializers.Serializer):
 
     def get_signature_valid(self, opinion) -> bool | None:
         return verify_signature(opinion) if opinion.is_signed else None
+
+
+class PanelAssembleSerializer(StrictSerializer):
+    template = serializers.CharField(required=False, allow_blank=True, max_length=64,
+                                     help_text=_("A panel template code; blank: chosen from the case's diagnoses"))
+    open_seats = serializers.BooleanField(required=False, default=False,
+                                          help_text=_("Convene with the seats that can be filled; the others stay "
+                                                      "open until filled or waived"))
+
+
+class PanelMemberSerializer(serializers.Serializer):
+    role = serializers.CharField(source="role_id")
+    specialist = serializers.UUIDField(source="specialist_id")
+    name = serializers.CharField(source="specialist.user.display_name")
+    chair = serializers.BooleanField(source="is_chair")
+
+
+class OpenSeatSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    role = serializers.CharField(source="role_id")
+    reasons = serializers.ListField(child=serializers.CharField())
+    waived = serializers.SerializerMethodField()
+
+    def get_waived(self, seat) -> bool:
+        return seat.waived_at is not None
+
+
+class PanelSerializer(serializers.Serializer):
+    """A 409 unfilled_roles (some seats can be filled) or no_seat_fillable names each empty seat in `errors`:
+    {role code: [why nobody eligible sits there]}."""
+
+    id = serializers.UUIDField()
+    template = serializers.CharField()
+    label = serializers.CharField()
+    chair = serializers.UUIDField(source="chair_id")
+    meeting_at = serializers.DateTimeField(allow_null=True)
+    members = PanelMemberSerializer(many=True, source="members.all")
+    open_seats = OpenSeatSerializer(many=True, source="open_seats.all")

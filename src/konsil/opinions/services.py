@@ -126,6 +126,9 @@ def check_complete(opinion: Opinion | None) -> None:
         errors["confidence"] = [required]
     if errors:
         raise ValidationFailed(_("The opinion is not complete."), errors=errors)
+    from .seats import require_settled
+
+    require_settled(opinion.case)  # a panel's consensus waits for its open seats to be filled or waived
 
 
 def content_hash(opinion: Opinion) -> str:
