@@ -257,6 +257,7 @@ def test_notifications_are_own_only(api, walker, draft_case, patient_user, coord
     theirs = api(coordinator).get(f"{API}/notifications/").json()["results"]
     assert mine and theirs
     assert not {n["id"] for n in mine} & {n["id"] for n in theirs}
+    assert {n["page"] for n in mine} == {f"/cases/{draft_case.pk}/"}  # where the reader acts, as the web list
     # Marking someone else's notification as read does nothing.
     response = api(patient_user).post(f"{API}/notifications/read/", {"ids": [theirs[0]["id"]]}, format="json")
     assert response.json() == {"marked": 0}

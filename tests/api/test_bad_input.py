@@ -205,6 +205,28 @@ def test_bad_consent(patient_api, network, patient_user, body, field):
     assert not Consent.objects.filter(case=case).exists()
 
 
+@pytest.mark.parametrize(("relationship", "message"), [
+    ("self", "As the referring clinician, sign as the treating clinician who refers the patient."),
+    ("son", "Choose a relationship from the list."),
+])
+def test_a_referring_clinician_signing_as_the_patient_is_a_field_error(api, network, relationship, message):
+    from konsil.accounts.roles import Role
+
+    from ..factories import make_user
+
+    clinician = make_user(Role.REFERRING_CLINICIAN, network)
+    client = api(clinician)
+    case_id = client.post(f"{API}/cases/", good_case(channel="clinician"), format="json").json()["id"]
+    body = {"scope": ["share_with_reviewers"], "signer_name": "Dr. Rita Referrer",
+            "signer_relationship": relationship}
+    response = client.post(f"{API}/cases/{case_id}/consent/", body, format="json")
+    assert response.status_code == 400 and response.json()["errors"] == {"signer_relationship": [message]}
+    assert not Consent.objects.filter(case_id=case_id).exists()
+    response = client.post(f"{API}/cases/{case_id}/consent/", {**body, "signer_relationship": "treating_clinician"},
+                           format="json")
+    assert response.status_code == 201 and response.json()["signer_relationship"] == "treating_clinician"
+
+
 def test_unknown_action_is_400(patient_api, draft_case):
     response = patient_api.post(f"{API}/cases/{draft_case.pk}/transitions/", {"action": "teleport"},
                                 format="json")

@@ -12,7 +12,16 @@ from django.utils import timezone
 from konsil.accounts.roles import Role
 from konsil.audit.models import AuditEvent
 from konsil.cases import services
-from konsil.cases.models import Attachment, Case, CaseDiagnosis, CaseQuestion, Message, Notification, Patient
+from konsil.cases.models import (
+    Attachment,
+    Case,
+    CaseDiagnosis,
+    CaseQuestion,
+    Consent,
+    Message,
+    Notification,
+    Patient,
+)
 from konsil.cases.services import transition
 from konsil.core import context, files
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
@@ -301,8 +310,79 @@ def test_consent_is_signed_by_the_patient_side_only(draft_case, coordinator, car
         services.sign_consent(actor=coordinator, case=draft_case, scope=["share_with_reviewers"],
                               signer_name="Cora")
     consent = services.sign_consent(actor=caregiver, case=draft_case, scope=["share_with_reviewers"],
-                                    signer_name="Carl", signer_relationship="son")
-    assert consent.signer_relationship == "son"
+                                    signer_name="Carl", signer_relationship="other")
+    assert consent.signer_relationship == "other"
+
+
+@pytest.fixture
+def referred_case(network):
+    """A draft that a referring clinician started for a patient without an account."""
+    clinician = make_user(Role.REFERRING_CLINICIAN, network, first_name="Rita")
+    return services.create_case(actor=clinician, network=network, data=case_data())
+
+
+@pytest.fixture
+def unsigned_case(draft_case):
+    """The draft case of the patient (and of the caregiver fixture), not signed yet."""
+    Consent.objects.filter(case=draft_case).delete()
+    return Case.objects.get(pk=draft_case.pk)
+
+
+def _refused(actor, case, relationship) -> str:
+    """The field error of signing as `relationship`; nothing was saved."""
+    with pytest.raises(ValidationFailed) as exc:
+        services.sign_consent(actor=actor, case=case, scope=["share_with_reviewers"], signer_name="Someone",
+                              signer_relationship=relationship)
+    assert list(exc.value.errors) == ["signer_relationship"]
+    assert not hasattr(Case.objects.get(pk=case.pk), "consent")
+    assert not AuditEvent.objects.filter(action="consent.sign").exists()
+    return exc.value.errors["signer_relationship"][0]
+
+
+@pytest.mark.parametrize("relationship", ["self", "parent", "other"])
+def test_a_referring_clinician_never_signs_as_the_patient(referred_case, relationship):
+    message = _refused(referred_case.requester, referred_case, relationship)
+    assert "sign as the treating clinician" in message
+
+
+def test_a_referring_clinician_records_the_referral_for_treatment(referred_case):
+    consent = services.sign_consent(actor=referred_case.requester, case=referred_case,
+                                    scope=["share_with_reviewers"], signer_name="Dr. Rita Referrer")
+    assert consent.signer_relationship == "treating_clinician"  # their default
+    again = services.sign_consent(actor=referred_case.requester, case=referred_case,
+                                  scope=["share_with_reviewers"], signer_name="Dr. Rita Referrer",
+                                  signer_relationship="treating_clinician")
+    assert again.signer_relationship == "treating_clinician"
+
+
+def test_the_required_part_is_asked_in_the_signer_s_voice(referred_case, unsigned_case, patient_user):
+    for actor, case, words in [(referred_case.requester, referred_case, "Reviewers need the patient's records"),
+                               (patient_user, unsigned_case, "Reviewers need your records")]:
+        with pytest.raises(ValidationFailed) as exc:
+            services.sign_consent(actor=actor, case=case, scope=["obtain_records"], signer_name="Someone")
+        assert exc.value.errors["scope"][0].startswith(words)
+
+
+@pytest.mark.parametrize("relationship", ["parent", "guardian", "representative", "treating_clinician"])
+def test_the_patient_signs_as_themself_only(unsigned_case, patient_user, relationship):
+    assert "You are the patient" in _refused(patient_user, unsigned_case, relationship)
+
+
+@pytest.mark.parametrize("relationship", ["self", "", "treating_clinician"])
+def test_a_caregiver_never_signs_as_the_patient_and_names_the_relationship(unsigned_case, caregiver,
+                                                                           relationship):
+    assert "Choose how you are related to the patient" in _refused(caregiver, unsigned_case, relationship)
+    consent = services.sign_consent(actor=caregiver, case=unsigned_case, scope=["share_with_reviewers"],
+                                    signer_name="Carl", signer_relationship="guardian")
+    assert consent.signer_relationship == "guardian"
+
+
+@pytest.mark.parametrize("relationship", ["son", "referring clinician", "SELF", "x" * 100])
+def test_an_unknown_relationship_is_refused(unsigned_case, patient_user, caregiver, referred_case,
+                                           relationship):
+    for actor, case in [(patient_user, unsigned_case), (caregiver, unsigned_case),
+                        (referred_case.requester, referred_case)]:
+        assert _refused(actor, case, relationship) == "Choose a relationship from the list."
 
 
 # --- attachments ------------------------------------------------------------------------------------------

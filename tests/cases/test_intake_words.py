@@ -34,6 +34,36 @@ def started(client, patient_user, network):
     return Case.objects.get(requester=patient_user)
 
 
+# The steps' words about "the patient" where a referring clinician fills them in for their patient.
+ON_BEHALF_WORDS = {
+    2: (["Does the patient need surgery now"], ["Do I need surgery now"]),
+    3: (["The patient&#x27;s history and symptoms", "tests and treatments the patient had so far"],
+        ["Your history and symptoms", "treatments you had so far"]),
+    4: (["The patient needs an interpreter", "speak the patient&#x27;s language"],
+        ["I need an interpreter", "speak your language"]),
+    5: (["The patient's medical records", "shared only with the patient's care team"],
+        ["Your medical records", "your care team"]),
+}
+
+
+@pytest.mark.parametrize("step", sorted(ON_BEHALF_WORDS))
+def test_a_clinician_filling_the_wizard_reads_about_the_patient(client, login, network, patient_user, step):
+    from konsil.accounts.roles import Role
+
+    from ..factories import make_user
+
+    clinician = make_user(Role.REFERRING_CLINICIAN, network)
+    login(client, clinician)
+    assert client.post(url("cases:new"), PATIENT_STEP).status_code == 302
+    referred = Case.objects.get(requester=clinician)
+    page = client.get(url("cases:intake", pk=referred.pk, step=step)).content.decode()
+    theirs, own = ON_BEHALF_WORDS[step]
+    assert all(words in page for words in theirs) and not any(words in page for words in own), page
+    client.force_login(patient_user)
+    page = client.get(url("cases:intake", pk=make_draft(network, patient_user).pk, step=step)).content.decode()
+    assert all(words in page for words in own) and not any(words in page for words in theirs)
+
+
 def test_the_clinical_step_asks_in_words_and_keeps_them_in_full(client, started):
     page = client.get(url("cases:intake", pk=started.pk, step=3)).content.decode()
     assert 'name="diagnosis_text"' in page and "in your own words" in page

@@ -210,6 +210,61 @@ def test_wizard_submit_failure_rolls_back_the_signature(client, patient_user, ne
     assert case.status == "draft" and not Consent.objects.filter(case=case).exists()
 
 
+def _referred_draft(network, clinician):
+    """A complete unsigned draft that `clinician` started for a patient without an account."""
+    case = make_draft(network, clinician, consent=False)
+    Patient.objects.filter(pk=case.patient_id).update(user=None)
+    return Case.objects.get(pk=case.pk)
+
+
+def test_the_consent_step_offers_each_signer_only_their_relationships(client, login, network, patient_user):
+    clinician = make_user(Role.REFERRING_CLINICIAN, network)
+    login(client, clinician)
+    page = client.get(url("cases:intake", pk=_referred_draft(network, clinician).pk, step=6)).content.decode()
+    assert 'value="treating_clinician" selected' in page and "Treating clinician, referring for treatment" in page
+    assert 'value="self"' not in page and ">I am the patient<" not in page
+    assert "I refer the patient to Konsil for a second opinion as part of their treatment" in page
+    assert "With the patient&#x27;s agreement, I ask Konsil to" in page
+    client.force_login(patient_user)
+    page = client.get(url("cases:intake", pk=make_draft(network, patient_user, consent=False).pk,
+                          step=6)).content.decode()
+    assert 'value="self" selected>I am the patient<' in page
+    assert "treating_clinician" not in page and 'value="parent"' not in page
+    assert "Your treatment does not depend on signing it." in page and "I authorize Konsil to" in page
+
+
+def test_a_caregiver_chooses_a_relationship_and_is_never_the_patient(client, network, draft_case):
+    Consent.objects.filter(case=draft_case).delete()
+    caregiver = make_user(Role.CAREGIVER, network)
+    CaregiverAuthorization.objects.create(caregiver=caregiver, patient=draft_case.patient, relationship="son",
+                                          signed_by="Ana García", signed_at=timezone.now())
+    client.force_login(caregiver)
+    page = client.get(url("cases:intake", pk=draft_case.pk, step=6)).content.decode()
+    assert 'value="self"' not in page and 'value="guardian"' in page and "treating_clinician" not in page
+    assert "The patient's treatment does not depend on signing it." in page
+    response = client.post(url("cases:intake", pk=draft_case.pk, step=6),
+                           {**CONSENT, "signer_name": "Carl", "signer_relationship": ""})
+    assert "Choose your relationship to the patient." in response.content.decode()
+    assert not Consent.objects.filter(case=draft_case).exists()
+
+
+def test_a_referring_clinician_signs_for_treatment_not_as_the_patient(client, login, network):
+    clinician = make_user(Role.REFERRING_CLINICIAN, network)
+    case = _referred_draft(network, clinician)
+    login(client, clinician)
+    response = client.post(url("cases:intake", pk=case.pk, step=6), {**CONSENT, "signer_name": "Dr. Roe"})
+    assert response.status_code == 200 and 'has-error" id="id_signer_relationship_field"' in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == "draft" and not Consent.objects.filter(case=case).exists()
+    response = client.post(url("cases:intake", pk=case.pk, step=6),
+                           {**CONSENT, "signer_name": "Dr. Roe", "signer_relationship": "treating_clinician"})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.status == "submitted" and case.consent.signer_relationship == "treating_clinician"
+    follow = client.get(response["Location"]).content.decode()
+    assert "The case was submitted." in follow and "Your case was submitted." not in follow
+
+
 def test_wizard_is_closed_to_others_and_after_submission(client, patient_user, other_patient, draft_case,
                                                          walker):
     client.force_login(other_patient)

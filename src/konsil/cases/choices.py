@@ -59,6 +59,18 @@ class ConsentScope(models.TextChoices):
     SHARE_REPORT = "share_report", _("Send the opinion to my treating physician")
 
 
+class SignerRelationship(models.TextChoices):
+    """Who signs the HIPAA authorization, as they relate to the patient (cases.signers says who may pick which)."""
+
+    SELF = "self", _("I am the patient")
+    PARENT = "parent", _("Parent")
+    GUARDIAN = "guardian", _("Legal guardian")
+    REPRESENTATIVE = "representative", _("Personal representative")
+    OTHER = "other", _("Other")
+    TREATING_CLINICIAN = "treating_clinician", _(
+        "Treating clinician, referring for treatment with the patient's agreement")
+
+
 class MessageKind(models.TextChoices):
     MESSAGE = "message", _("Message")
     INFO_REQUEST = "info_request", _("Information request")

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from konsil.core import geo
 from konsil.core.errors import DomainError
 
+from . import signers
 from .choices import (
     LANGUAGE_CHOICES,
     STATE_CHOICES,
@@ -18,6 +19,7 @@ from .choices import (
     ConsentScope,
     Delivery,
     Sex,
+    SignerRelationship,
     Status,
     Urgency,
     country_choices,
@@ -70,6 +72,19 @@ def apply_error(form: forms.Form, exc: DomainError, *, prefix: str = "", fields_
     return placed and not missed
 
 
+class OnBehalfMixin:
+    """An intake form worded for the patient; `on_behalf=True` words it about the patient for someone filling it
+    in for them (a referring clinician, a caregiver): ON_BEHALF maps a field to the attributes it replaces."""
+
+    ON_BEHALF: dict[str, dict] = {}
+
+    def __init__(self, *args, on_behalf: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, words in self.ON_BEHALF.items() if on_behalf else ():
+            for attr, text in words.items():
+                setattr(self.fields[name], attr, text)
+
+
 class PatientForm(forms.Form):
     """Intake step 1: who the patient is."""
 
@@ -114,7 +129,7 @@ class QuestionsForm(forms.Form):
                           error_messages={"required": _("Ask at least one question for the specialist.")})
 
 
-class ClinicalForm(forms.Form):
+class ClinicalForm(OnBehalfMixin, forms.Form):
     """Intake step 3, in the patient's own words: the diagnosis, the proposed treatment, the history; codes are
     optional (a lookup helps those who want them; Konsil suggests codes that the care team confirms)."""
 
@@ -138,7 +153,9 @@ class ClinicalForm(forms.Form):
         label=_("Your history and symptoms (in your own words)"), required=False, max_length=20000,
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text=_("What happened, when, which tests and treatments you had so far."))
-
+    ON_BEHALF = {"clinical_summary": {
+        "label": _("The patient's history and symptoms"),
+        "help_text": _("What happened, when, which tests and treatments the patient had so far.")}}
 
     @classmethod
     def _is_words(cls, row: str) -> bool:
@@ -156,7 +173,7 @@ class ClinicalForm(forms.Form):
         return data
 
 
-class PreferencesForm(forms.Form):
+class PreferencesForm(OnBehalfMixin, forms.Form):
     """Intake step 4: urgency and how the opinion is delivered."""
 
     urgency = forms.ChoiceField(label=_("How urgent is it?"), choices=Urgency.choices,
@@ -166,6 +183,10 @@ class PreferencesForm(forms.Form):
     interpreter_needed = forms.BooleanField(
         label=_("I need an interpreter"), required=False,
         help_text=_("Then a specialist who does not speak your language can take the case, with an interpreter."))
+    ON_BEHALF = {"interpreter_needed": {
+        "label": _("The patient needs an interpreter"),
+        "help_text": _("Then a specialist who does not speak the patient's language can take the case, "
+                       "with an interpreter.")}}
 
 
 class AttachmentForm(forms.Form):
@@ -173,12 +194,17 @@ class AttachmentForm(forms.Form):
     description = forms.CharField(label=_("Description (optional)"), required=False, max_length=255)
 
 
-RELATIONSHIPS = [("self", _("I am the patient")), ("parent", _("Parent")), ("guardian", _("Legal guardian")),
-                 ("representative", _("Personal representative")), ("other", _("Other"))]
+# The authorization's parts in the words of someone who signs for the patient (ConsentScope has the patient's).
+SCOPE_ON_BEHALF = [
+    (ConsentScope.OBTAIN_RECORDS, _("Obtain the patient's medical records from their providers")),
+    (ConsentScope.SHARE_WITH_REVIEWERS, _("Share the patient's records with the reviewing specialists")),
+    (ConsentScope.SHARE_REPORT, _("Send the opinion to the patient's treating physician")),
+]
 
 
 class ConsentForm(forms.Form):
-    """Intake step 6: the HIPAA authorization (scope, typed signature)."""
+    """Intake step 6: the HIPAA authorization (scope, typed signature, the signer's relationship). `signer` is
+    the kind of signer (cases.signers): the relationships offered are only theirs, the words theirs too."""
 
     # Required as the service requires them (so the page never marks them optional); the service's rules decide.
     scope = forms.MultipleChoiceField(label=_("I authorize Konsil to"), choices=ConsentScope.choices,
@@ -186,8 +212,19 @@ class ConsentForm(forms.Form):
                                       error_messages={"required": _("Choose what you authorize.")})
     signer_name = forms.CharField(label=_("Type your full name to sign"), max_length=200,
                                   error_messages={"required": _("Type your full name to sign.")})
-    signer_relationship = forms.ChoiceField(label=_("Relationship to the patient"), choices=RELATIONSHIPS,
-                                            initial="self")
+    signer_relationship = forms.ChoiceField(
+        label=_("Relationship to the patient"), choices=SignerRelationship.choices,
+        error_messages={"required": _("Choose your relationship to the patient.")})
+
+    def __init__(self, *args, signer: str = signers.PATIENT, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(SignerRelationship.choices)
+        choices = [(value, labels[value]) for value in signers.ALLOWED.get(signer, ())]
+        self.fields["signer_relationship"].choices = choices if len(choices) == 1 else BLANK + choices
+        if signer != signers.PATIENT:
+            self.fields["scope"].choices = SCOPE_ON_BEHALF
+        if signer == signers.CLINICIAN:
+            self.fields["scope"].label = _("With the patient's agreement, I ask Konsil to")
 
 
 class MessageForm(forms.Form):

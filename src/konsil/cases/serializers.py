@@ -12,7 +12,7 @@ from konsil.core.api import StrictSerializer
 from . import lifecycle
 from . import relations as rel
 from .choices import Channel, Delivery, Sex, Status, Urgency
-from .notify import text_for
+from .notify import path_for, text_for
 
 # --- input --------------------------------------------------------------------------------------------------
 
@@ -65,7 +65,10 @@ class ConsentInputSerializer(StrictSerializer):
     scope = serializers.ListField(child=serializers.CharField(), allow_empty=True,
                                   help_text=_("obtain_records, share_with_reviewers, share_report"))
     signer_name = serializers.CharField(allow_blank=True)
-    signer_relationship = serializers.CharField(required=False, allow_blank=True)
+    signer_relationship = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text=_("self (the patient); parent, guardian, representative or other (someone else on the patient's "
+                    "side); treating_clinician (the referring clinician). Blank: the signer's own default."))
 
 
 class TransitionInputSerializer(StrictSerializer):
@@ -361,9 +364,13 @@ class NotificationSerializer(serializers.Serializer):
     case_reference = serializers.CharField(source="case.reference", default=None, allow_null=True)
     read_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+    page = serializers.SerializerMethodField(help_text="The web page where the reader acts on it (a path).")
 
     def get_text(self, notification) -> str:
         return text_for(notification.kind, notification.case.reference if notification.case_id else "")
+
+    def get_page(self, notification) -> str | None:
+        return path_for(notification.kind, notification.case_id)
 
 
 class MarkedSerializer(serializers.Serializer):

@@ -17,7 +17,7 @@ from konsil.core import context, geo, icd10
 from konsil.core.errors import Conflict, PermissionDenied, ValidationFailed
 from konsil.core.models import remember_missing, remember_related
 
-from . import coding, identity, lifecycle
+from . import coding, identity, lifecycle, signers
 from . import relations as rel
 from .choices import (
     LANGUAGE_CHOICES,
@@ -353,27 +353,35 @@ def update_case(*, actor, case: Case, data: dict) -> Case:
     return case
 
 
-def sign_consent(*, actor, case: Case, scope, signer_name: str, signer_relationship: str = "self") -> Consent:
-    """Record the HIPAA authorization (scope, signer, timestamp) for a draft case."""
+def sign_consent(*, actor, case: Case, scope, signer_name: str, signer_relationship: str = "") -> Consent:
+    """Record the HIPAA authorization (scope, signer, timestamp) for a draft case. The signer's relationship must
+    be one that this signer may record (cases.signers); blank takes their default where they have one."""
     _require_editable(case)
-    if not rel.relations(actor, case) & lifecycle.REQUEST_SIDE:
+    relations = rel.relations(actor, case)
+    if not relations & lifecycle.REQUEST_SIDE:
         raise PermissionDenied(_("Only the patient's side signs the authorization."))
     scope = list(dict.fromkeys(scope)) if isinstance(scope, list | tuple | set | frozenset) else []
+    kind = signers.signer_kind(actor, relations)
     errors = {}
     if not scope or any(s not in ConsentScope.values for s in scope):
         errors["scope"] = [_("Choose what you authorize.")]
     elif ConsentScope.SHARE_WITH_REVIEWERS not in scope:
-        errors["scope"] = [_("Reviewers need your records: this part of the authorization is required.")]
+        errors["scope"] = [_("Reviewers need your records: this part of the authorization is required.")
+                           if kind == signers.PATIENT
+                           else _("Reviewers need the patient's records: this part of the authorization is required.")]
     signer_name = str(signer_name or "").strip()
     if not signer_name:
         errors["signer_name"] = [_("Type your full name to sign.")]
+    relationship, refusal = signers.checked_relationship(kind, signer_relationship)
+    if refusal:
+        errors["signer_relationship"] = [refusal]
     if errors:
         raise ValidationFailed(_("The authorization is incomplete."), errors=errors)
     with transaction.atomic():
         consent, _created = Consent.objects.update_or_create(
             case=case,
             defaults={"scope": scope, "signer_name": signer_name[:200],
-                      "signer_relationship": str(signer_relationship or "self")[:64],
+                      "signer_relationship": relationship,
                       "signed_at": timezone.now(), "ip": context.current().ip},
         )
         emit(actor=actor, action="consent.sign", obj=consent, patient_id=case.patient_id,

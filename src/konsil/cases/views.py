@@ -34,7 +34,7 @@ from konsil.records.models import RequestMethod
 from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
-from . import coding, emergency, identity, lifecycle, selectors, services
+from . import coding, emergency, identity, lifecycle, selectors, services, signers
 from . import relations as rel
 from .choices import LANGUAGE_CHOICES, Channel, ConsentScope, Status
 from .emergency_views import hidden_case
@@ -101,7 +101,21 @@ def _intake_sponsor(user):
 
 
 def _wizard(request, case, step: int, **context):
+    context.setdefault("on_behalf", _on_behalf(request.user, case))
     return render(request, "cases/wizard.html", {"case": case, "step": step, "steps": STEPS, **context})
+
+
+def _signer(user, case) -> str:
+    """How the user stands to sign for the case (cases.signers: patient, clinician, representative)."""
+    return signers.signer_kind(user, rel.relations(user, case))
+
+
+def _on_behalf(user, case) -> bool:
+    """Whether the user fills the wizard in for the patient (a referring clinician, a caregiver): then its words
+    are about "the patient", not "you"."""
+    if case is None:
+        return not user.has_role(Role.PATIENT)
+    return _signer(user, case) != signers.PATIENT
 
 
 def _patient_initial(patient) -> dict:
@@ -206,7 +220,8 @@ def _step_questions(request, case):
 def _step_clinical(request, case):
     fields = ("diagnosis_text", "proposed_treatment", "proposed_cpt", "treating_physician",
               "treating_physician_email", "treating_facility", "clinical_summary")
-    form = ClinicalForm(_post(request), initial={name: getattr(case, name) for name in fields})
+    form = ClinicalForm(_post(request), initial={name: getattr(case, name) for name in fields},
+                        on_behalf=_on_behalf(request.user, case))
     if form.is_bound and "add_row" not in form.data and form.is_valid():
         response = _save_step(request, case, 3, form, dict(form.cleaned_data))
         if response:
@@ -219,7 +234,8 @@ def _step_clinical(request, case):
 def _step_preferences(request, case):
     form = PreferencesForm(_post(request), initial={"urgency": case.urgency,
                                                      "preferred_delivery": case.preferred_delivery,
-                                                     "interpreter_needed": case.interpreter_needed})
+                                                     "interpreter_needed": case.interpreter_needed},
+                           on_behalf=_on_behalf(request.user, case))
     if form.is_bound and form.is_valid():
         response = _save_step(request, case, 4, form, dict(form.cleaned_data))
         if response:
@@ -271,10 +287,13 @@ def _upload(request, case, form, *, raise_errors: bool = False) -> bool:
 
 def _step_review(request, case):
     consent = getattr(case, "consent", None)
-    initial = ({"scope": consent.scope, "signer_name": consent.signer_name,
-                "signer_relationship": consent.signer_relationship} if consent
-               else {"scope": list(ConsentScope.values), "signer_relationship": "self"})
-    form = ConsentForm(_post(request), initial=initial)
+    signer = _signer(request.user, case)
+    initial = ({"scope": consent.scope, "signer_name": consent.signer_name} if consent
+               else {"scope": list(ConsentScope.values)})
+    kept = consent.signer_relationship if consent else ""
+    initial["signer_relationship"] = (kept if kept in signers.ALLOWED.get(signer, ())
+                                      else signers.default_relationship(signer))
+    form = ConsentForm(_post(request), initial=initial, signer=signer)
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
@@ -286,9 +305,12 @@ def _step_review(request, case):
         except DomainError as exc:
             apply_error(form, exc, prefix="patient.")
         else:
-            messages.success(request, _("Your case was submitted. We will let you know when it moves on."))
+            messages.success(request, _("The case was submitted. We will let you know when it moves on.")
+                             if signer != signers.PATIENT
+                             else _("Your case was submitted. We will let you know when it moves on."))
             return redirect("cases:detail", pk=case.pk)
-    return _wizard(request, case, 6, form=form, record_rows=_record_rows(request, case))
+    return _wizard(request, case, 6, form=form, record_rows=_record_rows(request, case), signer=signer,
+                   on_behalf=signer != signers.PATIENT)
 
 
 # --- the case page ------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from konsil.accounts.models import Membership, User
 from konsil.accounts.roles import OrganizationKind, Role
 from konsil.audit.services import emit
 from konsil.cases import services as cases
-from konsil.cases.choices import US_STATES, Channel, ConsentScope
+from konsil.cases.choices import US_STATES, Channel, ConsentScope, SignerRelationship
 from konsil.core import files
 from konsil.core.errors import DomainError
 
@@ -176,7 +176,7 @@ def import_referral(*, client: FhirClient, bundle) -> tuple:
                                  None)
                 cases.sign_consent(actor=actor, case=case, scope=list(ConsentScope.values),
                                    signer_name=performer or client.organization.name,
-                                   signer_relationship="referring clinician")
+                                   signer_relationship=SignerRelationship.TREATING_CLINICIAN)
                 case = cases.transition(actor=actor, case=case, action="submit")
             Referral.objects.create(client=client, system=system, value=value, case=case)
             emit(actor=actor, action="fhir.referral", obj=case, patient_id=case.patient_id,
