@@ -12,7 +12,7 @@ from konsil.triage import clarify, knowledge
 from konsil.triage.models import Clarification
 from konsil.triage.services import answer_questions, propose
 
-from ..factories import make_draft, make_user
+from ..factories import api_token, make_draft, make_user
 from .test_clarify_questions import UnsureEngine
 
 PATIENT_VOICE = "Which part of the body is most affected?"
@@ -62,6 +62,11 @@ def test_the_clinician_is_asked_about_their_patient(unsure, referral, clinician,
     assert "A few questions about your patient's case" in page and CLINICIAN_VOICE in page
     assert "your patient's case to the right kind" in page and "in your own words" not in page
     assert PATIENT_VOICE not in page
+    api = client.get(f"/api/v1/cases/{referral.pk}/triage/questions/",
+                     HTTP_AUTHORIZATION=f"Token {api_token(clinician)}")
+    assert api.status_code == 200, api.content
+    texts = [q["text"] for q in api.json()["questions"]]
+    assert "Which part of the patient's body is most affected?" in texts and PATIENT_VOICE not in texts
     bad = client.post(f"/triage/cases/{referral.pk}/questions/", {"q_body_part": "elbow"})
     assert bad.status_code == 400 and CLINICIAN_VOICE in bad.content.decode()
     assert Clarification.objects.get(case=referral).answered_at is None

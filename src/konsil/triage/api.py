@@ -38,6 +38,7 @@ class ClarificationSerializer(serializers.Serializer):
     questions = ClarifyingQuestionSerializer(many=True)
     note = serializers.CharField(allow_blank=True)
     answered_at = serializers.DateTimeField(allow_null=True)
+    answered_by_clinician = serializers.BooleanField(help_text="The referring clinician gave the answers.")
 
 
 class AnswersInputSerializer(serializers.Serializer):
@@ -60,6 +61,12 @@ def language_for(request, case) -> str:
     return language if language in clarify.LANGUAGES else "en"
 
 
+def _shown(request, case, clarification) -> dict:
+    """The clarification as this reader is asked it: a referring clinician about their patient."""
+    clinician = clarify.for_clinician(request.user, case)
+    return ClarificationSerializer(clarify.view(clarification, language_for(request, case), clinician=clinician)).data
+
+
 class TriageQuestionsView(APIView):
     """Clarifying questions for a case triage was unsure about, in the patient's language, and their answers."""
 
@@ -67,7 +74,7 @@ class TriageQuestionsView(APIView):
     def get(self, request, pk):
         case = case_for(request, pk, action="triage.questions_read", rule="case.view_triage_questions")
         clarification = case.clarifications.order_by("-created_at").first()
-        return Response(ClarificationSerializer(clarify.view(clarification, language_for(request, case))).data)
+        return Response(_shown(request, case, clarification))
 
     @extend_schema(parameters=[CASE_ID, LANG], request=AnswersInputSerializer, responses=ClarificationSerializer,
                    operation_id="case_triage_answers")
@@ -78,8 +85,7 @@ class TriageQuestionsView(APIView):
         with translation.override(language_for(request, case)):
             proposal = answer_questions(actor=request.user, case=case, answers=data.validated_data["answers"],
                                         note=data.validated_data["note"])
-        clarification = proposal.clarification
-        return Response(ClarificationSerializer(clarify.view(clarification, language_for(request, case))).data)
+        return Response(_shown(request, case, proposal.clarification))
 
 
 class IdentityDecisionSerializer(serializers.Serializer):
