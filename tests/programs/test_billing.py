@@ -53,6 +53,27 @@ def test_case_rate_invoice_pdf_and_csv(employer_program, member, network, walker
     assert billing.issue_invoice(actor=coordinator, program=employer_program, data=month()).total_cents == 75000
 
 
+def test_no_day_is_invoiced_twice(employer_program, member, network, walker, coordinator):
+    """An invoice whose period overlaps another's is refused (the cases in the overlap would be billed twice)."""
+    from konsil.programs.models import Invoice
+
+    delivered_case(employer_program, network, walker, member)
+    today = timezone.localdate()
+    first = billing.issue_invoice(actor=coordinator, program=employer_program,
+                                  data={"period_start": today.replace(day=1).isoformat(),
+                                        "period_end": today.isoformat()})
+    earlier = (today.replace(day=1) - dt.timedelta(days=10)).isoformat()
+    with pytest.raises(Conflict) as exc:
+        billing.issue_invoice(actor=coordinator, program=employer_program,
+                              data={"period_start": earlier, "period_end": today.isoformat()})
+    assert exc.value.code == "overlap" and first.number in exc.value.message
+    assert Invoice.objects.filter(program=employer_program).count() == 1
+    billing.void_invoice(actor=coordinator, invoice=first)
+    again = billing.issue_invoice(actor=coordinator, program=employer_program,
+                                  data={"period_start": earlier, "period_end": today.isoformat()})
+    assert again.total_cents == first.total_cents
+
+
 def test_pmpm_invoice_counts_covered_lives_per_month(employer_program, coordinator):
     employer_program.pricing, employer_program.pmpm_cents = "pmpm", 150
     employer_program.save()

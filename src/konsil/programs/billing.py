@@ -83,14 +83,16 @@ def period(data) -> tuple[date, date]:
 
 
 def issue_invoice(*, actor, program: Program, data) -> Invoice:
-    """The invoice for one period; one per program and period (void it to issue it again)."""
+    """The invoice for one period; no day of a program is invoiced twice (void an invoice to issue its period
+    again). The program's row is locked while the periods are compared, so two overlapping requests cannot both
+    pass."""
     authz.require("programs.issue_invoice", actor, program)
     start, end = period(data if isinstance(data, dict) else {})
-    if Invoice.objects.filter(program=program, period_start=start, period_end=end).exclude(state="void").exists():
-        raise Conflict(_("This period is already invoiced."), code="duplicate")
-    lines = _lines(program, start, end)
     try:
         with transaction.atomic():
+            Program.objects.select_for_update().filter(pk=program.pk).first()
+            _refuse_overlap(program, start, end)
+            lines = _lines(program, start, end)
             seq = Invoice.objects.filter(program=program).count() + 1
             number = f"INV-{program.slug[:12].upper()}-{start:%Y%m}-{seq:03d}"
             invoice = Invoice.objects.create(program=program, sponsor=program.sponsor, number=number,
@@ -104,6 +106,18 @@ def issue_invoice(*, actor, program: Program, data) -> Invoice:
     except IntegrityError:
         raise Conflict(_("This period is already invoiced."), code="duplicate") from None
     return invoice
+
+
+def _refuse_overlap(program: Program, start: date, end: date) -> None:
+    taken = (Invoice.objects.filter(program=program, period_start__lte=end, period_end__gte=start)
+             .exclude(state=Invoice.State.VOID).order_by("period_start").first())
+    if taken is None:
+        return
+    if (taken.period_start, taken.period_end) == (start, end):
+        raise Conflict(_("This period is already invoiced."), code="duplicate")
+    raise Conflict(_("Invoice %(number)s already covers %(start)s – %(end)s: choose days after it, or void it "
+                     "first.") % {"number": taken.number, "start": taken.period_start.isoformat(),
+                                  "end": taken.period_end.isoformat()}, code="overlap")
 
 
 def void_invoice(*, actor, invoice: Invoice) -> Invoice:
