@@ -363,6 +363,7 @@ def test_an_email_is_in_the_reader_s_language_to_its_last_line(draft_case, coord
     with django_capture_on_commit_callbacks(execute=True):
         transition(actor=draft_case.patient.user, case=draft_case, action="submit")
     message = next(m for m in mail.outbox if m.to == [coordinator.email])
-    with translation.override("ja"):  # the subject in Japanese once translated (English until then)
+    with translation.override("ja"):
         assert message.subject == subject_for("submit", draft_case.reference)
+    assert message.subject == f"Konsil: ケース {draft_case.reference} が提出されました"
     assert "Sign in" not in message.body and "詳細は Konsil にサインインしてご確認ください" in message.body
