@@ -165,6 +165,7 @@ def test_whole_case_journey_in_the_browser(browser, live_server, patient_user, c
     spec.wait_for_load_state()
     case.refresh_from_db()
     assert case.status == "opinion_drafted", spec.inner_text("main")
+    spec.fill("input[name=signing_secret]", PASSWORD)  # the signature asks who signs (21 CFR 11.200)
     spec.click("button[value=sign]")
     spec.wait_for_load_state()
     spec.click("button[value=deliver]")

@@ -75,6 +75,7 @@ def test_amendment_is_version_2_with_its_reason(client, login, case_at, speciali
     answers = data.pop("answers")
     data.update({f"answer_{qid}": text for qid, text in answers.items()})
     data["further_tests"] = "Stress echocardiogram and lipid panel"
+    data["signing_secret"] = "correct horse battery"  # an amendment is signed: the signer confirms who they are
 
     response = client.post(url, {**data, "reason": ""})
     assert response.status_code == 400

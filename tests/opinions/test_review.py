@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -136,6 +137,42 @@ def test_sign_with_incomplete_opinion_shows_field_messages(s_client, case_at, sp
     assert not Opinion.objects.filter(case=case, signed_at__isnull=False).exists()
 
 
+@pytest.mark.parametrize("secret, code", [("", "reauth_required"), ("wrong horse", "reauth_failed")])
+def test_signing_asks_who_signs(s_client, case_at, specialist, secret, code):
+    """An electronic signature asks again for the password (or a current authenticator code): 21 CFR 11.200."""
+    case = case_at("in_review")
+    url = reverse("opinions:review", args=[case.pk])
+    s_client.post(url, {"action": "complete_draft", **_form_data(case)})
+    response = s_client.post(url, {"action": "sign", "signing_secret": secret})
+    assert response.status_code == 400 and response.context["failed"].code == code
+    page = response.content.decode()
+    assert 'aria-invalid="true"' in page and "wrong horse" not in page  # the field errs; the secret is not echoed
+    assert page.count(str(response.context["failed"].message)) == 1  # by the field, not again at the top
+    case.refresh_from_db()
+    assert case.status == "opinion_drafted"
+    assert not Opinion.objects.filter(case=case, signed_at__isnull=False).exists()
+    assert AuditEvent.objects.filter(action="signature.reauth", outcome="denied").count() == (1 if secret else 0)
+    done = s_client.post(url, {"action": "sign", "signing_secret": "correct horse battery"})
+    assert done.status_code == 302
+    case.refresh_from_db()
+    assert case.status == "signed"
+
+
+def test_a_current_authenticator_code_signs_too(s_client, case_at, specialist):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=specialist.user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=specialist.user, name="app", confirmed=True)
+    case = case_at("in_review")
+    url = reverse("opinions:review", args=[case.pk])
+    s_client.post(url, {"action": "complete_draft", **_form_data(case)})
+    code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
+    assert s_client.post(url, {"action": "sign", "signing_secret": code}).status_code == 302
+    case.refresh_from_db()
+    assert case.status == "signed"
+
+
 def test_request_information_needs_a_message(s_client, case_at):
     case = case_at("in_review")
     url = reverse("opinions:review", args=[case.pk])
@@ -162,7 +199,8 @@ def test_full_path_through_the_pages(s_client, case_at, specialist):
     url = reverse("opinions:review", args=[case.pk])
     assert "Start review" in s_client.get(url).content.decode()
     steps = [{"action": "start_review"}, {"action": "save", **_form_data(case)},
-             {"action": "complete_draft", **_form_data(case)}, {"action": "sign"}, {"action": "deliver"}]
+             {"action": "complete_draft", **_form_data(case)},
+             {"action": "sign", "signing_secret": "correct horse battery"}, {"action": "deliver"}]
     expected = ["in_review", "in_review", "opinion_drafted", "signed", "delivered"]
     for data, status in zip(steps, expected, strict=True):
         response = s_client.post(url, data)

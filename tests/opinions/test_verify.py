@@ -47,7 +47,8 @@ def test_an_amended_report_says_a_newer_version_exists(client, login, case_at, s
     login(client, specialist.user)
     data = complete_opinion(case)
     answers = data.pop("answers")
-    data.update({f"answer_{qid}": text for qid, text in answers.items()}, reason="New result")
+    data.update({f"answer_{qid}": text for qid, text in answers.items()}, reason="New result",
+                signing_secret="correct horse battery")
     assert client.post(reverse("opinions:amend", args=[case.pk]), data).status_code == 302
     second = Opinion.objects.get(case=case, version=2)
     assert "Valid, but amended." in _verify(first.verify_code).content.decode()

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from konsil.accounts.reauth import SignatureForm, confirm_signer
 from konsil.cases import lifecycle
 from konsil.cases import relations as rel
 from konsil.cases.choices import OfferStatus, Status
@@ -68,6 +69,22 @@ def _code_name(form) -> str:
 
 def _field_errors(exc: DomainError) -> dict:
     return exc.as_dict()["errors"]
+
+
+def _without_secret(exc: DomainError) -> dict:
+    """The error's fields for the opinion form (the signing secret's error shows on its own field)."""
+    return {k: v for k, v in _field_errors(exc).items() if k != "signing_secret"}
+
+
+def _signature_errors(exc: DomainError) -> SignatureForm | None:
+    """The signing field with the error of a refused confirmation (never the secret typed back)."""
+    errors = _field_errors(exc).get("signing_secret")
+    if not errors:
+        return None
+    form = SignatureForm(data={})
+    form.is_valid()
+    form.errors["signing_secret"] = form.error_class(errors)
+    return form
 
 
 def _case(user, pk, **kwargs):
@@ -160,7 +177,7 @@ def _blinding_context(request, case, relations, assessment_form=None) -> dict:
 
 
 def _render_review(request, case, relations, *, form=None, amend_form=None, failed=None, status=200,
-                   assessment_form=None):
+                   assessment_form=None, signature_form=None):
     questions = list(case.questions.all())
     draft = services.current_draft(case)
     signed = services.latest_signed(case)
@@ -185,6 +202,7 @@ def _render_review(request, case, relations, *, form=None, amend_form=None, fail
         "report": report.report_context(case) if signed else None,
         "has_images": case.studies.exists(), "records_viewer": reading.viewer_context(case),
         "clinical": reading.clinical_context(case),
+        "signature_form": signature_form or SignatureForm(),
         **_blinding_context(request, case, relations, assessment_form),
     }
     return render(request, "opinions/review.html", context, status=status)
@@ -217,6 +235,11 @@ def _review_post(request, pk):
             draft = services.current_draft(case)
             services.save_draft(actor=request.user, case=case, data=content_from(
                 request.POST, questions, base_answers=draft.answers if draft else None))
+        if action == "sign":  # an electronic signature: the signer confirms who they are (accounts.reauth),
+            draft = services.current_draft(case)  # once the opinion itself can be signed
+            if draft is not None:
+                services.check_complete(draft)
+            confirm_signer(request, request.POST.get("signing_secret"), what="opinion")
         if action != "save":
             params = {"message": request.POST.get("message", "")} if action == "request_info" else {}
             transition(actor=request.user, case=case, action=action, **params)
@@ -227,8 +250,9 @@ def _review_post(request, pk):
         if action in OPINION_ACTIONS:
             form = (OpinionForm(data=request.POST, questions=questions) if form_posted
                     else OpinionForm.for_opinion(services.current_draft(case), questions, bound=True))
-            form.show_errors(_field_errors(exc))
-        return _render_review(request, case, relations, form=form, failed=(action, exc), status=exc.status)
+            form.show_errors(_without_secret(exc))
+        return _render_review(request, case, relations, form=form, failed=(action, exc), status=exc.status,
+                              signature_form=_signature_errors(exc))
     messages.success(request, str(REVIEW_ACTIONS[action]))
     return redirect("opinions:review", pk=case.pk)
 
@@ -258,14 +282,15 @@ def amend(request, pk):
     signed = services.latest_signed(case)
     content = content_from(request.POST, questions, base_answers=signed.answers if signed else None)
     try:
+        confirm_signer(request, request.POST.get("signing_secret"), what="opinion")
         transition(actor=request.user, case=case, action="amend", reason=request.POST.get("reason", ""),
                    opinion=content)
     except DomainError as exc:
         _not_found_passes(exc)
         form = AmendForm(data=request.POST, questions=questions)
-        form.show_errors(_field_errors(exc))
+        form.show_errors(_without_secret(exc))
         return _render_review(request, case, relations, amend_form=form, failed=("amend", exc),
-                              status=exc.status)
+                              status=exc.status, signature_form=_signature_errors(exc))
     messages.success(request, _("The amended opinion is signed."))
     return redirect("opinions:report", pk=case.pk)
 
