@@ -144,6 +144,7 @@ def test_issue14_journey(browser, live_server):  # noqa: F811
     spec.wait_for_load_state()
     case.refresh_from_db()
     assert case.status == "opinion_drafted", spec.inner_text("main")
+    spec.fill("input[name=signing_secret]", demo.PASSWORD)  # the signature asks who signs (21 CFR 11.200)
     spec.click("button[value=sign]")
     spec.wait_for_load_state()
     case.refresh_from_db()
