@@ -176,7 +176,7 @@ def latest_outcomes(cases) -> dict:
 
 # --- why nobody is eligible -------------------------------------------------------------------------------------
 
-def _failures(record: dict, spec: dict, table) -> list[dict]:
+def hard_failures(record: dict, spec: dict, table) -> list[dict]:
     """Each hard constraint `spec` fails for `record`: {"constraint", "detail"} (the codes the API documents)."""
     out = []
     names = scoring.specialty_catalog().names
@@ -220,7 +220,7 @@ def nearest(case, *, limit: int = NEAREST, record: dict | None = None) -> list[d
     today = timezone.localdate()
     rows = []
     for s in _network_rows(case.network):
-        failures = _failures(record, inputs.specialist_record(s, today=today), table)
+        failures = hard_failures(record, inputs.specialist_record(s, today=today), table)
         if failures:
             rows.append((len(failures), str(s), s, failures))
     rows.sort(key=lambda r: (r[0], r[1]))

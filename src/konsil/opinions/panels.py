@@ -113,7 +113,7 @@ def template_for(case, code: str | None = None) -> Template:
 
 # --- eligibility and ranking ----------------------------------------------------------------------------------
 
-def _panel_load(specialist_ids, case) -> dict:
+def panel_load(specialist_ids, case) -> dict:
     """Seats on other open panels (not as chair: a chair's case already counts as assigned)."""
     seats = (PanelMember.objects.filter(panel__status=Panel.Status.CONVENED, specialist_id__in=specialist_ids,
                                         panel__case__status__in=OPEN_CASES)
@@ -132,7 +132,7 @@ def rank_role(case, codes: tuple[str, ...], *, record: dict, weights, table, loa
     today = timezone.localdate()
     for position, code in enumerate(codes):
         rows = list(selectors.directory(network=case.network, specialty=code).filter(accepting=True))
-        extra = load if load is not None else _panel_load([s.pk for s in rows], case)
+        extra = load if load is not None else panel_load([s.pk for s in rows], case)
         subspecialty = record["subspecialty"] if code == case.specialty_id else None
         for s in rows:
             if s.pk in found:
@@ -165,7 +165,7 @@ def _solve(ranked: list[list]) -> list[int | None]:
     return chosen
 
 
-def _role_name(codes: tuple[str, ...]) -> str:
+def role_name(codes: tuple[str, ...]) -> str:
     from konsil.matching.models import Specialty
 
     names = dict(Specialty.objects.filter(pk__in=codes).values_list("code", "name"))
@@ -207,7 +207,7 @@ def _chair_index(roles: list[tuple[str, ...]], picks: list, case) -> int:
 
 # --- writes ---------------------------------------------------------------------------------------------------
 
-def _require_coordinator(actor, case) -> None:
+def require_coordinator(actor, case) -> None:
     if rel.COORDINATOR not in rel.relations(actor, case):
         raise PermissionDenied(_("Only the case's coordinators assemble its panel."))
 
@@ -222,7 +222,7 @@ def assemble_panel(*, actor, case, template_code: str | None = None, now: dt.dat
     its panel (409) instead of assembling a second one."""
     from konsil.cases.models import Case
 
-    _require_coordinator(actor, case)
+    require_coordinator(actor, case)
     with transaction.atomic():
         case = Case.objects.select_for_update(of=("self",)).select_related("patient", "network").get(pk=case.pk)
         try:
@@ -263,7 +263,7 @@ def _assemble(*, actor, case, template_code, now, open_seats=False) -> Panel:
     filled = [i for i, pick in enumerate(chosen) if pick is not None]
     if empty and (not open_seats or not filled):
         message = _("No eligible member for: %(roles)s.") % {
-            "roles": "; ".join(_role_name(template.roles[i]) for i in empty)}
+            "roles": "; ".join(role_name(template.roles[i]) for i in empty)}
         raise Conflict(message, code="unfilled_roles" if filled else "no_seat_fillable",
                        errors=_unfilled(case, template, ranked, empty, record=record, table=table))
     picks = [ranked[i][chosen[i]] for i in filled]
@@ -292,11 +292,11 @@ def _assemble(*, actor, case, template_code, now, open_seats=False) -> Panel:
         except (ValidationFailed, Conflict) as exc:
             raise Conflict(_("The case cannot be offered to the chair, %(name)s: %(why)s") % {
                 "name": chair, "why": exc.message}, code="chair_not_offered") from exc
-    _notify_users(case, "panel_invite", [s.user for s, *_rest in picks if s.user_id != actor.pk])
+    notify_members(case, "panel_invite", [s.user for s, *_rest in picks if s.user_id != actor.pk])
     return panel
 
 
-def _notify_users(case, kind: str, users) -> None:
+def notify_members(case, kind: str, users) -> None:
     from konsil.cases.notify import notify_users
 
     notify_users(case, kind, users)
@@ -377,7 +377,7 @@ def record_agreement(*, actor, panel: Panel, agreement: str, reason: str = "") -
 
 def dissolve_panel(*, actor, panel: Panel, reason: str) -> Panel:
     """The coordinator ends a panel (to assemble another); the record stays."""
-    _require_coordinator(actor, panel.case)
+    require_coordinator(actor, panel.case)
     if panel.status != Panel.Status.CONVENED:
         raise Conflict(_("This panel was dissolved."), code="panel_dissolved")
     errors: dict = {}

@@ -21,7 +21,7 @@ from . import panels
 from .models import OpenSeat, Panel, PanelMember
 from .services import latest_signed
 
-CONSTRAINTS = {  # matching's hard constraints (routing._failures), as a count's label
+CONSTRAINTS = {  # matching's hard constraints (routing.hard_failures), as a count's label
     "specialty": gettext_lazy("does not practise this specialty"),
     "availability": gettext_lazy("not accepting cases"),
     "capacity": gettext_lazy("no free case slots"),
@@ -42,11 +42,11 @@ def _where(record: dict, table) -> str:
 def _failed_counts(case, rows: dict, record: dict, table) -> dict:
     from konsil.matching import inputs, routing
 
-    load, today, counts = panels._panel_load(list(rows), case), timezone.localdate(), {}
+    load, today, counts = panels.panel_load(list(rows), case), timezone.localdate(), {}
     for specialist, code in rows.values():
         spec = inputs.specialist_record(specialist, today=today)
         spec["active"] += load.get(specialist.pk, 0)
-        failed = routing._failures({**record, "specialty": code, "subspecialty": None}, spec, table)
+        failed = routing.hard_failures({**record, "specialty": code, "subspecialty": None}, spec, table)
         for constraint in dict.fromkeys(f["constraint"] for f in failed):
             counts[constraint] = counts.get(constraint, 0) + 1
     return counts
@@ -57,7 +57,7 @@ def unfilled_reason(case, codes: tuple[str, ...], *, record: dict, table, eligib
     specialists of the network fail each hard constraint ("not licensed in Texas (2)")."""
     from konsil.matching import selectors
 
-    role = panels._role_name(codes)
+    role = panels.role_name(codes)
     if eligible:
         return _("%(role)s: every eligible specialist already sits in another seat") % {"role": role}
     rows: dict = {}
@@ -103,7 +103,7 @@ def candidates(panel: Panel, seat: OpenSeat) -> list:
 
 
 def _open_seat(actor, panel: Panel, seat_id) -> OpenSeat:
-    panels._require_coordinator(actor, panel.case)
+    panels.require_coordinator(actor, panel.case)
     if panel.status != Panel.Status.CONVENED:
         raise Conflict(_("This panel was dissolved."), code="panel_dissolved")
     if latest_signed(panel.case) is not None:
@@ -135,7 +135,7 @@ def fill_seat(*, actor, panel: Panel, seat_id, specialist_id) -> PanelMember:
                                            "was_waived": seat.waived_at is not None})
         seat.delete()
     if specialist.user_id != actor.pk:
-        panels._notify_users(panel.case, "panel_invite", [specialist.user])
+        panels.notify_members(panel.case, "panel_invite", [specialist.user])
     return member
 
 
