@@ -80,6 +80,23 @@ def test_page_bad_filter_shows_the_message(client, leader):
     assert "must not be before its start" in response.content.decode()
 
 
+def test_every_period_of_the_menu_reads_its_cases(client, leader, network):
+    """"Between the dates below" (it ends in "m" like "12m") and "Any time" each read their own cases."""
+    make_case(network, submitted="2024-03-05 09:00")
+    make_case(network, submitted=recent())
+    rollup.refresh(full=True)
+    verified_login(client, leader)
+    page = reverse("analytics:page")
+    for params, total in ((None, 1), ({"period": "12m"}, 1), ({"period": "all"}, 2),
+                          ({"period": "custom", "from": "2024-01-01", "to": "2024-12-31"}, 1),
+                          ({"period": "custom", "start": "2024-01-01", "end": "2024-12-31"}, 1)):
+        response = client.get(page, params or {})
+        assert response.status_code == 200, (params, response.status_code)
+        assert response.context["s"]["volume"]["total"] == total, params
+    chosen = client.get(page, {"period": "all"}).content.decode()
+    assert '<option value="all" selected>' in chosen  # the menu keeps "Any time"
+
+
 def test_quarterly_pdf(client, leader, network):
     make_case(network, submitted="2026-02-10 08:00")
     rollup.refresh(full=True)

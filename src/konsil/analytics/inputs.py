@@ -24,8 +24,9 @@ def specialty_choices():
     return BLANK + [(s.code, str(s)) for s in Specialty.objects.all()]
 
 
-PERIODS = [("", _("Any time")), ("3m", _("Last 3 months")), ("12m", _("Last 12 months")),
+PERIODS = [("all", _("Any time")), ("3m", _("Last 3 months")), ("12m", _("Last 12 months")),
            ("24m", _("Last 24 months")), ("custom", _("Between the dates below"))]
+MONTHS = {"3m": 3, "12m": 12, "24m": 24}  # the periods that count calendar months back from today
 
 
 def months_back(today: date, months: int) -> date:
@@ -64,9 +65,11 @@ class FilterForm(forms.Form):
         data = self.cleaned_data
         start, end = data.get("start"), data.get("end")
         period = data.get("period") or ""
-        if period.endswith("m"):
+        if period == "all":
+            start = end = None
+        elif period in MONTHS:
             today = today or timezone.localdate()
-            start, end = months_back(today, int(period[:-1])), today
+            start, end = months_back(today, MONTHS[period]), today
         return Filters(start=start, end=end, specialty=data.get("specialty") or "",
                        channel=data.get("channel") or "", program=data.get("program") or "",
                        state=data.get("state") or "")
