@@ -263,6 +263,10 @@ def test_a_referring_clinician_signs_for_treatment_not_as_the_patient(client, lo
     assert case.status == "submitted" and case.consent.signer_relationship == "treating_clinician"
     follow = client.get(response["Location"]).content.decode()
     assert "The case was submitted." in follow and "Your case was submitted." not in follow
+    # The case page shows the authorization in the signer's words, with what they signed as.
+    assert "(Treating clinician, referring for treatment with the patient&#x27;s agreement)" in follow
+    assert "Share the patient&#x27;s records with the reviewing specialists" in follow
+    assert "Share my records" not in follow
 
 
 def test_wizard_is_closed_to_others_and_after_submission(client, patient_user, other_patient, draft_case,

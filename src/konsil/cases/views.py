@@ -36,9 +36,10 @@ from konsil.triage.services import latest_proposal
 
 from . import coding, emergency, identity, lifecycle, selectors, services, signers
 from . import relations as rel
-from .choices import LANGUAGE_CHOICES, Channel, ConsentScope, Status
+from .choices import LANGUAGE_CHOICES, Channel, ConsentScope, SignerRelationship, Status
 from .emergency_views import hidden_case
 from .forms import (
+    SCOPE_ON_BEHALF,
     ActionForm,
     AttachmentForm,
     ClinicalForm,
@@ -387,10 +388,13 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
     prefetch_related_objects([case], "questions", "diagnoses")  # read by the page and its tags several times
     attachments = selectors.attachment_list(user, case)
     consent = getattr(case, "consent", None)
-    scopes = dict(ConsentScope.choices)
+    for_self = consent is None or consent.signer_relationship == SignerRelationship.SELF
+    scopes = dict(ConsentScope.choices if for_self else SCOPE_ON_BEHALF)  # in the signer's words
     context = {
         "case": case, "relations": relations, "error": error, "consent": consent,
         "consent_scope": [scopes.get(s, s) for s in consent.scope] if consent else [],
+        "consent_signed_as": "" if for_self else dict(SignerRelationship.choices).get(consent.signer_relationship,
+                                                                                        ""),
         "proposal": _proposal_view(case) if authz.can("case.view_triage", request.user, case) else None,
         "can_request_records": rel.COORDINATOR in relations,
         "request_methods": RequestMethod.choices,
