@@ -90,6 +90,9 @@ def test_page_names_the_seat_and_offers_the_ways_forward(client, login, breast_c
     page = client.get(reverse("opinions:panel", args=[breast_case.pk])).content.decode()
     assert "Open seats" in page and WHY_PATHOLOGY in page and "Waive this seat" in page
     assert "Nobody is eligible for this seat yet." in page
+    waive = page[page.index('id="id_waive_'):]
+    label = waive[waive.index("<label"):waive.index("</label>")]
+    assert "Reason for waiving the seat" in label and "optional" not in label and 'class="required"' in label
 
 
 def test_page_without_a_fillable_seat_offers_no_open_seats(client, login, breast_case, coordinator):
@@ -158,6 +161,9 @@ def test_a_waived_seat_needs_a_reason_and_lets_the_consensus_be_signed(client, l
     reason = "Outside pathology review already done at the treating hospital; slides reviewed there."
     assert client.post(waive, {"reason": reason}).status_code == 302
     seat.refresh_from_db()
+    page = client.get(reverse("opinions:panel", args=[breast_case.pk])).content.decode()
+    assert "Nobody is eligible for this seat yet." not in page  # waived: nothing left to do there
+    assert f"Waived by {coordinator.get_full_name()}" in page and f"Waived by {coordinator.email}" not in page
     assert seat.waived_by == coordinator and seat.waived_reason == reason
     event = AuditEvent.objects.get(action="panel.seat_waive")
     assert event.detail["reason_length"] == len(reason) and reason not in str(event.detail)

@@ -243,6 +243,13 @@ def test_dissolve_needs_a_reason_then_allows_a_new_panel(breast_case, coordinato
     with pytest.raises(ValidationFailed):
         panels.dissolve_panel(actor=coordinator, panel=panel, reason=" ")
     panels.dissolve_panel(actor=coordinator, panel=panel, reason="Chair unavailable")
+    # Each member hears that their seat has ended, with no link to a page they can no longer open.
+    from konsil.cases.models import Notification
+    from konsil.cases.notify import path_for
+
+    told = Notification.objects.filter(kind="panel_dissolved", case=breast_case)
+    assert {n.user_id for n in told} == {m.specialist.user_id for m in panel.members.all()}
+    assert path_for("panel_dissolved", breast_case.pk) is None
     assert _assemble(coordinator, breast_case).chair == team["medical_oncology"]  # the pending offer holds
 
 

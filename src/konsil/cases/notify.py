@@ -40,6 +40,7 @@ TEXTS = {
     "records_overdue": _("Records requested for case %(ref)s are overdue."),
     "panel_invite": _("You have been invited to the panel on case %(ref)s."),
     "panel_dissent": _("A panel member dissented from the consensus on case %(ref)s."),
+    "panel_dissolved": _("The panel on case %(ref)s was dissolved: your seat on it has ended."),
     "license_expiring": _("A license or board certification expires within 30 days: check the specialist directory."),
     "expire_offer": _("Your offer of case %(ref)s timed out and was withdrawn."),
     "escalated": _("No specialist accepted case %(ref)s: a coordinator needs to match it."),
@@ -76,6 +77,7 @@ SUBJECTS = {
     "records_request": _("Konsil: more records needed for %(ref)s"),
     "records_overdue": _("Konsil: records for %(ref)s are overdue"),
     "panel_invite": _("Konsil: you are invited to the panel on %(ref)s"),
+    "panel_dissolved": _("Konsil: the panel on %(ref)s was dissolved"),
     "expire_offer": _("Konsil: your offer of case %(ref)s timed out"),
     "escalated": _("Konsil: case %(ref)s needs a coordinator"),
     "routing_needed": _("Konsil: case %(ref)s needs a coordinator"),
@@ -97,10 +99,13 @@ def subject_for(kind: str, reference: str) -> str:
     return str(SUBJECTS.get(kind, GENERIC_SUBJECT)) % {"ref": reference}
 
 
+NO_PAGE = frozenset({"panel_dissolved"})  # the reader no longer sees the case: no link to a page they cannot open
+
+
 def path_for(kind: str, case_id) -> str | None:
     """Where a notification of `kind` takes its reader (the page where they act; ids only, never PHI): the panel
     page, the clarifying questions or the case page; None when it is not about one case."""
-    if case_id is None:
+    if case_id is None or kind in NO_PAGE:
         return None
     if kind.startswith("panel_"):
         return reverse("opinions:panel", kwargs={"pk": case_id})

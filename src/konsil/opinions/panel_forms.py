@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .forms import ServiceForm
+from .forms import ServiceForm, VerdictOnlyForm
 from .models import Agreement
 
 
@@ -23,8 +23,8 @@ class AssembleForm(ServiceForm):
         self.fields["template"].choices = [("", _("Automatic"))] + [(t.code, t.label) for t in templates]
 
 
-class SeatFillForm(ServiceForm):
-    specialist = forms.ChoiceField(label=_("Eligible specialist"), required=False)
+class SeatFillForm(VerdictOnlyForm):
+    specialist = forms.ChoiceField(label=_("Eligible specialist"))
 
     def __init__(self, *args, candidates=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,6 +45,12 @@ class AgreementForm(ServiceForm):
 
 class ReasonForm(ServiceForm):
     reason = _text(_("Reason"), rows=2)
+
+
+class WaiveForm(VerdictOnlyForm):
+    reason = forms.CharField(label=_("Reason for waiving the seat"), strip=False,
+                             help_text=_("Shown to the panel and in the report."),
+                             widget=forms.Textarea(attrs={"rows": 2, "maxlength": 10000}))
 
 
 class ReviewPlanForm(ServiceForm):

@@ -19,7 +19,15 @@ from konsil.core import authz
 from konsil.core.errors import DomainError, NotFound, ValidationFailed
 
 from . import blinded, meeting, panels, report, seats, services
-from .panel_forms import AgreementForm, AssembleForm, PanelInputForm, ReasonForm, ReviewPlanForm, SeatFillForm
+from .panel_forms import (
+    AgreementForm,
+    AssembleForm,
+    PanelInputForm,
+    ReasonForm,
+    ReviewPlanForm,
+    SeatFillForm,
+    WaiveForm,
+)
 from .views import _age, _case, _field_errors
 
 
@@ -67,7 +75,7 @@ def _open_seats(panel, coordinator: bool, signed) -> list:
         writable = coordinator and not signed
         row.fill_form = SeatFillForm(candidates=seats.candidates(panel, row), auto_id=f"id_fill_{row.pk}_%s") \
             if writable else None
-        row.waive_form = ReasonForm(auto_id=f"id_waive_{row.pk}_%s") if writable and not row.waived_at else None
+        row.waive_form = WaiveForm(auto_id=f"id_waive_{row.pk}_%s") if writable and not row.waived_at else None
     return rows
 
 

@@ -389,6 +389,9 @@ def dissolve_panel(*, actor, panel: Panel, reason: str) -> Panel:
         panel.save(update_fields=["status", "updated_at"])
         emit(actor=actor, action="panel.dissolve", obj=panel, patient_id=panel.case.patient_id,
              role=rel.COORDINATOR, detail={"reason_length": len(reason)})
+        members = panel.members.select_related("specialist__user")
+        notify_members(panel.case, "panel_dissolved", [m.specialist.user for m in members
+                                                       if m.specialist.user_id != actor.pk])
     return panel
 
 
