@@ -35,6 +35,7 @@ from .forms import (
     put_errors,
 )
 from .models import Mandate, RosterImport
+from .permissions import is_sponsor_admin
 
 
 def _program(request, pk, check="programs.view"):
@@ -318,8 +319,6 @@ def dashboard_page(request, pk):
     sections: dict[str, list] = {}
     for figure in rows:
         sections.setdefault(figure.section, []).append(figure)
-    from .permissions import is_sponsor_admin
-
     return render(request, "programs/dashboard.html", {
         "program": program, "sections": sections, "min_cell": dashboard.MIN_CELL,
         "analytics_url": f"{reverse('analytics:page')}?{urlencode({'program': program.slug})}",
