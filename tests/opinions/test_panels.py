@@ -158,7 +158,9 @@ def test_inputs_consensus_and_dissent_reach_the_report(client, login, breast_cas
     client.logout()
 
     login(client, chair.user)  # the chair sees every input, on the panel page and the review screen
-    assert "Lumpectomy with sentinel node biopsy." in client.get(url).content.decode()
+    page = client.get(url).content.decode()
+    assert "Lumpectomy with sentinel node biopsy." in page
+    assert "Writes the consensus" in page and "Wrote the consensus" not in page  # not yet written
     for action in ("accept", "start_review"):
         transition(actor=chair.user, case=breast_case, action=action)
     review = client.get(reverse("opinions:review", args=[breast_case.pk])).content.decode()
@@ -185,6 +187,7 @@ def test_inputs_consensus_and_dissent_reach_the_report(client, login, breast_cas
         panels.record_agreement(actor=chair.user, panel=panel, agreement="agree")
 
     login(client, coordinator)
+    assert "Wrote the consensus" in client.get(url).content.decode()
     page = client.get(reverse("opinions:report", args=[breast_case.pk])).content.decode()
     assert 'id="panel-report-h"' in page
     assert "MRI suggests multifocal disease; mastectomy." in page
@@ -278,6 +281,18 @@ def test_dissolve_page_needs_a_reason(client, login, breast_case, coordinator, t
     assert client.post(url, {"reason": "Chair unavailable"}).status_code == 302
     assert Panel.objects.get().status == "dissolved"
     assert "Assemble the panel" in client.get(reverse("opinions:panel", args=[breast_case.pk])).content.decode()
+
+
+def test_the_page_offers_no_assembly_before_triage(client, login, breast_case, coordinator):
+    """A submitted case cannot have a panel yet: the page says when it can, instead of a form that fails (409)."""
+    from konsil.cases.models import Case
+
+    Case.objects.filter(pk=breast_case.pk).update(status="submitted")
+    login(client, coordinator)
+    page = client.get(reverse("opinions:panel", args=[breast_case.pk])).content.decode()
+    assert "A panel can be assembled once the case is triaged" in page
+    assert reverse("opinions:panel_assemble", args=[breast_case.pk]) not in page
+    assert reverse("cases:detail", args=[breast_case.pk]) in page
 
 
 def test_members_find_their_panels_in_the_workspace(client, login, breast_case, coordinator, team):

@@ -89,6 +89,7 @@ def _render(request, case, panel, seat, coordinator, *, input_form=None, agreeme
                "can_import": coordinator and authz.can("matching.import", request.user, case.network)}
     if panel is None:
         context.update(assemble_form=assemble_form or AssembleForm(templates=panels.templates()),
+                       can_assemble=case.status in panels.ASSEMBLE_FROM,
                        suggestion=_suggestion(case), **_ways_forward(request, failed))
         return render(request, "opinions/panel.html", context, status=status)
     context["open_seats"] = _open_seats(panel, coordinator, signed)
