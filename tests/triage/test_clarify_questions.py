@@ -253,6 +253,10 @@ def test_a_case_past_submission_does_not_ask(unsure, submitted, patient_user, cl
     Case.objects.filter(pk=submitted.pk).update(status="triaged")
     login(client, patient_user)
     assert "triage-questions-prompt" not in client.get(f"/cases/{submitted.pk}/").content.decode()
+    # The e-mail's old link: the page says the case moved on and leads back to it, with no form to fill.
+    page = client.get(f"/triage/cases/{submitted.pk}/questions/").content.decode()
+    assert "The case has moved on from triage" in page and 'name="q_body_part"' not in page
+    assert f'href="/cases/{submitted.pk}/"' in page
 
 
 @pytest.mark.django_db

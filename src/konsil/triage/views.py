@@ -59,8 +59,10 @@ def questions(request, pk):
         if request.method == "POST":
             question["answer"] = request.POST.get(f"q_{question['code']}", "")
     return render(request, "triage/questions.html", {
-        "case": case, "clarification": shown, "can_answer": can_answer and shown["status"] == "open",
-        "errors": errors, "clinician": clinician,
+        "case": case, "clarification": shown, "errors": errors, "clinician": clinician,
+        # answers are taken while the case waits in triage (services.answer_questions); after that, no form
+        "can_answer": can_answer and shown["status"] == "open" and case.status == "submitted",
+        "moved_on": shown["status"] == "open" and case.status != "submitted",
         "note": request.POST.get("note", "") if request.method == "POST" else shown["note"],
     }, status=status)
 
