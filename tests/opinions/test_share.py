@@ -46,6 +46,25 @@ def _prove(browser, link, method="birth_date", value=BIRTH_DATE):
     return browser.post(link, {"method": method, field: value})
 
 
+def test_the_e_mail_is_in_the_physician_s_language_not_the_sharer_s(client, login, case_at, patient_user,
+                                                                    settings):
+    """A patient reading in Spanish shares with an English-speaking surgeon: the e-mail is in English by default,
+    in Spanish when asked; a language not offered is a field error and nothing is shared."""
+    case = case_at("delivered")
+    login(client, patient_user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    assert _share(client, case).status_code == 302
+    assert mail.outbox[-1].subject == "A second-opinion report was shared with you"
+    assert _share(client, case, recipient_email="ruiz@clinic.test", language="es").status_code == 302
+    assert mail.outbox[-1].subject == "Se compartió con usted un informe de segunda opinión"
+    sent = len(mail.outbox)
+    bad = _share(client, case, recipient_email="x@clinic.test", language="xx")
+    assert bad.status_code == 400 and len(mail.outbox) == sent
+    assert not ReportShare.objects.filter(recipient_email="x@clinic.test").exists()
+    page = client.get(reverse("opinions:report", args=[case.pk])).content.decode()
+    assert 'name="language"' in page
+
+
 def test_share_form_is_prefilled_from_the_case(client, login, case_at, patient_user):
     case = case_at("delivered")
     case.treating_physician, case.treating_physician_email = "Dr. Lee", "lee@clinic.test"
@@ -252,7 +271,7 @@ def test_specialist_cannot_share(client, login, case_at, specialist):
 
 
 def test_share_still_gives_the_page_address_when_email_fails(client, login, case_at, patient_user, monkeypatch):
-    from konsil.opinions import views
+    from konsil.opinions import share_views as views
 
     def broken(*args, **kwargs):
         raise ConnectionRefusedError("smtp down")

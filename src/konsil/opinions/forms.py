@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from .models import Confidence, DiagnosisVerdict, TreatmentVerdict
@@ -65,6 +66,9 @@ class ShareForm(VerdictOnlyForm):
                                       widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     days = forms.TypedChoiceField(label=_("Access ends after"), coerce=int, initial=14,
                                   choices=[(7, _("7 days")), (14, _("14 days")), (30, _("30 days"))])
+    language = forms.ChoiceField(label=_("Language of the e-mail"), choices=settings.LANGUAGES,
+                                 initial=settings.LANGUAGE_CODE,
+                                 help_text=_("The physician's language. The report page follows their browser."))
 
 
 class ProofForm(VerdictOnlyForm):
