@@ -28,6 +28,25 @@ def test_patient_home_says_what_happens_next(client, patient_user, walker, draft
     assert formats.date_format(timezone.localtime(case.review_due_at), "DATE_FORMAT") in body
 
 
+def test_a_referring_clinician_s_home_speaks_of_the_patient(client, login, network, walker):
+    """The cases a clinician referred are their patients': no "where you live" or "your records"."""
+    from ..factories import make_draft
+
+    clinician = make_user(Role.REFERRING_CLINICIAN, network)
+    case = make_draft(network, clinician)
+    case.patient.user = None
+    case.patient.save()
+    case = walker.walk_to(case, "in_review")
+    login(client, clinician)
+    body = client.get("/").content.decode()
+    assert case.reference in body and "The specialist is reviewing the patient&#x27;s records." in body
+    assert "your records" not in body and "Follow the case" in body
+    page = client.get(url("cases:detail", pk=case.pk)).content.decode()
+    step = page[page.index('id="next-step"'):]
+    step = step[:step.index("</section>")]
+    assert "The specialist is reviewing the patient&#x27;s records." in step and "your records" not in step
+
+
 def test_delivered_case_offers_read_the_report_not_withdraw(client, patient_user, walker, draft_case):
     case = walker.walk_to(draft_case, "delivered")
     client.force_login(patient_user)

@@ -45,33 +45,42 @@ def _url(name: str, case, **kwargs) -> str:
     return reverse(name, kwargs={"pk": case.pk, **kwargs})
 
 
-def next_step(case, now=None) -> NextStep:
-    """The next step of a case for the patient's side, with the expected date from the offer window and SLAs."""
+def next_step(case, now=None, *, on_behalf: bool = False) -> NextStep:
+    """The next step of a case for the patient's side, with the expected date from the offer window and SLAs;
+    `on_behalf`: worded for someone acting for the patient (a referring clinician, a caregiver), not as them."""
     from konsil.cases import offers, sla
     from konsil.cases.choices import Status
+
+    def said(yours, theirs):
+        return theirs if on_behalf else yours
 
     now = now or timezone.now()
     status = case.status
     detail = _url("cases:detail", case)
     review = sla.review_window(case.urgency)
-    open_url, open_label = detail, _("Follow your case")
+    open_url, open_label = detail, said(_("Follow your case"), _("Follow the case"))
     if status == Status.DRAFT:
-        return NextStep(case, _("Not sent yet"), _("Finish your request and send it."), YOU, None, "",
-                        _("Continue your request"), _url("cases:intake", case, step=case.wizard_step or 1),
-                        "pen-line", True)
+        return NextStep(case, _("Not sent yet"), said(_("Finish your request and send it."),
+                                                      _("Finish the request and send it.")), YOU, None, "",
+                        said(_("Continue your request"), _("Continue the request")),
+                        _url("cases:intake", case, step=case.wizard_step or 1), "pen-line", True)
     if status in (Status.SUBMITTED, Status.TRIAGED):
-        text = (_("A care coordinator checks your request and chooses the right specialty.")
+        text = (said(_("A care coordinator checks your request and chooses the right specialty."),
+                     _("A care coordinator checks the request and chooses the right specialty."))
                 if status == Status.SUBMITTED else
-                _("We are finding a specialist licensed where you live who fits your case."))
+                said(_("We are finding a specialist licensed where you live who fits your case."),
+                     _("We are finding a specialist licensed where the patient lives who fits the case.")))
         expected = (case.submitted_at or now) + offers.window(case.urgency) + review
-        return NextStep(case, _("Received") if status == Status.SUBMITTED else _("Finding your specialist"),
+        return NextStep(case, _("Received") if status == Status.SUBMITTED
+                        else said(_("Finding your specialist"), _("Finding a specialist")),
                         text, CARE_TEAM, max(expected, now), _("Opinion expected by"), open_label, open_url,
                         "arrow-right", False)
     if status == Status.OFFERED:
         offer = case.offers.filter(status="pending").order_by("-created_at").first()
         answer_by = offer.expires_at if offer and offer.expires_at else now + offers.window(case.urgency)
         return NextStep(case, _("Offered to a specialist"),
-                        _("A specialist is deciding whether to take your case."), SPECIALIST,
+                        said(_("A specialist is deciding whether to take your case."),
+                             _("A specialist is deciding whether to take the case.")), SPECIALIST,
                         max(answer_by, now) + review, _("Opinion expected by"), open_label, open_url,
                         "arrow-right", False)
     if status == Status.INFO_REQUESTED:
@@ -80,7 +89,8 @@ def next_step(case, now=None) -> NextStep:
                         detail + "#messages", "message-square", True)
     if status in (Status.ACCEPTED, Status.IN_REVIEW, Status.OPINION_DRAFTED):
         text = (_("The specialist is writing the opinion.") if status == Status.OPINION_DRAFTED
-                else _("The specialist is reviewing your records."))
+                else said(_("The specialist is reviewing your records."),
+                          _("The specialist is reviewing the patient's records.")))
         return NextStep(case, _("In review"), text, SPECIALIST, case.review_due_at or now + review,
                         _("Opinion expected by"), open_label, open_url, "arrow-right", False)
     if status == Status.SIGNED:
@@ -89,7 +99,8 @@ def next_step(case, now=None) -> NextStep:
                         open_url, "arrow-right", False)
     if status in (Status.DELIVERED, Status.CLOSED):
         return NextStep(case, _("Report ready") if status == Status.DELIVERED else _("Closed"),
-                        _("Your second opinion is ready to read."), YOU, case.delivered_at,
+                        said(_("Your second opinion is ready to read."), _("The second opinion is ready to read.")),
+                        YOU, case.delivered_at,
                         _("Delivered on"), _("Read the report"), _url("opinions:report", case), "file-text", True,
                         done=status == Status.CLOSED)
     label = _("Cancelled") if status == Status.CANCELLED else _("Withdrawn")
@@ -103,7 +114,7 @@ def _patient_home(request):
     user = request.user
     cases = list(selectors.own_cases_for(user).order_by("-updated_at")[:20])
     selectors.audit_list(user, cases)
-    steps = [next_step(case) for case in cases]
+    steps = [next_step(case, on_behalf=case.patient.user_id != user.pk) for case in cases]
     active = [s for s in steps if not s.done]
     finished = [s for s in steps if s.done]
     active.sort(key=lambda s: (not s.primary, s.expected is None, s.expected or timezone.now()))

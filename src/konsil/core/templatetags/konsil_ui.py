@@ -161,12 +161,14 @@ def gettext_lazy_str(text: str) -> str:
     return gettext(text)
 
 
-@register.simple_tag
-def case_next_step(case):
-    """The patient-side next step of a case (status in words, who acts, by when, the one action)."""
+@register.simple_tag(takes_context=True)
+def case_next_step(context, case):
+    """The patient-side next step of a case (status in words, who acts, by when, the one action), worded for
+    someone acting for the patient when the reader is not the patient."""
     from konsil.core.views import next_step
 
-    return next_step(case)
+    user = getattr(context.get("request"), "user", None)
+    return next_step(case, on_behalf=getattr(user, "pk", None) != case.patient.user_id)
 
 
 _ROW = re.compile(r"<tr\b", re.IGNORECASE)
