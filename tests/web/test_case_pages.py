@@ -267,6 +267,10 @@ def test_a_referring_clinician_signs_for_treatment_not_as_the_patient(client, lo
     assert "(Treating clinician, referring for treatment with the patient&#x27;s agreement)" in follow
     assert "Share the patient&#x27;s records with the reviewing specialists" in follow
     assert "Share my records" not in follow
+    # The referral's words are the clinician's (channel "clinician"), not the patient's.
+    Case.objects.filter(pk=case.pk).update(diagnosis_text="Spiculated RUL nodule, 2 cm", channel="clinician")
+    page = client.get(url("cases:detail", pk=case.pk)).content.decode()
+    assert "In the referring clinician's words:" in page and "In the patient's words:" not in page
 
 
 def test_wizard_is_closed_to_others_and_after_submission(client, patient_user, other_patient, draft_case,
