@@ -128,6 +128,7 @@ def test_consult_and_follow_up_journey(browser, live_server, network, patient_us
     doctor.click("#consult-notes button[type=submit]")
     doctor.wait_for_url(re.compile(r"/review/"))
     doctor.fill("textarea[name=reason]", "After the consult: new information about symptoms.")
+    doctor.fill("section.amend input[name=signing_secret]", "correct horse battery")  # who signs (21 CFR 11.200)
     doctor.locator("section.amend button[type=submit]").click()
     doctor.wait_for_url(re.compile(r"/report/"))
     amended = Opinion.objects.get(case=case, version=2)  # the reason is encrypted at rest: read it, not filter
