@@ -18,6 +18,7 @@ lay/calibrate.py); the generated-text CV row uses the generated texts' own out-o
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 import warnings
@@ -28,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from konsil.triage import ensemble, train  # noqa: E402
+from konsil.triage.labels import ranked_specialties  # noqa: E402
 from konsil.triage.model import ARTIFACT_DIR, TriageModel, load  # noqa: E402
 
 TARGETS = {"text": {"top1": 0.92, "top3": 0.99}, "description": {"top1": 0.88, "top3": 0.96},
@@ -185,9 +187,13 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--heldout-only", action="store_true",
                         help="hand-written lay texts on the committed artifact only (CV figures from model.json)")
+    parser.add_argument("--joint", action="store_true",
+                        help="only the heart-or-lung split of cardiology_pulmonology notes (triage.joint)")
     parser.add_argument("--baseline", metavar="DIR",
                         help="with --heldout-only: an earlier artifact directory too, same texts, same run")
     args = parser.parse_args(argv)
+    if args.joint:
+        return joint_only(args.data)
     if args.heldout_only:
         return heldout_only(args.baseline)
 
@@ -255,6 +261,36 @@ def main(argv=None) -> int:
     # nested figure (the shared-calibration row above is the clinical part alone)
     misses = _misses(rows, one_liner_top1=ens["nested"] / ens["n"] if ens else None)
     print("targets: " + ("all met" if not misses else "missed: " + "; ".join(misses)))
+    return 0
+
+
+LUNG_TITLE = re.compile(r"bronch|pulmon|lung|thoracent|pleur|pneumon|copd|asthma|respirat|trache|lobectomy|"
+                        r"spirometr|apnea|emphysema|thoracoscop", re.IGNORECASE)
+HEART_TITLE = re.compile(r"echo|cardi|coronary|heart|cath|pacemaker|angio|valve|atrial|stress test|ekg|ecg|aort|"
+                         r"ventric|mitral|stent|cabg|bypass", re.IGNORECASE)
+
+
+def joint_only(data: str) -> int:
+    """cardiology_pulmonology notes whose title names only the lungs or only the heart, which the model puts in
+    that class: the first specialty when the class is shared evenly (the tie broken by code, as before
+    triage.joint) and when the note's own words and codes share it (same run, same notes, full note text)."""
+    model = load()
+    tally: dict[tuple[str, str], list[int]] = {}
+    for note in train.read_notes(data):
+        if "cardiology_pulmonology" not in note.labels:
+            continue
+        lung, heart = bool(LUNG_TITLE.search(note.description)), bool(HEART_TITLE.search(note.description))
+        if lung == heart:
+            continue
+        want = "pulmonology" if lung else "cardiology"
+        labels = model.predict(note.text, icd10=[], register=model.register(note.text))
+        if not labels or labels[0][0] != "cardiology_pulmonology":
+            continue
+        for how, text in (("shared evenly (before)", ""), ("shared by the note (after)", note.text)):
+            right = ranked_specialties(labels, text)[0]["code"] == want
+            tally.setdefault((want, how), [0, 0])[0 if right else 1] += 1
+    for (want, how), (right, wrong) in sorted(tally.items()):
+        print(f"{want:12} {how:28} first choice right {right:4} / {right + wrong:4} = {right / (right + wrong):.0%}")
     return 0
 
 

@@ -46,12 +46,18 @@ def specialty_name(code: str) -> str:
     return row["name"] if row else code.replace("_", " ").title()
 
 
-def ranked_specialties(label_probs: Iterable[tuple[str, float]]) -> list[dict]:
-    """[{"code", "name", "probability"}] best first: a code's probability is the sum over the classes routing to it."""
+def ranked_specialties(label_probs: Iterable[tuple[str, float]], text: str = "", icd10=()) -> list[dict]:
+    """[{"code", "name", "probability"}] best first: a code's probability is the sum over the classes routing to it
+    of its share of each (a class routing to several specialties is shared by the case's words and codes:
+    triage.joint; evenly when it has no cues)."""
+    from .joint import shares
+
     totals: dict[str, float] = {}
     for label, probability in label_probs:
-        for code in specialties_for(label):
-            totals[code] = totals.get(code, 0.0) + float(probability)
+        codes = specialties_for(label)
+        share = shares(label, text, icd10) if len(codes) > 1 else {}
+        for code in codes:
+            totals[code] = totals.get(code, 0.0) + float(probability) * share.get(code, 1 / len(codes))
     ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
     return [{"code": code, "name": specialty_name(code), "probability": round(min(p, 1.0), 4)} for code, p in ranked]
 

@@ -14,7 +14,7 @@ import re
 
 from django.utils import timezone
 
-from . import completeness, consistency, lay, panels, redflags, summary
+from . import completeness, consistency, joint, lay, panels, redflags, summary
 from . import reasons as why
 from .engine import Proposal
 from .labels import ranked_specialties, specialties_for
@@ -83,7 +83,7 @@ def assess_text(text: str, icd10=(), age=None, sex=None, model=None) -> dict:
     icd10 = list(icd10 or ())
     register = model.register(text)
     labels = model.predict(text, icd10=icd10, age=age, sex=sex, register=register)
-    ranked = ranked_specialties(labels)
+    ranked = ranked_specialties(labels, text, icd10)
     top = labels[0][1] if labels else 0.0
     threshold = model.threshold_for(register)
     abstain = top < threshold
@@ -202,6 +202,9 @@ class ModelTriage:
             if hit:
                 reasons.append(why.code_line(code, hit[0]))
         specialty = found["specialty"]
+        chosen_within = joint.explain(labels[0][0], specialty, text, icd10) if labels and specialty else None
+        if chosen_within:
+            reasons.append(why.joint_line(chosen_within))
         if found["abstain_reason"] == "generalist_first":
             reasons.append(why.generalist_line())
         urgency, flags = redflags.assess(text, icd10, age, sex)

@@ -101,16 +101,21 @@ def _word_below(p: dict) -> str:
         "source": _register(p["register"])}
 
 
-def _word_refined(p: dict) -> str:
-    parts = []
-    for item in p.get("evidence", ()):
-        if item.get("kind") == "code":
-            parts.append(_("diagnosis %(code)s") % {"code": item["value"]})
-        else:
-            parts.append(f"“{item['value']}”")
+def _rather_than(chosen: str, others, items, source: str) -> str:
+    parts = [_("diagnosis %(code)s") % {"code": item["value"]} if item.get("kind") == "code" else f"“{item['value']}”"
+             for item in items]
     return _("%(specialty)s rather than %(parent)s, because of %(evidence)s (%(source)s)") % {
-        "specialty": specialty(p["subspecialty"]), "parent": specialty(p["applies_to"]),
-        "evidence": "; ".join(parts), "source": p.get("source", "")}
+        "specialty": specialty(chosen), "parent": _(" or ").join(specialty(c) for c in others),
+        "evidence": "; ".join(parts), "source": source}
+
+
+def _word_refined(p: dict) -> str:
+    return _rather_than(p["subspecialty"], [p["applies_to"]], p.get("evidence", ()), p.get("source", ""))
+
+
+def _word_joint(p: dict) -> str:
+    """One specialty of a model class that routes to several (triage.joint), chosen by the case's words and codes."""
+    return _rather_than(p["specialty"], p["others"], p.get("evidence", ()), p.get("source", ""))
 
 
 def _word_answer(p: dict) -> str:
@@ -129,7 +134,7 @@ def _word_answer(p: dict) -> str:
 
 
 _WORDERS = {"model": _word_model, "concept": _word_concept, "code": _word_code, "generalist": _word_generalist,
-            "below_threshold": _word_below, "refined": _word_refined, "answer": _word_answer}
+            "below_threshold": _word_below, "refined": _word_refined, "joint": _word_joint, "answer": _word_answer}
 # what the patient's side reads: the words understood, the diagnoses given, the answers; not probabilities
 PATIENT_KEYS = frozenset({"concept", "code", "answer", "generalist"})
 _PATIENT_WORDERS = {**_WORDERS, "concept": _patient_concept}
@@ -169,6 +174,13 @@ def refined_line(found: dict) -> Reason:
                               "evidence": [{"kind": i.get("kind", ""), "value": i.get("value", "")}
                                            for i in found.get("evidence", ())],
                               "source": found.get("source", "")})
+
+
+def joint_line(found: dict) -> Reason:
+    """"Pulmonary Disease rather than Cardiology, because of “right upper lobe”; ...": triage.joint.explain()."""
+    return Reason("joint", {"specialty": found["specialty"], "others": list(found["others"]),
+                            "evidence": [{"kind": i["kind"], "value": i["value"]} for i in found["evidence"]],
+                            "source": found.get("source", "")})
 
 
 def answer_line(question_text: str, option_text: str, specialty_codes) -> Reason:
