@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django import template
 from django.utils import formats, timezone
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -169,6 +169,21 @@ def case_next_step(context, case):
 
     user = getattr(context.get("request"), "user", None)
     return next_step(case, on_behalf=getattr(user, "pk", None) != case.patient.user_id)
+
+
+@register.simple_tag
+def urgency_pill(case) -> str:
+    """A case's urgency badge; routine stays quiet (a tag, not an include: it runs on every row of the queue)."""
+    label = case.get_urgency_display()
+    if case.urgency != "routine":
+        return format_html('<span class="pill urgency-{}">{}</span>', case.urgency, label)
+    return format_html('<span class="muted">{}</span>', label)
+
+
+@register.simple_tag
+def status_pill(case) -> str:
+    """A case's status pill."""
+    return format_html('<span class="pill status-{}">{}</span>', case.status, case.get_status_display())
 
 
 _ROW = re.compile(r"<tr\b", re.IGNORECASE)
