@@ -98,7 +98,8 @@ def test_notifications_render_in_the_readers_language_and_mark_read(client, pati
     client.force_login(patient_user)
     body = client.get(url("cases:notifications")).content.decode()
     assert f"Case {case.reference} was triaged and is being matched to a specialist." in body
-    assert url("cases:detail", pk=case.pk) in body
+    item = Notification.objects.filter(user=patient_user, case=case).first()
+    assert url("cases:notification_open", pk=item.pk) in body
     body = client.get(url("cases:notifications"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert 'lang="es"' in body and case.reference in body
 
@@ -115,6 +116,48 @@ def test_notifications_mark_read_touches_only_my_own(client, patient_user, coord
     client.force_login(patient_user)
     client.post(url("cases:notifications"))
     assert Notification.objects.filter(user=coordinator, read_at__isnull=True).exists()
+
+
+def test_opening_a_notification_marks_it_read_and_goes_to_its_page(client, patient_user, walker, draft_case):
+    case = walker.walk_to(draft_case, "triaged")
+    client.force_login(patient_user)
+    item = Notification.objects.get(user=patient_user, case=case)
+    other = Notification.objects.create(user=patient_user, case=case, kind="triage_questions")
+    response = client.get(url("cases:notification_open", pk=item.pk))
+    assert response.status_code == 302 and response["Location"] == url("cases:detail", pk=case.pk)
+    item.refresh_from_db()
+    other.refresh_from_db()
+    assert item.read_at is not None and other.read_at is None  # that one only
+    read_at = item.read_at
+    assert client.get(url("cases:notification_open", pk=item.pk)).status_code == 302  # again: still read, same time
+    item.refresh_from_db()
+    assert item.read_at == read_at
+    body = client.get(url("cases:notifications")).content.decode()
+    assert body.count('class="unread"') == Notification.objects.filter(user=patient_user, read_at=None).count() == 1
+    response = client.get(url("cases:notification_open", pk=other.pk))
+    assert response["Location"] == url("triage:questions", pk=case.pk)
+
+
+def test_a_notification_without_a_page_returns_to_the_list(client, patient_user, draft_case):
+    item = Notification.objects.create(user=patient_user, case=draft_case, kind="panel_dissolved")
+    client.force_login(patient_user)
+    response = client.get(url("cases:notification_open", pk=item.pk))
+    assert response.status_code == 302 and response["Location"] == url("cases:notifications")
+    item.refresh_from_db()
+    assert item.read_at is not None
+
+
+def test_nobody_opens_another_users_notification(client, patient_user, other_patient, coordinator, draft_case):
+    transition(actor=patient_user, case=draft_case, action="submit")
+    theirs = Notification.objects.filter(user=coordinator).first()
+    client.force_login(other_patient)
+    assert client.get(url("cases:notification_open", pk=theirs.pk)).status_code == 404
+    assert client.get("/cases/notifications/not-a-uuid/").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    client.logout()
+    response = client.get(url("cases:notification_open", pk=theirs.pk))
+    assert response.status_code == 302 and "login" in response["Location"]
 
 
 # --- payer / employer program -------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Case as SqlCase
 from django.db.models import Count, F, IntegerField, Value, When
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import Role
@@ -100,8 +101,18 @@ def notifications(request):
     page = _page(request, selectors.notifications_for(user), 30)
     for item in page.object_list:
         item.text = text_for(item.kind, item.case.reference if item.case else "")
-        item.link = path_for(item.kind, item.case_id)  # the page the e-mail links to as well
+        # the page the e-mail links to as well, through notification_open so that opening it marks it read
+        item.link = path_for(item.kind, item.case_id) and reverse("cases:notification_open", kwargs={"pk": item.pk})
     return render(request, "cases/notifications.html", {"page": page})
+
+
+@login_required
+def notification_open(request, pk):
+    """Open one of the user's notifications: marked read, then its page (back to the list when it has none)."""
+    item = get_object_or_404(request.user.notifications.only("id", "kind", "case_id", "read_at"), pk=pk)
+    if item.read_at is None:
+        services.mark_notifications_read(actor=request.user, ids=[item.pk])
+    return redirect(path_for(item.kind, item.case_id) or "cases:notifications")
 
 
 # --- payer and employer programs ----------------------------------------------------------------------------

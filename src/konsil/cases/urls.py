@@ -11,6 +11,7 @@ urlpatterns = [
     path("queue/", list_views.queue, name="queue"),
     path("program/", list_views.program, name="program"),
     path("notifications/", list_views.notifications, name="notifications"),
+    path("notifications/<uuid:pk>/", list_views.notification_open, name="notification_open"),
     path("<uuid:pk>/", views.detail, name="detail"),
     path("<uuid:pk>/emergency/", emergency_views.break_glass, name="break_glass"),
     path("<uuid:pk>/intake/<int:step>/", views.intake, name="intake"),
