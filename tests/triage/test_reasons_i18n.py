@@ -4,17 +4,20 @@ as text before keep reading as stored."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
+from konsil.accounts.roles import Role
 from konsil.cases.choices import Status
-from konsil.cases.models import Case
+from konsil.cases.models import CaregiverAuthorization, Case
 from konsil.triage import reasons
 from konsil.triage.lay import fold
 from konsil.triage.models import TriageProposal
 from konsil.triage.services import propose
-from tests.factories import api_token, set_identity
+from tests.factories import api_token, make_user, set_identity
 
 SPANISH = "Tengo el azúcar alta, mucha sed todo el tiempo y heridas que tardan en sanar."
 JAPANESE = "糖尿病と言われました。喉がすごく渇くし、傷が治りにくいです。"
@@ -206,3 +209,19 @@ def test_every_catalog_specialty_name_is_a_message_for_the_catalogs():
     from konsil.triage.specialty_names import NAMES
 
     assert {row["name"] for row in catalog.rows()} <= set(NAMES)
+
+
+@pytest.mark.django_db
+def test_someone_acting_for_the_patient_reads_of_the_patients_specialist(spanish_case, patient_user, network,
+                                                                          login, client):
+    propose(case=spanish_case)
+    carer = make_user(Role.CAREGIVER, network, first_name="Carl")
+    CaregiverAuthorization.objects.create(caregiver=carer, patient=spanish_case.patient, relationship="son",
+                                          signed_by="Ana García", signed_at=timezone.now(),
+                                          expires_on=timezone.localdate() + dt.timedelta(days=30))
+    for user, words in ((carer, "before choosing the patient's specialist"),
+                        (patient_user, "before choosing your specialist")):
+        html = login(client, user).get(f"/cases/{spanish_case.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        box = html.split('id="triage-understood"')[1].split("</section>")[0]
+        assert words in box, user
+        client.logout()

@@ -48,4 +48,5 @@ def triage_understood(context, case):
         lines = render(proposal, keys=PATIENT_KEYS, for_patient=True) if proposal is not None else []
     # "A coordinator checks this" holds until a specialist is chosen; after that it would read as still pending
     choosing = case is not None and getattr(case, "status", "") in ("submitted", "triaged")
-    return {"case": case, "lines": lines, "choosing": choosing}
+    on_behalf = bool(lines) and getattr(user, "pk", None) != case.patient.user_id  # a clinician or a caregiver
+    return {"case": case, "lines": lines, "choosing": choosing, "on_behalf": on_behalf}
