@@ -385,6 +385,9 @@ SESSION_ENGINE = os.environ.get("KONSIL_SESSION_ENGINE", "django.contrib.session
 # `konsil run`: gunicorn processes and threads per process (gthread workers).
 KONSIL_WEB_WORKERS = int(os.environ.get("KONSIL_WEB_WORKERS", "2"))
 KONSIL_WEB_THREADS = int(os.environ.get("KONSIL_WEB_THREADS", "4"))
+# After its start-up warm-ups, a web or worker process moves what it keeps for life out of the cyclic garbage
+# collector's reach (core/startup.py: gc.freeze); 0 keeps Python's default (for comparing, see bench/results-load.md).
+KONSIL_GC_FREEZE = env_bool("KONSIL_GC_FREEZE", True)
 KONSIL_CSP = os.environ.get("KONSIL_CSP", "")  # overrides the Content-Security-Policy (core/middleware.py)
 KONSIL_API_TOKEN_DAYS = int(os.environ.get("KONSIL_API_TOKEN_DAYS", "30"))  # lifetime of a new API token
 KONSIL_API_TOKEN_MAX_DAYS = int(os.environ.get("KONSIL_API_TOKEN_MAX_DAYS", "365"))

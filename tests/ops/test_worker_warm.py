@@ -3,12 +3,21 @@ create, submit or triage is not slower than the next one."""
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
 
 from konsil.core import icd10, startup
 from konsil.triage import model
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze():
+    """Warming freezes the test process's objects too (gc.freeze): give them back to the collector."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
 
 
 def test_worker_start_loads_the_triage_model_and_the_code_indexes():
@@ -65,3 +74,15 @@ def test_the_celery_worker_warms_before_it_forks(monkeypatch):
     monkeypatch.setattr(startup, "warm", lambda kind: seen.append(kind))
     worker_init.send(sender=None)
     assert seen == ["worker"]
+
+
+def test_warming_moves_what_the_process_keeps_out_of_the_collectors_reach():
+    startup.warm("worker")
+    assert gc.get_freeze_count() > 100_000  # the model, the code indexes, the app's code
+    assert not gc.garbage
+
+
+def test_the_freeze_can_be_turned_off(settings):
+    settings.KONSIL_GC_FREEZE = False
+    startup.warm("worker")
+    assert gc.get_freeze_count() == 0
