@@ -17,7 +17,7 @@ from ..factories import OrganizationFactory, make_draft, make_specialist, make_u
 def orm(user, case) -> set[str]:
     """The relations read by the ORM itself (the query before it was compiled once)."""
     names, qs = rel._query(user=user.pk, case=case.pk, patient=case.patient_id, network=case.network_id,
-                           sponsor=case.sponsor_id, today=timezone.localdate(), now=timezone.now())
+                           sponsor=rel._sponsor(case), today=timezone.localdate(), now=timezone.now())
     row = qs.first()
     return {name for name, present in zip(names, row, strict=True) if present}
 
@@ -31,7 +31,7 @@ def compiled(user, case) -> set[str]:
 def people_and_cases(network, other_network, patient_user, coordinator, other_coordinator, specialist, walker):
     payer = OrganizationFactory(kind=OrganizationKind.PAYER)
     payer_admin = make_user(Role.PAYER_ADMIN, payer)
-    sponsored = make_draft(network, patient_user, sponsor=payer)
+    sponsored = walker.walk_to(make_draft(network, patient_user, sponsor=payer), "submitted")
     offered = walker.walk_to(make_draft(network, patient_user), "offered")
     signed = walker.walk_to(make_draft(network, patient_user), "signed")
     plain = make_draft(network, patient_user)

@@ -12,6 +12,8 @@ from django.utils import timezone
 from konsil.accounts.roles import Role
 from konsil.core import context
 
+from .choices import Status
+
 # Case roles (relations), distinct from membership roles.
 PATIENT = "patient"
 CAREGIVER = "caregiver"
@@ -52,7 +54,7 @@ def relations(user, case) -> set[str]:
     if case.requester_id == user.pk and PATIENT not in found:
         found.add(REQUESTER)
     kept = context.memo()
-    key = ("relations", user.pk, case.pk, case.patient_id, case.network_id, case.sponsor_id,
+    key = ("relations", user.pk, case.pk, case.patient_id, case.network_id, _sponsor(case),
            case.assigned_specialist_id)
     if kept is not None and key in kept:
         return found | kept[key]
@@ -132,14 +134,20 @@ def _compile(alias: str, sponsored: bool) -> tuple[str, list, list[str]] | None:
     return (sql, slots, names) if same else None
 
 
+def _sponsor(case):
+    """The sponsor whose admins may follow the case's status: none while it is a draft (the patient's own until
+    submitted, as cases.selectors.sponsored_cases counts it)."""
+    return None if case.status == Status.DRAFT else case.sponsor_id
+
+
 def _asked(user_pk, case) -> tuple[list[str], tuple]:
     """(names, row of booleans) for `user_pk` and `case`: the compiled SQL, or the ORM when it cannot be."""
     from .models import Case
 
     values = {"user": user_pk, "case": case.pk, "patient": case.patient_id, "network": case.network_id,
-              "sponsor": case.sponsor_id, "today": timezone.localdate(), "now": timezone.now()}
+              "sponsor": _sponsor(case), "today": timezone.localdate(), "now": timezone.now()}
     alias = case._state.db or router.db_for_read(Case, instance=case)
-    shape = (alias, bool(case.sponsor_id))
+    shape = (alias, bool(values["sponsor"]))
     if shape not in _COMPILED:
         _COMPILED[shape] = _compile(*shape)
     compiled = _COMPILED[shape]
