@@ -12,7 +12,9 @@ EXPECTED_PATHS = [
     "/api/v1/cases/{id}/attachments/{attachment_id}/download/", "/api/v1/cases/{id}/messages/",
     "/api/v1/cases/{id}/triage/", "/api/v1/cases/{id}/candidates/", "/api/v1/cases/{id}/opinion/",
     "/api/v1/cases/{id}/opinions/", "/api/v1/cases/{id}/report.pdf", "/api/v1/specialists/",
-    "/api/v1/specialties/", "/api/v1/notifications/", "/api/v1/notifications/read/",
+    "/api/v1/specialties/", "/api/v1/notifications/", "/api/v1/notifications/read/", "/api/v1/cases/{id}/panel/",
+    "/api/v1/cases/{id}/panel/seats/{seat_id}/candidates/", "/api/v1/cases/{id}/panel/seats/{seat_id}/fill/",
+    "/api/v1/cases/{id}/panel/seats/{seat_id}/waive/",
 ]
 
 

@@ -102,6 +102,18 @@ def candidates(panel: Panel, seat: OpenSeat) -> list:
     return [row for row in ranked if row[0].pk not in seated]
 
 
+def seat_candidates(*, actor, panel: Panel, seat_id) -> list:
+    """The coordinator's choice for an open seat (`candidates`); 409 seat_not_open for a seat that is not."""
+    panels.require_coordinator(actor, panel.case)
+    try:
+        seat = panel.open_seats.filter(pk=seat_id).first()
+    except (ValueError, DjangoValidationError):
+        seat = None
+    if seat is None:
+        raise Conflict(_("This seat is no longer open."), code="seat_not_open")
+    return candidates(panel, seat)
+
+
 def _open_seat(actor, panel: Panel, seat_id) -> OpenSeat:
     panels.require_coordinator(actor, panel.case)
     if panel.status != Panel.Status.CONVENED:

@@ -98,3 +98,21 @@ class PanelSerializer(serializers.Serializer):
     meeting_at = serializers.DateTimeField(allow_null=True)
     members = PanelMemberSerializer(many=True, source="members.all")
     open_seats = OpenSeatSerializer(many=True, source="open_seats.all")
+
+
+class SeatFillSerializer(StrictSerializer):
+    specialist = serializers.UUIDField(help_text=_("One of the seat's candidates (GET .../candidates/)"))
+
+
+class SeatWaiveSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000, help_text=_("Why the panel goes on without this role; shown "
+                                                                "to the panel and in the report"))
+
+
+class SeatCandidateSerializer(serializers.Serializer):
+    """An eligible specialist for an open seat, best first (matching's hard constraints for the role hold)."""
+
+    specialist = serializers.UUIDField()
+    name = serializers.CharField()
+    role = serializers.CharField(help_text=_("The catalog specialty they would sit as"))
+    score = serializers.FloatField()
