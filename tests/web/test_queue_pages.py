@@ -37,14 +37,22 @@ def test_queue_lists_network_cases_stat_first_with_counts(client, login, coordin
 
 
 def test_delivered_cases_come_after_every_case_in_work(client, login, coordinator, patient_user, network, walker):
-    """Open includes delivered cases (someone still closes them), but a new routine submission comes before last
-    year's delivered STAT case."""
+    """The queue opens on the cases in work: a delivered case waits for the patient (who closes it), not the care
+    team. Open adds it, after a new routine submission even when it was STAT."""
     delivered = walker.walk_to(make_draft(network, patient_user, urgency="stat"), "delivered")
     routine = walker.walk_to(make_draft(network, patient_user), "submitted")
     login(client, coordinator)
-    assert references(client.get(url("cases:queue")).content.decode()) == [routine.reference, delivered.reference]
+    body = client.get(url("cases:queue")).content.decode()
+    assert references(body) == [routine.reference]
+    assert re.search(r'data-status="in_work" aria-current="true">In work <span class="count">1</span>', body)
+    assert re.search(r'data-status="open">Open <span class="count">2</span>', body)
+    assert 'id="in-work-note"' in body
+    assert references(client.get(url("cases:queue"), {"status": "open"}).content.decode()) == [
+        routine.reference, delivered.reference]
     assert references(client.get(url("cases:queue"), {"status": "delivered"}).content.decode()) == [
         delivered.reference]
+    body = client.get(url("cases:queue"), {"status": "bogus"}).content.decode()  # a bad filter: in work, said so
+    assert references(body) == [routine.reference] and "Select a valid choice" in body
 
 
 def test_specialty_names_read_in_the_readers_language(client, login, coordinator, patient_user, network, walker):

@@ -24,6 +24,8 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = frozenset(Status) - {Status.DRAFT, Status.CLOSED, Status.CANCELLED, Status.WITHDRAWN}
+# What the care team still has to do something about: a delivered case waits for the patient to close it.
+IN_WORK_STATUSES = OPEN_STATUSES - {Status.DELIVERED}
 
 
 class Channel(models.TextChoices):

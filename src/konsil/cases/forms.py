@@ -269,12 +269,12 @@ class ActionForm(forms.Form):
 
 # --- list filters -------------------------------------------------------------------------------------------
 
-OPEN, ALL = "open", "all"
+IN_WORK, OPEN, ALL = "in_work", "open", "all"
 
 
 class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), required=False, choices=[
-        (OPEN, _("Open cases")), (ALL, _("All cases")), *Status.choices])
+        (IN_WORK, _("Cases in work")), (OPEN, _("Open cases")), (ALL, _("All cases")), *Status.choices])
     urgency = forms.ChoiceField(label=_("Urgency"), required=False, choices=BLANK + list(Urgency.choices))
     specialty = forms.ChoiceField(label=_("Specialty"), required=False)
     q = forms.CharField(label=_("Reference"), required=False, max_length=16)

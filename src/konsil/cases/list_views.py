@@ -19,8 +19,8 @@ from konsil.records import selectors as records_selectors
 from konsil.triage import selectors as triage_selectors
 
 from . import selectors, services, sla
-from .choices import OPEN_STATUSES, Status, Urgency
-from .forms import ALL, OPEN, QueueFilterForm
+from .choices import IN_WORK_STATUSES, OPEN_STATUSES, Status, Urgency
+from .forms import ALL, IN_WORK, OPEN, QueueFilterForm
 from .notify import path_for, text_for
 
 
@@ -52,17 +52,18 @@ DELIVERED_LAST = SqlCase(When(status=Status.DELIVERED, then=Value(1)), default=V
 
 @login_required
 def queue(request):
-    """The coordinator's cases: counts per status, filters; cases in work before delivered ones, STAT and urgent
-    first, oldest submission first."""
+    """The coordinator's cases: counts per status, filters; at first the cases in work (delivered ones wait for
+    the patient, not the care team: "Open" adds them, after every case in work), STAT and urgent first, oldest
+    submission first."""
     user = request.user
     authz.require_page("queue.view", user)
     specialties = list(matching.specialties())
     form = QueueFilterForm(request.GET or None, specialties=specialties)
     qs = selectors.coordinated_cases(user)
     chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    status = chosen.get("status") or OPEN
-    if status == OPEN:
-        qs = qs.filter(status__in=OPEN_STATUSES)
+    status = chosen.get("status") or IN_WORK
+    if status in (IN_WORK, OPEN):
+        qs = qs.filter(status__in=IN_WORK_STATUSES if status == IN_WORK else OPEN_STATUSES)
     elif status != ALL:
         qs = qs.filter(status=status)
     if chosen.get("urgency"):
@@ -79,9 +80,10 @@ def queue(request):
     selectors.audit_list(user, [*page.object_list, *(c for c in alerts.cases if c.pk not in listed)])
     counts = selectors.queue_counts(user)
     statuses = [(value, label, counts.get(value, 0)) for value, label in Status.choices]
-    open_total = sum(n for s, n in counts.items() if s in OPEN_STATUSES)
+    totals = {IN_WORK: sum(n for s, n in counts.items() if s in IN_WORK_STATUSES),
+              OPEN: sum(n for s, n in counts.items() if s in OPEN_STATUSES)}
     return render(request, "cases/queue.html", {
-        "page": page, "form": form, "statuses": statuses, "open_total": open_total, "current_status": status,
+        "page": page, "form": form, "statuses": statuses, "totals": totals, "current_status": status,
         "triage_accuracy": triage_selectors.recent_accuracy(user),
         "overdue_requests": records_selectors.overdue_for_coordinator(user)[:20],
         "alerts": alerts,
