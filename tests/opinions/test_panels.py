@@ -312,12 +312,21 @@ def test_holder_outside_the_panel_or_chair_outside_the_specialty_is_refused(netw
     with pytest.raises(Conflict) as exc:  # the chair (medical oncology) does not practise cardiology
         _assemble(coordinator, case)
     assert exc.value.code == "chair_not_offered"
+    assert "Change the case's specialty on the case page" in str(exc.value.message)  # the way forward
     assert not Panel.objects.exists()
     transition(actor=coordinator, case=case, action="offer", specialist=str(specialist.pk))
     with pytest.raises(Conflict) as exc:  # a cardiologist holds the offer and fills no breast-cancer role
         _assemble(coordinator, case)
     assert exc.value.code == "incumbent_not_in_panel"
+    assert "use Retract offer on the case page, then assemble the panel" in str(exc.value.message)
     assert not Panel.objects.exists()
+    for action in ("accept", "start_review"):
+        transition(actor=specialist.user, case=case, action=action)
+    case.refresh_from_db()
+    with pytest.raises(Conflict) as exc:  # assigned now: no offer to retract
+        _assemble(coordinator, case)
+    assert exc.value.code == "incumbent_not_in_panel" and "choose a panel with a role they practise" in str(
+        exc.value.message)
 
 
 def test_panel_members_read_the_record_and_images_but_do_not_write(client, login, breast_case, coordinator, team):

@@ -194,7 +194,11 @@ def _seat_incumbent(incumbent, template: Template, ranked: list[list], case) -> 
                 rows[:] = [row for row in rows if row[0].pk != incumbent.pk]
             ranked[i] = [(incumbent, 1.0, code, [_("already holds this case")])]
             return i
-    raise Conflict(_("%(name)s already holds this case but practises none of the panel's roles.")
+    if case.assigned_specialist_id:
+        raise Conflict(_("%(name)s already holds this case but practises none of the panel's roles: choose a "
+                         "panel with a role they practise.") % {"name": incumbent}, code="incumbent_not_in_panel")
+    raise Conflict(_("%(name)s holds the pending offer but practises none of the panel's roles: use "
+                     "Retract offer on the case page, then assemble the panel.")
                    % {"name": incumbent}, code="incumbent_not_in_panel")
 
 
@@ -290,7 +294,8 @@ def _assemble(*, actor, case, template_code, now, open_seats=False) -> Panel:
             transition(actor=actor, case=case, action="offer", specialist=str(chair.pk),
                        reason=_("Chair of the %(panel)s") % {"panel": template.label})
         except (ValidationFailed, Conflict) as exc:
-            raise Conflict(_("The case cannot be offered to the chair, %(name)s: %(why)s") % {
+            raise Conflict(_("The case cannot be offered to the chair, %(name)s: %(why)s Change the case's "
+                             "specialty on the case page to one the chair practises, or choose another panel.") % {
                 "name": chair, "why": exc.message}, code="chair_not_offered") from exc
     notify_members(case, "panel_invite", [s.user for s, *_rest in picks if s.user_id != actor.pk])
     return panel
