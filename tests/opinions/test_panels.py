@@ -256,6 +256,16 @@ def test_dissolve_needs_a_reason_then_allows_a_new_panel(breast_case, coordinato
     assert _assemble(coordinator, breast_case).chair == team["medical_oncology"]  # the pending offer holds
 
 
+def test_dissolving_an_accepted_panel_says_the_chair_keeps_the_case(client, login, breast_case, coordinator, team):
+    _assemble(coordinator, breast_case)
+    chair = team["medical_oncology"]
+    transition(actor=chair.user, case=breast_case, action="accept")
+    login(client, coordinator)
+    response = client.post(reverse("opinions:panel_dissolve", args=[breast_case.pk]), {"reason": "Too slow"},
+                           follow=True)
+    assert f"The case stays with its chair, {chair}, who goes on alone" in response.content.decode()
+
+
 def test_blinded_chair_does_not_see_the_first_opinion_on_the_panel_page(client, login, breast_case, coordinator,
                                                                          team):
     from konsil.opinions import blinded
@@ -280,7 +290,11 @@ def test_dissolve_page_needs_a_reason(client, login, breast_case, coordinator, t
     assert Panel.objects.get().status == "convened"
     assert client.post(url, {"reason": "Chair unavailable"}).status_code == 302
     assert Panel.objects.get().status == "dissolved"
-    assert "Assemble the panel" in client.get(reverse("opinions:panel", args=[breast_case.pk])).content.decode()
+    page = client.get(reverse("opinions:panel", args=[breast_case.pk])).content.decode()
+    assert "Assemble the panel" in page
+    chair = team["medical_oncology"]
+    # the page says where the case stands: still offered to the chair, and how to offer it to someone else
+    assert f"The case is still offered to its chair, {chair}" in page and "use Retract offer" in page
 
 
 def test_the_page_offers_no_assembly_before_triage(client, login, breast_case, coordinator):

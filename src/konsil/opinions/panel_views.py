@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from konsil.cases import relations as rel
+from konsil.cases.choices import OfferStatus
 from konsil.core import authz
 from konsil.core.errors import DomainError, NotFound, ValidationFailed
 
@@ -134,9 +135,9 @@ def panel_assemble(request, pk):
     return redirect("opinions:panel", pk=case.pk)
 
 
-def _panel_write(request, pk, *, audit: str, write, done: str, form_key: str | None = None, form_class=None):
+def _panel_write(request, pk, *, audit: str, write, done, form_key: str | None = None, form_class=None):
     """A write on the panel page: the service `write(panel)`; its errors shown on the form named `form_key`
-    (without one, in the page's alert)."""
+    (without one, in the page's alert); `done`, the message after it (or a function of the panel giving it)."""
     case, panel, seat, coordinator = _access(request, pk, action=audit)
     if panel is None:
         raise Http404
@@ -148,8 +149,20 @@ def _panel_write(request, pk, *, audit: str, write, done: str, form_key: str | N
             forms[form_key] = form_class(data=request.POST)
             forms[form_key].show_errors(_field_errors(exc))
         return _render(request, case, panel, seat, coordinator, failed=exc, status=exc.status, **forms)
-    messages.success(request, done)
+    messages.success(request, done(panel) if callable(done) else done)
     return redirect("opinions:panel", pk=case.pk)
+
+
+def _dissolved(panel) -> str:
+    """Where the case stands once its panel is dissolved: it stays with the chair, whom a new panel keeps."""
+    case, chair = panel.case, panel.chair
+    if case.assigned_specialist_id == chair.pk:
+        return _("The panel is dissolved. The case stays with its chair, %(name)s, who goes on alone or chairs "
+                 "the next panel.") % {"name": chair}
+    if case.offers.filter(specialist=chair, status=OfferStatus.PENDING).exists():
+        return _("The panel is dissolved. The case is still offered to its chair, %(name)s, and a new panel keeps "
+                 "them as chair; to offer it to someone else, use Retract offer on the case page.") % {"name": chair}
+    return _("The panel is dissolved.")
 
 
 @require_POST
@@ -177,7 +190,7 @@ def panel_agreement(request, pk):
 @login_required
 def panel_dissolve(request, pk):
     return _panel_write(request, pk, audit="panel.dissolve_page", form_key="dissolve_form", form_class=ReasonForm,
-                        done=_("The panel is dissolved."), write=lambda panel: panels.dissolve_panel(
+                        done=_dissolved, write=lambda panel: panels.dissolve_panel(
                             actor=request.user, panel=panel, reason=request.POST.get("reason", "")))
 
 
