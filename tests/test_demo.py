@@ -206,3 +206,16 @@ def test_a_texas_lung_cancer_case_gets_its_tumour_board(seeded):
                           urgency="urgent")
     panel = assemble_panel(actor=user("coordinator"), case=case)
     assert panel.template == "lung_cancer" and panel.members.count() == 6 and not panel.open_seats.exists()
+
+
+def test_every_case_a_program_sponsor_funds_belongs_to_its_program(seeded):
+    """The story cases funded by the employer were seeded before its program: they are enrolled in it, so that
+    the program's cases, billing and analytics count them (none is listed under "no program recorded")."""
+    from konsil.cases.models import Case
+    from konsil.programs.models import Program
+
+    funded = Case.objects.filter(sponsor__in=Program.objects.values("sponsor"))  # not a hospital's own referrals
+    assert funded.filter(reference__startswith="K-DEMO").exists()
+    assert not funded.filter(enrollment__isnull=True).exists()
+    assert all(case.enrollment.program.sponsor_id == case.sponsor_id for case in funded.select_related(
+        "enrollment__program"))

@@ -19,7 +19,7 @@ from konsil.opinions import services as opinions
 
 from . import enrolment, mandates
 from .demo_roster import PATH as ROSTER_834
-from .models import BillingProfile, MandatedProcedure, Member, Program
+from .models import BillingProfile, Enrollment, MandatedProcedure, Member, Program, Service
 from .roster import fingerprint, import_roster
 
 EMPLOYER_SLUG, PAYER_SLUG = "acme-benefit", "evergreen-mandates"
@@ -62,7 +62,21 @@ def seed(seeder) -> None:
         MandatedProcedure.objects.create(program=payer, cpt=cpt, description=words, decision_days=days)
     seeder.summary.count("programs", True)
     _payer_roster(payer)
+    _enrol_story_cases(employer, payer)
     _cases(seeder, employer, payer)
+
+
+def _enrol_story_cases(*programs: Program) -> None:
+    """The demo's story cases a sponsor funds were seeded before its program: they belong to it, so that the
+    program's cases, billing and analytics count them like the cases started through the program."""
+    from konsil.cases.models import Case
+
+    services = {delivery: service for service, delivery in enrolment.DELIVERY.items() if service != Service.PANEL}
+    for program in programs:
+        for case in Case.objects.filter(sponsor=program.sponsor, enrollment__isnull=True):
+            Enrollment.objects.create(case=case, program=program, eligible=True, checked_at=case.created_at,
+                                      checked_on=timezone.localdate(case.created_at),
+                                      service=services.get(case.preferred_delivery, Service.WRITTEN))
 
 
 def _domain() -> str:
