@@ -241,6 +241,11 @@ def test_a_suspected_diagnosis_is_not_coded():
         assert not any(c.startswith("I26") for c in codes(text)), text
     assert any(c.startswith("I26") for c in codes("Pulmonary embolism on the CT. Possible pneumonia."))
     assert "E11" in codes("Type 2 diabetes, probably since 2010.")  # a guess about when is not about whether
+    # a patient's own hedges ("... think it is cancer" gives C34)
+    for text in ("They found a spot in my right lung and think it might be cancer.",
+                 "The doctor said I may have lung cancer.", "Not sure if it is lung cancer."):
+        assert not any(c.startswith("C34") for c in codes(text)), text
+    assert any(c.startswith("C34") for c in codes("They found lung cancer. It may be early."))
 
 
 def test_denied_words_are_found_in_text_whose_lower_case_is_longer():

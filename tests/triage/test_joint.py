@@ -58,7 +58,8 @@ def test_a_coded_diagnosis_outweighs_a_word():
 
 
 def test_the_reason_names_the_evidence_and_reads_in_spanish():
-    proposal = ModelTriage().propose_for(text=LUNG[0], icd10=["C34.11"])
+    with translation.override("en"):  # the engine words its reasons in the active language
+        proposal = ModelTriage().propose_for(text=LUNG[0], icd10=["C34.11"])
     assert proposal.specialty == "pulmonology"
     line = next(r for r in proposal.reasons if getattr(r, "key", "") == "joint")
     assert line.startswith("Pulmonary Disease rather than Cardiology, because of diagnosis C34.11")

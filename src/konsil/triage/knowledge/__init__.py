@@ -263,7 +263,9 @@ def assertion(text: str, start: int, end: int) -> str | None:
 _UNCERTAIN_BEFORE = re.compile(
     r"(?<!\w)(?:suspect(?:ed|s)?|suspicious (?:for|of)|suspicion (?:of|for)|probabl[ey]|possibl[ey]|likely"
     r"|presumed|presumptive|questionable|query|rule[sd]? out|r/o|concern(?:ing)? for|worrisome for"
-    r"|working diagnosis(?: of)?|differential(?: diagnosis)?(?: includes?)?|cannot (?:exclude|rule out))(?!\w)",
+    r"|working diagnosis(?: of)?|differential(?: diagnosis)?(?: includes?)?|cannot (?:exclude|rule out)"
+    # a patient's own hedges: "they think it might be cancer", "not sure if it is"
+    r"|(?:might|may|could) (?:be|have)|maybe|perhaps|not sure (?:if|whether)|wonder(?:ing)? if)(?!\w)",
     re.IGNORECASE)
 _UNCERTAIN_AFTER = re.compile(
     r"^\W*(?:(?:is|was|are|were|remains?)\s+)?(?:suspected|possible|probable|likely|questionable|not excluded"
