@@ -69,6 +69,23 @@ def test_the_reason_names_the_evidence_and_reads_in_spanish():
     assert spanish != str(line) and "C34.11" in spanish and "spiculated" in spanish
 
 
+def test_the_patients_side_reads_the_words_that_chose_without_codes_or_sources():
+    from konsil.triage.models import TriageProposal
+
+    with translation.override("en"):
+        proposal = ModelTriage().propose_for(text=LUNG[1], icd10=[])
+    stored = TriageProposal(reasons=[str(r) for r in proposal.reasons], ranked=[], panel_roles=[], summary={},
+                            checklist=[], reasons_data=[reasons.to_data(r) for r in proposal.reasons])
+    for language, line in (("en", "“coughing, lung”: Pulmonary Disease"), ("es", "«coughing, lung»: Neumología")):
+        with translation.override(language):
+            patient = reasons.render(stored, keys=reasons.PATIENT_KEYS, for_patient=True)
+        assert line in patient, patient
+        assert not any("ICD-10-CM" in text or "%" in text for text in patient)
+    codes_only = joint.explain("cardiology_pulmonology", "pulmonology", "Second opinion please.", ["C34.11"])
+    stored.reasons_data = [reasons.to_data(reasons.joint_line(codes_only))]
+    assert reasons.render(stored, keys=reasons.PATIENT_KEYS, for_patient=True) == []  # the code lines say it
+
+
 def test_no_reason_when_nothing_points_to_the_chosen_specialty():
     assert joint.explain("cardiology_pulmonology", "cardiology", "Second opinion please.") is None
     assert joint.explain("neurology", "neurology", "headache") is None

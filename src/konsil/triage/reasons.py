@@ -135,9 +135,16 @@ def _word_answer(p: dict) -> str:
 
 _WORDERS = {"model": _word_model, "concept": _word_concept, "code": _word_code, "generalist": _word_generalist,
             "below_threshold": _word_below, "refined": _word_refined, "joint": _word_joint, "answer": _word_answer}
+def _patient_joint(p: dict) -> str:
+    """The patient's side: the words that chose between the two specialties of one class, without the codes or
+    the source (nothing when only codes chose: the "code" lines show those)."""
+    words = [item["value"] for item in p.get("evidence", ()) if item.get("kind") != "code"]
+    return _patient_concept({"words": ", ".join(words), "specialty": p["specialty"]}) if words else ""
+
+
 # what the patient's side reads: the words understood, the diagnoses given, the answers; not probabilities
-PATIENT_KEYS = frozenset({"concept", "code", "answer", "generalist"})
-_PATIENT_WORDERS = {**_WORDERS, "concept": _patient_concept}
+PATIENT_KEYS = frozenset({"concept", "joint", "code", "answer", "generalist"})
+_PATIENT_WORDERS = {**_WORDERS, "concept": _patient_concept, "joint": _patient_joint}
 
 
 # --- the lines the engines write --------------------------------------------------------------------------------
