@@ -66,8 +66,10 @@ def test_each_kind_links_where_the_reader_acts_in_the_mail_and_in_the_app(
         assert f"{SITE}{path}\n" in mail.outbox[0].body + "\n"
     client.force_login(patient_user)
     page = client.get("/cases/notifications/").content.decode()
-    for path in expected.values():
-        assert f'href="{path}"' in page
+    for item in Notification.objects.filter(user=patient_user):  # in the app: through "open", which marks it read
+        opened = f"/cases/notifications/{item.pk}/"
+        assert f'href="{opened}"' in page
+        assert client.get(opened)["Location"] == expected[item.kind]
     assert Notification.objects.filter(user=patient_user).count() == len(expected)
 
 
