@@ -105,13 +105,18 @@ def candidates(panel: Panel, seat: OpenSeat) -> list:
 def seat_candidates(*, actor, panel: Panel, seat_id) -> list:
     """The coordinator's choice for an open seat (`candidates`); 409 seat_not_open for a seat that is not."""
     panels.require_coordinator(actor, panel.case)
+    return candidates(panel, _seat(panel.open_seats.all(), seat_id))
+
+
+def _seat(seats, seat_id) -> OpenSeat:
+    """The open seat `seat_id` among `seats`; 409 seat_not_open for one that is not (or a malformed id)."""
     try:
-        seat = panel.open_seats.filter(pk=seat_id).first()
+        seat = seats.filter(pk=seat_id).first()
     except (ValueError, DjangoValidationError):
         seat = None
     if seat is None:
         raise Conflict(_("This seat is no longer open."), code="seat_not_open")
-    return candidates(panel, seat)
+    return seat
 
 
 def _open_seat(actor, panel: Panel, seat_id) -> OpenSeat:
@@ -120,13 +125,7 @@ def _open_seat(actor, panel: Panel, seat_id) -> OpenSeat:
         raise Conflict(_("This panel was dissolved."), code="panel_dissolved")
     if latest_signed(panel.case) is not None:
         raise Conflict(_("The consensus opinion is signed: the panel is closed."), code="panel_closed")
-    try:
-        seat = panel.open_seats.select_for_update().select_related("role").filter(pk=seat_id).first()
-    except (ValueError, DjangoValidationError):
-        seat = None
-    if seat is None:
-        raise Conflict(_("This seat is no longer open."), code="seat_not_open")
-    return seat
+    return _seat(panel.open_seats.select_for_update().select_related("role"), seat_id)
 
 
 def fill_seat(*, actor, panel: Panel, seat_id, specialist_id) -> PanelMember:
