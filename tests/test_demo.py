@@ -163,6 +163,8 @@ def test_the_directory_plan_is_deterministic():
     assert first == second
     assert len(first) == demo.GENERATED_SPECIALISTS
     assert len({p["email"] for p in first}) == len(first)
+    children = [p for p in first if "Children" in p["institution"]]
+    assert all(p["specialty"] == "pediatrics" for p in children), children  # no adult pulmonologist there
 
 
 @pytest.mark.parametrize(("npi", "valid"), [("1234567893", True), ("1234567890", False), ("123456789", False),

@@ -235,3 +235,34 @@ def test_api_words_only_case_is_offered_automatically(auto, network, patient_use
     detail = api.get(f"{API}/cases/{case_id}/").json()
     assert detail["status"] == "offered"
     assert RoutingOutcome.objects.get(case_id=case_id).specialist == specialist
+
+
+def test_the_needs_a_coordinator_banner_settles_once_the_case_is_offered(client, auto, draft_case, specialist,
+                                                                        coordinator,
+                                                                        django_capture_on_commit_callbacks):
+    PLAN["proposal"] = proposal("cardiology", abstain=True, reasons=["unclear question"])
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    verified_login(client, coordinator)
+    url = reverse("cases:detail", kwargs={"pk": case.pk})
+    assert 'class="alert warning" id="routing-outcome"' in client.get(url).content.decode()
+    case = transition(actor=coordinator, case=case, action="triage", specialty="cardiology", urgency="routine")
+    assert 'class="alert warning" id="routing-outcome"' in client.get(url).content.decode()  # still to match
+    transition(actor=coordinator, case=case, action="offer", specialist=str(specialist.pk),
+               reason="the coordinator's choice")
+    page = client.get(url).content.decode()
+    assert 'class="muted small" id="routing-outcome"' in page  # history now, not a call to act
+    assert "unclear question" in page
+
+
+def test_the_ranking_shows_its_head_and_counts_the_rest(client, auto, draft_case, coordinator,
+                                                       django_capture_on_commit_callbacks):
+    ranked = [{"code": "pulmonology", "probability": 0.86}, {"code": "cardiology", "probability": 0.10},
+              {"code": "podiatry", "probability": 0.003}, {"code": "nephrology", "probability": 0.002}]
+    PLAN["proposal"] = Proposal("pulmonology", ranked=ranked, abstain=True, reasons=["unclear question"])
+    case = submit(draft_case, django_capture_on_commit_callbacks)
+    verified_login(client, coordinator)
+    page = client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
+    ranking = page.split('<ol class="ranked">')[1].split("</ol>")[0]
+    assert "86%" in ranking and "10%" in ranking and ranking.count("<li>") == 2
+    assert "Podiatry" not in ranking
+    assert "2 other specialties are less likely." in page

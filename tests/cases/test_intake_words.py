@@ -277,3 +277,17 @@ def test_the_country_picker_speaks_the_reader_s_language_in_its_order(client, pa
             assert labels.index(names[0]) < labels.index(names[-1])
         assert len(shown) == len(set(code for code, _n in shown)) > 190
         assert re.search(r'<option value="US"[^>]*selected', select)  # still the first guess
+
+
+def _ticked(page: str) -> set[str]:
+    import re
+
+    return {value for value in re.findall(r'<input type="checkbox" name="scope" value="([a-z_]+)"[^>]*checked', page)}
+
+
+def test_sending_the_opinion_to_a_physician_is_ticked_only_when_one_is_named(client, started):
+    review = url("cases:intake", pk=started.pk, step=6)
+    assert _ticked(client.get(review).content.decode()) == {"obtain_records", "share_with_reviewers"}
+    client.post(url("cases:intake", pk=started.pk, step=3), WORDS_STEP)  # names Dr. Roe
+    assert _ticked(client.get(review).content.decode()) == {"obtain_records", "share_with_reviewers",
+                                                            "share_report"}

@@ -187,7 +187,7 @@ def test_optional_factors_apply_when_their_data_is_there():
     other = score(case, make_spec(id="s2"))
     assert {f["factor"]: f["value"] for f in other.factors}["subspecialty"] == 0.0
     assert "has not seen this patient before" in other.reasons
-    assert "fee 250 (a fee of 1000 or more scores 0)" in s.reasons
+    assert "fee 250 (lower fees rank higher; fees of 1000 or more get no credit)" in s.reasons
     assert "same time zone as the patient" in score(case, make_spec(utc_offset=-5)).reasons
     assert other.value < s.value
     assert any("no quality data" in r for r in score(make_case(), make_spec(quality=None)).reasons)

@@ -107,3 +107,22 @@ def test_a_class_with_one_row_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(knowledge, "HERE", tmp_path)
     with pytest.raises(KnowledgeError, match="two or more"):
         joint.cues.__wrapped__()
+
+
+def test_words_read_only_in_the_records_are_not_the_patient_s():
+    from konsil.triage.models import TriageProposal
+
+    record = "CT chest: spiculated nodule in the right upper lobe."
+    sources = [{"ref": "attachment:1", "kind": "record", "text": record}]
+    with translation.override("en"):
+        proposal = ModelTriage().propose_for(text="I keep coughing and my lung doctor is worried.\n" + record,
+                                             icd10=[], sources=sources)
+    line = next(r for r in proposal.reasons if getattr(r, "key", "") == "joint")
+    assert "“spiculated” in the records" in str(line) and "“coughing”" in str(line)
+    stored = TriageProposal(reasons=[], ranked=[], panel_roles=[], summary={}, checklist=[],
+                            reasons_data=[reasons.to_data(line)])
+    with translation.override("en"):
+        patient = " ".join(reasons.render(stored, keys=reasons.PATIENT_KEYS, for_patient=True))
+    assert "coughing" in patient and "spiculated" not in patient and "upper lobe" not in patient
+    with translation.override("es"):
+        assert "«spiculated» en los expedientes" in reasons.render_one(line.data())

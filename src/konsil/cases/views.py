@@ -286,11 +286,18 @@ def _upload(request, case, form, *, raise_errors: bool = False) -> bool:
     return True
 
 
+def _default_scope(case) -> list[str]:
+    """What the authorization offers ticked: sending the opinion to a treating physician only when one is named
+    (the patient can still tick it and name them later, when the opinion is shared)."""
+    named = case.treating_physician.strip() or case.treating_physician_email.strip()
+    return [scope for scope in ConsentScope.values if named or scope != ConsentScope.SHARE_REPORT]
+
+
 def _step_review(request, case):
     consent = getattr(case, "consent", None)
     signer = _signer(request.user, case)
     initial = ({"scope": consent.scope, "signer_name": consent.signer_name} if consent
-               else {"scope": list(ConsentScope.values)})
+               else {"scope": _default_scope(case)})
     kept = consent.signer_relationship if consent else ""
     initial["signer_relationship"] = (kept if kept in signers.ALLOWED.get(signer, ())
                                       else signers.default_relationship(signer))

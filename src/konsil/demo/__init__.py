@@ -243,7 +243,7 @@ class _Seeder:
             plans.append({
                 "email": f"{first}.{last}.{i + 1:02d}@{DOMAIN}".lower(), "first": first, "last": last,
                 "npi": demo_npi(100 + i), "specialty": specialty, "states": [home, *extra],
-                "languages": languages, "institution": rng.choice(INSTITUTIONS),
+                "languages": languages, "institution": _institution(rng.choice(INSTITUTIONS), specialty, i),
                 "capacity": rng.randint(3, 8),
                 "expired": frozenset(s for s in extra if rng.random() < 0.1),
             })
@@ -442,6 +442,17 @@ class _CaseDriver:
     def to_withdrawn(self) -> None:
         self.go(self.requester, "withdraw", reason=self.plan.end_reason)
 
+
+
+ADULT_INSTITUTIONS = tuple(name for name in INSTITUTIONS if "Children" not in name)
+
+
+def _institution(drawn: str, specialty: str, n: int) -> str:
+    """`drawn`, unless it is a children's hospital and the specialty is not a pediatric one: an adult
+    pulmonologist at a children's hospital puzzles whoever is matched with them."""
+    if "Children" in drawn and not specialty.startswith("pediatric"):
+        return ADULT_INSTITUTIONS[n % len(ADULT_INSTITUTIONS)]
+    return drawn
 
 
 def _panel_licences(plans: list[dict]) -> None:

@@ -414,7 +414,7 @@ def score(case: dict, specialist: dict, weights: Weights = DEFAULT_WEIGHTS) -> S
             _("time zones %(gap)g h apart") % {"gap": gap} if gap else _("same time zone as the patient"))
     if specialist["fee"] is not None:
         add("cost", max(0.0, 1.0 - specialist["fee"] / weights.fee_ceiling),
-            _("fee %(fee)g (a fee of %(ceiling)g or more scores 0)")
+            _("fee %(fee)g (lower fees rank higher; fees of %(ceiling)g or more get no credit)")
             % {"fee": specialist["fee"], "ceiling": weights.fee_ceiling})
     result.value = total / wsum if wsum > 0 else 0.0
     return result

@@ -82,10 +82,11 @@ def source(label: str, specialty: str) -> str:
     return next((cue.source for cue in cues().get(label, ()) if cue.specialty == specialty), "")
 
 
-def explain(label: str, specialty: str, text: str, icd10=()) -> dict | None:
+def explain(label: str, specialty: str, text: str, icd10=(), *, own_text: str | None = None) -> dict | None:
     """Why `specialty` leads among the specialties of the model's class `label`, or None when nothing in the case
     points to it: {"specialty", "others", "evidence": [{"kind": "code"|"phrase", "value"}] (at most four),
-    "source"}."""
+    "source"}. With `own_text` (the case's words without its records), each phrase also says whether it is
+    `own`: the patient's side shows only those as "your words"."""
     found = evidence(label, text, icd10).get(specialty)
     if not found or not (found["codes"] or found["words"]):
         return None
@@ -94,6 +95,9 @@ def explain(label: str, specialty: str, text: str, icd10=()) -> dict | None:
     for word in found["words"]:
         if word.casefold() not in seen:
             seen.add(word.casefold())
-            items.append({"kind": "phrase", "value": word})
+            item = {"kind": "phrase", "value": word}
+            if own_text is not None:
+                item["own"] = word.casefold() in own_text.casefold()
+            items.append(item)
     others = [cue.specialty for cue in cues()[label] if cue.specialty != specialty]
     return {"specialty": specialty, "others": others, "evidence": items[:4], "source": source(label, specialty)}

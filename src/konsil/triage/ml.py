@@ -157,6 +157,14 @@ def record_texts(case) -> list[tuple[str, str]]:
     return texts(case)
 
 
+def _without(text: str, parts: list[str]) -> str:
+    """`text` with each of `parts` (the records' text it was joined from) taken out."""
+    for part in parts:
+        if part:
+            text = text.replace(part, "")
+    return text
+
+
 SECOND_FOR_CHECKLIST = 0.2  # a runner-up below this share adds nothing to the records checklist
 
 
@@ -202,7 +210,9 @@ class ModelTriage:
             if hit:
                 reasons.append(why.code_line(code, hit[0]))
         specialty = found["specialty"]
-        chosen_within = joint.explain(labels[0][0], specialty, text, icd10) if labels and specialty else None
+        own_text = _without(text, [s["text"] for s in sources if s.get("kind") == "record"])
+        chosen_within = (joint.explain(labels[0][0], specialty, text, icd10, own_text=own_text)
+                         if labels and specialty else None)
         if chosen_within:
             reasons.append(why.joint_line(chosen_within))
         if found["abstain_reason"] == "generalist_first":

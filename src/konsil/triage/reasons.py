@@ -101,9 +101,16 @@ def _word_below(p: dict) -> str:
         "source": _register(p["register"])}
 
 
+def _evidence_part(item: dict) -> str:
+    if item.get("kind") == "code":
+        return _("diagnosis %(code)s") % {"code": item["value"]}
+    if item.get("own") is False:  # read only in the uploaded records, not in the patient's words
+        return _("“%(words)s” in the records") % {"words": item["value"]}
+    return f"“{item['value']}”"
+
+
 def _rather_than(chosen: str, others, items, source: str) -> str:
-    parts = [_("diagnosis %(code)s") % {"code": item["value"]} if item.get("kind") == "code" else f"“{item['value']}”"
-             for item in items]
+    parts = [_evidence_part(item) for item in items]
     return _("%(specialty)s rather than %(parent)s, because of %(evidence)s (%(source)s)") % {
         "specialty": specialty(chosen), "parent": _(" or ").join(specialty(c) for c in others),
         "evidence": "; ".join(parts), "source": source}
@@ -137,8 +144,9 @@ _WORDERS = {"model": _word_model, "concept": _word_concept, "code": _word_code, 
             "below_threshold": _word_below, "refined": _word_refined, "joint": _word_joint, "answer": _word_answer}
 def _patient_joint(p: dict) -> str:
     """The patient's side: the words that chose between the two specialties of one class, without the codes or
-    the source (nothing when only codes chose: the "code" lines show those)."""
-    words = [item["value"] for item in p.get("evidence", ()) if item.get("kind") != "code"]
+    the source (nothing when only codes chose: the "code" lines show those). Words read only in the records are
+    not the patient's: left out (a proposal stored before `own` was kept shows them all)."""
+    words = [item["value"] for item in p.get("evidence", ()) if item.get("kind") != "code" and item.get("own", True)]
     return _patient_concept({"words": ", ".join(words), "specialty": p["specialty"]}) if words else ""
 
 
@@ -186,7 +194,8 @@ def refined_line(found: dict) -> Reason:
 def joint_line(found: dict) -> Reason:
     """"Pulmonary Disease rather than Cardiology, because of “right upper lobe”; ...": triage.joint.explain()."""
     return Reason("joint", {"specialty": found["specialty"], "others": list(found["others"]),
-                            "evidence": [{"kind": i["kind"], "value": i["value"]} for i in found["evidence"]],
+                            "evidence": [{k: i[k] for k in ("kind", "value", "own") if k in i}
+                                         for i in found["evidence"]],
                             "source": found.get("source", "")})
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from konsil.cases.choices import Status
+
 register = template.Library()
 
 
@@ -16,9 +18,16 @@ def nobody_eligible(context, case):
     return explain(case, getattr(request, "user", None))
 
 
+MATCHING_STATUSES = frozenset({Status.SUBMITTED, Status.TRIAGED})  # the case still waits for a match
+
+
 @register.simple_tag
 def routing_outcome(case):
-    """What auto-routing last did with the case (None when it did not run)."""
+    """What auto-routing last did with the case (None when it did not run); `settled` once the case has moved
+    past matching, so that an old "needs a coordinator" no longer reads as a call to act."""
     from ..routing import latest_outcome
 
-    return latest_outcome(case)
+    found = latest_outcome(case)
+    if found is not None:
+        found["settled"] = case.status not in MATCHING_STATUSES
+    return found
