@@ -32,6 +32,7 @@ class Figure:
     section: str
     label: str
     value: object  # an int, a str ("<11", "42%", "3.5 days") or "—" when there is nothing
+    over_cases: bool = False  # a share, median or mean over cases, not a count: "<11" means too few cases
 
 
 def cell(n: int):
@@ -68,7 +69,8 @@ def figures(program: Program) -> list[Figure]:
     s = _("Turnaround")
     out += [Figure(s, _("Opinions delivered"), cell(len(delivered))),
             Figure(s, _("Median days from submission to delivery"),
-                   (f"{statistics.median(days):.1f}" if len(days) >= MIN_CELL else SUPPRESSED) if days else "—")]
+                   (f"{statistics.median(days):.1f}" if len(days) >= MIN_CELL else SUPPRESSED) if days else "—",
+                   over_cases=True)]
     s = _("Mandated reviews")
     mandates = Mandate.objects.filter(program=program)
     out.append(Figure(s, _("Referred"), cell(mandates.count())))
@@ -77,13 +79,13 @@ def figures(program: Program) -> list[Figure]:
     for value, label in Outcome.choices:
         out.append(Figure(s, str(label), cell(counts.get(value, 0))))
     on_time = sum(1 for m in decided.select_related("determination") if m.determination.decided_on <= m.deadline)
-    out.append(Figure(s, _("Decided by the deadline"), share(on_time, decided.count())))
+    out.append(Figure(s, _("Decided by the deadline"), share(on_time, decided.count()), over_cases=True))
     s = _("Changes")
     opinions = _latest_opinions(delivered)
     dx = sum(1 for o in opinions if o.diagnosis_verdict == "changed")
     tx = sum(1 for o in opinions if o.treatment_verdict in ("modify", "alternative", "against"))
-    out += [Figure(s, _("Diagnosis changed"), share(dx, len(opinions))),
-            Figure(s, _("Treatment plan changed"), share(tx, len(opinions)))]
+    out += [Figure(s, _("Diagnosis changed"), share(dx, len(opinions)), over_cases=True),
+            Figure(s, _("Treatment plan changed"), share(tx, len(opinions)), over_cases=True)]
     out += _satisfaction(program_cases)
     s = _("Invoices")
     for invoice in Invoice.objects.filter(program=program).exclude(state="void")[:12]:
@@ -109,9 +111,10 @@ def _satisfaction(program_cases) -> list[Figure]:
         return []
     scores = [n for n in program_cases.values_list("case__outcome__nps", flat=True) if n is not None]
     if not scores:
-        return [Figure(s, _("Likelihood to recommend (0-10), mean"), "—")]
+        return [Figure(s, _("Likelihood to recommend (0-10), mean"), "—", over_cases=True)]
     value = f"{statistics.mean(scores):.1f}" if len(scores) >= MIN_CELL else SUPPRESSED
-    return [Figure(s, _("Answers"), cell(len(scores))), Figure(s, _("Likelihood to recommend (0-10), mean"), value)]
+    return [Figure(s, _("Answers"), cell(len(scores))),
+            Figure(s, _("Likelihood to recommend (0-10), mean"), value, over_cases=True)]
 
 
 def as_csv(program: Program, rows: list[Figure]) -> str:
