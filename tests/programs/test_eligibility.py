@@ -149,7 +149,7 @@ def test_cli_roster_import_prints_the_summary(employer_program, tmp_path, capsys
     assert cli.main(["programs", "roster", "import", str(path), "--program", "acme-so"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["added"] == 1 and summary["rejected"][0]["row"] == 3
-    assert set(summary) == {"added", "changed", "terminated", "unchanged", "rejected"}
+    assert set(summary) == {"added", "changed", "terminated", "unchanged", "rejected", "warnings"}
     assert cli.main(["programs", "roster", "import", str(tmp_path / "missing.csv"), "--program", "acme-so"]) == 2
     (tmp_path / "bad.csv").write_bytes(b"\xff\xfe")
     assert cli.main(["programs", "roster", "import", str(tmp_path / "bad.csv"), "--program", "acme-so"]) == 1

@@ -27,9 +27,9 @@ def run(program, actor, text: str, fmt=None):
 
 def test_csv_adds_then_reimport_changes_nothing(employer_program, employer_admin):
     first = run(employer_program, employer_admin, GOOD)
-    assert first == {"added": 3, "changed": 0, "terminated": 0, "unchanged": 0, "rejected": []}
+    assert first == {"added": 3, "changed": 0, "terminated": 0, "unchanged": 0, "rejected": [], "warnings": []}
     again = run(employer_program, employer_admin, GOOD)
-    assert again == {"added": 0, "changed": 0, "terminated": 0, "unchanged": 3, "rejected": []}
+    assert again == {"added": 0, "changed": 0, "terminated": 0, "unchanged": 3, "rejected": [], "warnings": []}
     child = Member.objects.get(program=employer_program, member_id="E1-01")
     assert (child.relationship, child.subscriber_id, child.family_name) == ("child", "E1", "Doe")
     assert RosterImport.objects.filter(program=employer_program).count() == 2
@@ -42,7 +42,7 @@ def test_csv_changes_and_terminations(employer_program, employer_admin):
     text = HEADER + ("E1,E1,subscriber,Jane,Doe-Smith,1980-01-01,F,2026-01-01,\n"
                      "E2,E2,subscriber,Ana,García,1975-07-07,F,2026-01-01,2026-02-28\n")
     summary = run(employer_program, employer_admin, text)
-    assert summary == {"added": 0, "changed": 1, "terminated": 1, "unchanged": 0, "rejected": []}
+    assert summary == {"added": 0, "changed": 1, "terminated": 1, "unchanged": 0, "rejected": [], "warnings": []}
     assert Member.objects.get(member_id="E2").coverage_end == dt.date(2026, 2, 28)
     assert Member.objects.get(member_id="E1").family_name == "Doe-Smith"
 
@@ -140,3 +140,34 @@ def test_834_envelope_errors_refuse_the_file(employer_program, employer_admin):
         with pytest.raises(RosterRejected):
             run(employer_program, employer_admin, broken)
     assert not Member.objects.exists()
+
+
+def test_a_file_without_optional_columns_keeps_what_it_does_not_mention(client, login, employer_program,
+                                                                        employer_admin):
+    full = ("member_id,given_name,family_name,birth_date,sex,coverage_start,state,city\n"
+            "W1,Walk,One,1970-01-01,F,2026-01-01,TX,Austin\n"
+            "W3,Walk,Three,1980-01-01,M,2026-01-01,CA,Fresno\n")
+    run(employer_program, employer_admin, full)
+    lean = ("member_id,given_name,family_name,birth_date,coverage_start\n"
+            "W1,Walk,One,1970-01-01,2099-01-01\n"  # coverage moved ahead: the member is no longer covered today
+            "W3,Walk,Three,1980-01-01,2026-01-01\n")
+    summary = run(employer_program, employer_admin, lean)
+    assert (summary["changed"], summary["unchanged"]) == (1, 1)  # W3: nothing in the file differs
+    one, three = Member.objects.get(member_id="W1"), Member.objects.get(member_id="W3")
+    assert (one.sex, one.state, one.city) == ("female", "TX", "Austin") and one.coverage_start.year == 2099
+    assert (three.sex, three.state) == ("male", "CA")
+    assert [w["row"] for w in summary["warnings"]] == [2]
+    assert "ends the member's coverage today" in summary["warnings"][0]["warning"]
+    assert "Walk" not in str(summary["warnings"])
+    event = AuditEvent.objects.filter(action="program.roster_import").last()
+    assert event.detail["warnings"] == 1
+
+    login(client, employer_admin)  # the page shows the warning under the report
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    moved = lean.replace("W3,Walk,Three,1980-01-01,2026-01-01", "W3,Walk,Three,1980-01-01,2098-01-01")
+    upload = SimpleUploadedFile("r.csv", moved.encode(), "text/csv")
+    page = client.post(reverse("programs:roster", kwargs={"pk": employer_program.pk}), {"file": upload})
+    body = page.content.decode()
+    assert 'id="roster-warnings"' in body and "ends the member" in body and "the header is line 1" in body

@@ -205,7 +205,8 @@ class EligibilityView(APIView):
 SUMMARY = inline_serializer("RosterSummary", fields={
     "added": serializers.IntegerField(), "changed": serializers.IntegerField(),
     "terminated": serializers.IntegerField(), "unchanged": serializers.IntegerField(),
-    "rejected": serializers.ListField(child=serializers.DictField())})
+    "rejected": serializers.ListField(child=serializers.DictField()),
+    "warnings": serializers.ListField(child=serializers.DictField())})
 
 
 class RosterView(APIView):

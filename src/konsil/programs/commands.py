@@ -68,7 +68,7 @@ def roster_import(path: Path, *, program: str, fmt: str | None = None, out: Text
     except DomainError as exc:
         err.write(f"konsil programs roster import: {exc.message}\n")
         out.write(json.dumps({"added": 0, "changed": 0, "terminated": 0, "unchanged": 0,
-                              "rejected": [{"row": 0, "error": str(exc.message)}]}) + "\n")
+                              "rejected": [{"row": 0, "error": str(exc.message)}], "warnings": []}) + "\n")
         return 1
     out.write(json.dumps(summary, ensure_ascii=False) + "\n")
     return 0

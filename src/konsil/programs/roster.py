@@ -2,8 +2,9 @@
 
 Additions, changes and terminations with effective dates, dependants, a per-row report. The whole file is one
 transaction and each row is validated before it is written, so a bad row never half-saves; rows are compared
-by a fingerprint of their values, so importing the same file again changes nothing. Errors name the row and
-the field, never the person.
+by a fingerprint of their values, so importing the same file again changes nothing. A CSV without an optional
+column says nothing about it: the members' stored values stay. A change that ends today's coverage of a member
+is saved and named in the report's warnings. Errors and warnings name the row and the field, never the person.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ MAX_ROWS = 200_000
 CSV_COLUMNS = ("member_id", "subscriber_id", "relationship", "given_name", "family_name", "birth_date", "sex",
                "coverage_start", "coverage_end", "address", "city", "state", "postal_code", "action")
 REQUIRED_COLUMNS = ("member_id", "given_name", "family_name", "birth_date", "coverage_start")
+KEPT_WHEN_ABSENT = ("subscriber_id", "relationship", "sex", "coverage_end", "address", "city", "state",
+                    "postal_code")  # optional columns: a file without one says nothing about it
 ACTIONS = ("add", "change", "terminate", "")
 SEXES = {"f": "female", "female": "female", "m": "male", "male": "male", "u": "unknown", "unknown": "unknown",
          "": "", "o": "other", "other": "other"}
@@ -45,6 +48,7 @@ class Row:
     values: dict = field(default_factory=dict)
     action: str = ""
     error: str = ""
+    columns: frozenset | None = None  # the CSV's columns; None: the row carries every field (an 834 loop)
 
 
 class RosterRejected(ValidationFailed):
@@ -88,6 +92,7 @@ def parse_csv(text: str) -> list[Row]:
         raise RosterRejected(_("Columns missing: %(columns)s.") % {"columns": ", ".join(missing)}, field="file",
                              code="columns")
     reader.fieldnames = header
+    present = frozenset(header)
     rows = []
     try:
         for number, record in enumerate(reader, start=2):
@@ -95,7 +100,7 @@ def parse_csv(text: str) -> list[Row]:
                 raise RosterRejected(_("More than %(n)d rows.") % {"n": MAX_ROWS}, field="file", code="too_many")
             if not any((v or "").strip() for k, v in record.items() if k):
                 continue
-            row = Row(row=number)
+            row = Row(row=number, columns=present)
             if None in record:  # more cells than columns
                 rows.append(_rejected(row, _("Row %(row)d has more cells than the header.") % {"row": number}))
                 continue
@@ -209,6 +214,16 @@ def _overlaps(a_start, a_end, b_start, b_end) -> bool:
     return a_start <= (b_end or far) and b_start <= (a_end or far)
 
 
+def _covered_by(values, today: date | None = None) -> bool:
+    today = today or timezone.localdate()
+    start, end = values["coverage_start"], values["coverage_end"]
+    return bool(start) and start <= today and (end is None or end >= today)
+
+
+def _covered(member) -> bool:
+    return _covered_by({"coverage_start": member.coverage_start, "coverage_end": member.coverage_end})
+
+
 def fingerprint(values: dict) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -231,7 +246,7 @@ def import_roster(*, actor, program: Program, content: bytes, fmt: str | None = 
     if fmt not in ("csv", "834"):
         raise RosterRejected(_("Choose CSV or 834."), field="format")
     rows = parse_834(text) if fmt == "834" else parse_csv(text)
-    summary = {"added": 0, "changed": 0, "terminated": 0, "unchanged": 0, "rejected": []}
+    summary = {"added": 0, "changed": 0, "terminated": 0, "unchanged": 0, "rejected": [], "warnings": []}
     with transaction.atomic():
         existing = {m.member_id: m for m in Member.objects.filter(program=program)}
         seen: dict[str, tuple] = {}
@@ -244,8 +259,8 @@ def import_roster(*, actor, program: Program, content: bytes, fmt: str | None = 
         RosterImport.objects.create(program=program, format=fmt, sha256=hashlib.sha256(content).hexdigest(),
                                     summary=summary, imported_by=actor if getattr(actor, "pk", None) else None)
         emit(actor=actor, action="program.roster_import", obj=program, purpose="payment",
-             detail={"format": fmt, **{k: v for k, v in summary.items() if k != "rejected"},
-                     "rejected": len(summary["rejected"])})
+             detail={"format": fmt, **{k: v for k, v in summary.items() if k not in ("rejected", "warnings")},
+                     "rejected": len(summary["rejected"]), "warnings": len(summary["warnings"])})
     return summary
 
 
@@ -275,6 +290,8 @@ def _apply(program, row: Row, values: dict, existing: dict, seen: dict, summary:
         _rejected(row, _("Overlapping coverage: this member is already covered from %(date)s; send a change "
                          "or a termination.") % {"date": member.coverage_start.isoformat()})
         return
+    if member is not None and row.columns is not None:  # a column the file lacks leaves the stored value
+        values = {**values, **{key: getattr(member, key) for key in KEPT_WHEN_ABSENT if key not in row.columns}}
     seen[mid] = (*period, row.row)
     digest = fingerprint(values)
     if member is not None and member.fingerprint == digest:
@@ -287,6 +304,10 @@ def _apply(program, row: Row, values: dict, existing: dict, seen: dict, summary:
             summary["added"] += 1
             return
         ended = values["coverage_end"] is not None and values["coverage_end"] != member.coverage_end
+        if not ended and _covered(member) and not _covered_by(values):  # e.g. coverage_start moved ahead
+            summary["warnings"].append({"row": row.row, "warning": _(
+                "This change ends the member's coverage today (coverage_start %(start)s, coverage_end %(end)s).")
+                % {"start": values["coverage_start"], "end": values["coverage_end"] or "—"}})
         for key, value in values.items():
             setattr(member, key, value)
         member.fingerprint = digest
