@@ -291,3 +291,14 @@ def test_sending_the_opinion_to_a_physician_is_ticked_only_when_one_is_named(cli
     client.post(url("cases:intake", pk=started.pk, step=3), WORDS_STEP)  # names Dr. Roe
     assert _ticked(client.get(review).content.decode()) == {"obtain_records", "share_with_reviewers",
                                                             "share_report"}
+
+
+@pytest.mark.parametrize("language", ["es", "ja", "en"])
+def test_the_birth_date_reads_back_in_every_language(client, started, language):
+    """A date picker takes only YYYY-MM-DD: a date localized for the page ("12/04/1968") showed an empty field
+    and the step could not be saved again."""
+    from django.conf import settings
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = client.get(url("cases:intake", pk=started.pk, step=1)).content.decode()
+    assert 'type="date" name="birth_date" value="1968-04-12"' in page, page[page.find("birth_date") - 200:][:400]

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from konsil.cases.choices import STATE_NAMED_CHOICES, Channel
 from konsil.core.errors import ValidationFailed
+from konsil.core.widgets import DateInput
 
 from .measures import Filters
 
@@ -37,8 +38,8 @@ def months_back(today: date, months: int) -> date:
 
 class FilterForm(forms.Form):
     period = forms.ChoiceField(label=_("Period"), required=False, choices=PERIODS)
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), required=False, widget=DateInput())
+    end = forms.DateField(label=_("To"), required=False, widget=DateInput())
     specialty = forms.ChoiceField(label=_("Specialty"), required=False)
     channel = forms.ChoiceField(label=_("Channel"), required=False, choices=BLANK + list(Channel.choices))
     program = forms.SlugField(label=_("Program"), required=False, max_length=80)

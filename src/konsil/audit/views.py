@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from konsil.core import authz
 from konsil.core.errors import PermissionDenied
+from konsil.core.widgets import DateInput
 
 from . import selectors, services
 from .models import Outcome
@@ -79,9 +80,9 @@ class TrailFilterForm(forms.Form):
                              help_text=gettext_lazy("Code or prefix, e.g. case. or attachment.download"))
     actor = forms.CharField(label=gettext_lazy("Actor email"), required=False, max_length=254)
     date_from = forms.DateField(label=gettext_lazy("From"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
+                                widget=DateInput())
     date_to = forms.DateField(label=gettext_lazy("To"), required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}))
+                              widget=DateInput())
     outcome = forms.ChoiceField(label=gettext_lazy("Outcome"), required=False,
                                 choices=[("", "—")] + list(Outcome.choices))
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from konsil.core import geo
 from konsil.core.errors import DomainError
+from konsil.core.widgets import DateInput
 
 from . import signers
 from .choices import (
@@ -90,7 +91,7 @@ class PatientForm(forms.Form):
 
     given_name = forms.CharField(label=_("Given name"), max_length=100)
     family_name = forms.CharField(label=_("Family name"), max_length=100)
-    birth_date = forms.DateField(label=_("Birth date"), widget=forms.DateInput(attrs={"type": "date"}),
+    birth_date = forms.DateField(label=_("Birth date"), widget=DateInput(),
                                  error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")})
     sex = forms.ChoiceField(label=_("Sex"), choices=BLANK + list(Sex.choices))
     country = forms.ChoiceField(label=_("Country where the patient lives"), choices=country_choices,

@@ -6,6 +6,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from konsil.core.widgets import DateInput
+
 from .models import Confidence, DiagnosisVerdict, TreatmentVerdict
 from .services import CONTENT_FIELDS
 
@@ -77,7 +79,7 @@ class ProofForm(VerdictOnlyForm):
     code = forms.CharField(label=_("Code from the email"), max_length=12,
                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
     birth_date = forms.CharField(label=_("Patient's date of birth"),
-                                 widget=forms.DateInput(attrs={"type": "date", "autocomplete": "off"}))
+                                 widget=DateInput(attrs={"autocomplete": "off"}))
 
 
 class LetterheadForm(forms.Form):

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from konsil.cases.choices import LANGUAGE_CHOICES, STATE_CHOICES, Sex
+from konsil.core.widgets import DateInput
 
 from .models import Eligibility, Pricing, Service
 
@@ -24,7 +25,7 @@ class EligibilityForm(forms.Form):
     member_id = forms.CharField(label=_("Member id"), max_length=40, help_text=_("As on your benefits card."))
     family_name = forms.CharField(label=_("Family name"), max_length=100)
     birth_date = forms.CharField(label=_("Birth date"), max_length=10,
-                                 widget=forms.DateInput(attrs={"type": "date"}))
+                                 widget=DateInput())
     service = forms.ChoiceField(label=_("Service"), choices=Service.choices, initial=Service.WRITTEN)
 
     def __init__(self, *args, program=None, **kwargs):
@@ -47,7 +48,7 @@ class StartForm(EligibilityForm):
 
 class AcceptForm(forms.Form):
     family_name = forms.CharField(label=_("Family name"), max_length=100)
-    birth_date = forms.CharField(label=_("Birth date"), max_length=10, widget=forms.DateInput(attrs={"type": "date"}))
+    birth_date = forms.CharField(label=_("Birth date"), max_length=10, widget=DateInput())
     state = forms.ChoiceField(label=_("US state where you live"), choices=[("", "—"), *STATE_CHOICES],
                               required=False)
     share_with_payer = forms.BooleanField(
@@ -147,15 +148,15 @@ class ReferralForm(forms.Form):
     diagnoses = forms.CharField(label=_("Diagnoses (ICD-10-CM codes)"), max_length=200,
                                 help_text=_("Separate codes with commas, e.g. M48.062, M54.16."))
     deadline = forms.CharField(label=_("Decision deadline"), max_length=10, required=False,
-                               widget=forms.DateInput(attrs={"type": "date"}),
+                               widget=DateInput(),
                                help_text=_("Empty: the program's deadline for this procedure."))
     email = forms.EmailField(label=_("Member's email for the invitation"), required=False)
 
 
 class InvoiceForm(forms.Form):
     period_start = forms.CharField(label=_("Period starts"), max_length=10,
-                                   widget=forms.DateInput(attrs={"type": "date"}))
-    period_end = forms.CharField(label=_("Period ends"), max_length=10, widget=forms.DateInput(attrs={"type": "date"}))
+                                   widget=DateInput())
+    period_end = forms.CharField(label=_("Period ends"), max_length=10, widget=DateInput())
 
 
 class PaymentForm(forms.Form):
