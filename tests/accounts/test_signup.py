@@ -173,3 +173,18 @@ def test_signing_up_from_a_program_page_comes_back_to_it(client, network, django
         client.post("/accounts/logout/")
         client.post(SIGNUP, {**FORM, "email": "other.patient@example.test", "next": "https://evil.example/"})
     assert "next=" not in mailed_link(mail.outbox[-1])
+
+
+def test_an_account_without_a_password_sets_one_through_the_reset_link(client, db):
+    """A specialist imported into the directory has no password until they set one here."""
+    imported = User.objects.create_user("imported.specialist@example.test", None)
+    asleep = User.objects.create_user("asleep@example.test", None, is_active=False)
+    assert not imported.has_usable_password()
+    client.post("/accounts/password/reset/", {"email": "Imported.Specialist@example.test"})
+    client.post("/accounts/password/reset/", {"email": asleep.email})
+    assert [m.to for m in mail.outbox] == [[imported.email]]  # an inactive account still gets nothing
+    response = client.post(LANDING, {"link": link_fragment(mail.outbox[0])})
+    done = client.post(response["Location"], {"new_password1": PASSWORD, "new_password2": PASSWORD})
+    assert done["Location"] == reverse("accounts:password_reset_complete")
+    imported.refresh_from_db()
+    assert imported.check_password(PASSWORD)

@@ -57,6 +57,16 @@ class KonsilPasswordResetForm(PasswordResetForm):
     email = forms.EmailField(label=_("Email"), max_length=254,
                              widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
+    def get_users(self, email):
+        """Active accounts with this address, those without a password too: a specialist imported into the
+        directory has none until they set one here (Django's form skips them, so nothing was ever sent)."""
+        from django.contrib.auth import get_user_model
+
+        model = get_user_model()
+        field = model.get_email_field_name()
+        found = model._default_manager.filter(**{f"{field}__iexact": email, "is_active": True})
+        return (user for user in found if _same_address(email, getattr(user, field)))
+
 
 class CaregiverInvitationForm(forms.Form):
     email = forms.EmailField(label=_("Their email"), max_length=254)
@@ -91,3 +101,10 @@ class AcceptInvitationForm(_PasswordPair):
 
     def email_for_validation(self) -> str:
         return self.invited_email
+
+
+def _same_address(a: str, b: str) -> bool:
+    """As Django's reset form compares addresses (Unicode case folding after NFKC)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", a).casefold() == unicodedata.normalize("NFKC", b).casefold()
