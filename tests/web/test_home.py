@@ -187,4 +187,19 @@ def test_case_page_asks_the_patient_to_answer_when_information_is_requested(clie
     case = walker.walk_to(draft_case, "info_requested")
     client.force_login(patient_user)
     body = client.get(reverse("cases:detail", kwargs={"pk": case.pk})).content.decode()
-    assert "Answer the specialist" in body and "#messages" in body
+    assert "Answer the specialist" in body
+    assert f'{reverse("cases:detail", kwargs={"pk": case.pk})}#action-provide_info' in body  # the form that answers
+    assert 'id="action-provide_info"' in body
+    assert 'id="answer-hint"' in body  # the messages box says a message alone does not answer
+    from konsil.cases.services import transition
+
+    provided = transition(actor=patient_user, case=case, action="provide_info", message="The echo is attached.")
+    assert 'id="answer-hint"' not in client.get(reverse("cases:detail", kwargs={"pk": provided.pk})).content.decode()
+
+
+def test_a_closed_case_asks_nothing_more_of_the_patient(client, patient_user, walker, draft_case):
+    walker.walk_to(draft_case, "closed")
+    client.force_login(patient_user)
+    body = client.get(url("cases:mine")).content.decode()
+    assert "Your case is closed. Your report stays here to read." in body
+    assert "Your second opinion is ready to read." not in body

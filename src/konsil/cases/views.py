@@ -430,6 +430,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "upload_form": upload_form or AttachmentForm(),
     }
     context["action_forms"] = _action_forms(request, case, relations, bound, context)
+    context["answers_info_request"] = any(f.transition.action == "provide_info" for f in context["action_forms"])
     shown = ((bound is not None and bound in context["action_forms"])
              or (message_form is not None and context["can_message"])
              or (upload_form is not None and context["can_upload"]))

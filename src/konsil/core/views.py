@@ -86,7 +86,7 @@ def next_step(case, now=None, *, on_behalf: bool = False) -> NextStep:
     if status == Status.INFO_REQUESTED:
         return NextStep(case, _("Waiting for you"), _("The specialist needs more information from you."), YOU,
                         case.review_due_at, _("Opinion expected by"), _("Answer the specialist"),
-                        detail + "#messages", "message-square", True)
+                        detail + "#action-provide_info", "message-square", True)
     if status in (Status.ACCEPTED, Status.IN_REVIEW, Status.OPINION_DRAFTED):
         text = (_("The specialist is writing the opinion.") if status == Status.OPINION_DRAFTED
                 else said(_("The specialist is reviewing your records."),
@@ -97,12 +97,16 @@ def next_step(case, now=None, *, on_behalf: bool = False) -> NextStep:
         return NextStep(case, _("Opinion signed"), _("Our care team is sending you the report."), CARE_TEAM,
                         now + min(review, sla.review_window("urgent")), _("Report expected by"), open_label,
                         open_url, "arrow-right", False)
-    if status in (Status.DELIVERED, Status.CLOSED):
-        return NextStep(case, _("Report ready") if status == Status.DELIVERED else _("Closed"),
+    if status == Status.DELIVERED:
+        return NextStep(case, _("Report ready"),
                         said(_("Your second opinion is ready to read."), _("The second opinion is ready to read.")),
                         YOU, case.delivered_at,
-                        _("Delivered on"), _("Read the report"), _url("opinions:report", case), "file-text", True,
-                        done=status == Status.CLOSED)
+                        _("Delivered on"), _("Read the report"), _url("opinions:report", case), "file-text", True)
+    if status == Status.CLOSED:  # nothing left to do: the report stays there to read
+        return NextStep(case, _("Closed"), said(_("Your case is closed. Your report stays here to read."),
+                                                _("The case is closed. The report stays here to read.")),
+                        NOBODY, case.delivered_at, _("Delivered on"), _("Read the report"),
+                        _url("opinions:report", case), "file-text", False, done=True)
     label = _("Cancelled") if status == Status.CANCELLED else _("Withdrawn")
     return NextStep(case, label, _("This request was stopped. You can start a new one at any time."), NOBODY,
                     None, "", _("See the case"), detail, "eye", False, done=True)
