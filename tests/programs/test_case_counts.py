@@ -175,3 +175,17 @@ def test_billing_per_member_per_month_does_not_count_cases_to_invoice(client, lo
 def test_billing_page_refuses_outsiders(client, login, employer_program, payer_admin):
     login(client, payer_admin)
     assert client.get(reverse("programs:billing", kwargs={"pk": employer_program.pk})).status_code == 404
+
+
+def test_a_single_small_count_is_not_given_away_by_the_total():
+    from konsil.programs.templatetags.programs_ui import figure_value
+
+    rows = dashboard.breakdown("By service", [("Video", 1), ("Written", 100), ("Phone", 30)])
+    assert [f.value for f in rows] == ["<11", 100, "hidden"]  # 131 - 100 - 30 would be the video count
+    assert figure_value(rows[2]) == "hidden (it would reveal a smaller count)"
+    assert figure_value(rows[0]) == "fewer than 11"
+    two_small = dashboard.breakdown("By service", [("Video", 1), ("Phone", 2), ("Written", 100)])
+    assert [f.value for f in two_small] == ["<11", "<11", 100]  # their sum is not either of them
+    assert [f.value for f in dashboard.breakdown("s", [("Written", 100), ("Video", 0)])] == [100, 0]
+    csv = dashboard.as_csv(Program(slug="p"), rows)
+    assert "By service,Phone,hidden" in csv and "By service,Video,<11" in csv

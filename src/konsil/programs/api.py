@@ -268,7 +268,8 @@ class DashboardView(APIView):
         "section": serializers.CharField(), "label": serializers.CharField(), "value": serializers.CharField()}),
         **ERRORS})
     def get(self, request, pk):
-        """Aggregates without PHI; counts below 11 are "<11"."""
+        """Aggregates without PHI; counts below 11 are "<11", and a count hidden only so that a suppressed one
+        cannot be worked out from the total is "hidden"."""
         program = selectors.get_program(request.user, pk)
         return Response([{"section": f.section, "label": f.label, "value": str(f.value)}
                          for f in dashboard.figures(program)])

@@ -22,6 +22,7 @@ from .models import Enrollment, Invoice, Mandate, Member, Outcome, Program, Serv
 
 MIN_CELL = 11
 SUPPRESSED = "<11"
+HIDDEN = "hidden"  # 11 or more, hidden because with the total it would give a suppressed count away
 DELIVERED = (Status.DELIVERED, Status.CLOSED)
 # The program's cases as the program cases page and analytics count them (cases.selectors.program_cases).
 CASES_SUBMITTED = _lazy("Cases submitted since the program started (drafts not counted)")
@@ -37,6 +38,18 @@ class Figure:
 
 def cell(n: int):
     return SUPPRESSED if 0 < n < MIN_CELL else n
+
+
+def breakdown(section: str, rows: list[tuple[str, int]]) -> list[Figure]:
+    """A count per label of one total that is shown too. When exactly one count is suppressed, the smallest
+    shown one is hidden as well: otherwise the total minus the others gives the small one away (as
+    analytics.suppression does for its breakdowns)."""
+    values = [cell(n) for _label, n in rows]
+    small = [i for i, value in enumerate(values) if value == SUPPRESSED]
+    shown = [i for i, value in enumerate(values) if value != SUPPRESSED and value]
+    if len(small) == 1 and shown:
+        values[min(shown, key=lambda i: rows[i][1])] = HIDDEN
+    return [Figure(section, label, value) for (label, _n), value in zip(rows, values, strict=True)]
 
 
 def share(part: int, whole: int):
@@ -57,12 +70,12 @@ def figures(program: Program) -> list[Figure]:
             Figure(s, _("Ineligible, continued as self-pay"), cell(self_pay.count()))]
     s = _("Utilization by service")
     labels = dict(Service.choices)
-    for row in program_cases.values("service").annotate(n=Count("id")).order_by("service"):
-        out.append(Figure(s, str(labels.get(row["service"], row["service"])), cell(row["n"])))
+    out += breakdown(s, [(str(labels.get(row["service"], row["service"])), row["n"])
+                         for row in program_cases.values("service").annotate(n=Count("id")).order_by("service")])
     s = _("Utilization by specialty")
-    for row in (program_cases.exclude(case__specialty=None).values("case__specialty__name").annotate(n=Count("id"))
-                .order_by("-n", "case__specialty__name")):
-        out.append(Figure(s, row["case__specialty__name"], cell(row["n"])))
+    out += breakdown(s, [(row["case__specialty__name"], row["n"]) for row in (
+        program_cases.exclude(case__specialty=None).values("case__specialty__name").annotate(n=Count("id"))
+        .order_by("-n", "case__specialty__name"))])
     delivered = program_cases.filter(case__status__in=DELIVERED).select_related("case")
     days = [(e.case.delivered_at - e.case.submitted_at).total_seconds() / 86400 for e in delivered
             if e.case.delivered_at and e.case.submitted_at]
