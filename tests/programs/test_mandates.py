@@ -53,6 +53,22 @@ def test_bad_referrals_name_the_field(payer_program, plan_member, payer_admin, c
     assert not Mandate.objects.exists()
 
 
+def test_a_bad_referral_names_every_field_at_once_in_words_that_fit_the_form(payer_program, plan_member,
+                                                                            payer_admin):
+    bad = referral(requesting_npi="1234567890", diagnoses=["NOTACODE"], email="no-at-sign", procedure_text="")
+    with pytest.raises(ValidationFailed) as exc:
+        mandates.refer(actor=payer_admin, program=payer_program, data=bad)
+    errors = exc.value.as_dict()["errors"]
+    assert set(errors) == {"requesting_npi", "diagnoses", "email", "procedure_text"}
+    assert errors["diagnoses"] == ["Unknown ICD-10-CM code(s): NOTACODE."]  # no "describe it in words": no such box
+    with pytest.raises(ValidationFailed) as exc:
+        mandates.refer(actor=payer_admin, program=payer_program, data=referral(member_id="NOPE", cpt="99999"))
+    errors = exc.value.as_dict()["errors"]
+    assert errors["member_id"] == ["No member of this program has this member id: check it against the roster."]
+    assert "not on this program's list of mandated procedures" in errors["deadline"][0]
+    assert not Mandate.objects.exists()
+
+
 def test_terminated_member_cannot_be_referred(payer_program, payer_admin):
     add_member(payer_program, "P100", coverage_end=timezone.localdate() - dt.timedelta(days=2))
     with pytest.raises(ValidationFailed) as exc:

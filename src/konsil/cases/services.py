@@ -191,8 +191,9 @@ def _case_fields(data: dict) -> dict:
     return clean
 
 
-def validate_codes(codes) -> list[str]:
-    """Normalize ICD-10-CM codes; unknown codes are refused with their position."""
+def validate_codes(codes, *, optional: bool = True) -> list[str]:
+    """Normalize ICD-10-CM codes; unknown codes are refused with their position. `optional`: the form also takes
+    the diagnosis in words (a case's intake), so the refusal says so."""
     if isinstance(codes, str):
         codes = [c for c in codes.replace(";", ",").replace("\n", ",").split(",")]
     if not isinstance(codes, list | tuple):
@@ -206,6 +207,9 @@ def validate_codes(codes) -> list[str]:
             bad.append(code[:12])
         elif icd10.normalize(code) not in clean:
             clean.append(icd10.normalize(code))
+    if bad and not optional:
+        raise ValidationFailed(_("Unknown ICD-10-CM code(s): %(codes)s.") % {"codes": ", ".join(bad)},
+                               field="diagnoses")
     if bad:
         raise ValidationFailed(
             _("Unknown ICD-10-CM code(s): %(codes)s. Codes are optional: describe the diagnosis in words "

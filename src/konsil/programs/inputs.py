@@ -84,13 +84,16 @@ def cents(data: dict, name: str, *, limit: int = 100_000_000) -> int:
 
 
 def collect(checks: dict):
-    """Run every check; raise once with all field errors."""
-    clean, errors = {}, {}
+    """Run every check; raise once with all field errors (with the failing check's own code when only one
+    failed: "terminated", say)."""
+    clean, errors, codes = {}, {}, []
     for name, check in checks.items():
         try:
             clean[name] = check()
         except ValidationFailed as exc:
             errors.update(exc.as_dict()["errors"] or {name: [str(exc.message)]})
+            codes.append(exc.code)
     if errors:
-        raise ValidationFailed(_("Check the highlighted fields."), errors=errors)
+        raise ValidationFailed(_("Check the highlighted fields."), errors=errors,
+                               code=codes[0] if len(codes) == 1 else None)
     return clean

@@ -36,36 +36,32 @@ def refer(*, actor, program: Program, data) -> Mandate:
     authz.require("programs.refer", actor, program)
     if not isinstance(data, dict):
         raise ValidationFailed(_("Give the referral's details."), field="member_id")
-    clean = inputs.collect({
+    def codes():
+        found = validate_codes(data.get("diagnoses") or [], optional=False)
+        if not found:
+            raise ValidationFailed(_("Give at least one ICD-10-CM code."), field="diagnoses")
+        return found
+
+    def email():
+        address = inputs.text(data, "email", required=False, limit=254)
+        if address and "@" not in address:
+            raise ValidationFailed(_("Enter a valid email address."), field="email")
+        return address
+
+    clean = inputs.collect({  # every field's error at once
         "member_id": lambda: inputs.text(data, "member_id", limit=40),
         "requesting_npi": lambda: inputs.npi(data, "requesting_npi"),
         "requesting_name": lambda: inputs.text(data, "requesting_name", required=False),
         "cpt": lambda: inputs.cpt(data, "cpt"),
         "procedure_text": lambda: inputs.text(data, "procedure_text", limit=2000),
-        "diagnoses": lambda: validate_codes(data.get("diagnoses") or []),
+        "diagnoses": codes,
         "deadline": lambda: inputs.day(data, "deadline", required=False),
-        "email": lambda: inputs.text(data, "email", required=False, limit=254),
+        "email": email,
     })
-    if not clean["diagnoses"]:
-        raise ValidationFailed(_("Give at least one ICD-10-CM code."), field="diagnoses")
-    if clean["email"] and "@" not in clean["email"]:
-        raise ValidationFailed(_("Enter a valid email address."), field="email")
     today = timezone.localdate()
-    mandated = program.mandated_procedures.filter(cpt=clean["cpt"]).first()
-    deadline = clean["deadline"]
-    if deadline is None:
-        if mandated is None:
-            raise ValidationFailed(_("Give the decision deadline."), field="deadline")
-        deadline = today + timezone.timedelta(days=mandated.decision_days)
-    if deadline < today:
-        raise ValidationFailed(_("The decision deadline cannot be in the past."), field="deadline")
     member = Member.objects.filter(program=program, member_id=clean["member_id"]).first()
-    if member is None:
-        raise ValidationFailed(str(eligibility.REASONS["not_found"]), field="member_id", code="not_found")
-    result = eligibility.check(program, member_id=member.member_id, birth_date=member.birth_date,
-                               family_name=member.family_name, on=today)
-    if not result.eligible:
-        raise ValidationFailed(result.message, field="member_id", code=result.reason)
+    deadline = inputs.collect({"deadline": lambda: _deadline(program, clean["cpt"], clean["deadline"], today),
+                               "member_id": lambda: _eligible(program, member, today)})["deadline"]
     if Mandate.objects.filter(member=member, cpt=clean["cpt"], state__in=(Mandate.State.INVITED,
                                                                          Mandate.State.IN_PROGRESS)).exists():
         raise Conflict(_("This member already has an open mandated review for this procedure."), code="duplicate")
@@ -79,6 +75,32 @@ def refer(*, actor, program: Program, data) -> Mandate:
         if clean["email"]:
             transaction.on_commit(lambda: _invite(mandate))
     return mandate
+
+
+def _deadline(program: Program, cpt: str, given, today):
+    """The decision deadline given, or the mandated procedure's standard one."""
+    deadline = given
+    if deadline is None:
+        mandated = program.mandated_procedures.filter(cpt=cpt).first()
+        if mandated is None:
+            raise ValidationFailed(_("CPT %(cpt)s is not on this program's list of mandated procedures, so it has "
+                                     "no standard decision time: give the decision deadline.") % {"cpt": cpt},
+                                   field="deadline", code="not_mandated")
+        deadline = today + timezone.timedelta(days=mandated.decision_days)
+    if deadline < today:
+        raise ValidationFailed(_("The decision deadline cannot be in the past."), field="deadline")
+    return deadline
+
+
+def _eligible(program: Program, member, today) -> None:
+    """The referred member is on the program's roster and covered today."""
+    if member is None:
+        raise ValidationFailed(_("No member of this program has this member id: check it against the roster."),
+                               field="member_id", code="not_found")
+    result = eligibility.check(program, member_id=member.member_id, birth_date=member.birth_date,
+                               family_name=member.family_name, on=today)
+    if not result.eligible:
+        raise ValidationFailed(result.message, field="member_id", code=result.reason)
 
 
 def invite_path(mandate: Mandate) -> str:
