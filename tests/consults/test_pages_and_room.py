@@ -151,3 +151,13 @@ def test_the_booking_form_starts_from_the_patient_s_state_and_interpreter(client
     assert re.search(r'<option value="ja"[^>]*selected', page)
     assert "Asia/Tokyo" in client.get(reverse("consults:book", kwargs={"pk": delivered_case.pk}) + "?tz=Asia/Tokyo"
                                       ).content.decode()  # the browser's zone still wins
+
+
+def test_no_booking_button_for_a_specialist_who_gives_written_opinions_only(client, delivered_case, patient_user):
+    page = reverse("cases:detail", kwargs={"pk": delivered_case.pk})
+    client.force_login(patient_user)
+    assert 'id="book-consult"' in client.get(page).content.decode()
+    specialist = delivered_case.assigned_specialist
+    specialist.delivery_modes = ["written"]
+    specialist.save(update_fields=["delivery_modes"])
+    assert 'id="book-consult"' not in client.get(page).content.decode()  # the page behind it could only say no

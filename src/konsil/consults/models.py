@@ -26,6 +26,11 @@ class Mode(models.TextChoices):
     IN_PERSON = "in_person", _("In person")
 
 
+def live_modes(specialist) -> list[str]:
+    """The live consult modes `specialist` offers (a written-only specialist offers none)."""
+    return [m for m in (getattr(specialist, "delivery_modes", None) or []) if m in Mode.values]
+
+
 class ConsultStatus(models.TextChoices):
     BOOKED = "booked", _("Booked")
     COMPLETED = "completed", _("Held")

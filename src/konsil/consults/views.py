@@ -21,7 +21,7 @@ from konsil.matching.zones import ZONE_OF_STATE
 
 from . import conf, notify, selectors, services, slots
 from .forms import AttendanceForm, BookingForm, CancelForm, NoteForm, RescheduleForm
-from .models import ConsultStatus, Mode, Party
+from .models import ConsultStatus, Mode, Party, live_modes
 
 
 def _case(user, pk, **kwargs):
@@ -55,7 +55,7 @@ def book(request, pk):
     specialist = case.assigned_specialist
     identity = case.identity
     zone = _zone(request, fallback=ZONE_OF_STATE.get(identity.state or "", "UTC"))  # the browser's, else the state's
-    modes = [m for m in (specialist.delivery_modes or []) if m in Mode.values]
+    modes = live_modes(specialist)
     kwargs = {"modes": modes, "free": services.open_slots(specialist), "zone": zone,
               "minutes": conf.slot_minutes(), "has_physician": bool(case.treating_physician_email)}
     status = 200
