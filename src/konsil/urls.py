@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from konsil.accounts import views as accounts_views
 from konsil.core import health
 from konsil.core import views as core_views
 from konsil.core.api import CachedSchemaView, SignedInSwaggerView
@@ -14,6 +15,7 @@ urlpatterns = [
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
+    path("i18n/setlang/", accounts_views.set_language, name="set_language"),  # keeps a user's preference
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("konsil.accounts.urls")),
     path("cases/", include("konsil.cases.urls")),

@@ -32,7 +32,7 @@ from konsil.audit.models import Outcome
 from konsil.audit.services import emit
 
 from .forms import LoginForm, TOTPCodeForm
-from .models import Passkey
+from .models import Passkey, User
 
 ANONYMOUS = "anonymous"
 
@@ -221,3 +221,17 @@ def mfa_recovery_codes(request):
         return redirect(reverse("accounts:mfa"))
     codes = mfa.new_recovery_codes(request.user) if request.method == "POST" else None
     return render(request, "accounts/mfa_recovery.html", {"codes": codes})
+
+
+@require_POST
+def set_language(request):
+    """Django's language switch, which also keeps the choice as a signed-in user's preferred language: the
+    e-mails they are sent are written in it."""
+    from django.views.i18n import set_language as switch
+
+    response = switch(request)
+    code = request.POST.get("language", "")
+    user = request.user
+    if user.is_authenticated and code in dict(settings.LANGUAGES) and code != user.preferred_language:
+        User.objects.filter(pk=user.pk).update(preferred_language=code)
+    return response
