@@ -155,3 +155,17 @@ def test_self_pay_payment_recorded_by_a_coordinator(employer_program, network, w
     with pytest.raises(PermissionDenied):
         payments.record_payment(actor=enrollment.case.requester, enrollment=enrollment,
                                 data={"amount": "1", "reference": "x"})
+
+
+def test_a_refused_claim_on_the_billing_page_says_why_and_leaves_the_invoice_form_alone(
+        client, login, payer_program, network, walker, network_admin, billing_profile):
+    from django.urls import reverse
+
+    member = add_member(payer_program, "P1", family_name="Roe", address="")
+    enrollment = delivered_case(payer_program, network, walker, member)
+    login(client, network_admin)
+    page = client.post(reverse("programs:billing", kwargs={"pk": payer_program.pk}),
+                       {"enrollment": str(enrollment.pk)})
+    body = page.content.decode()
+    assert page.status_code == 409 and "address" in body.lower()
+    assert "This field is required" not in body  # the invoice form was not part of that post

@@ -171,7 +171,9 @@ def claim_data(enrollment: Enrollment, profile: BillingProfile, control: int) ->
         codes.append(opinion.revised_diagnosis)
     codes += [d.code for d in case.diagnoses.all() if d.code not in codes]
     if not codes:
-        raise Conflict(_("The case has no diagnosis code to claim."), code="no_diagnosis")
+        raise Conflict(_("The case has no diagnosis code, and an 837P claim needs one: confirm a suggested code on "
+                         "the case page, or let the opinion name the revised diagnosis's code."),
+                       code="no_diagnosis")
     cpt, modifier, pos = CLAIM_CODES[enrollment.service]
     member = enrollment.member
     if member is None:

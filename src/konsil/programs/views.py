@@ -253,7 +253,9 @@ def billing_page(request, pk):
     if not can_issue:
         _deny("programs.bill", request.user, program)
     can_issue = authz.can("programs.issue_invoice", request.user, program)
-    form = InvoiceForm(request.POST or None) if can_issue else None
+    claiming = request.method == "POST" and "enrollment" in request.POST  # a case's claim, not the invoice form
+    form = InvoiceForm(request.POST if request.method == "POST" and not claiming else None) if can_issue else None
+    status = 200
     if request.method == "POST":
         if not can_issue:
             raise DjangoPermissionDenied(_("You do not have permission to do this."))
@@ -271,7 +273,8 @@ def billing_page(request, pk):
                 messages.success(request, _("Invoice %(n)s issued.") % {"n": invoice.number})
                 return redirect("programs:billing", pk=program.pk)
         except DomainError as exc:
-            if form is not None and exc.field:
+            status = exc.status
+            if form is not None and exc.field and not claiming:
                 put_errors(form, exc)
             else:
                 messages.error(request, str(exc.message))
@@ -281,7 +284,7 @@ def billing_page(request, pk):
         "claims": selectors.claims_for(request.user, program)[:100],
         "to_bill": selectors.billing_state(request.user, program),
         "billable": selectors.billable_for(request.user, program)[:100] if can_issue else []},
-        status=400 if form is not None and form.errors else 200)
+        status=400 if form is not None and form.errors else status)
 
 
 @login_required
