@@ -302,3 +302,13 @@ def test_the_birth_date_reads_back_in_every_language(client, started, language):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     page = client.get(url("cases:intake", pk=started.pk, step=1)).content.decode()
     assert 'type="date" name="birth_date" value="1968-04-12"' in page, page[page.find("birth_date") - 200:][:400]
+
+
+@pytest.mark.parametrize("text, codes", [
+    ("A slipped disc and pain down my left leg; physical therapy did not help.", ["M79.605"]),
+    ("Pain in my leg for months.", ["M79.606"]),  # no side said: the unspecified code, not all three
+    ("Pain in my right leg and my left leg.", ["M79.604", "M79.605"]),
+    ("Pain in right leg.", ["M79.604"]),
+])
+def test_a_code_that_differs_by_side_follows_the_side_the_words_name(text, codes):
+    assert [s["code"] for s in coding.suggest(text, limit=5) if s["code"].startswith("M79.60")] == codes

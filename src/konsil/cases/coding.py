@@ -44,7 +44,36 @@ def suggest(text: str, *, limit: int) -> list[dict]:
     found = icd10.suggest(text, limit=limit + 10)
     if not OTHER_WORDS.search(text or ""):
         found = [s for s in found if not s["title"].startswith("Other ")]
-    return [s for s in found if _said(text, s["matched"])][:limit]
+    return _one_side([s for s in found if _said(text, s["matched"])], text)[:limit]
+
+
+# The side a code's title names, and the words that name it in the patient's languages.
+TITLE_SIDE = re.compile(r"\b(right|left|bilateral)\b", re.IGNORECASE)
+SAID_SIDE = {"right": re.compile(r"\bright\b|\bderech[oa]s?\b|右", re.IGNORECASE),
+             "left": re.compile(r"\bleft\b|\bizquierd[oa]s?\b|左", re.IGNORECASE),
+             "bilateral": re.compile(r"\bboth\b|\bbilateral\b|\bambos\b|\bambas\b|両", re.IGNORECASE)}
+
+
+def _one_side(found: list[dict], text: str) -> list[dict]:
+    """Codes that differ only by side (M79.604 right leg, .605 left, .606 unspecified): the side the words name,
+    or the unspecified one when they name none; never all three ("pain down my left leg" is not M79.604)."""
+    said = {side for side, words in SAID_SIDE.items() if words.search(text or "")}
+    sides = {s["code"]: (m.group(1).lower() if (m := TITLE_SIDE.search(s["title"])) else None) for s in found}
+    family = {}  # the code without its last character -> the codes of that family found
+    for s in found:
+        family.setdefault(s["code"][:-1], []).append(s["code"])
+    keep = []
+    for s in found:
+        kin = [c for c in family[s["code"][:-1]] if c != s["code"]]
+        side = sides[s["code"]]
+        if not kin or not any(sides[c] for c in [s["code"], *kin]):
+            keep.append(s)  # no sided siblings: nothing to choose
+        elif said & {sides[c] for c in [s["code"], *kin]}:
+            if side in said:
+                keep.append(s)  # the side the words name (both, when they name both)
+        elif side is None:
+            keep.append(s)  # the words name no side (or one no sibling has): the unspecified code
+    return keep
 
 
 def _said(text: str, matched: str) -> bool:
