@@ -165,6 +165,12 @@ def test_the_directory_plan_is_deterministic():
     assert len({p["email"] for p in first}) == len(first)
     children = [p for p in first if "Children" in p["institution"]]
     assert all(p["specialty"] == "pediatrics" for p in children), children  # no adult pulmonologist there
+    home = demo.PATIENTS["rosa"].state
+    from konsil.matching.scoring import may_take
+
+    licensed_home = {p["specialty"] for p in first if home in p["states"] and home not in p["expired"]}
+    stuck = [row["code"] for row in demo.catalog.rows() if not licensed_home & may_take(row["code"], fallback=True)]
+    assert stuck == []  # whatever the demo patient describes, someone licensed where she lives can take it
 
 
 @pytest.mark.parametrize(("npi", "valid"), [("1234567893", True), ("1234567890", False), ("123456789", False),

@@ -25,8 +25,13 @@ def test_program_read_patch_and_errors(client, employer_program, employer_admin,
     base = f"/api/v1/programs/{employer_program.pk}/"
     assert [p["slug"] for p in c.get("/api/v1/programs/").json()] == ["acme-so"]
     assert c.get(base).json()["case_rates"] == {"written": 75000, "video": 90000}
-    ok = c.patch(base, json.dumps({"self_pay_cents": 50000}), content_type="application/json")
-    assert ok.status_code == 200 and ok.json()["self_pay_cents"] == 50000
+    ok = c.patch(base, json.dumps({"welcome": "Ask a leading specialist."}), content_type="application/json")
+    assert ok.status_code == 200 and ok.json()["welcome"] == "Ask a leading specialist."
+    priced = c.patch(base, json.dumps({"self_pay_cents": 0}), content_type="application/json")
+    assert priced.status_code == 403 and priced.json()["code"] == "price_terms"  # the network sets prices
+    same = c.patch(base, json.dumps({"self_pay_cents": employer_program.self_pay_cents}),
+                   content_type="application/json")
+    assert same.status_code == 200  # the terms as they are: nothing to refuse
     for bad, field in (({"self_pay_cents": 10**30}, "self_pay_cents"), ({"services": ["x"]}, "services"),
                        ({"contacts": [{"name": "A"}]}, "contacts"), ({"accent": "#12"}, "accent")):
         response = c.patch(base, json.dumps(bad), content_type="application/json")

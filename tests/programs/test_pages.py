@@ -34,11 +34,20 @@ def test_outsiders_get_404(client, login, employer_program, payer_admin):
     assert AuditEvent.objects.filter(action="program.read", outcome="denied").exists()
 
 
-def test_edit_saves_and_reports_bad_input(client, login, employer_program, employer_admin):
+def test_edit_saves_and_reports_bad_input(client, login, employer_program, employer_admin, network_admin):
     login(client, employer_admin)
     data = {"name": "Acme 2", "services": ["written"], "eligibility": "roster", "pricing": "case_rate",
-            "rate_written": "800", "self_pay": "400", "active": "on",
+            "rate_written": "1", "self_pay": "0", "active": "on",
             "mandated": "22630 | Lumbar fusion | 14", "contacts": "Benefits Team | benefits@acme.test | | HR"}
+    assert 'name="rate_written" value="750.00"' in client.get(url("edit", employer_program)).content.decode()
+    response = client.post(url("edit", employer_program), data)
+    assert response.status_code == 302
+    employer_program.refresh_from_db()  # the sponsor edits the program, not the prices it is billed
+    assert (employer_program.name, employer_program.case_rates["written"], employer_program.self_pay_cents) == (
+        "Acme 2", 75000, 45000)
+    client.logout()
+    login(client, network_admin)
+    data = {**data, "rate_written": "800", "self_pay": "400"}
     response = client.post(url("edit", employer_program), data)
     assert response.status_code == 302
     employer_program.refresh_from_db()

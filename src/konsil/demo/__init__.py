@@ -270,6 +270,19 @@ class _Seeder:
                 p["states"].append("CA")
             p["expired"] = p["expired"] - {"CA"}
             p["capacity"] = max(p["capacity"], 6)
+        # Whatever a newcomer signed in as the demo patient describes, someone can take it: a specialty nobody
+        # licensed where she lives may take gets its first specialist licensed there (a gynaecology case got
+        # stuck in California); one that a colleague there takes already (a subspecialist, or the parent
+        # specialty's family as routing falls back to it) is left to them.
+        from konsil.matching.scoring import may_take
+
+        home = PATIENTS[next(key for key, spec in PATIENTS.items() if spec.login == "patient")].state
+        for code in codes:
+            at_home = {p["specialty"] for p in plans if home in p["states"] and home not in p["expired"]}
+            first = next((p for p in plans if p["specialty"] == code), None)
+            if first is not None and not at_home & may_take(code, fallback=True):
+                first["states"].append(home)
+                first["expired"] = first["expired"] - {home}
         return plans
 
     def patients(self) -> dict[str, Patient]:

@@ -83,6 +83,14 @@ class ProgramForm(forms.Form):
     active = forms.BooleanField(label=_("Active (the member page is open)"), required=False)
 
     RATES = ("written", "video", "phone", "panel")
+    PRICE_FIELDS = ("pricing", "rate_written", "rate_video", "rate_phone", "rate_panel", "pmpm", "self_pay")
+
+    def __init__(self, *args, prices_editable: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not prices_editable:  # shown, not posted: the form keeps the stored terms (programs.price)
+            for name in self.PRICE_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _("Set by the network's admins.")
     FIELD_OF = {"pmpm_cents": "pmpm", "self_pay_cents": "self_pay", "mandated_procedures": "mandated",
                 "case_rates": "rate_written", "decision_days": "mandated",
                 **{f"case_rates.{k}": f"rate_{k}" for k in ("written", "video", "phone", "panel")}}

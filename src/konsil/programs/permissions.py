@@ -31,6 +31,13 @@ def can_edit_program(user, program) -> bool:
     return is_sponsor_admin(user, program) or is_network_admin(user, program)
 
 
+@rule("programs.price")
+def can_set_prices(user, program) -> bool:
+    """The price terms the network bills by (case rates, per member per month, self-pay, currency): the
+    network's admins set them; the sponsor's admins read them and edit the rest of the program."""
+    return is_network_admin(user, program)
+
+
 @rule("programs.roster")
 def can_import_roster(user, program) -> bool:
     return is_sponsor_admin(user, program) or is_network_admin(user, program)

@@ -186,11 +186,19 @@ def create_program(*, actor, data) -> Program:
     return program
 
 
+PRICE_TERMS = ("pricing", "case_rates", "pmpm_cents", "self_pay_cents", "currency")
+
+
 def update_program(*, actor, program: Program, data) -> Program:
     authz.require("programs.edit", actor, program)
     if not isinstance(data, dict):
         raise ValidationFailed(_("Give the program's details."), field="name")
     clean = inputs.collect(_checks(data))
+    repriced = [key for key in PRICE_TERMS if key in clean and clean[key] != getattr(program, key)]
+    if repriced and not authz.can("programs.price", actor, program):
+        emit(actor=actor, action="program.update", obj=program, outcome="denied", detail={"fields": repriced})
+        raise PermissionDenied(_("The network's admins set the price terms; the sponsor reads them."),
+                               field=repriced[0], code="price_terms")
     with transaction.atomic():
         return _write(actor, Program.objects.select_for_update().get(pk=program.pk), clean, created=False)
 

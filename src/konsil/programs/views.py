@@ -150,7 +150,8 @@ def program_detail(request, pk):
 @login_required
 def program_edit(request, pk):
     program = _program(request, pk, check="programs.edit")
-    form = ProgramForm(request.POST or None, initial=ProgramForm.initial_for(program))
+    form = ProgramForm(request.POST or None, initial=ProgramForm.initial_for(program),
+                       prices_editable=authz.can("programs.price", request.user, program))
     if request.method == "POST":
         if request.POST.get("regenerate_code"):
             services.regenerate_code(actor=request.user, program=program)
