@@ -261,3 +261,10 @@ def test_page_override_without_reason_shows_next_to_the_reason_field(client, log
     field = html[html.index('id="id_offer_reason_field"'):]
     assert 'class="field-error"' in field[:field.index("</div>")] and "ranked first" in field[:field.index("</div>")]
     assert not Offer.objects.exists()
+
+
+def test_the_page_says_who_was_offered_the_case(client, login, walker, draft_case, coordinator, ranked):
+    case = triaged(walker, draft_case)
+    url = reverse("cases:transition", kwargs={"pk": case.pk, "action": "offer"})
+    response = login(client, coordinator).post(url, {"specialist": str(ranked[0].pk)}, follow=True)
+    assert f"Offered to {ranked[0]}." in response.content.decode()

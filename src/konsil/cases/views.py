@@ -438,6 +438,23 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
     return render(request, "cases/detail.html", context)
 
 
+DONE = {  # what happened, in words, for the actions whose name alone says little
+    "provide_info": _("Your answer was sent: the case is back with the specialist."),
+    "request_info": _("Your request was sent: the case waits for the patient's answer."),
+    "close": _("The case is closed. The report stays on the case page."),
+    "accept": _("You accepted the case. Start the review from this page when you are ready."),
+}
+
+
+def _done(case, t) -> str:
+    """The message after a lifecycle action: the offer names who was offered the case."""
+    if t.action == "offer":
+        offer = case.offers.filter(status="pending").select_related("specialist").order_by("-created_at").first()
+        if offer is not None:
+            return _("Offered to %(name)s.") % {"name": offer.specialist}
+    return str(DONE.get(t.action) or _("Done: %(action)s.") % {"action": t.label})
+
+
 @login_required
 @require_POST
 def transition(request, pk, action: str):
@@ -447,11 +464,11 @@ def transition(request, pk, action: str):
     t = lifecycle.table().get(action)
     form = ActionForm(t, request.POST, specialties=matching.specialties()) if t else None
     try:
-        services.transition(actor=user, case=case, action=action, **(form.params() if form else {}))
+        case = services.transition(actor=user, case=case, action=action, **(form.params() if form else {}))
     except DomainError as exc:
         placed = form is not None and apply_error(form, exc, fields_only=True)
         return _render_detail(request, _case_or_404(user, pk), bound=form, error=exc, placed=placed)
-    messages.success(request, _("Done: %(action)s.") % {"action": t.label})
+    messages.success(request, _done(case, t))
     if authz.can("case.view", user, case):
         return redirect("cases:detail", pk=case.pk)
     return redirect("home")
