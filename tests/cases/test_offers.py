@@ -268,3 +268,14 @@ def test_the_page_says_who_was_offered_the_case(client, login, walker, draft_cas
     url = reverse("cases:transition", kwargs={"pk": case.pk, "action": "offer"})
     response = login(client, coordinator).post(url, {"specialist": str(ranked[0].pk)}, follow=True)
     assert f"Offered to {ranked[0]}." in response.content.decode()
+
+
+def test_the_message_after_an_action_speaks_the_reader_s_language(client, login, walker, draft_case, coordinator):
+    from django.conf import settings
+
+    case = walker.walk_to(draft_case, "info_requested")
+    client.force_login(case.patient.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    url = reverse("cases:transition", kwargs={"pk": case.pk, "action": "provide_info"})
+    response = client.post(url, {"message": "Adjunto el informe."}, follow=True)
+    assert "Su respuesta se envió" in response.content.decode()

@@ -439,10 +439,10 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
 
 
 DONE = {  # what happened, in words, for the actions whose name alone says little
-    "provide_info": _("Your answer was sent: the case is back with the specialist."),
-    "request_info": _("Your request was sent: the case waits for the patient's answer."),
-    "close": _("The case is closed. The report stays on the case page."),
-    "accept": _("You accepted the case. Start the review from this page when you are ready."),
+    "provide_info": gettext_lazy("Your answer was sent: the case is back with the specialist."),
+    "request_info": gettext_lazy("Your request was sent: the case waits for the patient's answer."),
+    "close": gettext_lazy("The case is closed. The report stays on the case page."),
+    "accept": gettext_lazy("You accepted the case. Start the review from this page when you are ready."),
 }
 
 
