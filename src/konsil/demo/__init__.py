@@ -456,7 +456,6 @@ class _CaseDriver:
         self.go(self.requester, "withdraw", reason=self.plan.end_reason)
 
 
-
 ADULT_INSTITUTIONS = tuple(name for name in INSTITUTIONS if "Children" not in name)
 
 

@@ -84,6 +84,9 @@ class ProgramForm(forms.Form):
 
     RATES = ("written", "video", "phone", "panel")
     PRICE_FIELDS = ("pricing", "rate_written", "rate_video", "rate_phone", "rate_panel", "pmpm", "self_pay")
+    FIELD_OF = {"pmpm_cents": "pmpm", "self_pay_cents": "self_pay", "mandated_procedures": "mandated",
+                "case_rates": "rate_written", "decision_days": "mandated",
+                **{f"case_rates.{k}": f"rate_{k}" for k in ("written", "video", "phone", "panel")}}
 
     def __init__(self, *args, prices_editable: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,9 +94,6 @@ class ProgramForm(forms.Form):
             for name in self.PRICE_FIELDS:
                 self.fields[name].disabled = True
                 self.fields[name].help_text = _("Set by the network's admins.")
-    FIELD_OF = {"pmpm_cents": "pmpm", "self_pay_cents": "self_pay", "mandated_procedures": "mandated",
-                "case_rates": "rate_written", "decision_days": "mandated",
-                **{f"case_rates.{k}": f"rate_{k}" for k in ("written", "video", "phone", "panel")}}
 
     @classmethod
     def initial_for(cls, program) -> dict:
