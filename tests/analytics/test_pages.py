@@ -165,3 +165,19 @@ def test_the_figures_markup_is_cached_per_figures_and_language(client, leader, n
     rollup.refresh()
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     assert 'id="total-cases">2<' in client.get(reverse("analytics:page")).content.decode()
+
+
+def test_the_cached_figures_speak_each_reader_s_language(client, leader, network, settings):
+    """The summary's labels (specialty names, "Not recorded") are worded when it is computed: a summary cached
+    for an English reader showed English names to a Spanish one."""
+    from django.core.cache import cache
+
+    cache.clear()
+    make_case(network, submitted=recent(), specialty="medical_oncology")
+    rollup.refresh(full=True)
+    verified_login(client, leader)
+    english = client.get("/api/v1/analytics/summary/", {"period": "12m"}).json()
+    assert "Medical Oncology" in str(english)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    spanish = client.get("/api/v1/analytics/summary/", {"period": "12m"}, HTTP_ACCEPT_LANGUAGE="es").json()
+    assert "Oncología Médica" in str(spanish) and "Medical Oncology" not in str(spanish)

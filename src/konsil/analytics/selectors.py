@@ -58,18 +58,19 @@ def programs_for(scope: measures.Scope) -> list[tuple[str, str]]:
 
 
 def cached_summary(scope: measures.Scope, filters: measures.Filters) -> dict:
-    """The figures only change when the facts are refreshed: cached per scope, filter, day and refresh."""
+    """The figures only change when the facts are refreshed: cached per scope, filter, day, refresh and language
+    (the labels are worded in the reader's language: "Not recorded", specialty names)."""
     import hashlib
     import json
 
     from django.core.cache import cache
-    from django.utils import timezone
+    from django.utils import timezone, translation
 
     from .rollup import generation
 
     key = hashlib.sha256(json.dumps([scope.kind, [str(n) for n in scope.networks], [str(s) for s in scope.sponsors],
                                      scope.suppress, filters.as_dict(), generation(),
-                                     str(timezone.localdate())]).encode()).hexdigest()
+                                     str(timezone.localdate()), translation.get_language()]).encode()).hexdigest()
     result = cache.get(f"analytics:{key}")
     if result is None:
         result = measures.summary(scope, filters)
