@@ -189,3 +189,13 @@ def test_a_single_small_count_is_not_given_away_by_the_total():
     assert [f.value for f in dashboard.breakdown("s", [("Written", 100), ("Video", 0)])] == [100, 0]
     csv = dashboard.as_csv(Program(slug="p"), rows)
     assert "By service,Phone,hidden" in csv and "By service,Video,<11" in csv
+
+
+def test_the_dashboard_names_specialties_in_the_reader_s_language(seeded):
+    from django.utils import translation
+
+    case = cases_selectors.program_cases(seeded["program"]).first()
+    Case.objects.filter(pk=case.pk).update(specialty_id="medical_oncology")
+    with translation.override("es"):
+        labels = [f.label for f in dashboard.figures(seeded["program"])]
+    assert "Oncología Médica" in labels and "Medical Oncology" not in labels

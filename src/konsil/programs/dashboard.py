@@ -73,7 +73,7 @@ def figures(program: Program) -> list[Figure]:
     out += breakdown(s, [(str(labels.get(row["service"], row["service"])), row["n"])
                          for row in program_cases.values("service").annotate(n=Count("id")).order_by("service")])
     s = _("Utilization by specialty")
-    out += breakdown(s, [(row["case__specialty__name"], row["n"]) for row in (
+    out += breakdown(s, [(_(row["case__specialty__name"]), row["n"]) for row in (  # the catalog's name, translated
         program_cases.exclude(case__specialty=None).values("case__specialty__name").annotate(n=Count("id"))
         .order_by("-n", "case__specialty__name"))])
     delivered = program_cases.filter(case__status__in=DELIVERED).select_related("case")
