@@ -108,7 +108,8 @@ def test_referral_page_and_the_members_invitation(client, login, payer_program, 
     assert response.status_code == 302
     mandate = Mandate.objects.get()
     page = client.get(url("review", payer_program, mandate=mandate.pk)).content.decode()
-    assert mandate.invite_token in page
+    assert mandate.invite_token in page and "<code>22630</code> Fusion" in page  # the code and its words
+    assert "<code>22630</code> Fusion" in client.get(url("reviews", payer_program)).content.decode()
     member_user = make_user(Role.PATIENT, network)
     login(client, member_user)
     accept = reverse("programs:mandate_accept", args=[mandate.invite_token])
