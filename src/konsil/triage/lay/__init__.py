@@ -121,7 +121,10 @@ def lookup(text: str) -> list[dict]:
     text = text or ""
     words, acronyms, japanese = _index()
     found: list[tuple[int, Concept, str]] = []
-    tokens = _WORD.findall(fold(text))
+    folded = fold(text)
+    matches = list(_WORD.finditer(folded))
+    tokens = [m.group() for m in matches]
+    same_length = len(folded) == len(text)  # fold maps letter to letter: spans point into the patient's text
     taken = [False] * len(tokens)
     for n in range(min(MAX_WORDS, len(tokens)), 0, -1):
         for i in range(len(tokens) - n + 1):
@@ -129,7 +132,10 @@ def lookup(text: str) -> list[dict]:
             hits = [c for c in words.get(key, ()) if (c.concept, " ".join(key)) not in _MASK]
             if hits and not any(taken[i:i + n]):
                 taken[i:i + n] = [True] * n
-                found.extend((i, c, " ".join(key)) for c in hits)
+                # the words as the patient wrote them ("histerectomía", not the folded "histerectomia")
+                said = (" ".join(text[m.start():m.end()] for m in matches[i:i + n]) if same_length
+                        else " ".join(key))
+                found.extend((i, c, said) for c in hits)
     for match in re.finditer(r"(?<![A-Za-z0-9])[A-Z]{2,5}(?![A-Za-z0-9])", text):  # also beside Japanese
         for c in acronyms.get(match.group(), ()):
             if (c.concept, match.group()) not in _MASK:
