@@ -24,8 +24,10 @@ def test_patient_reads_the_report_only_after_delivery(client, login, case_at, pa
     opinion = Opinion.objects.get(case=case)
     for text in ("Ana García", case.reference, "Do I need a stent?", "Not now; medication first.",
                  "I25.10", "I25.110", "Stress echocardiogram", "Optimize medical therapy first",
-                 opinion.verify_code[:4], "Yes: the content matches what was signed.", "does not replace"):
+                 opinion.verify_code[:4], "Yes: the content matches what was signed.", "does not replace",
+                 "The specialist recommends changing the proposed treatment."):  # a sentence, not the option
         assert text in page, text
+    assert "Modify the proposed treatment" not in page
     assert opinion.content_hash not in page  # no raw hash for the patient: a verification link instead
     assert AuditEvent.objects.filter(actor=patient_user, action="report.read", outcome="success",
                                      object_id=str(case.pk)).exists()

@@ -36,6 +36,16 @@ class TreatmentVerdict(models.TextChoices):
     AGAINST = "against", _("Recommend against the proposed treatment")
 
 
+# The treatment verdict as the report states it: the choices are worded as the specialist's options ("Recommend
+# an alternative"), which read as an instruction under the report's heading.
+TREATMENT_STATEMENTS = {
+    TreatmentVerdict.AGREE: _("The specialist agrees with the proposed treatment."),
+    TreatmentVerdict.MODIFY: _("The specialist recommends changing the proposed treatment."),
+    TreatmentVerdict.ALTERNATIVE: _("The specialist recommends an alternative treatment."),
+    TreatmentVerdict.AGAINST: _("The specialist recommends against the proposed treatment."),
+}
+
+
 class Confidence(models.TextChoices):
     HIGH = "high", _("High")
     MODERATE = "moderate", _("Moderate")
@@ -74,6 +84,11 @@ class Opinion(BaseModel):
     class Meta:
         ordering = ["case", "-version"]
         constraints = [models.UniqueConstraint(fields=["case", "version"], name="unique_opinion_version")]
+
+    @property
+    def treatment_statement(self) -> str:
+        """The treatment verdict as a sentence for the report (TREATMENT_STATEMENTS)."""
+        return str(TREATMENT_STATEMENTS.get(self.treatment_verdict, self.get_treatment_verdict_display()))
 
     @property
     def is_signed(self) -> bool:
