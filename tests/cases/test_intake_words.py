@@ -312,3 +312,8 @@ def test_the_birth_date_reads_back_in_every_language(client, started, language):
 ])
 def test_a_code_that_differs_by_side_follows_the_side_the_words_name(text, codes):
     assert [s["code"] for s in coding.suggest(text, limit=5) if s["code"].startswith("M79.60")] == codes
+
+
+def test_urgency_is_asked_in_plain_words(client, started):
+    page = client.get(url("cases:intake", pk=started.pk, step=4)).content.decode()
+    assert "a treatment decision is due within days" in page and ">STAT<" not in page

@@ -177,8 +177,10 @@ class ClinicalForm(OnBehalfMixin, forms.Form):
 class PreferencesForm(OnBehalfMixin, forms.Form):
     """Intake step 4: urgency and how the opinion is delivered."""
 
-    urgency = forms.ChoiceField(label=_("How urgent is it?"), choices=Urgency.choices,
-                                widget=forms.RadioSelect)
+    urgency = forms.ChoiceField(label=_("How urgent is it?"), choices=[  # plain words, not the care team's "STAT"
+        (Urgency.ROUTINE, _("Routine: no treatment decision is due in the next weeks")),
+        (Urgency.URGENT, _("Urgent: a treatment decision is due within days")),
+        (Urgency.STAT, _("Very urgent: a decision is due within a day or two"))], widget=forms.RadioSelect)
     preferred_delivery = forms.ChoiceField(label=_("How would you like to receive the opinion?"),
                                            choices=Delivery.choices, widget=forms.RadioSelect)
     interpreter_needed = forms.BooleanField(
