@@ -199,3 +199,16 @@ def test_the_dashboard_names_specialties_in_the_reader_s_language(seeded):
     with translation.override("es"):
         labels = [f.label for f in dashboard.figures(seeded["program"])]
     assert "Oncología Médica" in labels and "Medical Oncology" not in labels
+
+
+def test_the_intake_offers_the_deliveries_the_program_pays_for(client, employer_program, network):
+    case = draft(network, employer_program)  # the employer's program covers written opinions and video
+    client.force_login(case.requester)
+    page = client.get(reverse("cases:intake", kwargs={"pk": case.pk, "step": 4})).content.decode()
+    offered = set(re.findall(r'name="preferred_delivery" value="([a-z_]+)"', page))
+    assert offered == {"written", "video"} and "The program that pays for this case covers these." in page
+    self_pay = draft(network, employer_program, self_pay=True)
+    client.force_login(self_pay.requester)
+    page = client.get(reverse("cases:intake", kwargs={"pk": self_pay.pk, "step": 4})).content.decode()
+    assert set(re.findall(r'name="preferred_delivery" value="([a-z_]+)"', page)) == {
+        "written", "video", "phone", "in_person"}  # paying herself: every way

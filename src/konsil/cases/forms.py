@@ -191,6 +191,15 @@ class PreferencesForm(OnBehalfMixin, forms.Form):
         "help_text": _("Then a specialist who does not speak the patient's language can take the case, "
                        "with an interpreter.")}}
 
+    def __init__(self, *args, covered=None, **kwargs):
+        """`covered`: the deliveries the funding program pays for (None: no program, every one is offered)."""
+        super().__init__(*args, **kwargs)
+        field = self.fields["preferred_delivery"]
+        offered = [(value, label) for value, label in field.choices if covered is None or value in covered]
+        if offered and covered is not None:
+            field.choices = offered
+            field.help_text = _("The program that pays for this case covers these.")
+
 
 class AttachmentForm(forms.Form):
     file = forms.FileField(label=_("Document"), error_messages={"required": _("Choose a file.")})

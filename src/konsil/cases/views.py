@@ -232,11 +232,19 @@ def _step_clinical(request, case):
     return _wizard(request, case, 3, form=form, rows=rows, diagnoses=diagnoses)
 
 
+def _covered_deliveries(case) -> set | None:
+    """The deliveries the program funding the case pays for (programs.Enrollment), None when none funds it."""
+    enrollment = getattr(case, "enrollment", None)  # the programs app's one-to-one; absent without it
+    if enrollment is None or enrollment.self_pay:
+        return None
+    return set(enrollment.program.services)
+
+
 def _step_preferences(request, case):
     form = PreferencesForm(_post(request), initial={"urgency": case.urgency,
                                                      "preferred_delivery": case.preferred_delivery,
                                                      "interpreter_needed": case.interpreter_needed},
-                           on_behalf=_on_behalf(request.user, case))
+                           on_behalf=_on_behalf(request.user, case), covered=_covered_deliveries(case))
     if form.is_bound and form.is_valid():
         response = _save_step(request, case, 4, form, dict(form.cleaned_data))
         if response:
