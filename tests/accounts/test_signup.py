@@ -188,3 +188,12 @@ def test_an_account_without_a_password_sets_one_through_the_reset_link(client, d
     assert done["Location"] == reverse("accounts:password_reset_complete")
     imported.refresh_from_db()
     assert imported.check_password(PASSWORD)
+
+
+def test_the_check_your_email_page_keeps_where_the_reader_was_going(client, network):
+    response = client.post(f"{SIGNUP}?next=/programs/p/acme/", FORM)
+    assert response.status_code == 302 and response["Location"].endswith("?next=%2Fprograms%2Fp%2Facme%2F")
+    page = client.get(response["Location"]).content.decode()
+    assert 'href="/accounts/login/?next=/programs/p/acme/"' in page
+    evil = client.get(reverse("accounts:signup_sent") + "?next=https://evil.example/").content.decode()
+    assert 'href="/accounts/login/">' in evil  # only a target on this site is kept

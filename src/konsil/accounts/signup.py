@@ -77,13 +77,15 @@ def signup(request):
                 _put(form, exc)
                 return render(request, "accounts/signup.html", {"form": form, "next": next_param(request)},
                               status=400)
-            return redirect("accounts:signup_sent")
+            sent = reverse("accounts:signup_sent")
+            target = next_param(request)  # where they were going (a program's page): kept for "Go to sign in"
+            return redirect(f"{sent}?{urlencode({'next': target})}" if target else sent)
         return render(request, "accounts/signup.html", {"form": form, "next": next_param(request)}, status=400)
     return render(request, "accounts/signup.html", {"form": form, "next": next_param(request)})
 
 
 def signup_sent(request):
-    return render(request, "accounts/signup_sent.html")
+    return render(request, "accounts/signup_sent.html", {"next": next_param(request)})
 
 
 @login_required
