@@ -363,6 +363,8 @@ def test_offer_directory_filters(client, login, coordinator, specialist, walker,
     body = client.get(detail, {"lang": "es"}).content.decode()
     assert f'value="{specialist.pk}"' in body and f'value="{texan.pk}"' not in body
     assert client.get(detail, {"state": "ZZ"}).status_code == 200  # a bad filter is ignored, not a 500
+    assert 'id="directory-filter-h">Find a specialist in the directory<' in body  # set apart from "Specialty"
+    assert "Specialty they practise" in body
 
 
 def test_case_page_links_to_the_review_screen_and_the_report(client, login, patient_user, specialist, walker,

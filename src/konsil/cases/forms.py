@@ -299,7 +299,7 @@ class QueueFilterForm(forms.Form):
 class DirectoryFilterForm(forms.Form):
     """Filters of the specialist list on the case page's offer form."""
 
-    spec = forms.ChoiceField(label=_("Specialty"), required=False)
+    spec = forms.ChoiceField(label=_("Specialty they practise"), required=False)  # not the case's "Specialty"
     state = forms.ChoiceField(label=_("Licensed in"), required=False, choices=BLANK + STATE_CHOICES)
     lang = forms.ChoiceField(label=_("Speaks"), required=False, choices=BLANK + LANGUAGE_CHOICES)
 
