@@ -25,7 +25,10 @@ def test_typing_a_word_offers_codes_and_picking_one_keeps_the_code(browser, live
     page = sign_in(browser, live_server.url, patient_user.email)
     page.goto(f"/cases/{case.pk}/intake/3/")
     page.fill("textarea[name=diagnosis_text]", "breast cancer")
+    add = page.locator("button[name=add_row]")
+    assert not add.is_visible()  # no "Add another code" for a section that is folded away
     page.click("text=I know the codes (optional)")
+    assert add.is_visible()
     page.type("#code-1", "breast", delay=30)
     page.wait_for_function("() => document.querySelectorAll('#icd10-options option').length > 0")
     first = page.eval_on_selector("#icd10-options option", "o => o.value")
