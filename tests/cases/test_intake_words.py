@@ -127,7 +127,8 @@ def test_each_step_is_saved_and_the_review_shows_every_answer(client, started):
     started.refresh_from_db()
     assert started.wizard_step == 6 and started.urgency == "urgent" and started.interpreter_needed
     review = client.get(url("cases:intake", pk=started.pk, step=6)).content.decode()
-    for answer in ("Rosa Ejemplo", "CA", "rosa@example.test", "+1 555 0100", "Is a lumpectomy enough?",
+    for answer in ("Rosa Ejemplo", "California, United States", "rosa@example.test", "+1 555 0100",
+                   "Is a lumpectomy enough?",
                    "breast cancer", "Surgery to remove the left breast", "ductal carcinoma", "Dr. Roe",
                    "roe@example.test", "Mercy", "Urgent", "Video", "interpreter needed"):
         assert answer in review, answer
@@ -317,3 +318,12 @@ def test_a_code_that_differs_by_side_follows_the_side_the_words_name(text, codes
 def test_urgency_is_asked_in_plain_words(client, started):
     page = client.get(url("cases:intake", pk=started.pk, step=4)).content.decode()
     assert "a treatment decision is due within days" in page and ">STAT<" not in page
+
+
+def test_where_the_patient_lives_is_said_in_words_in_the_reader_s_language(client, started):
+    from django.conf import settings
+
+    review = url("cases:intake", pk=started.pk, step=6)
+    assert "California, United States" in client.get(review).content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    assert "California, Estados Unidos" in client.get(review).content.decode()  # not "CA, US"

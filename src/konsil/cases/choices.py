@@ -140,6 +140,16 @@ def country_choices() -> list[tuple[str, str]]:
     return list(_countries_in(reader_language()))
 
 
+def place_name(state: str, country: str) -> str:
+    """"California, United States" ("California, Estados Unidos" in Spanish): a US state by its name, the
+    country in the reader's language (Unicode CLDR), not the codes "CA, US"."""
+    from konsil.core.context import reader_language
+
+    countries = dict(_countries_in(reader_language()))
+    parts = [STATE_NAMES.get(state, state) if state else "", countries.get(country, country) if country else ""]
+    return ", ".join(part for part in parts if part)
+
+
 @lru_cache(maxsize=16)
 def _countries_in(language: str) -> tuple[tuple[str, str], ...]:
     from babel import Locale, UnknownLocaleError

@@ -180,6 +180,14 @@ def urgency_pill(case) -> str:
     return format_html('<span class="muted">{}</span>', label)
 
 
+@register.filter
+def lives_in(person) -> str:
+    """Where a patient (or a patient identity) lives, in words: cases.choices.place_name."""
+    from konsil.cases.choices import place_name
+
+    return place_name(getattr(person, "state", "") or "", getattr(person, "country", "") or "")
+
+
 @register.simple_tag
 def status_pill(case) -> str:
     """A case's status pill."""
