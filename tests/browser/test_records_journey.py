@@ -151,4 +151,8 @@ def test_a_small_record_reads_its_size_as_the_server_writes_it(browser, serial_l
     row = page.inner_text("[data-upload-widget] [data-status=ready]")
     assert "90\xa0bytes" in row or "90 bytes" in row, row
     assert "90B" not in row
+    from django.utils import timezone
+
+    today = timezone.localtime()
+    assert f"{today:%B} {today.day}, {today.year}" in row, row  # the long date, as the page writes its dates
     assert page.inner_text("[data-upload-widget] [data-status=ready] .record-thumb") == "TXT"  # not its kind, TEXT

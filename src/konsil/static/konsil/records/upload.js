@@ -61,7 +61,10 @@
     var date = new Date(iso);
     if (!iso || isNaN(date.getTime())) return "";
     try {
-      return new Intl.DateTimeFormat(pageLanguage(), { dateStyle: "medium", timeStyle: "short" }).format(date);
+      // as the page writes its dates: the long date, in the time zone the server renders them in
+      var zone = document.documentElement.getAttribute("data-time-zone") || undefined;
+      return new Intl.DateTimeFormat(pageLanguage(), { dateStyle: "long", timeStyle: "short", timeZone: zone })
+        .format(date);
     } catch (e) {
       return date.toLocaleString();
     }
