@@ -42,6 +42,17 @@ def _isolated_settings(settings, tmp_path):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
+@pytest.fixture(autouse=True)
+def _deployment_language():
+    """Each test starts and ends in the deployment's language: the language a request activates (LocaleMiddleware)
+    stays active in the thread after it, and a Spanish page read by one test worded the next test's reasons."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _flush_lifts_the_audit_triggers():
     """Tests that commit (live server) end with a flush: on SQLite that is a DELETE the audit triggers refuse."""
