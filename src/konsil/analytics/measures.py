@@ -20,9 +20,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from konsil.core import geo
+from konsil.core.disclosure import SMALL_CELL
 
 from . import cube, query, rollup, supply
-from .stats import SMALL_CELL, percentile, rate
+from .stats import percentile, rate
 from .suppression import suppress_summary
 
 STAGES = (("tat_triage", "submitted", "triaged"), ("tat_offer", "triaged", "offered"),

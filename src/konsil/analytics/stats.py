@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from konsil.core.disclosure import SMALL_CELL
+
 Z95 = 1.959963984540054
-SMALL_CELL = 11  # counts from 1 to 10 are suppressed in sponsor views (CMS cell-size suppression policy)
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:

@@ -7,7 +7,7 @@ itself), so the total does not give it away.
 
 from __future__ import annotations
 
-from .stats import SMALL_CELL
+from konsil.core.disclosure import SMALL_CELL, complement
 
 # count key -> the keys derived from it that go with it
 DERIVED = {
@@ -44,10 +44,10 @@ def _cell(item: dict) -> dict:
 
 def _complement(items: list) -> None:
     """When exactly one cell of a list is hidden, hide the smallest shown count too."""
-    hidden = [i for i in items if isinstance(i, dict) and i.get("suppressed")]
-    shown = [i for i in items if isinstance(i, dict) and not i.get("suppressed") and i.get("count")]
-    if len(hidden) == 1 and shown:
-        smallest = min(shown, key=lambda i: i["count"])
+    cells = [i for i in items if isinstance(i, dict)]
+    index = complement([i.get("count") for i in cells], [bool(i.get("suppressed")) for i in cells])
+    if index is not None:
+        smallest = cells[index]
         smallest["count"] = None
         smallest["suppressed"] = True
         smallest["complement"] = True  # hidden although 11 or more: shown, it would give the small one away

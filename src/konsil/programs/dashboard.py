@@ -17,10 +17,11 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from konsil.cases import selectors as cases_selectors
 from konsil.cases.choices import Status
+from konsil.core.disclosure import SMALL_CELL, complement
 
 from .models import Enrollment, Invoice, Mandate, Member, Outcome, Program, Service
 
-MIN_CELL = 11
+MIN_CELL = SMALL_CELL
 SUPPRESSED = "<11"
 HIDDEN = "hidden"  # 11 or more, hidden because with the total it would give a suppressed count away
 DELIVERED = (Status.DELIVERED, Status.CLOSED)
@@ -43,12 +44,11 @@ def cell(n: int):
 def breakdown(section: str, rows: list[tuple[str, int]]) -> list[Figure]:
     """A count per label of one total that is shown too. When exactly one count is suppressed, the smallest
     shown one is hidden as well: otherwise the total minus the others gives the small one away (as
-    analytics.suppression does for its breakdowns)."""
+    analytics does for its breakdowns: core.disclosure)."""
     values = [cell(n) for _label, n in rows]
-    small = [i for i, value in enumerate(values) if value == SUPPRESSED]
-    shown = [i for i, value in enumerate(values) if value != SUPPRESSED and value]
-    if len(small) == 1 and shown:
-        values[min(shown, key=lambda i: rows[i][1])] = HIDDEN
+    index = complement([n for _label, n in rows], [value == SUPPRESSED for value in values])
+    if index is not None:
+        values[index] = HIDDEN
     return [Figure(section, label, value) for (label, _n), value in zip(rows, values, strict=True)]
 
 
