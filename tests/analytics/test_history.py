@@ -67,3 +67,25 @@ def test_konsil_seed_history_through_main(network, capsys):
     assert cmd_seed(SimpleNamespace(demo=False, history=7)) == 0
     assert "7 past cases created" in capsys.readouterr().out
     assert cmd_seed(SimpleNamespace(demo=False, history=None)) == 2
+
+
+def test_history_keeps_each_step_at_its_moment(network):
+    """The timeline, offers, triage decisions and opinions are dated when they happened, not when the seed ran:
+    the page's stage medians read hours, as the plan draws them, not the months since the case was submitted."""
+    from django.utils import timezone
+
+    from konsil.analytics.measures import Filters, Scope, summary
+    from konsil.cases.models import StatusChange
+
+    make_specialist(network, specialty="cardiology", states=("CA", "FL"))
+    seed_history(120, network=network)
+    now = timezone.now()
+    case = Case.objects.filter(reference__startswith="H-", status="delivered").order_by("submitted_at").first()
+    moments = [change.created_at for change in StatusChange.objects.filter(case=case).order_by("created_at")]
+    assert case.created_at < case.submitted_at <= moments[0] and moments[-1] == case.delivered_at
+    assert (now - moments[-1]).days > 30  # the oldest delivered case, not today
+    assert case.offers.first().created_at < now - (now - case.submitted_at) / 2
+    stages = {s["stage"]: s for s in summary(Scope(kind="network", name="n", networks=(network.pk,)), Filters())["turnaround"]["stages"]}
+    for name in ("submitted_triaged", "triaged_offered", "offered_accepted", "accepted_delivered"):
+        assert stages[name]["n"] > 50, name
+        assert 0 < stages[name]["median_hours"] < 200, (name, stages[name]["median_hours"])

@@ -20,6 +20,7 @@ from django.utils import timezone
 from konsil.core import geo
 
 PREFIX = "H-"
+DRAFTING = timedelta(minutes=25)  # from the case started to the case submitted
 MONTHS = 24
 SPECIALTIES = {"medical_oncology": 16, "breast_oncology": 6, "cardiology": 13, "orthopedic_surgery": 10,
                "spine_surgery": 6, "neurology": 8, "neurosurgery": 5, "gastroenterology": 6, "endocrinology": 4,
@@ -209,6 +210,7 @@ def _create(plans: list[dict], pools: Pools) -> None:
                     identity=identity, requester=pools.requester, channel=p["channel"], status=p["status"],
                     urgency=p["urgency"], preferred_delivery=p["delivery"], interpreter_needed=p["interpreter"],
                     specialty_id=p["specialty"], submitted_at=p["submitted"], delivered_at=stages.get("delivered"),
+                    created_at=p["submitted"] - DRAFTING,
                     assigned_specialist=author if "accepted" in stages else None,
                     review_due_at=p.get("due") if "accepted" in stages else None,
                     review_breached_at=p.get("due") if p.get("breached") and "accepted" in stages else None)
@@ -221,25 +223,21 @@ def _create(plans: list[dict], pools: Pools) -> None:
         if author is not None:
             for k, status in enumerate(p["offers"]):
                 offers.append(Offer(case=case, specialist=author, status=status, attempt=k + 1,
-                                    responded_at=stages.get("accepted")))
+                                    responded_at=stages.get("accepted"), created_at=stages["offered"]))
             if p["diagnosis"]:
                 opinions.append(Opinion(case=case, author=author, diagnosis_verdict=p["diagnosis"],
                                         treatment_verdict=p["treatment"], signed_by=author.user,
-                                        signed_at=stages["delivered"]))
+                                        signed_at=stages["delivered"], created_at=stages["accepted"]))
         if p["agreed"] is not None and "triaged" in stages:
             decisions.append(TriageDecision(case=case, chosen_specialty_id=p["specialty"],
                                             chosen_urgency=p["urgency"], agreed=p["agreed"],
-                                            decided_by=pools.decider))
+                                            decided_by=pools.decider, created_at=stages["triaged"]))
         if p["outcome"]:
             outcomes.append((case, p["outcome"]))
         if p["program"]:
             enrollments.append((case, p["program"]))
-    Case.objects.bulk_create(cases)
-    made = StatusChange.objects.bulk_create(changes)
-    StatusChange.objects.bulk_update(made, ["created_at"])  # auto_now_add set "now" on the way in
-    Offer.objects.bulk_create(offers)
-    TriageDecision.objects.bulk_create(decisions)
-    Opinion.objects.bulk_create(opinions)
+    for model, rows in ((Case, cases), (StatusChange, changes), (Offer, offers), (TriageDecision, decisions), (Opinion, opinions)):
+        _create_backdated(model, rows)
     if outcomes and apps.is_installed("konsil.outcomes"):
         from konsil.outcomes.models import Outcome
 
@@ -249,3 +247,13 @@ def _create(plans: list[dict], pools: Pools) -> None:
 
         Enrollment.objects.bulk_create([Enrollment(case=case, program=program, eligible=True)
                                         for case, program in enrollments])
+
+
+def _create_backdated(model, rows: list) -> None:
+    """Insert the rows at the moments they carry: `auto_now_add` overwrites `created_at` with "now" on the way in
+    (on the instances too), so the moments are put back and written again."""
+    moments = [row.created_at for row in rows]
+    made = model.objects.bulk_create(rows)
+    for row, moment in zip(made, moments, strict=True):
+        row.created_at = moment
+    model.objects.bulk_update(made, ["created_at"], batch_size=500)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from django.db import models
 from django.utils import timezone
 
 from konsil.cases.choices import Status
@@ -43,13 +44,36 @@ def seed_consults_and_outcomes(summary=None) -> None:
         if case.consults.exists() or case.follow_ups.exists():
             continue
         delivered = timezone.now() - dt.timedelta(days=45 + 10 * index)
-        Case.objects.filter(pk=case.pk).update(delivered_at=delivered)  # demo history: delivered weeks ago
-        case.delivered_at = delivered
+        backdate(case, case.delivered_at - delivered)  # demo history: the whole story happened weeks ago
+        case.refresh_from_db()
         _past_consult(case, delivered, no_show=index % 2 == 1)
         _count(summary, "consults", True)
         services.plan(case)
         _follow_ups(case, answer=index % 2 == 0)
         _count(summary, "follow-ups", True)
+
+
+# Dates that do not move with the story: when a row last changed (the analytics clock reads it) and deadlines that
+# still run from today (a share link's expiry, a locked share, a retry).
+NOT_MOVED = ("updated_at", "locked_until", "next_attempt_at")
+
+
+def backdate(case, delta: dt.timedelta) -> None:
+    """Moves a demo case's story `delta` into the past: the case's own dates and those of every row about it
+    (timeline, offers, triage, consent, records, the opinion), so that it reads in order, submitted before
+    delivered. The audit trail keeps the moments the seed ran: it is append-only."""
+
+    def moved(model, rows) -> None:
+        names = [f.name for f in model._meta.concrete_fields if isinstance(f, models.DateTimeField)
+                 and f.name not in NOT_MOVED and "expires" not in f.name]
+        if names:
+            rows.update(**{name: models.F(name) - delta for name in names})
+
+    moved(Case, Case.objects.filter(pk=case.pk))
+    for relation in Case._meta.related_objects:
+        if relation.one_to_many or relation.one_to_one:
+            model = relation.related_model
+            moved(model, model._base_manager.filter(**{relation.field.name: case}))
 
 
 def _past_consult(case, delivered, *, no_show: bool) -> None:
