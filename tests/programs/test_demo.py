@@ -25,3 +25,29 @@ def test_demo_programs():
     before = Enrollment.objects.count()
     assert not seed_demo().created.get("program cases")
     assert Enrollment.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_demo_history_program_cases_can_be_claimed():
+    """The history's delivered program cases are about members on the program's roster and carry a diagnosis
+    code: the payer demo's billing page makes a valid 837P from them, not "no member" or "no diagnosis"."""
+    from konsil.accounts.models import Membership
+    from konsil.analytics.history import seed_history
+    from konsil.demo import seed_demo
+    from konsil.programs import billing, x12
+
+    seed_demo()
+    seed_history(200)
+    history = Enrollment.objects.filter(case__reference__startswith="H-", case__status="delivered",
+                                        program__slug="evergreen-mandates").select_related("case", "member")
+    covered = [e for e in history if e.case.submitted_at.date() >= Member.objects.filter(
+        program=e.program).earliest("coverage_start").coverage_start]  # before the roster starts: no member
+    assert len(covered) >= 5 and len({e.member_id for e in covered}) >= 5
+    assert all(e.member is not None and e.case.diagnoses.exists() for e in covered)
+    assert all(e.member.coverage_start <= e.case.submitted_at.date() for e in history if e.member)
+    enrollment = covered[0]
+    patient = enrollment.case.patient
+    assert (patient.family_name, patient.birth_date) == (enrollment.member.family_name, enrollment.member.birth_date)
+    admin = Membership.objects.filter(organization=enrollment.case.network, role="coordinator").first().user
+    claim = billing.make_claim(actor=admin, enrollment=enrollment)
+    assert x12.validate(claim.x12, expect="837").valid

@@ -33,6 +33,15 @@ DELIVERY = {"written": 70, "video": 22, "phone": 6, "in_person": 2}
 DIAGNOSIS = {"confirmed": 58, "refined": 28, "changed": 14}
 TREATMENT = {"agree": 55, "modify": 26, "alternative": 12, "against": 7}
 REVIEW_HOURS = {"routine": 72, "urgent": 24, "stat": 4}
+# The diagnosis each history case is about (ICD-10-CM), by specialty, with the sex it needs if any: a claim (837P)
+# for a delivered program case needs a code.
+CODES = {"medical_oncology": ("C34.11", None), "breast_oncology": ("C50.411", "female"),
+         "cardiology": ("I25.10", None), "orthopedic_surgery": ("M17.11", None), "spine_surgery": ("M51.16", None),
+         "neurology": ("G40.909", None), "neurosurgery": ("D32.0", None), "gastroenterology": ("K50.90", None),
+         "endocrinology": ("E05.00", None), "radiation_oncology": ("C61", "male"),
+         "surgical_oncology": ("C25.0", None), "hematology": ("D46.9", None), "rheumatology": ("M06.9", None),
+         "urology": ("N40.1", "male"), "nephrology": ("N18.4", None), "pulmonology": ("J84.10", None),
+         "dermatology": ("C43.59", None)}
 GIVEN = ["Alex", "Maria", "James", "Wei", "Fatima", "Kenji", "Olga", "Luis", "Amara", "Noah", "Priya", "Sam"]
 FAMILY = ["Smith", "García", "Nguyen", "Kim", "Johnson", "Patel", "Brown", "López", "Chen", "Okafor", "Silva"]
 
@@ -50,6 +59,7 @@ class Pools:
     everyone: list
     sponsors: dict  # channel -> [Organization]
     programs: dict  # sponsor id -> [Program]
+    members: dict  # program id -> [Member] on its roster, in member id order
     states: list
     state_weights: list
     counties: dict  # usps -> ([fips], [population])
@@ -74,11 +84,13 @@ def _pools(network) -> Pools:
     sponsors = {"payer": list(Organization.objects.filter(kind="payer")),
                 "employer": list(Organization.objects.filter(kind="employer"))}
     programs: dict = {}
+    members: dict = {}
     if apps.is_installed("konsil.programs"):
         from konsil.programs.models import Program
 
         for program in Program.objects.filter(network=network, active=True):
             programs.setdefault(program.sponsor_id, []).append(program)
+            members[program.pk] = list(program.members.filter(relationship="subscriber").order_by("member_id"))
     states = [s for s in geo.states().values() if s.is_state]
     counties: dict = {}
     for county in geo.counties().values():
@@ -86,7 +98,7 @@ def _pools(network) -> Pools:
         fips.append(county.fips)
         pops.append(max(county.population, 1))
     return Pools(network, requester, coordinator.user if coordinator else requester, by_group, everyone, sponsors,
-                 programs, [s.usps for s in states], [s.population for s in states], counties, specialties)
+                 programs, members, [s.usps for s in states], [s.population for s in states], counties, specialties)
 
 
 def _hours(rng: random.Random, median: float, spread: float = 0.8) -> timedelta:
@@ -115,6 +127,20 @@ def _case_plan(i: int, pools: Pools, now: datetime) -> dict:
         plan["sponsor"] = rng.choice(pools.sponsors[channel])
         choices = pools.programs.get(plan["sponsor"].pk)
         plan["program"] = rng.choice(choices) if choices else None
+        if plan["program"] and plan["program"].services and plan["delivery"] not in plan["program"].services:
+            plan["delivery"] = plan["program"].services[0]  # what the program pays for
+    code, sex = CODES.get(specialty, ("", None))
+    plan.update(code=code, sex=sex or rng.choice(["female", "male"]), member=None, birth=None)
+    roster = pools.members.get(plan["program"].pk, []) if plan["program"] else []
+    day = submitted.date()
+    roster = [m for m in roster if m.sex == plan["sex"] and m.coverage_start <= day
+              and (m.coverage_end is None or m.coverage_end >= day)]  # covered when the case was submitted
+    if roster:  # a program case is about a member on the program's roster
+        member = rng.choice(roster)
+        plan.update(member=member, given=member.given_name, family=member.family_name, birth=member.birth_date)
+        if member.state and member.state != state:
+            fips, pops = pools.counties.get(member.state, ([""], [1]))
+            plan.update(state=member.state, county=rng.choices(fips, weights=pops)[0])
     if rng.random() < 0.04:
         plan["status"] = "withdrawn"
         return plan
@@ -190,18 +216,19 @@ def seed_history(n: int, *, network=None, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def _create(plans: list[dict], pools: Pools) -> None:
-    from konsil.cases.models import Case, Offer, Patient, PatientIdentity, StatusChange
+    from konsil.cases.models import Case, CaseDiagnosis, Offer, Patient, PatientIdentity, StatusChange
     from konsil.opinions.models import Opinion
     from konsil.triage.models import TriageDecision
 
     patients = Patient.objects.bulk_create([Patient(
-        network=pools.network, given_name=p["given"], family_name=p["family"], birth_date=date(p["birth_year"], 6, 1),
-        sex="unknown", state=p["state"], county=p["county"], country="US", language=p["language"]) for p in plans])
+        network=pools.network, given_name=p["given"], family_name=p["family"],
+        birth_date=p["birth"] or date(p["birth_year"], 6, 1), sex=p["sex"], state=p["state"], county=p["county"],
+        country="US", language=p["language"]) for p in plans])
     identities = PatientIdentity.objects.bulk_create([PatientIdentity(
         patient=patient, version=1, given_name=patient.given_name, family_name=patient.family_name,
         birth_date=patient.birth_date, sex=patient.sex, state=patient.state, county=patient.county, country="US",
         language=patient.language) for patient in patients])
-    cases, changes, offers, decisions, opinions, outcomes, enrollments = [], [], [], [], [], [], []
+    cases, changes, offers, decisions, opinions, outcomes, enrollments, codes = [], [], [], [], [], [], [], []
     for p, patient, identity in zip(plans, patients, identities, strict=True):
         people = pools.specialists.get(p["specialty"]) or pools.everyone
         author = people[p["i"] % len(people)] if people else None
@@ -215,6 +242,8 @@ def _create(plans: list[dict], pools: Pools) -> None:
                     review_due_at=p.get("due") if "accepted" in stages else None,
                     review_breached_at=p.get("due") if p.get("breached") and "accepted" in stages else None)
         cases.append(case)
+        if p["code"]:
+            codes.append(CaseDiagnosis(case=case, code=p["code"], created_at=case.created_at))
         previous = "submitted"
         for target, moment in stages.items():
             changes.append(StatusChange(case=case, action=target, from_status=previous, to_status=target,
@@ -235,8 +264,9 @@ def _create(plans: list[dict], pools: Pools) -> None:
         if p["outcome"]:
             outcomes.append((case, p["outcome"]))
         if p["program"]:
-            enrollments.append((case, p["program"]))
-    for model, rows in ((Case, cases), (StatusChange, changes), (Offer, offers), (TriageDecision, decisions), (Opinion, opinions)):
+            enrollments.append((case, p["program"], p["member"]))
+    for model, rows in ((Case, cases), (CaseDiagnosis, codes), (StatusChange, changes), (Offer, offers),
+                        (TriageDecision, decisions), (Opinion, opinions)):
         _create_backdated(model, rows)
     if outcomes and apps.is_installed("konsil.outcomes"):
         from konsil.outcomes.models import Outcome
@@ -245,8 +275,9 @@ def _create(plans: list[dict], pools: Pools) -> None:
     if enrollments and apps.is_installed("konsil.programs"):
         from konsil.programs.models import Enrollment
 
-        Enrollment.objects.bulk_create([Enrollment(case=case, program=program, eligible=True)
-                                        for case, program in enrollments])
+        Enrollment.objects.bulk_create([Enrollment(case=case, program=program, member=member, eligible=True,
+                                                   service=case.preferred_delivery)
+                                        for case, program, member in enrollments])
 
 
 def _create_backdated(model, rows: list) -> None:

@@ -6,6 +6,7 @@ the employer program exists nothing is written again."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from django.utils import timezone
 
@@ -85,6 +86,16 @@ def _domain() -> str:
     return DOMAIN
 
 
+PAYER_MEMBERS = 180
+GIVEN = {"female": ("Anna", "Beatriz", "Chloe", "Dana", "Elena", "Grace", "Hui", "Leila", "Mei", "Nora", "Rosa"),
+         "male": ("Aaron", "Bilal", "Carlos", "David", "Ethan", "Hiro", "Jamal", "Liam", "Marco", "Omar", "Tomas")}
+FAMILY = ("Anders", "Bui", "Castillo", "Dunn", "Eriksen", "Fujita", "Garza", "Huang", "Ivanova", "Jensen", "Kaur",
+          "Larsen", "Mendez", "Nakamura", "Olsen", "Pham", "Rivera", "Sato", "Tran", "Walsh", "Yoon")
+STREETS = ("Cedar Ave", "Madrona Dr", "Rainier Ave S", "Alder St", "Fir St", "Lake Way")
+WA_CITIES = (("Seattle", "98122"), ("Tacoma", "98402"), ("Spokane", "99201"), ("Bellevue", "98004"),
+             ("Yakima", "98901"), ("Olympia", "98501"))
+
+
 def _payer_roster(program: Program) -> None:
     start = dt.date(2026, 1, 1)
     people = [("EVG1001", "Martin", "Holloway", dt.date(1961, 4, 2), "male"),
@@ -93,11 +104,17 @@ def _payer_roster(program: Program) -> None:
               ("EVG1004", "Paula", "Serrano", dt.date(1985, 11, 30), "female"),
               ("EVG1005", "George", "Abbott", dt.date(1957, 6, 14), "male"),
               ("EVG1006", "Irene", "Matsuda", dt.date(1972, 1, 9), "female")]
-    for mid, given, family, born, sex in people:
+    addresses = [("200 Pine St", "Seattle", "98101")] * len(people)
+    rng = random.Random(11)  # and the rest of the plan's members in Washington, the same on every seed
+    for n in range(1, PAYER_MEMBERS - len(people) + 1):
+        sex = rng.choice(("female", "male"))
+        people.append((f"EVG{2000 + n}", rng.choice(GIVEN[sex]), rng.choice(FAMILY),
+                       dt.date(rng.randint(1950, 2000), rng.randint(1, 12), rng.randint(1, 28)), sex))
+        addresses.append((f"{rng.randint(10, 9999)} {rng.choice(STREETS)}", *rng.choice(WA_CITIES)))
+    for (mid, given, family, born, sex), (address, city, postal) in zip(people, addresses, strict=True):
         values = {"member_id": mid, "subscriber_id": mid, "relationship": "subscriber", "given_name": given,
                   "family_name": family, "birth_date": born, "sex": sex, "coverage_start": start,
-                  "coverage_end": None, "address": "200 Pine St", "city": "Seattle", "state": "WA",
-                  "postal_code": "98101"}
+                  "coverage_end": None, "address": address, "city": city, "state": "WA", "postal_code": postal}
         Member.objects.create(program=program, fingerprint=fingerprint(values), **values)
 
 
