@@ -85,7 +85,8 @@ def test_history_keeps_each_step_at_its_moment(network):
     assert case.created_at < case.submitted_at <= moments[0] and moments[-1] == case.delivered_at
     assert (now - moments[-1]).days > 30  # the oldest delivered case, not today
     assert case.offers.first().created_at < now - (now - case.submitted_at) / 2
-    stages = {s["stage"]: s for s in summary(Scope(kind="network", name="n", networks=(network.pk,)), Filters())["turnaround"]["stages"]}
+    figures = summary(Scope(kind="network", name="n", networks=(network.pk,)), Filters())
+    stages = {s["stage"]: s for s in figures["turnaround"]["stages"]}
     for name in ("submitted_triaged", "triaged_offered", "offered_accepted", "accepted_delivered"):
         assert stages[name]["n"] > 50, name
         assert 0 < stages[name]["median_hours"] < 200, (name, stages[name]["median_hours"])

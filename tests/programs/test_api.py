@@ -95,3 +95,29 @@ def test_dashboard_endpoint_suppresses_small_counts(client, employer_program, em
     figures = c.get(f"/api/v1/programs/{employer_program.pk}/dashboard/").json()
     covered = next(f for f in figures if f["label"] == "Covered members today")
     assert covered["value"] == "<11"
+
+
+def test_roster_members_endpoint(client, employer_program, employer_admin, coordinator):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from konsil.audit.models import AuditEvent
+
+    add_member(employer_program, "E100")
+    add_member(employer_program, "E100-01", subscriber_id="E100", relationship="child", given_name="Jim",
+               birth_date=dt.date(2014, 3, 9))
+    add_member(employer_program, "E200", coverage_end=timezone.localdate() - dt.timedelta(days=1))
+    c = api(client, employer_admin)
+    path = f"/api/v1/programs/{employer_program.pk}/roster/"
+    body = c.get(path).json()
+    assert body["count"] == 3 and [m["member_id"] for m in body["results"]] == ["E100", "E100-01", "E200"]
+    assert body["results"][0]["coverage"] == "covered" and body["results"][2]["coverage"] == "ended"
+    assert body["results"][1]["birth_date"] == "2014-03-09" and body["results"][1]["relationship"] == "child"
+    assert [m["member_id"] for m in c.get(path, {"member_id": "E100"}).json()["results"]] == ["E100", "E100-01"]
+    assert [m["member_id"] for m in c.get(path, {"birth_date": "2014-03-09"}).json()["results"]] == ["E100-01"]
+    assert c.get(path, {"coverage": "ended", "limit": 1}).json()["count"] == 1
+    bad = c.get(path, {"birth_date": "2014-02-30", "coverage": "lapsed", "member_id": "x" * 41})
+    assert bad.status_code == 400 and {"birth_date", "coverage", "member_id"} <= set(bad.json()["errors"])
+    assert AuditEvent.objects.filter(action="program.member_list").count() == 3 + 2 + 1 + 1
+    assert api(client.__class__(), coordinator).get(path).status_code == 404

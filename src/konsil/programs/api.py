@@ -3,9 +3,11 @@ with their determinations (never the narrative), webhook-ready events, the dashb
 
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,7 +16,7 @@ from konsil.core import authz
 from konsil.core.errors import NotFound, ValidationFailed
 
 from . import billing, dashboard, enrolment, mandates, selectors, services
-from .models import Eligibility, Invoice, Mandate, Pricing, Program, ProgramEvent
+from .models import Eligibility, Invoice, Mandate, Member, Pricing, Program, ProgramEvent
 
 ERRORS = {400: OpenApiResponse(description="Field-level errors: {code, detail, errors: {field: [message]}}."),
           403: OpenApiResponse(description="Not allowed for this role."),
@@ -209,8 +211,41 @@ SUMMARY = inline_serializer("RosterSummary", fields={
     "warnings": serializers.ListField(child=serializers.DictField())})
 
 
-class RosterView(APIView):
+class MemberSerializer(serializers.ModelSerializer):
+    coverage = serializers.SerializerMethodField(help_text="On today's date: covered, ended or future.")
+
+    class Meta:
+        model = Member
+        fields = ["member_id", "subscriber_id", "relationship", "given_name", "family_name", "birth_date", "sex",
+                  "state", "coverage_start", "coverage_end", "coverage"]
+        read_only_fields = fields
+
+    def get_coverage(self, obj) -> str:
+        return obj.coverage_on(self.context["today"])
+
+
+class RosterFilterSerializer(serializers.Serializer):
+    member_id = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                      help_text="The start of a member id; a subscriber's id finds the dependants.")
+    birth_date = serializers.DateField(required=False)
+    coverage = serializers.ChoiceField(choices=selectors.COVERAGE, required=False)
+
+
+class RosterView(GenericAPIView):
     parser_classes = [MultiPartParser, FormParser]
+    serializer_class = MemberSerializer
+
+    @extend_schema(parameters=[RosterFilterSerializer], responses={200: MemberSerializer(many=True), **ERRORS})
+    def get(self, request, pk):
+        """The roster's members in member id order, paged (sponsor's and network's admins); each one audited."""
+        program = selectors.get_program(request.user, pk, check="programs.roster")
+        filters = RosterFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        found = {k: v for k, v in filters.validated_data.items() if v not in ("", None)}
+        today = timezone.localdate()
+        page = self.paginate_queryset(selectors.members_for(request.user, program, today=today, **found))
+        selectors.audit_members(request.user, page)
+        return self.get_paginated_response(MemberSerializer(page, many=True, context={"today": today}).data)
 
     @extend_schema(request={"multipart/form-data": inline_serializer(
         "RosterUpload", fields={"file": serializers.FileField(), "format": serializers.CharField(required=False)})},

@@ -146,6 +146,21 @@ class RosterForm(forms.Form):
     file = forms.FileField(label=_("Roster file (CSV or X12 834)"))
 
 
+class RosterSearchForm(forms.Form):
+    """Find members on the roster page (GET): by member id, birth date and coverage today."""
+
+    member_id = forms.CharField(label=_("Member id"), max_length=40, required=False,
+                                help_text=_("The start of the id is enough; a subscriber's id also finds their "
+                                            "dependants."))
+    birth_date = forms.DateField(label=_("Birth date"), required=False, widget=DateInput())
+    coverage = forms.ChoiceField(label=_("Coverage"), required=False, choices=[
+        ("", _("Everyone")), ("covered", _("Covered today")), ("ended", _("Coverage ended")),
+        ("future", _("Coverage starts later"))])
+
+    def clean_member_id(self):
+        return self.cleaned_data["member_id"].strip()
+
+
 class ReferralForm(forms.Form):
     member_id = forms.CharField(label=_("Member id"), max_length=40)
     requesting_npi = forms.CharField(label=_("Requesting provider's NPI"), max_length=10)

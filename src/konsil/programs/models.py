@@ -130,6 +130,12 @@ class Member(BaseModel):
     def matching_birth_date(cls, birth_date) -> models.Q:
         return cls._meta.get_field("birth_date_index").matches(birth_date)
 
+    def coverage_on(self, day) -> str:
+        """"covered", "ended" or "future" (coverage starts later) on that day."""
+        if self.coverage_start > day:
+            return "future"
+        return "ended" if self.coverage_end is not None and self.coverage_end < day else "covered"
+
 
 class RosterImport(BaseModel):
     """One roster file imported: its hash, format, counts and per-row report (row numbers and codes, no PHI)."""

@@ -10,7 +10,7 @@ from konsil.audit.services import emit
 from konsil.core import authz
 from konsil.core.errors import NotFound, PermissionDenied
 
-from .models import Claim, Enrollment, Invoice, InvoiceLine, Mandate, Program
+from .models import Claim, Enrollment, Invoice, InvoiceLine, Mandate, Member, Program
 
 
 def programs_for(user) -> QuerySet[Program]:
@@ -47,6 +47,46 @@ def _is_uuid(value) -> bool:
     except ValueError:
         return False
     return True
+
+
+COVERAGE = ("covered", "ended", "future")
+
+
+def members_for(user, program: Program, *, member_id: str = "", birth_date=None, coverage: str = "",
+                today=None) -> QuerySet[Member]:
+    """The program's roster, for those who keep it (`programs.roster`: the sponsor's and the network's admins),
+    in member id order. `member_id` finds a member by the start of their id, and a subscriber's dependants with
+    them; `birth_date` through its keyed hash (the clear date is never searched); `coverage` on `today`."""
+    authz.require("programs.roster", user, program)
+    rows = Member.objects.filter(program=program)
+    if member_id:
+        rows = rows.filter(Q(member_id__istartswith=member_id) | Q(subscriber_id__iexact=member_id))
+    if birth_date is not None:
+        rows = rows.filter(Member.matching_birth_date(birth_date))
+    if coverage:
+        rows = rows.filter(_coverage(coverage, today))
+    return rows.order_by("member_id")
+
+
+def _coverage(state: str, today) -> Q:
+    if state == "future":
+        return Q(coverage_start__gt=today)
+    ended = Q(coverage_end__lt=today)
+    return ended if state == "ended" else Q(coverage_start__lte=today) & ~ended
+
+
+def roster_counts(program: Program, today) -> dict[str, int]:
+    """How many members are covered today, have ended or start later (one query)."""
+    return Member.objects.filter(program=program).aggregate(
+        **{state: Count("pk", filter=_coverage(state, today)) for state in COVERAGE})
+
+
+def audit_members(user, rows) -> None:
+    """Every member shown is a read of their roster data (names, birth dates: not patients' records)."""
+    from konsil.audit.services import emit_many
+
+    emit_many(actor=user, purpose="operations", events=[
+        {"action": "program.member_list", "object_type": "programs.member", "object_id": str(m.pk)} for m in rows])
 
 
 def mandates_for(user, program: Program) -> QuerySet[Mandate]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -30,6 +32,7 @@ from .forms import (
     RecommendForm,
     ReferralForm,
     RosterForm,
+    RosterSearchForm,
     ShareForm,
     StartForm,
     put_errors,
@@ -182,9 +185,23 @@ def roster(request, pk):
             summary = import_roster(actor=request.user, program=program, content=upload.read())
         except DomainError as exc:
             put_errors(form, exc)
+    search = RosterSearchForm(request.GET)
+    today = timezone.localdate()
+    found = {}
+    if search.is_valid():
+        found = {k: v for k, v in search.cleaned_data.items() if v not in ("", None)}
+    page = Paginator(selectors.members_for(request.user, program, today=today, **found),
+                     ROSTER_PAGE).get_page(request.GET.get("page"))
+    selectors.audit_members(request.user, page.object_list)
+    status = 400 if form.errors or search.errors else 200
     return render(request, "programs/roster.html", {
-        "program": program, "form": form, "summary": summary,
-        "imports": RosterImport.objects.filter(program=program)[:10]}, status=400 if form.errors else 200)
+        "program": program, "form": form, "summary": summary, "search": search, "searched": bool(found),
+        "page": page, "members": [(m, m.coverage_on(today)) for m in page.object_list],
+        "counts": selectors.roster_counts(program, today),
+        "imports": RosterImport.objects.filter(program=program)[:10]}, status=status)
+
+
+ROSTER_PAGE = 25
 
 
 @login_required
