@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.templatetags.static import static
 
+from .zones import display_zone
+
 
 def brand_logo_url() -> str:
     """The logo's address: an absolute URL or site path as given, a static path otherwise; '' for none."""
@@ -25,5 +27,5 @@ def konsil(request):
     return {
         "unread_notifications": unread, "user_roles": roles, "KONSIL_VERSION": settings.KONSIL_VERSION,
         "BRAND_NAME": getattr(settings, "KONSIL_BRAND_NAME", "Konsil") or "Konsil",
-        "BRAND_LOGO_URL": brand_logo_url(),
+        "BRAND_LOGO_URL": brand_logo_url(), "DISPLAY_TIME_ZONE": display_zone(request),
     }

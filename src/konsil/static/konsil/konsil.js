@@ -4,6 +4,7 @@
  *    status text in [data-autosave-status] from data-saving-text / data-saved-text / data-error-text;
  *    a JSON answer {"errors": {field: [messages]}} marks the named fields.
  *  - [data-confirm="question"]: ask before the click goes through.
+ *  - the konsil_tz cookie: the browser's time zone, for the dates the server writes.
  */
 (function () {
   "use strict";
@@ -175,4 +176,17 @@
     if (summary) summary.focus();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusSummary); else focusSummary();
+})();
+
+/* Times in the reader's zone: the browser's IANA time zone goes into the konsil_tz cookie, and the server writes
+ * every date and time of the pages in it from the next page on (core/zones.py; not personal data). */
+(function () {
+  "use strict";
+  var zone;
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+  if (!zone || !/^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) return;  /* an IANA name: as it is in the cookie */
+  var match = document.cookie.match(/(?:^|;\s*)konsil_tz=([^;]*)/);
+  if (match && match[1] === zone) return;
+  document.cookie = "konsil_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
+    (location.protocol === "https:" ? "; Secure" : "");
 })();
