@@ -31,6 +31,21 @@ def test_lay_terms_map_to_concepts_in_three_languages(text, concept, label):
     assert hits[concept]["icd10"] and hits[concept]["clinical"]
 
 
+@pytest.mark.parametrize(("text", "concepts"), [
+    # clots with a heavy period are menstrual, not a thrombosis (a Spanish patient's fibroid case read as one)
+    ("Tengo reglas muy abundantes con coágulos grandes y miomas.", ["period", "gyn_cond"]),
+    ("Sangro mucho con coágulos cada mes", ["period"]),
+    ("生理で血のかたまりが出ます", ["period"]),
+    ("My periods are heavy and I keep passing big clots", ["period"]),
+    # a clot in a leg or a lung still is
+    ("Me encontraron un coágulo en la pierna después de un vuelo", ["clots"]),
+    ("Tengo coágulos en las piernas", ["clots"]),
+    ("足に血のかたまりができた", ["clots"]),
+])
+def test_clots_are_read_by_where_they_are(text, concepts):
+    assert [hit["concept"] for hit in lay.lookup(text) if hit["kind"] != "site"] == concepts
+
+
 def test_lookup_prefers_the_longer_term_and_respects_acronym_case():
     assert [h["concept"] for h in lay.lookup("I have high blood sugar")] == ["diabetes"]
     assert lay.lookup("Ms. Smith was seen today") == []  # "Ms." is not multiple sclerosis
