@@ -108,3 +108,18 @@ def test_generation_with_every_term_held_out_of_a_class_still_works():
 
     texts = generate.texts(2, seed=3, allow=lambda concept, lang, term: len(term) % 3 == 0)
     assert all(t.text for t in texts)
+
+
+@pytest.mark.parametrize(("text", "history"), [
+    ("Slipped disc. Physical therapy for 3 months did not help and the surgeon wants to operate.", True),
+    ("Tengo una hernia de disco, la fisioterapia no me ayudó y me quieren operar", True),
+    ("Hice fisioterapia y nada, sigo con dolor", True),
+    ("椎間板ヘルニアで、リハビリは効かなかった。", True),
+    ("I need physical therapy after my knee replacement. My old knee did not help me walk.", False),
+    ("Después de la operación necesito fisioterapia para caminar", False),
+])
+def test_a_treatment_that_did_not_help_is_history_not_the_care_asked_for(text, history):
+    """The clinical phrase of a procedure the patient already had without success is not added to what the
+    model reads (it sent failed-physiotherapy spine cases to rehabilitation); a treatment asked for still is."""
+    prepared = lay.prepare(text)
+    assert ("rehabilitation physical therapy" in prepared.split("\n", 1)[-1]) is not history

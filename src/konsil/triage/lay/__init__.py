@@ -167,6 +167,27 @@ def cjk_bigrams(text: str) -> list[str]:
     return grams
 
 
+# A treatment the patient already had without success ("physical therapy did not help", "hice kinesio y nada",
+# "リハビリは効かなかった") is history, not the care asked for: its clinical phrase is not added.
+_FAILED = re.compile(
+    r"(?:did ?n[o']t|does ?n[o']t|has ?n[o']t|have ?n[o']t|never) (?:help|work|fix)|did nothing|no (?:help|use|better)"
+    r"|no (?:me |le )?(?:ayudo|ayuda|sirvio|funciono|mejoro|mejore)|y nada|sin (?:mejoria|resultado)"
+    r"|効かな|良くならな|治らな|改善しな|効果がな")
+_SENTENCE_END = re.compile(r"[.!?;。！？\n]")
+
+
+def _failed(hit: dict, folded: str) -> bool:
+    """A procedure the same sentence says did not help, within a few words of it."""
+    if hit["kind"] != "proc":
+        return False
+    at = folded.find(fold(hit["term"]))
+    if at < 0:
+        return False
+    after = folded[at + len(fold(hit["term"])):][:80]
+    end = _SENTENCE_END.search(after)
+    return bool(_FAILED.search(after[:end.start()] if end else after))
+
+
 def prepare(text: str) -> str:
     """The text the model vectorizes (the same function at training and at run time)."""
     text = text or ""
@@ -177,7 +198,9 @@ def prepare(text: str) -> str:
     parts = [text]
     if extra:
         parts.append(" ".join(extra))
-    phrases = [h["clinical"] for h in hits if h["kind"] != "site"]  # a bare organ name says where, not what
+    folded = fold(text)
+    phrases = [h["clinical"] for h in hits  # a bare organ name says where, not what
+               if h["kind"] != "site" and not _failed(h, folded)]
     if phrases:
         parts.append(" ".join(phrases))
     return "\n".join(parts)
