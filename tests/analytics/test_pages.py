@@ -93,6 +93,8 @@ def test_every_period_of_the_menu_reads_its_cases(client, leader, network):
         response = client.get(page, params or {})
         assert response.status_code == 200, (params, response.status_code)
         assert response.context["s"]["volume"]["total"] == total, params
+        if params and params.get("period") == "custom":  # the range in the reader's date format
+            assert "Cases submitted from Jan. 1, 2024 to Dec. 31, 2024" in response.content.decode()
     chosen = client.get(page, {"period": "all"}).content.decode()
     assert '<option value="all" selected>' in chosen  # the menu keeps "Any time"
 
@@ -103,6 +105,16 @@ def test_quarterly_pdf(client, leader, network):
     verified_login(client, leader)
     response = client.get("/api/v1/analytics/report.pdf", {"quarter": "2026-Q1"})
     assert response.status_code == 200 and response.content[:5] == b"%PDF-"
+    import io
+
+    from pypdf import PdfReader
+
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    text = " ".join(text.split())
+    # words and the reader's date format, not the figures' keys and ISO dates
+    assert "Jan. 1, 2026 – March 31, 2026" in text and "2026-01-01" not in text
+    assert "submitted → triaged" in text and "Submitted" not in text.split("Turnaround")[1][:40]
+    assert "Diagnosis confirmed" in text and "Diagnosis: " not in text and "confirmed 0 0" in text
     assert client.get("/api/v1/analytics/report.pdf", {"quarter": "2026-Q9"}).json()["errors"]["quarter"]
 
 

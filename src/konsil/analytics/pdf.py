@@ -35,6 +35,9 @@ def render(summary: dict, *, quarter: str) -> bytes:
 
     from konsil.opinions.report import _no_network_fetcher
 
-    html = render_to_string("analytics/report_print.html", {"s": summary, "quarter": quarter,
-                                                            "generated": timezone.now()})
+    from .labels import STAGE_LABELS, verdict_labels
+
+    html = render_to_string("analytics/report_print.html", {
+        "s": summary, "quarter": quarter, "generated": timezone.now(), "stage_labels": STAGE_LABELS,
+        "verdict_labels": verdict_labels()})
     return weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_network_fetcher()).write_pdf()

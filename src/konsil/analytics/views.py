@@ -9,11 +9,11 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 
 from konsil.core.errors import DomainError
 
 from . import inputs, selectors
+from .labels import STAGE_LABELS, verdict_labels
 
 
 @login_required
@@ -47,18 +47,6 @@ def figures_key(summary: dict) -> str:
     """The page's figures section is rendered once per set of figures and language (a template fragment cache):
     the same figures give the same markup."""
     return hashlib.sha256(json.dumps(summary, sort_keys=True, default=str).encode()).hexdigest()
-
-
-STAGE_LABELS = {"submitted": _lazy("submitted"), "triaged": _lazy("triaged"), "offered": _lazy("offered"),
-                "accepted": _lazy("accepted"), "delivered": _lazy("delivered")}
-
-
-def verdict_labels() -> dict:
-    from konsil.opinions.models import DiagnosisVerdict, TreatmentVerdict
-
-    return {"diagnosis": dict(DiagnosisVerdict.choices),
-            "treatment": {**dict(TreatmentVerdict.choices),
-                          "changed": _("Treatment changed (modified, an alternative, or advised against)")}}
 
 
 def _form_data(params) -> dict:

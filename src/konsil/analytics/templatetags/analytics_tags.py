@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from django import template
 from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 register = template.Library()
+
+
+@register.filter
+def isodate(value):
+    """A figure's ISO date ("2026-03-31") or date-time as a date or datetime, for the `date` filter to write in
+    the reader's format; anything else as it is."""
+    text = str(value or "")
+    try:
+        return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+    except ValueError:
+        return value
 
 
 @register.filter
