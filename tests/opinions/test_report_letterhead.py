@@ -69,6 +69,10 @@ def test_letterhead_credentials_and_records_in_html_and_pdf(client, login, rich_
              "The specialist suggests changes to the treatment"]
     for text in [*expected, "March 14, 2026", *plain]:
         assert text in page, text
+    # each date says what it is: a CT's own date, the day a document was received
+    rows = page.split('id="reviewed-h"')[1].split("</table>")[0].split("<tr>")
+    assert "study date" in next(r for r in rows if "CT coronary angiography" in r)
+    assert "received" in next(r for r in rows if "Cardiac catheterization report" in r)
     # plain words for the patient first, the clinical detail for the physician after
     assert page.index("In plain words") < page.index("For your physician: clinical detail") < page.index(
         'id="narrative-h"')

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -105,6 +105,7 @@ class Reviewed:
     title: str
     date: object
     detail: str = ""
+    dated: str = ""  # what the date is: the study's own date, or the day the record was received
 
 
 def records_reviewed(case) -> list[Reviewed]:
@@ -115,11 +116,12 @@ def records_reviewed(case) -> list[Reviewed]:
     docs = case.attachments.filter(status=Attachment.Processing.READY).exclude(kind__in=("dicom", "zip", ""))
     for doc in docs.order_by("created_at"):
         rows.append(Reviewed(kind=_("Document"), title=doc.description or doc.filename,
-                             date=doc.created_at.date(), detail=doc.kind.upper()))
+                             date=timezone.localdate(doc.created_at), detail=doc.kind.upper(), dated=_("received")))
     for study in case.studies.all().prefetch_related("series"):
         series = len(study.series.all())
         rows.append(Reviewed(kind=_("Imaging study"), title=study.description or study.modalities or _("Study"),
-                             date=study.study_date or study.created_at.date(),
+                             date=study.study_date or timezone.localdate(study.created_at),
+                             dated=_("study date") if study.study_date else _("received"),
                              detail=" · ".join(filter(None, [study.modalities, series and ngettext(
                                  "%(n)d series", "%(n)d series", series) % {"n": series}]))))
     return rows
