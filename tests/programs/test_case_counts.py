@@ -8,7 +8,7 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from konsil.analytics import rollup
 from konsil.cases import selectors as cases_selectors
@@ -108,6 +108,7 @@ def test_the_three_pages_agree_and_say_what_they_count(client, login, seeded, em
     analytics = client.get(reverse("analytics:page"))
     start, end = summary["filters"]["from"], summary["filters"]["to"]
     label = re.search(r'id="total-cases-label">(.*?)</p>', analytics.content.decode()).group(1)
+    start, end = (formats.date_format(dt.date.fromisoformat(day), "DATE_FORMAT") for day in (start, end))
     assert label == f"Cases submitted from {start} to {end}"
     assert reverse("cases:program") in analytics.content.decode()
 
