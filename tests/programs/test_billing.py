@@ -169,3 +169,43 @@ def test_a_refused_claim_on_the_billing_page_says_why_and_leaves_the_invoice_for
     body = page.content.decode()
     assert page.status_code == 409 and "address" in body.lower()
     assert "This field is required" not in body  # the invoice form was not part of that post
+
+
+def test_a_program_priced_per_claim_is_billed_by_claims_not_invoices(
+        client, login, payer_program, network, walker, network_admin, coordinator, billing_profile):
+    from django.urls import reverse
+
+    payer_program.pricing = "claim"
+    payer_program.save()
+    first = delivered_case(payer_program, network, walker, add_member(payer_program, "P1", family_name="Roe"))
+    second = delivered_case(payer_program, network, walker, add_member(payer_program, "P2", family_name="Poe"))
+    with pytest.raises(Conflict) as refused:
+        billing.issue_invoice(actor=coordinator, program=payer_program, data=month())
+    assert refused.value.code == "billed_by_claims"
+    login(client, network_admin)
+    url = reverse("programs:billing", kwargs={"pk": payer_program.pk})
+    body = client.get(url).content.decode()
+    assert 'id="by-claim"' in body and 'id="issue-h"' not in body and 'id="uninvoiced"' not in body
+    for enrollment in (first, second):
+        client.post(url, {"enrollment": str(enrollment.pk)})
+    body = client.get(url).content.decode()
+    # the claim just made comes first, in a table that stacks on a phone
+    assert body.index(second.case.reference) < body.index(first.case.reference)
+    assert 'data-label="Control number"' in body
+
+
+def test_a_case_without_a_roster_member_is_not_offered_a_claim(
+        client, login, payer_program, network, walker, network_admin, billing_profile):
+    from django.urls import reverse
+
+    member = add_member(payer_program, "P1", family_name="Roe")
+    orphan = delivered_case(payer_program, network, walker, member)
+    claimable = delivered_case(payer_program, network, walker, add_member(payer_program, "P2", family_name="Poe"))
+    Enrollment.objects.filter(pk=orphan.pk).update(member=None)  # e.g. history from before the roster
+    login(client, network_admin)
+    body = client.get(reverse("programs:billing", kwargs={"pk": payer_program.pk})).content.decode()
+    listed = body.split('id="to-claim-h"')[1]
+    assert "1 case has no member on the roster" in listed
+    mine = listed.split(orphan.case.reference)[1].split("</li>")[0]
+    assert "no member on the roster" in mine and "Make the claim" not in mine
+    assert listed.index(claimable.case.reference) < listed.index(orphan.case.reference)  # claimable first

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Min, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import Role
@@ -154,7 +154,8 @@ def get_invoice(user, program: Program, pk) -> Invoice:
 
 def claims_for(user, program: Program) -> QuerySet[Claim]:
     invoices_for(user, program)  # the same check
-    return Claim.objects.filter(enrollment__program=program).select_related("enrollment__case")
+    return Claim.objects.filter(enrollment__program=program).select_related("enrollment__case").order_by(
+        "-created_at")  # the newest first: the one just made is at the top
 
 
 def delivered_funded(program: Program) -> QuerySet[Enrollment]:
@@ -165,8 +166,11 @@ def delivered_funded(program: Program) -> QuerySet[Enrollment]:
 
 
 def billable_for(user, program: Program) -> QuerySet[Enrollment]:
-    """Delivered program cases without a claim yet (for the network's billing staff)."""
-    return delivered_funded(program).filter(claims__isnull=True).select_related("case")
+    """Delivered program cases without a claim yet (for the network's billing staff): those with a roster member
+    (a claim names the insured) first, each part oldest delivery first."""
+    no_member = ExpressionWrapper(Q(member__isnull=True), output_field=BooleanField())
+    return (delivered_funded(program).filter(claims__isnull=True).select_related("case")
+            .order_by(no_member, "case__delivered_at", "pk"))  # the claimable ones first
 
 
 def uninvoiced_for(user, program: Program) -> QuerySet[Enrollment]:
@@ -180,15 +184,18 @@ def uninvoiced_for(user, program: Program) -> QuerySet[Enrollment]:
 def billing_state(user, program: Program) -> dict:
     """What the billing page says is left to bill: delivered cases, those not invoiced (with the first and last
     delivery among them, to choose the period) and those without a claim. Per-case invoices only: a
-    per-member-per-month invoice bills covered lives, not cases (`uninvoiced` is None)."""
+    per-member-per-month invoice bills covered lives and a per-claim program bills by claims (`uninvoiced` is
+    None); a case without a roster member cannot be claimed (`no_member`)."""
     from .models import Pricing
 
     uninvoiced = None
-    if program.pricing != Pricing.PMPM:
+    if program.pricing == Pricing.CASE_RATE:  # per member per month and per claim bill no case on an invoice
         uninvoiced = uninvoiced_for(user, program).aggregate(
             n=Count("pk"), first=Min("case__delivered_at"), last=Max("case__delivered_at"))
+    unclaimed = billable_for(user, program)
     return {"delivered": delivered_funded(program).count(), "uninvoiced": uninvoiced,
-            "unclaimed": billable_for(user, program).count()}
+            "unclaimed": unclaimed.count(), "no_member": unclaimed.filter(member__isnull=True).count(),
+            "by_claim": program.pricing == Pricing.CLAIM}
 
 
 def enrollment_for_case(user, case_id) -> Enrollment:
