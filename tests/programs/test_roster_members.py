@@ -5,6 +5,7 @@ audited; a bad search says which field is wrong."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -67,12 +68,15 @@ def test_finding_members(client, login, roster, employer_admin, params, found, n
 def test_nobody_matches_and_bad_searches(client, login, roster, employer_admin):
     login(client, employer_admin)
     body = page(client, roster, member_id="Z9").content.decode()
-    assert "No member matches." in body
-    response = page(client, roster, birth_date="1975-13-45", coverage="lapsed")
+    assert "No member matches these filters." in body and "0 members match." in body
+    assert "1 member matches." in page(client, roster, member_id="E200").content.decode()
+    response = page(client, roster, birth_date="1975-13-45", coverage="lapsed", member_id="E2")
     assert response.status_code == 400
     body = response.content.decode()
     assert "Enter a valid date." in body and "Select a valid choice." in body
-    assert "E100" in body  # the list stays, unfiltered
+    members = body.split('id="members"')[1]
+    assert "E200" in members and "E100" not in members  # the fields without an error still filter
+    assert "Clear" in members
 
 
 def test_pages_of_25(client, login, employer_program, employer_admin):
@@ -83,6 +87,7 @@ def test_pages_of_25(client, login, employer_program, employer_admin):
     assert "M024" in first and "M025" not in first and "Page 1 of 2" in first
     second = page(client, employer_program, page=2, coverage="covered").content.decode()
     assert "M025" in second and "M024" not in second and "coverage=covered" in second
+    assert re.search(r'rel="prev" href="[^"]*page=1[^"]*#members"', second)  # back to the list, not the top
 
 
 def test_only_those_who_keep_the_roster_see_it(client, login, roster, coordinator, payer_admin, network_admin):

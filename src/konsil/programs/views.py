@@ -187,15 +187,15 @@ def roster(request, pk):
             put_errors(form, exc)
     search = RosterSearchForm(request.GET)
     today = timezone.localdate()
-    found = {}
-    if search.is_valid():
-        found = {k: v for k, v in search.cleaned_data.items() if v not in ("", None)}
+    search.is_valid()  # a field in error is left out; the others still filter
+    found = {k: v for k, v in getattr(search, "cleaned_data", {}).items() if v not in ("", None)}
     page = Paginator(selectors.members_for(request.user, program, today=today, **found),
                      ROSTER_PAGE).get_page(request.GET.get("page"))
     selectors.audit_members(request.user, page.object_list)
     status = 400 if form.errors or search.errors else 200
     return render(request, "programs/roster.html", {
-        "program": program, "form": form, "summary": summary, "search": search, "searched": bool(found),
+        "program": program, "form": form, "summary": summary, "search": search,
+        "searched": bool(found) or bool(search.errors),
         "page": page, "members": [(m, m.coverage_on(today)) for m in page.object_list],
         "counts": selectors.roster_counts(program, today),
         "imports": RosterImport.objects.filter(program=program)[:10]}, status=status)
