@@ -161,3 +161,14 @@ def test_the_logo_is_printed_and_nothing_is_fetched(client, login, rich_case, pa
 
     with pytest.raises(ValueError):
         report._refuse_fetch("file:///etc/passwd")
+
+
+def test_the_report_states_its_time_zone(client, login, rich_case, patient_user):
+    """On the page the signature's time is in the reader's zone, in the PDF in the deployment's: each names it."""
+    login(client, patient_user)
+    client.cookies["konsil_tz"] = "Asia/Tokyo"
+    page = client.get(reverse("opinions:report", args=[rich_case.pk])).content.decode()
+    signed = page.split('id="signature-h"')[1].split("</dl>")[0]
+    assert "(Asia/Tokyo)" in signed
+    _reader, text = _pdf(client, rich_case)
+    assert "(UTC)" in text and "Asia/Tokyo" not in text

@@ -227,9 +227,10 @@ def report_context(case, request=None) -> dict:
     }
 
 
-def render_body(context: dict) -> str:
-    """The report body in the patient's language (not the reader's)."""
-    with translation.override(context["report_language"]):
+def render_body(context: dict, *, zone: str | None = None) -> str:
+    """The report body in the patient's language (not the reader's), its times in `zone` (the reader's on the
+    page, core.zones) or the deployment's (the PDF); the signature names the zone."""
+    with translation.override(context["report_language"]), timezone.override(zone or settings.TIME_ZONE):
         return render_to_string("opinions/_report_body.html", context)
 
 

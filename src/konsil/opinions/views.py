@@ -27,6 +27,7 @@ from konsil.cases.selectors import attachments_for, audit_list, cases_for, get_c
 from konsil.cases.services import transition
 from konsil.core import icd10
 from konsil.core.errors import DomainError, NotFound, PermissionDenied
+from konsil.core.zones import display_zone
 from konsil.records import reading
 from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
@@ -331,7 +332,7 @@ def _report_page_context(request, case) -> dict:
     context = report.report_context(case, request)
     if context["brand"].logo_png:
         context["logo_url"] = reverse("opinions:letterhead_logo", args=[context["brand"].organization_id])
-    context["report_body"] = report.render_body(context)
+    context["report_body"] = report.render_body(context, zone=display_zone(request))
     return context
 
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from konsil.core import authz
 from konsil.core.errors import DomainError, NotFound
 from konsil.core.errors import PermissionDenied as DomainPermissionDenied
+from konsil.core.zones import display_zone
 
 from . import billing, dashboard, enrolment, mandates, payments, selectors, services
 from .forms import (
@@ -260,7 +261,7 @@ def shared_report(request, pk, mandate):
         raise Http404(_("Referral not found.")) from None
     except DomainPermissionDenied as exc:
         raise DjangoPermissionDenied(str(exc.message)) from None
-    context["report_body"] = report.render_body(context)
+    context["report_body"] = report.render_body(context, zone=display_zone(request))
     return render(request, "programs/report.html", {**context, "program": program, "mandate_pk": mandate})
 
 
