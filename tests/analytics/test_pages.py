@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -95,6 +96,14 @@ def test_every_period_of_the_menu_reads_its_cases(client, leader, network):
         assert response.context["s"]["volume"]["total"] == total, params
         if params and params.get("period") == "custom":  # the range in the reader's date format
             assert "Cases submitted from Jan. 1, 2024 to Dec. 31, 2024" in response.content.decode()
+    body = client.get(page, {"period": "12m"}).content.decode()
+    freshness = body.split('id="freshness">')[1].split("</p>")[0]
+    assert "(UTC)" in freshness and "T" not in freshness.split("as of")[1].split("(")[0]  # not ISO
+    assert "Last 12 calendar months" in body
+    quarter = body.split('id="download-pdf">')[1].split("</a>")[0]
+    assert re.search(r"Report for \d{4}-Q[1-4] \(PDF\)", quarter)
+    client.cookies["konsil_tz"] = "Asia/Tokyo"  # the cached figures are kept per zone too
+    assert "(Asia/Tokyo)" in client.get(page, {"period": "12m"}).content.decode().split('id="freshness">')[1][:300]
     chosen = client.get(page, {"period": "all"}).content.decode()
     assert '<option value="all" selected>' in chosen  # the menu keeps "Any time"
 

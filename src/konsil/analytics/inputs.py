@@ -25,8 +25,8 @@ def specialty_choices():
     return BLANK + [(s.code, str(s)) for s in Specialty.objects.all()]
 
 
-PERIODS = [("all", _("Any time")), ("3m", _("Last 3 months")), ("12m", _("Last 12 months")),
-           ("24m", _("Last 24 months")), ("custom", _("Between the dates below"))]
+PERIODS = [("all", _("Any time")), ("3m", _("Last 3 calendar months")), ("12m", _("Last 12 calendar months")),
+           ("24m", _("Last 24 calendar months")), ("custom", _("Between the dates below"))]
 MONTHS = {"3m": 3, "12m": 12, "24m": 24}  # the periods that count calendar months back from today
 
 

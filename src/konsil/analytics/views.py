@@ -14,6 +14,7 @@ from konsil.core.errors import DomainError
 
 from . import inputs, selectors
 from .labels import STAGE_LABELS, verdict_labels
+from .pdf import quarter_bounds
 
 
 @login_required
@@ -37,14 +38,15 @@ def page(request):
     context.update({
         "s": summary, "query": query, "figures_key": figures_key(summary),
         "csv_url": f"{reverse('api:analytics-csv')}?{query}",
-        "pdf_url": f"{reverse('api:analytics-report')}?{query}",
+        "pdf_url": f"{reverse('api:analytics-report')}?{query}", "quarter": quarter_bounds(None)[0],
         "charts": _charts(summary), "stage_labels": STAGE_LABELS, "verdict_labels": verdict_labels(),
     })
     return render(request, "analytics/page.html", context)
 
 
 def figures_key(summary: dict) -> str:
-    """The page's figures section is rendered once per set of figures and language (a template fragment cache):
+    """The page's figures section is rendered once per set of figures, language and time zone (a template fragment
+    cache; the template adds the language and the zone to this key):
     the same figures give the same markup."""
     return hashlib.sha256(json.dumps(summary, sort_keys=True, default=str).encode()).hexdigest()
 
