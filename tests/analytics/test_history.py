@@ -90,3 +90,23 @@ def test_history_keeps_each_step_at_its_moment(network):
     for name in ("submitted_triaged", "triaged_offered", "offered_accepted", "accepted_delivered"):
         assert stages[name]["n"] > 50, name
         assert 0 < stages[name]["median_hours"] < 200, (name, stages[name]["median_hours"])
+
+
+def test_history_opinions_read_whole_and_verify(network):
+    """A delivered history case's report has words, a confidence and a signature that verifies (it said "the
+    content does not match what was signed")."""
+    from konsil.opinions.models import Opinion
+    from konsil.opinions.report import plain_summary
+    from konsil.opinions.services import verify_signature
+
+    make_specialist(network, specialty="cardiology", states=("CA", "FL"))
+    seed_history(60, network=network)
+    opinions = list(Opinion.objects.filter(case__reference__startswith="H-"))
+    assert opinions and all(verify_signature(o) and o.verify_code and o.narrative and o.confidence
+                            for o in opinions)
+    referred = {o.pk: o.case.diagnoses.get().code for o in opinions}
+    for opinion in opinions:
+        if opinion.diagnosis_verdict == "changed":  # a different diagnosis, not the one referred
+            assert opinion.revised_diagnosis and opinion.revised_diagnosis != referred[opinion.pk]
+        lines = plain_summary(opinion, "a more precise diagnosis")
+        assert lines and all(line.strip().rstrip(".:") for line in lines)

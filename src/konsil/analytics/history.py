@@ -42,6 +42,20 @@ CODES = {"medical_oncology": ("C34.11", None), "breast_oncology": ("C50.411", "f
          "surgical_oncology": ("C25.0", None), "hematology": ("D46.9", None), "rheumatology": ("M06.9", None),
          "urology": ("N40.1", "male"), "nephrology": ("N18.4", None), "pulmonology": ("J84.10", None),
          "dermatology": ("C43.59", None)}
+# What a history opinion says, by verdict: enough for its report to read whole and its signature to verify.
+DIAGNOSIS_TEXT = {"confirmed": "The records and imaging support the diagnosis as referred.",
+                  "refined": "The diagnosis stands and is made more precise by the imaging reviewed.",
+                  "changed": "The records point to a different diagnosis than the one referred."}
+# The diagnosis a "changed" opinion reaches instead, by specialty (ICD-10-CM).
+CHANGED_TO = {"medical_oncology": "D86.0", "breast_oncology": "N60.11", "cardiology": "K21.9",
+              "orthopedic_surgery": "M22.41", "spine_surgery": "M48.062", "neurology": "R55", "neurosurgery": "G93.0",
+              "gastroenterology": "K51.90", "endocrinology": "E06.1", "radiation_oncology": "N40.1",
+              "surgical_oncology": "K86.1", "hematology": "D61.9", "rheumatology": "M15.0", "urology": "N32.0",
+              "nephrology": "N18.30", "pulmonology": "J67.9", "dermatology": "D22.5"}
+TREATMENT_TEXT = {"agree": "The proposed treatment is appropriate; go ahead as planned.",
+                  "modify": "The proposed treatment is appropriate with changes to its extent and timing.",
+                  "alternative": "A less invasive alternative should be tried first, with review in three months.",
+                  "against": "The proposed treatment is not recommended on the present findings."}
 GIVEN = ["Alex", "Maria", "James", "Wei", "Fatima", "Kenji", "Olga", "Luis", "Amara", "Noah", "Priya", "Sam"]
 FAMILY = ["Smith", "García", "Nguyen", "Kim", "Johnson", "Patel", "Brown", "López", "Chen", "Okafor", "Silva"]
 
@@ -254,9 +268,7 @@ def _create(plans: list[dict], pools: Pools) -> None:
                 offers.append(Offer(case=case, specialist=author, status=status, attempt=k + 1,
                                     responded_at=stages.get("accepted"), created_at=stages["offered"]))
             if p["diagnosis"]:
-                opinions.append(Opinion(case=case, author=author, diagnosis_verdict=p["diagnosis"],
-                                        treatment_verdict=p["treatment"], signed_by=author.user,
-                                        signed_at=stages["delivered"], created_at=stages["accepted"]))
+                opinions.append(_opinion(case, author, p, stages))
         if p["agreed"] is not None and "triaged" in stages:
             decisions.append(TriageDecision(case=case, chosen_specialty_id=p["specialty"],
                                             chosen_urgency=p["urgency"], agreed=p["agreed"],
@@ -278,6 +290,25 @@ def _create(plans: list[dict], pools: Pools) -> None:
         Enrollment.objects.bulk_create([Enrollment(case=case, program=program, member=member, eligible=True,
                                                    service=case.preferred_delivery)
                                         for case, program, member in enrollments])
+
+
+def _opinion(case, author, p: dict, stages: dict):
+    """A signed history opinion with its words and content hash, as signing would have frozen it."""
+    from konsil.opinions.models import Opinion, new_verify_code
+    from konsil.opinions.services import content_hash
+
+    text = DIAGNOSIS_TEXT[p["diagnosis"]]
+    opinion = Opinion(
+        case=case, author=author, diagnosis_verdict=p["diagnosis"], treatment_verdict=p["treatment"],
+        revised_diagnosis={"refined": p["code"], "changed": CHANGED_TO.get(p["specialty"], "")}.get(p["diagnosis"], ""),
+        diagnosis_comment=text if p["diagnosis"] != "confirmed" else "",
+        treatment_recommendation=TREATMENT_TEXT[p["treatment"]], answers={}, further_tests="",
+        narrative=f"{text} {TREATMENT_TEXT[p['treatment']]}",
+        confidence="high" if p["diagnosis"] == "confirmed" else "moderate",
+        signed_by=author.user, signed_at=stages["delivered"], created_at=stages["accepted"],
+        verify_code=new_verify_code())
+    opinion.content_hash = content_hash(opinion)
+    return opinion
 
 
 def _create_backdated(model, rows: list) -> None:
