@@ -81,7 +81,10 @@ def test_history_keeps_each_step_at_its_moment(network):
     seed_history(120, network=network)
     now = timezone.now()
     case = Case.objects.filter(reference__startswith="H-", status="delivered").order_by("submitted_at").first()
-    moments = [change.created_at for change in StatusChange.objects.filter(case=case).order_by("created_at")]
+    changes = list(StatusChange.objects.filter(case=case).order_by("created_at"))
+    moments = [change.created_at for change in changes]
+    assert [c.to_status for c in changes] == ["submitted", "triaged", "offered", "accepted", "in_review", "signed",
+                                              "delivered"]  # every step the case page shows, in order
     assert case.created_at < case.submitted_at <= moments[0] and moments[-1] == case.delivered_at
     assert (now - moments[-1]).days > 30  # the oldest delivered case, not today
     assert case.offers.first().created_at < now - (now - case.submitted_at) / 2

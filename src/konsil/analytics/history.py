@@ -258,8 +258,8 @@ def _create(plans: list[dict], pools: Pools) -> None:
         cases.append(case)
         if p["code"]:
             codes.append(CaseDiagnosis(case=case, code=p["code"], created_at=case.created_at))
-        previous = "submitted"
-        for target, moment in stages.items():
+        previous = "draft"
+        for target, moment in _timeline(p["submitted"], stages):
             changes.append(StatusChange(case=case, action=target, from_status=previous, to_status=target,
                                         role="system", created_at=moment))
             previous = target
@@ -290,6 +290,18 @@ def _create(plans: list[dict], pools: Pools) -> None:
         Enrollment.objects.bulk_create([Enrollment(case=case, program=program, member=member, eligible=True,
                                                    service=case.preferred_delivery)
                                         for case, program, member in enrollments])
+
+
+def _timeline(submitted: datetime, stages: dict) -> list[tuple[str, datetime]]:
+    """Every step a case page shows, in order: submitted, the measured stages, and a delivered case's review
+    started an hour after acceptance (or sooner) and its opinion signed minutes before delivery."""
+    steps = [("submitted", submitted), *stages.items()]
+    if "delivered" in stages:
+        accepted, delivered = stages["accepted"], stages["delivered"]
+        review = accepted + min(timedelta(hours=1), (delivered - accepted) / 4)
+        signed = delivered - min(timedelta(minutes=5), (delivered - review) / 2)
+        steps[-1:-1] = [("in_review", review), ("signed", signed)]
+    return steps
 
 
 def _opinion(case, author, p: dict, stages: dict):
