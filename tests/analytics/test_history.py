@@ -113,3 +113,14 @@ def test_history_opinions_read_whole_and_verify(network):
             assert opinion.revised_diagnosis and opinion.revised_diagnosis != referred[opinion.pk]
         lines = plain_summary(opinion, "a more precise diagnosis")
         assert lines and all(line.strip().rstrip(".:") for line in lines)
+
+
+def test_history_prefers_a_specialist_licensed_where_the_patient_lives(network):
+    ca = make_specialist(network, specialty="cardiology", states=("CA",))
+    make_specialist(network, specialty="cardiology", states=("NY",))
+    seed_history(150, network=network)
+    assigned = Case.objects.filter(reference__startswith="H-", specialty_id="cardiology",
+                                   assigned_specialist__isnull=False).select_related("patient")
+    in_ca = [c for c in assigned if c.patient.state == "CA"]
+    assert in_ca and all(c.assigned_specialist_id == ca.pk for c in in_ca)
+

@@ -90,7 +90,8 @@ def _pools(network) -> Pools:
     coordinator = Membership.objects.filter(organization=network, role="coordinator", active=True).first()
     known = set(Specialty.objects.values_list("code", flat=True))
     specialties = {code: w for code, w in SPECIALTIES.items() if code in known} or {c: 1 for c in list(known)[:5]}
-    everyone = list(Specialist.objects.filter(network=network).prefetch_related("specialties", "subspecialties"))
+    everyone = list(Specialist.objects.filter(network=network).prefetch_related("specialties", "subspecialties",
+                                                                                "licenses"))
     by_group: dict = {}
     for person in everyone:
         for s in [*person.specialties.all(), *person.subspecialties.all()]:
@@ -245,6 +246,8 @@ def _create(plans: list[dict], pools: Pools) -> None:
     cases, changes, offers, decisions, opinions, outcomes, enrollments, codes = [], [], [], [], [], [], [], []
     for p, patient, identity in zip(plans, patients, identities, strict=True):
         people = pools.specialists.get(p["specialty"]) or pools.everyone
+        licensed = [x for x in people if any(lic.state == p["state"] for lic in x.licenses.all())]
+        people = licensed or people  # a specialist licensed where the patient lives, when the network has one
         author = people[p["i"] % len(people)] if people else None
         stages = p["stages"]
         case = Case(reference=f"{PREFIX}{p['i']:07d}", network=pools.network, sponsor=p["sponsor"], patient=patient,
