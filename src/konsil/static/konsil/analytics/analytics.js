@@ -60,10 +60,13 @@
         function draw(measure) {
           var values = data.map.map(function (r) { return { name: r.state, value: r[measure], label: r.name }; });
           var numbers = values.map(function (v) { return v.value; }).filter(function (v) { return v !== null; });
+          var narrow = mapEl.clientWidth < 600;  /* on a phone the key goes under the map, not over the West */
           chart.setOption({
             visualMap: { min: 0, max: Math.max(1, Math.max.apply(null, numbers.concat([0]))), calculable: true,
-              left: 0, bottom: 0, inRange: { color: ["#eef3f9", "#1d5fa7"] }, text: [L[measure], ""] },
+              orient: narrow ? "horizontal" : "vertical", left: narrow ? "center" : 0, bottom: 0,
+              inRange: { color: ["#eef3f9", "#1d5fa7"] }, text: [L[measure], ""] },
             series: [{ type: "map", map: "us-albers", projection: identity, roam: false, name: L[measure],
+              top: 8, bottom: narrow ? 64 : 8, left: narrow ? 8 : 96, right: 8,
               data: values, emphasis: { label: { show: false } } }]
           }, { replaceMerge: ["series"] });
           mapEl.setAttribute("data-measure", measure);
