@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Min, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from konsil.accounts.roles import Role
@@ -64,7 +65,7 @@ def members_for(user, program: Program, *, member_id: str = "", birth_date=None,
     if birth_date is not None:
         rows = rows.filter(Member.matching_birth_date(birth_date))
     if coverage:
-        rows = rows.filter(_coverage(coverage, today))
+        rows = rows.filter(_coverage(coverage, today or timezone.localdate()))
     return rows.order_by("member_id")
 
 
