@@ -171,7 +171,7 @@ def test_a_refused_claim_on_the_billing_page_says_why_and_leaves_the_invoice_for
     assert "This field is required" not in body  # the invoice form was not part of that post
 
 
-def test_a_program_priced_per_claim_is_billed_by_claims_not_invoices(
+def test_a_program_priced_per_claim_says_its_invoice_is_a_statement_and_lists_the_newest_claim_first(
         client, login, payer_program, network, walker, network_admin, coordinator, billing_profile):
     from django.urls import reverse
 
@@ -179,19 +179,18 @@ def test_a_program_priced_per_claim_is_billed_by_claims_not_invoices(
     payer_program.save()
     first = delivered_case(payer_program, network, walker, add_member(payer_program, "P1", family_name="Roe"))
     second = delivered_case(payer_program, network, walker, add_member(payer_program, "P2", family_name="Poe"))
-    with pytest.raises(Conflict) as refused:
-        billing.issue_invoice(actor=coordinator, program=payer_program, data=month())
-    assert refused.value.code == "billed_by_claims"
     login(client, network_admin)
     url = reverse("programs:billing", kwargs={"pk": payer_program.pk})
     body = client.get(url).content.decode()
-    assert 'id="by-claim"' in body and 'id="issue-h"' not in body and 'id="uninvoiced"' not in body
+    assert 'id="by-claim"' in body and "not a second bill" in body and 'id="issue-h"' in body
     for enrollment in (first, second):
         client.post(url, {"enrollment": str(enrollment.pk)})
     body = client.get(url).content.decode()
     # the claim just made comes first, in a table that stacks on a phone
     assert body.index(second.case.reference) < body.index(first.case.reference)
     assert 'data-label="Control number"' in body
+    invoice = billing.issue_invoice(actor=coordinator, program=payer_program, data=month())  # the statement
+    assert invoice.lines.count() == 2
 
 
 def test_a_case_without_a_roster_member_is_not_offered_a_claim(

@@ -87,9 +87,6 @@ def issue_invoice(*, actor, program: Program, data) -> Invoice:
     again). The program's row is locked while the periods are compared, so two overlapping requests cannot both
     pass."""
     authz.require("programs.issue_invoice", actor, program)
-    if program.pricing == Pricing.CLAIM:
-        raise Conflict(_("This program is billed by 837P claims, one per delivered case: not by invoice."),
-                       code="billed_by_claims")
     start, end = period(data if isinstance(data, dict) else {})
     try:
         with transaction.atomic():

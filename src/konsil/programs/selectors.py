@@ -185,12 +185,13 @@ def uninvoiced_for(user, program: Program) -> QuerySet[Enrollment]:
 def billing_state(user, program: Program) -> dict:
     """What the billing page says is left to bill: delivered cases, those not invoiced (with the first and last
     delivery among them, to choose the period) and those without a claim. Per-case invoices only: a
-    per-member-per-month invoice bills covered lives and a per-claim program bills by claims (`uninvoiced` is
-    None); a case without a roster member cannot be claimed (`no_member`)."""
+    per-member-per-month invoice bills covered lives, not cases (`uninvoiced` is None); a per-claim program's
+    invoice is the period's statement of its claimed cases (`by_claim`); a case without a roster member cannot be
+    claimed (`no_member`)."""
     from .models import Pricing
 
     uninvoiced = None
-    if program.pricing == Pricing.CASE_RATE:  # per member per month and per claim bill no case on an invoice
+    if program.pricing != Pricing.PMPM:
         uninvoiced = uninvoiced_for(user, program).aggregate(
             n=Count("pk"), first=Min("case__delivered_at"), last=Max("case__delivered_at"))
     unclaimed = billable_for(user, program)
