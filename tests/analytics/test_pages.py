@@ -202,3 +202,12 @@ def test_the_cached_figures_speak_each_reader_s_language(client, leader, network
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
     spanish = client.get("/api/v1/analytics/summary/", {"period": "12m"}, HTTP_ACCEPT_LANGUAGE="es").json()
     assert "Oncología Médica" in str(spanish) and "Medical Oncology" not in str(spanish)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-03-31", dt.date(2026, 3, 31)), ("2026-03-31T04:58:00+00:00", dt.datetime(2026, 3, 31, 4, 58, tzinfo=dt.UTC)),
+    ("2026-13-45", "2026-13-45"), ("", ""), (None, None), ("2026-01", "2026-01")])
+def test_isodate_reads_figures_dates_and_leaves_anything_else(value, expected):
+    from konsil.analytics.templatetags.analytics_tags import isodate
+
+    assert isodate(value) == expected
