@@ -73,8 +73,9 @@ def test_kill_9_mid_study_completes_once_after_restart(make_stack, redis):
     assert halfway["status"] == "processing" and halfway["instances"] == 4  # written, not yet marked ready
     stack.kill9(worker)
     stack.start_worker("bulk", log="worker2")
-    state = wait_for(lambda: (s := record_state(stack, record))["status"] == "ready" and s, 120,
-                     what="the study after restart")
+    # the record turns ready inside the task; its run is marked done as the task returns, a moment later
+    state = wait_for(lambda: (s := record_state(stack, record))["status"] == "ready"
+                     and all(run[0] != "running" for run in s["runs"]) and s, 120, what="the study after restart")
     assert state["instances"] == 4 and state["entries"] == 4  # started again from nothing: no duplicates
     assert state["processed"] == 1 and state["runs"] == [["done", 2]]
     assert stack.py(VERIFY)["ok"]
