@@ -17,8 +17,9 @@ out); figure: Case.submitted_at to the TriageProposal, p50/p95, target p95 <= 2 
 
 Knobs: BENCH_LOAD_SECONDS (per phase, default 10), BENCH_LOAD_CLIENTS (default 8,32,64), BENCH_LOAD_ENGINES
 (default sqlite,postgresql), BENCH_LOAD_WORKERS / BENCH_LOAD_THREADS (default: KONSIL_WEB_WORKERS/THREADS, 2 and 4),
-BENCH_LOAD_PG (server URL without database, default postgres://postgres@127.0.0.1:5432), KONSIL_GC_FREEZE (passed on
-to the servers; 0 measures them without core.startup's gc.freeze).
+BENCH_LOAD_PG (server URL without database, default postgres://postgres@127.0.0.1:5432); passed on to the servers,
+for same-run baselines: KONSIL_GC_FREEZE (0: without core.startup's gc.freeze), KONSIL_DB_PREPARED (0: every
+statement parsed and planned per run, as before) and KONSIL_AUDIT_SEAL (commit or inline).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tests.ops.stack import Redis, Stack, migrated_template  # noqa: E402
 from tests.ops.webserver import Client, start_web  # noqa: E402
+
+PASSED_ON = ("KONSIL_GC_FREEZE", "KONSIL_DB_PREPARED", "KONSIL_AUDIT_SEAL")
 
 SEED = """
 import uuid
@@ -396,8 +399,9 @@ def main() -> None:
     workers = int(os.environ.get("BENCH_LOAD_WORKERS") or os.environ.get("KONSIL_WEB_WORKERS") or 2)
     threads = int(os.environ.get("BENCH_LOAD_THREADS") or os.environ.get("KONSIL_WEB_THREADS") or 4)
     rates = {"KONSIL_API_RATE": "100000000/hour"}  # the benchmark measures the server, not the throttle
-    if os.environ.get("KONSIL_GC_FREEZE"):  # passed on (the stack drops the caller's KONSIL_ settings): 0 = baseline
-        rates["KONSIL_GC_FREEZE"] = os.environ["KONSIL_GC_FREEZE"]
+    for knob in PASSED_ON:  # the stack drops the caller's KONSIL_ settings: these are passed on (baselines)
+        if os.environ.get(knob):
+            rates[knob] = os.environ[knob]
     with tempfile.TemporaryDirectory(prefix="konsil-bench-load-") as folder:
         template = migrated_template(Path(folder) / "template")
         if "sqlite" in engines:

@@ -169,6 +169,11 @@ elif os.environ.get("KONSIL_DB_POOL"):  # PostgreSQL: "min:max" pooled connectio
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": int(_min or 1),
                                                               "max_size": int(_max or _min or 4), "timeout": 10}
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+# PostgreSQL: values bound by the server and statements prepared per connection from their second run (psycopg's
+# prepare_threshold): the server parses and plans each hot query once per connection instead of once per request
+# (reads +24% in bench-load). KONSIL_DB_PREPARED=0 behind a pooler in transaction mode (PgBouncer), which cannot.
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("KONSIL_DB_PREPARED", True):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

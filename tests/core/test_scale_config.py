@@ -54,6 +54,21 @@ def test_pooled_connections_on_the_real_postgresql():
     assert result.stdout.split() == ["ConnectionPool", "42"]
 
 
+@pytest.mark.parametrize(("flag", "prepared"), [(None, True), ("0", False)])
+def test_hot_statements_are_prepared_once_per_connection_on_the_real_postgresql(flag, prepared):
+    """Values bound by the server and a statement prepared from its second run (KONSIL_DB_PREPARED, on by default;
+    0 for PgBouncer in transaction mode): the server no longer parses and plans it on every request."""
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'konsil.settings'; django.setup();"
+            "from django.db import connection; c = connection.cursor();"
+            "[c.execute('SELECT datname FROM pg_database WHERE oid = %s', [i]) for i in range(3)];"
+            "c.execute('SELECT count(*) FROM pg_prepared_statements'); print(c.fetchone()[0])")
+    env = {k: v for k, v in os.environ.items() if k != "KONSIL_DB_PREPARED"}
+    env.update({"DATABASE_URL": PG, "KONSIL_DB_POOL": "1:2", **({"KONSIL_DB_PREPARED": flag} if flag else {})})
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (int(result.stdout.split()[-1]) > 0) is prepared
+
+
 def test_run_flags_choose_workers_and_threads():
     web = cli.child_commands("127.0.0.1", 8000, worker=False, web_workers=6, threads=12)[0][1]
     assert web[web.index("--workers") + 1] == "6" and web[web.index("--threads") + 1] == "12"
