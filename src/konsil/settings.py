@@ -174,6 +174,7 @@ elif os.environ.get("KONSIL_DB_POOL"):  # PostgreSQL: "min:max" pooled connectio
 # (reads +24% in bench-load). KONSIL_DB_PREPARED=0 behind a pooler in transaction mode (PgBouncer), which cannot.
 if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("KONSIL_DB_PREPARED", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
+    DATABASES["default"]["ENGINE"] = "konsil.core.dbbackends.postgresql"  # bulk writes batched under 65,535 values
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

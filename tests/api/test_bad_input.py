@@ -369,6 +369,10 @@ def test_bad_filters_and_notification_ids(patient_api):
     assert response.status_code == 400 and "ids.0" in response.json()["errors"]
     response = patient_api.post(f"{API}/notifications/read/", {}, format="json")
     assert response.status_code == 400 and "ids" in response.json()["errors"]
+    many = [str(uuid.uuid4()) for _ in range(1001)]  # a bounded list (one bind parameter per id on PostgreSQL)
+    response = patient_api.post(f"{API}/notifications/read/", {"ids": many}, format="json")
+    assert response.status_code == 400 and "ids" in response.json()["errors"]
+    assert patient_api.post(f"{API}/notifications/read/", {"ids": many[:1000]}, format="json").status_code == 200
 
 
 def test_bad_directory_filters(api, coordinator):

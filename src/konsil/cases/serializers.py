@@ -112,7 +112,8 @@ class MessageInputSerializer(StrictSerializer):
 
 
 class NotificationsReadSerializer(StrictSerializer):
-    ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+    # bounded: a list becomes one bind parameter per id on PostgreSQL (at most 65,535 per statement)
+    ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
     all = serializers.BooleanField(required=False)
 
     def validate(self, attrs):

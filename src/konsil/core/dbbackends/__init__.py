@@ -1,0 +1,1 @@
+"""Database backends: Django's, with what Konsil's settings need of them."""
