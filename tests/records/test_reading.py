@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -60,6 +61,18 @@ def test_files_json(records, draft_case, patient_user, as_user):
     assert files["later.jpg"]["status_label"] == "Queued"
     assert all(f["download_url"] for f in files.values())
     assert audited("records.list", patient_user, object_id=str(draft_case.pk))
+
+
+def test_files_json_writes_its_dates_as_the_page_does(records, draft_case, patient_user, as_user):
+    """The widget redraws the list from files.json: its dates in the page's format, language and reader's zone."""
+    Attachment.objects.filter(case=draft_case).update(created_at=dt.datetime(2026, 10, 23, 3, 30, tzinfo=dt.UTC))
+    client = as_user(patient_user)
+    client.cookies["konsil_tz"] = "America/Los_Angeles"
+    url = reverse("records:files", kwargs={"pk": draft_case.pk})
+    labels = {f["created_label"] for f in client.get(url).json()["files"]}
+    assert labels == {"Oct. 22, 2026, 8:30 p.m."}  # Django's DATETIME_FORMAT for English, in Los Angeles
+    labels = {f["created_label"] for f in client.get(url, HTTP_ACCEPT_LANGUAGE="es").json()["files"]}
+    assert labels == {"22 de octubre de 2026 a las 20:30"}
 
 
 def test_imaging_json(records, draft_case, specialist, as_user):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import cachetools
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
@@ -26,6 +28,7 @@ from konsil.cases.models import Attachment
 from konsil.cases.selectors import get_case
 from konsil.core import files, streams
 from konsil.core.errors import NotFound
+from konsil.core.zones import display_zone
 
 from . import dicom, render, selectors
 from .errors import REASONS, RecordRejected
@@ -78,7 +81,8 @@ def describe(record: Attachment) -> str:
     return " · ".join(parts)
 
 
-def record_json(case, record: Attachment, thumbs: dict) -> dict:
+def record_json(case, record: Attachment, thumbs: dict, when) -> dict:
+    """One record as the upload widget lists it; `when` writes a moment as the page does (`_moment_writer`)."""
     return {
         "id": str(record.pk), "name": record.filename, "kind": record.kind or None, "status": record.status,
         "status_label": str(Attachment.Processing(record.status).label),
@@ -87,7 +91,7 @@ def record_json(case, record: Attachment, thumbs: dict) -> dict:
         "download_url": reverse("cases:attachment", kwargs={"pk": case.pk, "att": record.pk}),
         "thumbnail_url": reverse("records:derivative", kwargs={"pk": thumbs[record.pk]}) if record.pk in thumbs
         else None,
-        "created_at": record.created_at.isoformat(),
+        "created_at": record.created_at.isoformat(), "created_label": when(record.created_at),
     }
 
 
@@ -139,9 +143,10 @@ def record_rows(records) -> list:
     return sorted(rows, key=lambda row: row.created_at)
 
 
-def folder_json(batch, group: list) -> dict:
+def folder_json(batch, group: list, when) -> dict:
     """One line for a folder of DICOM files: its worst state and its counts."""
     status = folder_status(group)
+    first = min(r.created_at for r in group)
     failed = sum(r.status == Attachment.Processing.FAILED for r in group)
     ready = sum(r.status == Attachment.Processing.READY for r in group)
     detail = ngettext("%(n)d image", "%(n)d images", ready) % {"n": ready}
@@ -153,13 +158,20 @@ def folder_json(batch, group: list) -> dict:
         "id": f"batch-{batch}", "name": folder_name(group), "kind": "dicom", "status": status,
         "status_label": str(Attachment.Processing(status).label), "error": "", "size": size,
         "size_label": filesizeformat(size), "detail": detail, "download_url": None, "thumbnail_url": None,
-        "created_at": min(r.created_at for r in group).isoformat(),
+        "created_at": first.isoformat(), "created_label": when(first),
     }
 
 
 def first_thumbnails(records) -> dict:
     rows = Derivative.objects.filter(attachment__in=records, kind=Derivative.Kind.THUMBNAIL, index=0)
     return dict(rows.values_list("attachment_id", "pk"))
+
+
+def _moment_writer(request):
+    """Date and time as the case page writes them (its language's DATETIME_FORMAT, in the reader's zone), so that
+    the list the widget redraws reads like the page around it."""
+    zone = ZoneInfo(display_zone(request))
+    return lambda value: formats.date_format(timezone.localtime(value, zone), "DATETIME_FORMAT")
 
 
 @login_required
@@ -170,7 +182,9 @@ def files_json(request, pk):
     records = list(selectors.records_for(request.user, case))
     thumbs = first_thumbnails(records)
     singles, folders = split_folder_uploads(records)
-    rows = [record_json(case, r, thumbs) for r in singles] + [folder_json(b, group) for b, group in folders.items()]
+    when = _moment_writer(request)
+    rows = [record_json(case, r, thumbs, when) for r in singles] + [
+        folder_json(b, group, when) for b, group in folders.items()]
     response = JsonResponse({"files": sorted(rows, key=lambda row: row["created_at"])})
     response["Cache-Control"] = NO_STORE
     return response

@@ -714,7 +714,7 @@
     var meta = make("p", "record-meta small");
     meta.appendChild(make("span", "pill file-status file-status-" + status.replace(/[^a-z_]/g, ""),
       file.status_label || status));
-    var facts = [formatBytes(file.size), file.detail, formatDate(file.created_at)].filter(Boolean).join(" · ");
+    var facts = [formatBytes(file.size), file.detail, file.created_label || formatDate(file.created_at)].filter(Boolean).join(" · ");
     meta.append(" ", make("span", "muted", facts));
     body.append(name, meta);
     if (file.error) body.appendChild(make("p", "field-error", file.error));
