@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import cachetools
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
@@ -28,6 +27,7 @@ from konsil.cases.models import Attachment
 from konsil.cases.selectors import get_case
 from konsil.core import files, streams
 from konsil.core.errors import NotFound
+from konsil.core.templatetags.konsil_ui import moment
 from konsil.core.zones import display_zone
 
 from . import dicom, render, selectors
@@ -82,7 +82,7 @@ def describe(record: Attachment) -> str:
 
 
 def record_json(case, record: Attachment, thumbs: dict, when) -> dict:
-    """One record as the upload widget lists it; `when` writes a moment as the page does (`_moment_writer`)."""
+    """One record as the upload widget lists it; `when` writes a moment as the page does (konsil_ui's `moment`)."""
     return {
         "id": str(record.pk), "name": record.filename, "kind": record.kind or None, "status": record.status,
         "status_label": str(Attachment.Processing(record.status).label),
@@ -167,13 +167,6 @@ def first_thumbnails(records) -> dict:
     return dict(rows.values_list("attachment_id", "pk"))
 
 
-def _moment_writer(request):
-    """Date and time as the case page writes them (its language's DATETIME_FORMAT, in the reader's zone), so that
-    the list the widget redraws reads like the page around it."""
-    zone = ZoneInfo(display_zone(request))
-    return lambda value: formats.date_format(timezone.localtime(value, zone), "DATETIME_FORMAT")
-
-
 @login_required
 @require_GET
 def files_json(request, pk):
@@ -182,9 +175,9 @@ def files_json(request, pk):
     records = list(selectors.records_for(request.user, case))
     thumbs = first_thumbnails(records)
     singles, folders = split_folder_uploads(records)
-    when = _moment_writer(request)
-    rows = [record_json(case, r, thumbs, when) for r in singles] + [
-        folder_json(b, group, when) for b, group in folders.items()]
+    with timezone.override(display_zone(request)):  # dates as the page around the list writes them
+        rows = [record_json(case, r, thumbs, moment) for r in singles] + [
+            folder_json(b, group, moment) for b, group in folders.items()]
     response = JsonResponse({"files": sorted(rows, key=lambda row: row["created_at"])})
     response["Cache-Control"] = NO_STORE
     return response
