@@ -151,8 +151,16 @@ def test_a_small_record_reads_its_size_as_the_server_writes_it(browser, serial_l
     row = page.inner_text("[data-upload-widget] [data-status=ready]")
     assert "90\xa0bytes" in row or "90 bytes" in row, row
     assert "90B" not in row
+    from types import SimpleNamespace
+
     from django.utils import timezone
 
-    today = timezone.localtime()
-    assert f"{today:%B} {today.day}, {today.year}" in row, row  # the long date, as the page writes its dates
+    from konsil.cases.models import Attachment
+    from konsil.core.templatetags.konsil_ui import moment
+    from konsil.core.zones import display_zone
+
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}  # the reader's zone, as konsil.js sent it
+    record = Attachment.objects.filter(case=case).latest("created_at")
+    with timezone.override(display_zone(SimpleNamespace(COOKIES=cookies))):
+        assert moment(record.created_at) in row, row  # as the page's own list writes it (DATETIME_FORMAT)
     assert page.inner_text("[data-upload-widget] [data-status=ready] .record-thumb") == "TXT"  # not its kind, TEXT
