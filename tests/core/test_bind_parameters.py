@@ -29,7 +29,7 @@ def test_the_postgresql_settings_bind_on_the_server_through_konsils_backend():
 
 def test_a_bulk_insert_past_the_limit_is_written_in_batches():
     user = make_user(Role.PATIENT, OrganizationFactory())
-    width = len([f for f in Notification._meta.concrete_fields])
+    width = len(Notification._meta.concrete_fields)
     rows = MAX_BIND_PARAMETERS // width + 500  # one statement would need more than 65,535 values
     Notification.objects.bulk_create([Notification(user=user, kind="case.update") for _ in range(rows)])
     assert Notification.objects.filter(user=user).count() == rows

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, models
+from django.db.models import Count
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -80,6 +81,27 @@ def test_rows_of_a_values_list_and_of_a_union(cases):
     long_ago = timezone.now() - timezone.timedelta(days=1)
     assert pairs(pk=first.pk, since=long_ago) == [(first.reference, first.status)]
     assert pairs(pk=first.pk, since=timezone.now() + timezone.timedelta(days=1)) == []
+
+
+def test_rows_of_a_values_list_with_annotations_come_in_the_orm_order(cases):
+    """Annotations listed before, after or between fields, and grouped counts: the rows the ORM gives."""
+    network = cases[0].network_id
+    shapes = {
+        "grouped": lambda net: Case.objects.filter(network=net).order_by().values_list("status").annotate(
+            n=Count("id")),
+        "before": lambda net: Case.objects.filter(network=net).annotate(asked=Count("questions")).values_list(
+            "asked", "reference").order_by("reference"),
+        "between": lambda net: Case.objects.filter(network=net).annotate(asked=Count("questions")).values_list(
+            "reference", "asked", "created_at").order_by("reference"),
+        "flat": lambda net: Case.objects.filter(network=net).annotate(asked=Count("questions")).values_list(
+            "asked", flat=True).order_by("asked"),
+    }
+    for name, build in shapes.items():
+        read = Prepared(Case, build, net=ID)
+        assert read.compiled("default") is not None, name
+        assert read(net=network) == list(build(network)), name
+    rows = Prepared(Case, shapes["between"], net=ID)(net=network)
+    assert {reference: asked for reference, asked, _created in rows} == {cases[0].reference: 1, cases[1].reference: 2}
 
 
 def test_values_of_one_kind_are_told_apart(cases):

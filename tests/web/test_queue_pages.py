@@ -55,6 +55,33 @@ def test_delivered_cases_come_after_every_case_in_work(client, login, coordinato
     assert references(body) == [routine.reference] and "Select a valid choice" in body
 
 
+def test_queue_pages_through_more_cases_than_one_page(client, login, coordinator, patient_user, network):
+    """The queue as it opens reads its first page prepared and counts it from the status counts: the pages
+    together list every case in work once, in the queue's order, with the same pager as a filtered queue."""
+    from django.utils import timezone
+
+    from konsil.cases.models import Case
+    from konsil.cases.selectors import QUEUE_PAGE, coordinated_cases, in_queue_order
+
+    drafts = [make_draft(network, patient_user, urgency=("routine", "urgent", "stat")[i % 3])
+              for i in range(QUEUE_PAGE + 3)]
+    now = timezone.now()
+    for i, case in enumerate(drafts):  # submitted at distinct moments, one delivered: not in work
+        Case.objects.filter(pk=case.pk).update(status="delivered" if i == 7 else "submitted",
+                                               submitted_at=now - timezone.timedelta(minutes=i))
+    login(client, coordinator)
+    expected = list(in_queue_order(coordinated_cases(coordinator).exclude(status="delivered")).values_list(
+        "reference", flat=True))
+    first = client.get(url("cases:queue")).content.decode()
+    second = client.get(url("cases:queue"), {"page": 2}).content.decode()
+    assert references(first) + references(second) == expected and len(expected) == QUEUE_PAGE + 2
+    assert len(references(first)) == QUEUE_PAGE
+    filtered = client.get(url("cases:queue"), {"status": "in_work", "q": "K-"}).content.decode()  # counted by SQL
+    assert references(filtered) == references(first)
+    assert "Page 1 of 2" in first and "Page 1 of 2" in filtered and "Page 2 of 2" in second
+    assert references(client.get(url("cases:queue"), {"page": 9}).content.decode()) == references(second)
+
+
 def test_specialty_names_read_in_the_readers_language(client, login, coordinator, patient_user, network, walker):
     """The catalog's specialty names on the queue (its rows and its filter) and the case page, in Spanish."""
     from django.conf import settings

@@ -6,8 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case as SqlCase
-from django.db.models import Count, F, IntegerField, Value, When
+from django.db.models import Count, F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -19,7 +18,7 @@ from konsil.records import selectors as records_selectors
 from konsil.triage import selectors as triage_selectors
 
 from . import selectors, services, sla
-from .choices import IN_WORK_STATUSES, OPEN_STATUSES, Status, Urgency
+from .choices import IN_WORK_STATUSES, OPEN_STATUSES, Status
 from .forms import ALL, IN_WORK, OPEN, QueueFilterForm
 from .notify import path_for, text_for
 
@@ -42,14 +41,6 @@ def mine(request):
 
 # --- coordinator queue --------------------------------------------------------------------------------------
 
-URGENCY_RANK = SqlCase(When(urgency=Urgency.STAT, then=Value(0)), When(urgency=Urgency.URGENT, then=Value(1)),
-                       default=Value(2), output_field=IntegerField())
-# Delivered cases stay open (someone closes them) but wait for nobody's review: after every case still in work,
-# so that a new submission is never buried under last year's delivered STAT cases.
-DELIVERED_LAST = SqlCase(When(status=Status.DELIVERED, then=Value(1)), default=Value(0),
-                         output_field=IntegerField())
-
-
 @login_required
 def queue(request):
     """The coordinator's cases: counts per status, filters; at first the cases in work (delivered ones wait for
@@ -62,6 +53,9 @@ def queue(request):
     qs = selectors.coordinated_cases(user)
     chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
     status = chosen.get("status") or IN_WORK
+    counts = selectors.queue_counts(user)
+    totals = {IN_WORK: sum(n for s, n in counts.items() if s in IN_WORK_STATUSES),
+              OPEN: sum(n for s, n in counts.items() if s in OPEN_STATUSES)}
     if status in (IN_WORK, OPEN):
         qs = qs.filter(status__in=IN_WORK_STATUSES if status == IN_WORK else OPEN_STATUSES)
     elif status != ALL:
@@ -72,20 +66,20 @@ def queue(request):
         qs = qs.filter(specialty_id=chosen["specialty"])
     if chosen.get("q"):
         qs = qs.filter(reference__icontains=chosen["q"].strip())
-    qs = qs.annotate(delivered_last=DELIVERED_LAST, urgency_rank=URGENCY_RANK).order_by(
-        "delivered_last", "urgency_rank", F("submitted_at").asc(nulls_last=True), "created_at")
-    page = _page(request, selectors.for_queue(qs), 50)
+    cases = selectors.for_queue(selectors.in_queue_order(qs))
+    if status in (IN_WORK, OPEN) and not any(chosen.get(name) for name in ("urgency", "specialty", "q")):
+        # the queue as it opens: its size is already counted, its first page a prepared read
+        cases = selectors.QueueList(user, IN_WORK_STATUSES if status == IN_WORK else OPEN_STATUSES, totals[status],
+                                    cases)
+    page = _page(request, cases, selectors.QUEUE_PAGE)
     alerts = sla.queue_alerts(user)
     listed = {c.pk for c in page.object_list}
     selectors.audit_list(user, [*page.object_list, *(c for c in alerts.cases if c.pk not in listed)])
-    counts = selectors.queue_counts(user)
     statuses = [(value, label, counts.get(value, 0)) for value, label in Status.choices]
-    totals = {IN_WORK: sum(n for s, n in counts.items() if s in IN_WORK_STATUSES),
-              OPEN: sum(n for s, n in counts.items() if s in OPEN_STATUSES)}
     return render(request, "cases/queue.html", {
         "page": page, "form": form, "statuses": statuses, "totals": totals, "current_status": status,
         "triage_accuracy": triage_selectors.recent_accuracy(user),
-        "overdue_requests": records_selectors.overdue_for_coordinator(user)[:20],
+        "overdue_requests": records_selectors.overdue_for_coordinator(user),
         "alerts": alerts,
     })
 

@@ -15,6 +15,7 @@ from konsil.core.errors import NotFound
 from konsil.core.prepared import ID, MOMENT, Prepared
 
 from . import relations as rel
+from .choices import IN_WORK_STATUSES, OPEN_STATUSES, Status, Urgency
 from .models import Attachment, Case, Message, Notification, StatusChange
 
 CASE_RELATED = ("patient", "identity", "specialty", "assigned_specialist__user", "network")
@@ -107,6 +108,53 @@ def for_queue(cases: QuerySet[Case]) -> QuerySet[Case]:
         "specialty", "identity", "assigned_specialist__user").only(*QUEUE_FIELDS)
 
 
+# The queue's order: delivered cases stay open (someone closes them) but wait for nobody's review, so they come
+# after every case still in work (a new submission is never buried under last year's delivered STAT cases); then
+# STAT and urgent first, oldest submission first.
+URGENCY_RANK = models.Case(models.When(urgency=Urgency.STAT, then=models.Value(0)),
+                           models.When(urgency=Urgency.URGENT, then=models.Value(1)),
+                           default=models.Value(2), output_field=models.IntegerField())
+DELIVERED_LAST = models.Case(models.When(status=Status.DELIVERED, then=models.Value(1)), default=models.Value(0),
+                             output_field=models.IntegerField())
+QUEUE_PAGE = 50  # cases per page of the queue
+
+
+def in_queue_order(cases: QuerySet[Case]) -> QuerySet[Case]:
+    return cases.annotate(delivered_last=DELIVERED_LAST, urgency_rank=URGENCY_RANK).order_by(
+        "delivered_last", "urgency_rank", models.F("submitted_at").asc(nulls_last=True), "created_at")
+
+
+def _first_page(statuses) -> Prepared:
+    return Prepared(Case, lambda user: for_queue(in_queue_order(coordinated_by(user).filter(
+        status__in=statuses)))[:QUEUE_PAGE], user=ID)
+
+
+# The queue as it opens (the cases in work, or all open ones), compiled once: every load of the queue reads it.
+_FIRST_PAGES = {frozenset(statuses): _first_page(statuses) for statuses in (IN_WORK_STATUSES, OPEN_STATUSES)}
+
+
+class QueueList:
+    """The queue's unfiltered list of `statuses` for Paginator: its size is `total` (from the per-status counts the
+    page shows anyway), its first page one prepared read, later pages `cases` through the ORM."""
+
+    ordered = True
+
+    def __init__(self, user, statuses, total: int, cases: QuerySet[Case]):
+        self.user, self.first, self.total, self.cases = user, _FIRST_PAGES[frozenset(statuses)], total, cases
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index):
+        if isinstance(index, slice) and not index.start and index.step is None and index.stop is not None and (
+                index.stop <= QUEUE_PAGE):
+            return self.first(user=self.user.pk)[:index.stop]
+        return self.cases[index]
+
+
 def coordinated_cases(user) -> QuerySet[Case]:
     """`cases_for(user)` narrowed to the networks `user` coordinates (the queue), read without the user's other
     relations: a coordinator sees every case of the network anyway, so their ids are not read."""
@@ -196,11 +244,13 @@ def get_case(user, case_id, *, action: str = "case.read", audit: bool = True) ->
     return case
 
 
+_QUEUE_COUNTS = Prepared(Case, lambda user: coordinated_by(user).order_by().values_list("status").annotate(
+    n=Count("id")), user=ID)
+
+
 def queue_counts(user) -> dict[str, int]:
-    """Coordinator queue: open cases per status in the user's networks."""
-    networks = user.organizations_for(Role.COORDINATOR).values("pk")
-    rows = Case.objects.filter(network__in=networks).values("status").annotate(n=Count("id"))
-    return {row["status"]: row["n"] for row in rows}
+    """Coordinator queue: cases per status in the user's networks (compiled once: every queue load reads it)."""
+    return dict(_QUEUE_COUNTS(user=user.pk))
 
 
 def _thread_query(case) -> QuerySet[Message]:

@@ -156,10 +156,10 @@ class Prepared:
                            for pos, (convs, expression) in compiler.get_converters(expressions).items())
         base = {"sql": sql, "slots": slots, "converters": converters, "columns": columns}
         if queryset._iterable_class is not ModelIterable:
-            # values_list in the order selected; Django reorders rows where annotations or extra come between
-            query = queryset.query
+            # values_list: Django (5.2) selects its fields and annotations in the order listed and returns the
+            # rows as selected, converted; extra() columns are left to the ORM
             if queryset._iterable_class not in (ValuesListIterable, FlatValuesListIterable) or (
-                    query.extra_select or query.annotation_select):
+                    queryset.query.extra_select):
                 return None
             return _Compiled(model=None, flat=queryset._iterable_class is FlatValuesListIterable, **base)
         info = compiler.klass_info

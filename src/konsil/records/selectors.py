@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db import models
 from django.utils import timezone
 
+from konsil.accounts.models import organizations_of
 from konsil.accounts.roles import Role
 from konsil.cases.models import clinical_text
 from konsil.core.files import get_for
@@ -12,13 +13,23 @@ from konsil.core.prepared import ID, Prepared
 
 from .models import RecordsRequest, RequestStatus
 
+OVERDUE_SHOWN = 20  # overdue requests the queue lists
 
-def overdue_for_coordinator(user) -> QuerySet[RecordsRequest]:
-    """Open requests past their due date in the coordinator's networks (for the queue)."""
-    networks = user.organizations_for(Role.COORDINATOR).values("pk")
+
+def _overdue_query(user, today):
+    networks = organizations_of(user, Role.COORDINATOR).values("pk")
     return RecordsRequest.objects.filter(
-        case__network__in=networks, status=RequestStatus.REQUESTED, due_on__lt=timezone.localdate()
-    ).select_related("case").defer(*clinical_text("case"))
+        case__network__in=networks, status=RequestStatus.REQUESTED, due_on__lt=today
+    ).select_related("case").defer(*clinical_text("case")).order_by("due_on", "created_at")[:OVERDUE_SHOWN]
+
+
+_OVERDUE = Prepared(RecordsRequest, _overdue_query, user=ID, today=models.DateField())
+
+
+def overdue_for_coordinator(user) -> list[RecordsRequest]:
+    """Open requests past their due date in the coordinator's networks, the longest overdue first (the queue
+    lists them on every load: compiled once)."""
+    return _OVERDUE(user=user.pk, today=timezone.localdate())
 
 
 # --- what Konsil read out of a case's records ----------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from konsil.accounts.models import organizations_of
 from konsil.accounts.roles import Role
+from konsil.core.prepared import ID, Prepared
 
 from .models import TriageDecision
 
@@ -17,14 +19,22 @@ class Accuracy:
     overrides: int
 
 
-def recent_accuracy(user, *, last: int = 100) -> Accuracy:
-    """Triage against the last `last` decisions in the coordinator's networks."""
-    networks = user.organizations_for(Role.COORDINATOR).values("pk")
+LAST_DECISIONS = 100  # the decisions the queue's triage accuracy looks back on
+
+
+def _decisions_query(user):
     # three plain columns: the proposals' encrypted fields (summary, reasons, red flags...) are not read
-    decisions = list(
-        TriageDecision.objects.filter(case__network__in=networks, proposal__isnull=False)
-        .order_by("-created_at").values_list("chosen_specialty_id", "proposal__specialty_id", "proposal__ranked")[:last]
-    )
+    networks = organizations_of(user, Role.COORDINATOR).values("pk")
+    return (TriageDecision.objects.filter(case__network__in=networks, proposal__isnull=False).order_by("-created_at")
+            .values_list("chosen_specialty_id", "proposal__specialty_id", "proposal__ranked")[:LAST_DECISIONS])
+
+
+_DECISIONS = Prepared(TriageDecision, _decisions_query, user=ID)  # compiled once: every queue load reads it
+
+
+def recent_accuracy(user) -> Accuracy:
+    """Triage against the last `LAST_DECISIONS` decisions in the coordinator's networks."""
+    decisions = _DECISIONS(user=user.pk)
     if not decisions:
         return Accuracy(0, None, None, 0)
     top1 = sum(proposed == chosen for chosen, proposed, _ranked in decisions)
