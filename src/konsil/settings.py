@@ -120,7 +120,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    "konsil.accounts.middleware.PreparedOTPMiddleware",  # django_otp's, its device read prepared
     "konsil.accounts.middleware.MFARequiredMiddleware",
     "konsil.core.middleware.RequestContextMiddleware",
     "konsil.core.health.MetricsMiddleware",  # Prometheus request counts and latencies per route (/metrics)

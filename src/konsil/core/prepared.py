@@ -47,6 +47,14 @@ _STAND_INS = {
 }
 
 
+def _same(prepared, param) -> bool:
+    """Is this parameter of the compiled query the prepared stand-in? Of one type, or both integers (the PostgreSQL
+    backend wraps a bound integer in its column's width, psycopg's Int4 or Int8, where a lookup may bind it plain)."""
+    kind = type(prepared) is type(param) or (
+        isinstance(prepared, int) and isinstance(param, int) and not isinstance(param, bool))
+    return kind and prepared == param
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
@@ -138,7 +146,7 @@ class Prepared:
             prepared = self._prepare(stand_ins, connection)
             slots = []
             for param in params:
-                name = next((k for k, v in prepared.items() if type(v) is type(param) and v == param), None)
+                name = next((k for k, v in prepared.items() if _same(v, param)), None)
                 slots.append((name, None if name else param))
             if set(prepared) - {name for name, _constant in slots}:
                 return None

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from konsil.accounts.roles import OrganizationKind, Role
 from konsil.audit.services import emit
 from konsil.core.errors import DomainError, PermissionDenied, ValidationFailed
+from konsil.core.prepared import ID, Prepared
 
 from . import inputs, licensure, scoring
 from .models import RoutingOutcome, RoutingSetting, Specialist
@@ -156,9 +157,14 @@ def _to_coordinators(case, reasons: list, *, red: bool, escalate: bool) -> Routi
     return row
 
 
+# The care team's case page shows it on every load: compiled once (core.prepared).
+_LATEST = Prepared(RoutingOutcome, lambda case: RoutingOutcome.objects.filter(case=case).order_by("-created_at",
+                                                                                                  "pk")[:1], case=ID)
+
+
 def latest_outcome(case) -> dict | None:
     """What auto-routing last did with `case`, for the care team: {"outcome", "reasons", "red_flag", "at"}."""
-    row = RoutingOutcome.objects.filter(case=case).first()
+    row = _LATEST.first(case=case.pk)
     if row is None:
         return None
     return {"outcome": row.outcome, "label": str(row.get_outcome_display()), "reasons": row.lines,

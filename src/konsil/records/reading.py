@@ -162,18 +162,13 @@ def folder_json(batch, group: list, when) -> dict:
     }
 
 
-def first_thumbnails(records) -> dict:
-    rows = Derivative.objects.filter(attachment__in=records, kind=Derivative.Kind.THUMBNAIL, index=0)
-    return dict(rows.values_list("attachment_id", "pk"))
-
-
 @login_required
 @require_GET
 def files_json(request, pk):
     """The case's records with their processing state (the upload widget polls this)."""
     case = _case(request, pk, "records.list")
-    records = list(selectors.records_for(request.user, case))
-    thumbs = first_thumbnails(records)
+    records = selectors.records_for(request.user, case)
+    thumbs = selectors.first_thumbnails(case)
     singles, folders = split_folder_uploads(records)
     with timezone.override(display_zone(request)):  # dates as the page around the list writes them
         rows = [record_json(case, r, thumbs, moment) for r in singles] + [

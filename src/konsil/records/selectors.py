@@ -8,10 +8,11 @@ from django.utils import timezone
 from konsil.accounts.models import organizations_of
 from konsil.accounts.roles import Role
 from konsil.cases.models import clinical_text
+from konsil.cases.selectors import attachment_list
 from konsil.core.files import get_for
 from konsil.core.prepared import ID, Prepared
 
-from .models import RecordsRequest, RequestStatus
+from .models import Derivative, RecordsRequest, RequestStatus
 
 OVERDUE_SHOWN = 20  # overdue requests the queue lists
 
@@ -42,8 +43,6 @@ def record_texts(case) -> list[tuple[str, str]]:
 
     For triage (a system reader): not audited per read, the proposal it feeds is.
     """
-    from .models import Derivative
-
     out = []
     derivatives = Derivative.objects.filter(attachment__case=case, kind=Derivative.Kind.TEXT,
                                             attachment__status="ready").order_by("created_at")
@@ -64,23 +63,32 @@ def clinical_summaries(case) -> list[dict]:
 
 
 def _summaries(case):
-    from .models import Derivative
-
     return Derivative.objects.filter(attachment__case=case, kind=Derivative.Kind.SUMMARY,
                                      attachment__status="ready").order_by("-created_at")
 
 
-_SUMMARIES = Prepared("records.Derivative", _summaries, case=ID)
+_SUMMARIES = Prepared(Derivative, _summaries, case=ID)
 
 
 # --- scoped reads for files and imaging (audited by the views that show them) ---------------------------------
 
 
-def records_for(user, case):
+def records_for(user, case) -> list:
     """A case's top-level records with their processing state; the caller holds `case` through `get_case`."""
-    from konsil.cases.models import Attachment
+    return attachment_list(user, case)
 
-    return Attachment.objects.filter(case=case, parent__isnull=True).select_related("uploaded_by")
+
+def _first_thumbnails(case):
+    return Derivative.objects.filter(attachment__case=case, attachment__parent__isnull=True,
+                                     kind=Derivative.Kind.THUMBNAIL, index=0).values_list("attachment_id", "pk")
+
+
+_THUMBNAILS = Prepared(Derivative, _first_thumbnails, case=ID)
+
+
+def first_thumbnails(case) -> dict:
+    """{record id: its first thumbnail's id} for the case's top-level records (the upload widget polls them)."""
+    return dict(_THUMBNAILS(case=case.pk))
 
 
 def studies_for(user, case):
@@ -114,8 +122,6 @@ def visible_series(user):
 
 def visible_derivatives(user):
     from konsil.cases.selectors import cases_for
-
-    from .models import Derivative
 
     return Derivative.objects.filter(attachment__case__in=cases_for(user).values("pk")).select_related(
         "attachment__case")
