@@ -41,6 +41,9 @@ def mine(request):
 
 # --- coordinator queue --------------------------------------------------------------------------------------
 
+GROUPS = {IN_WORK: IN_WORK_STATUSES, OPEN: OPEN_STATUSES}  # the queue's filters that name several statuses
+
+
 @login_required
 def queue(request):
     """The coordinator's cases: counts per status, filters; at first the cases in work (delivered ones wait for
@@ -54,10 +57,9 @@ def queue(request):
     chosen = form.cleaned_data if form.is_bound and form.is_valid() else {}
     status = chosen.get("status") or IN_WORK
     counts = selectors.queue_counts(user)
-    totals = {IN_WORK: sum(n for s, n in counts.items() if s in IN_WORK_STATUSES),
-              OPEN: sum(n for s, n in counts.items() if s in OPEN_STATUSES)}
-    if status in (IN_WORK, OPEN):
-        qs = qs.filter(status__in=IN_WORK_STATUSES if status == IN_WORK else OPEN_STATUSES)
+    totals = {group: sum(n for s, n in counts.items() if s in statuses) for group, statuses in GROUPS.items()}
+    if status in GROUPS:
+        qs = qs.filter(status__in=GROUPS[status])
     elif status != ALL:
         qs = qs.filter(status=status)
     if chosen.get("urgency"):
@@ -67,10 +69,9 @@ def queue(request):
     if chosen.get("q"):
         qs = qs.filter(reference__icontains=chosen["q"].strip())
     cases = selectors.for_queue(selectors.in_queue_order(qs))
-    if status in (IN_WORK, OPEN) and not any(chosen.get(name) for name in ("urgency", "specialty", "q")):
+    if status in GROUPS and not any(chosen.get(name) for name in ("urgency", "specialty", "q")):
         # the queue as it opens: its size is already counted, its first page a prepared read
-        cases = selectors.QueueList(user, IN_WORK_STATUSES if status == IN_WORK else OPEN_STATUSES, totals[status],
-                                    cases)
+        cases = selectors.QueueList(user, GROUPS[status], totals[status], cases)
     page = _page(request, cases, selectors.QUEUE_PAGE)
     alerts = sla.queue_alerts(user)
     listed = {c.pk for c in page.object_list}

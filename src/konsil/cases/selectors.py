@@ -145,9 +145,6 @@ class QueueList:
     def count(self) -> int:
         return self.total
 
-    def __len__(self) -> int:
-        return self.total
-
     def __getitem__(self, index):
         if isinstance(index, slice) and not index.start and index.step is None and index.stop is not None and (
                 index.stop <= QUEUE_PAGE):
