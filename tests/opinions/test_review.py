@@ -228,3 +228,44 @@ def test_a_refused_code_is_not_shown_with_the_saved_codes_name(s_client, case_at
     assert "Unknown ICD-10-CM code." in response.content.decode()
     assert "unstable angina" not in response.content.decode()
     assert Opinion.objects.get(case=case).revised_diagnosis == "I25.110"
+
+
+def test_reply_from_the_review_screen(s_client, case_at, specialist, patient_user):
+    """The specialist answers the thread where they read it; the case stays in review and the patient is told."""
+    from konsil.cases.models import Notification
+
+    case = case_at("in_review")
+    url = reverse("opinions:review", args=[case.pk])
+    page = s_client.get(url).content.decode()
+    assert 'name="reply-body"' in page and 'value="message"' in page
+    response = s_client.post(url, {"action": "message", "reply-body": "  Thank you, the echo is enough.  "})
+    assert response.status_code == 302 and response["Location"].endswith("#review-messages")
+    message = Message.objects.get(case=case)
+    assert (message.body, message.kind, message.author_id) == ("Thank you, the echo is enough.", "message",
+                                                               specialist.user_id)
+    case.refresh_from_db()
+    assert case.status == "in_review"
+    assert Notification.objects.filter(case=case, kind="message", user=patient_user).exists()
+    assert AuditEvent.objects.filter(action="message.create", object_id=str(message.pk)).exists()
+    page = s_client.get(url).content.decode()
+    assert "Your message was sent." in page and "Thank you, the echo is enough." in page
+
+
+@pytest.mark.parametrize(("body", "error"), [("", "Write a message."), ("   ", "Write a message."),
+                                             ("x" * 10001, "10000")])
+def test_reply_errors_stay_on_the_review_screen(s_client, case_at, body, error):
+    case = case_at("in_review")
+    response = s_client.post(reverse("opinions:review", args=[case.pk]), {"action": "message", "reply-body": body})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'class="error-summary"' in page and error in page
+    assert 'id="id_reply-body_error"' in page and 'aria-invalid="true"' in page
+    assert not Message.objects.filter(case=case).exists()
+
+
+def test_reply_is_not_offered_to_whoever_may_not_write(client, login, case_at, other_specialist):
+    case = case_at("in_review")
+    login(client, other_specialist.user)
+    response = client.post(reverse("opinions:review", args=[case.pk]), {"action": "message", "reply-body": "Hi"})
+    assert response.status_code == 404
+    assert not Message.objects.filter(case=case).exists()

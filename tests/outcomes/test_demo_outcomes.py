@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from konsil.consults.models import Consult, ConsultNote
 from konsil.outcomes.models import CostEntry, FollowUp, Outcome
@@ -47,3 +48,34 @@ def test_demo_history_cases_read_in_order():
         opinion = case.opinions.filter(signed_at__isnull=False).order_by("signed_at").first()  # the first version
         assert opinion is not None and opinion.signed_at <= case.delivered_at
         assert case.consults.get().starts_at > case.delivered_at
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["es", "ja"])
+def test_demo_price_source_reads_in_the_patients_language(client, login, settings, language):
+    """The demo's cost table names its (placeholder) source in the reader's language, on the patient's case page
+    and on the coordinator's cost table; a source an admin typed is shown as typed."""
+    from django.utils import translation
+
+    from konsil.accounts.models import User
+    from konsil.cases.models import Case
+    from konsil.demo import seed_demo
+    from konsil.outcomes.demo import DEMO_SOURCE
+
+    seed_demo()
+    case = Case.objects.get(outcome__cost_difference__isnull=False, reference__startswith="K-DEMO")
+    with translation.override(language):
+        translated = translation.gettext(DEMO_SOURCE)
+    assert translated != DEMO_SOURCE
+    login(client, case.patient.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert translated in page and DEMO_SOURCE not in page
+    CostEntry.objects.filter(code="27447").update(source="Hospital price list 2025")
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "Hospital price list 2025" in page
+    client.logout()
+    login(client, User.objects.get(email="coordinator@konsil.demo"))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = client.get(reverse("outcomes:costs")).content.decode()
+    assert translated in page and "Hospital price list 2025" in page

@@ -104,3 +104,26 @@ def test_no_template_comment_spans_lines():
               for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
               if "{#" in line and "#}" not in line[line.index("{#"):]]
     assert not broken, broken
+
+
+
+def test_ago_is_the_time_element_the_pages_spelled_out(settings):
+    """`{% ago %}` renders what the queue's rows spelled out in three parts (ISO date for machines, date and time
+    as the title, how long ago in words), in each language and time zone; a dash when there is no moment."""
+    import datetime as dt
+
+    from django.utils import timezone, translation
+
+    settings.TIME_ZONE = "America/Chicago"
+    when = timezone.now() - dt.timedelta(days=3, hours=2)
+    spelled = Template("{% load i18n %}<time datetime=\"{{ when|date:'c' }}\" "
+                       "title=\"{{ when|date:'DATETIME_FORMAT' }}\">"
+                       "{% blocktranslate with age=when|timesince %}{{ age }} ago{% endblocktranslate %}</time>")
+    tag = Template("{% load konsil_ui %}{% ago when %}")
+    for language in ("en", "es", "ja"):
+        with translation.override(language):
+            assert tag.render(Context({"when": when})) == spelled.render(Context({"when": when})), language
+    with translation.override("es"):
+        assert "hace" in tag.render(Context({"when": when}))
+    assert '-0' in tag.render(Context({"when": when})).split('"')[1]  # Chicago's offset, not UTC
+    assert tag.render(Context({"when": None})) == "—"

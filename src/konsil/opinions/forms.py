@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from konsil.cases.forms import MessageForm
 from konsil.core.widgets import DateInput
 
 from .models import Confidence, DiagnosisVerdict, TreatmentVerdict
@@ -197,3 +198,13 @@ def content_from(data, questions, *, base_answers=None) -> dict:
     if posted:
         content["answers"] = {**(base_answers or {}), **posted}
     return content
+
+
+class ReplyForm(MessageForm):
+    """A message in the case's thread, written from the review screen."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="reply", **kwargs)
+        self.fields["body"].label = _("Your reply")
+        self.fields["body"].help_text = _("A reply does not pause the review. To wait for records or answers, "
+                                          "request information below.")

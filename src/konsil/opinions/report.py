@@ -262,12 +262,17 @@ def _no_network_fetcher():
     return URLFetcher(allowed_protocols=frozenset({"data"}))
 
 
-def render_pdf(context: dict) -> bytes:
+def layout(context: dict):
+    """The report laid out in pages (a weasyprint Document), in the patient's language."""
     import weasyprint  # imported late: it loads system libraries
 
     with translation.override(context["report_language"]):
         html = render_to_string("opinions/report_print.html", context)
-    return weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_network_fetcher()).write_pdf()
+    return weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_network_fetcher()).render()
+
+
+def render_pdf(context: dict) -> bytes:
+    return layout(context).write_pdf()
 
 
 def pdf_response(case, pdf: bytes) -> HttpResponse:

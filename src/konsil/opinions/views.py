@@ -23,9 +23,10 @@ from konsil.accounts.reauth import SignatureForm, confirm_signer
 from konsil.cases import lifecycle
 from konsil.cases import relations as rel
 from konsil.cases.choices import OfferStatus, Status
+from konsil.cases.forms import apply_error
 from konsil.cases.selectors import attachments_for, audit_list, cases_for, get_case, messages_for
-from konsil.cases.services import transition
-from konsil.core import icd10
+from konsil.cases.services import post_message, transition
+from konsil.core import authz, icd10
 from konsil.core.errors import DomainError, NotFound, PermissionDenied
 from konsil.core.zones import display_zone
 from konsil.records import reading
@@ -33,7 +34,7 @@ from konsil.triage.presenters import present
 from konsil.triage.services import latest_proposal
 
 from . import blinded, panels, report, services
-from .forms import AmendForm, OpinionForm, ShareForm, content_from
+from .forms import AmendForm, OpinionForm, ReplyForm, ShareForm, content_from
 from .panel_forms import AssessmentForm
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ REVIEW_ACTIONS = {
     "deliver": gettext_lazy("The report is delivered."),
 }
 OPINION_ACTIONS = frozenset({"save", "complete_draft", "sign"})  # their errors belong on the opinion form
+MESSAGE = "message"  # a reply in the case's thread from the review screen (no lifecycle action)
 SHARERS = frozenset({rel.PATIENT, rel.CAREGIVER, rel.REQUESTER, rel.COORDINATOR})
 
 
@@ -177,7 +179,7 @@ def _blinding_context(request, case, relations, assessment_form=None) -> dict:
 
 
 def _render_review(request, case, relations, *, form=None, amend_form=None, failed=None, status=200,
-                   assessment_form=None, signature_form=None):
+                   assessment_form=None, signature_form=None, message_form=None):
     questions = list(case.questions.all())
     draft = services.current_draft(case)
     signed = services.latest_signed(case)
@@ -203,6 +205,8 @@ def _render_review(request, case, relations, *, form=None, amend_form=None, fail
         "has_images": case.studies.exists(), "records_viewer": reading.viewer_context(case),
         "clinical": reading.clinical_context(case),
         "signature_form": signature_form or SignatureForm(),
+        "can_message": authz.can("case.message", request.user, case),
+        "message_form": message_form or ReplyForm(),
         **_blinding_context(request, case, relations, assessment_form),
     }
     return render(request, "opinions/review.html", context, status=status)
@@ -221,6 +225,8 @@ def review(request, pk):
 def _review_post(request, pk):
     case, relations = _review_case(request, pk, audit=False)
     action = request.POST.get("action") or "save"
+    if action == MESSAGE:
+        return _review_message(request, case, relations)
     if action not in REVIEW_ACTIONS:
         messages.error(request, _("Unknown action."))
         return redirect("opinions:review", pk=case.pk)
@@ -255,6 +261,21 @@ def _review_post(request, pk):
                               signature_form=_signature_errors(exc))
     messages.success(request, str(REVIEW_ACTIONS[action]))
     return redirect("opinions:review", pk=case.pk)
+
+
+def _review_message(request, case, relations):
+    """A reply in the thread without leaving the review screen; errors shown at the reply box."""
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            post_message(actor=request.user, case=case, body=form.cleaned_data["body"])
+        except DomainError as exc:
+            _not_found_passes(exc)
+            apply_error(form, exc)
+            return _render_review(request, case, relations, message_form=form, status=exc.status)
+        messages.success(request, _("Your message was sent."))
+        return redirect(reverse("opinions:review", args=[case.pk]) + "#review-messages")
+    return _render_review(request, case, relations, message_form=form, status=400)
 
 
 @require_POST

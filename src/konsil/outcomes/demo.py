@@ -9,6 +9,7 @@ import json
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from konsil.cases.choices import Status
 from konsil.cases.models import Case
@@ -17,7 +18,9 @@ from konsil.consults.models import Consult, ConsultEvent, ConsultNote, ConsultSt
 from . import questionnaires, services
 from .models import CostEntry, FollowUp, FollowUpStatus, Respondent
 
-DEMO_SOURCE = "Demo figure: replace it with a published price (CMS Physician Fee Schedule, a price transparency file)"
+# data, not interface text: marked for the catalogue so that pages show it in the reader's language (|vocab)
+DEMO_SOURCE = gettext_noop(
+    "Demo figure: replace it with a published price (CMS Physician Fee Schedule, a price transparency file)")
 DEMO_COSTS = (("27447", "Total knee arthroplasty", "28000"), ("92928", "Coronary stent placement", "16000"),
               ("61510", "Craniotomy for tumour removal", "52000"), ("19303", "Mastectomy", "21000"),
               ("97110", "Physical therapy, therapeutic exercise", "120"))

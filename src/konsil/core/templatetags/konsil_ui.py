@@ -3,7 +3,8 @@
 `{% icon "file-text" %}` inlines a vendored Lucide icon (static/konsil/icons, ISC licence) as decorative SVG;
 `{% icon "bell" label=_("Notifications") %}` gives it an accessible name instead.
 `{{ value|day }}` is a date in the locale's DATE_FORMAT (in the user's time zone for datetimes);
-`{{ value|day_short }}` the same without the year (MONTH_DAY_FORMAT), `{{ value|moment }}` date and time.
+`{{ value|day_short }}` the same without the year (MONTH_DAY_FORMAT), `{{ value|moment }}` date and time;
+`{% ago value %}` a past moment in words ("3 days ago"), its date and time as the title.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from django import template
 from django.utils import formats, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -81,6 +84,18 @@ def moment(value) -> str:
     return formats.date_format(_local(value), "DATETIME_FORMAT")
 
 
+@register.simple_tag
+def ago(value) -> str:
+    """`<time>` for a past moment: how long ago in words, the date and time as its title, ISO for machines;
+    a dash when there is none (one tag where a list repeats the three parts on every row)."""
+    if not value:
+        return "—"
+    local = _local(value)
+    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(),
+                       formats.date_format(local, "DATETIME_FORMAT"),
+                       gettext("%(age)s ago") % {"age": timesince(value)})
+
+
 @register.filter
 def accessible(field):
     """Render a bound field's widget tied to its hint and error (aria-describedby) and marked invalid on error."""
@@ -100,8 +115,6 @@ def accessible(field):
 @register.filter
 def vocab(value) -> str:
     """Clinical vocabulary from data files (specialty names, presets) in the reader's language, when translated."""
-    from django.utils.translation import gettext
-
     return gettext(str(value)) if value else ""
 
 
@@ -144,7 +157,7 @@ def demo_people():
         about = ""
         spec = getattr(user, "specialist", None) if hasattr(user, "specialist") else None
         if spec is not None:
-            names = ", ".join(gettext_lazy_str(s.name) for s in spec.specialties.all())
+            names = ", ".join(gettext(s.name) for s in spec.specialties.all())
             waiting = spec.offers.filter(status="pending").count()
             about = names
             if waiting:
@@ -153,12 +166,6 @@ def demo_people():
                        "email": lg.email, "password": PASSWORD, "about": about,
                        "mfa": lg.role in MFA_ROLES, "mfa_text": _("asks for a code from an authenticator app")})
     return people
-
-
-def gettext_lazy_str(text: str) -> str:
-    from django.utils.translation import gettext
-
-    return gettext(text)
 
 
 @register.simple_tag(takes_context=True)
