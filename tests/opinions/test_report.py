@@ -123,3 +123,27 @@ def test_closed_case_keeps_its_report(client, login, case_at, patient_user):
     case = case_at("closed")
     login(client, patient_user)
     assert client.get(reverse("opinions:report", args=[case.pk])).status_code == 200
+
+
+def test_the_specialists_words_carry_their_language(client, login, case_at, patient_user, specialist):
+    """A Spanish report whose specialist writes in English: their words are marked lang="en" (screen readers
+    read them as English) and the report says so, pointing the patient to a translation; when the specialist
+    writes in the patient's language there is nothing to say."""
+    from ..factories import set_identity
+
+    case = case_at("delivered")
+    set_identity(case, language="es")
+    login(client, patient_user)
+    page = client.get(reverse("opinions:report", args=[case.pk])).content.decode()
+    assert '<article class="report" lang="es">' in page
+    assert '<div class="answer" lang="en">' in page and 'lang="en"><p>' in page
+    assert 'id="written-in"' in page
+    assert "El especialista escribió las respuestas y el detalle que sigue en inglés." in page
+    pdf = client.get(reverse("opinions:report_pdf", args=[case.pk])).content
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "El especialista escribió" in " ".join(text.split())
+
+    specialist.user.preferred_language = "es"
+    specialist.user.save(update_fields=["preferred_language"])
+    page = client.get(reverse("opinions:report", args=[case.pk])).content.decode()
+    assert 'id="written-in"' not in page and '<div class="answer" lang="es">' in page

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from konsil.audit.services import emit
 from konsil.cases import relations as rel
@@ -51,6 +51,18 @@ def audit_shared_download(share) -> None:
 def report_language(case) -> str:
     """The patient's language when Konsil speaks it, else the site's default."""
     language = (getattr(patient_identity(case), "language", "") or "").lower()
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE.split("-")[0]
+
+
+# a language's name inside a sentence ("escribió en inglés"), where the language menu's label is capitalized
+IN_A_SENTENCE = {"en": pgettext_lazy("inside a sentence", "English"),
+                 "es": pgettext_lazy("inside a sentence", "Spanish"),
+                 "ja": pgettext_lazy("inside a sentence", "Japanese")}
+
+
+def written_in(opinion) -> str:
+    """The language the specialist's own words are in: their preferred language when Konsil speaks it."""
+    language = (opinion.author.user.preferred_language or "").lower()
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE.split("-")[0]
 
 
@@ -199,7 +211,9 @@ def report_context(case, request=None) -> dict:
     for version in versions:
         version.verified = verify_signature(version)
     language = report_language(case)
+    words = written_in(opinion)
     with translation.override(language):
+        words_name = str(IN_A_SENTENCE.get(words, dict(settings.LANGUAGES)[words])) if words != language else ""
         revised_name = icd10.describe(opinion.revised_diagnosis) if opinion.revised_diagnosis else ""
         summary = plain_summary(opinion, revised_name)
         reviewed = records_reviewed(case)
@@ -215,6 +229,8 @@ def report_context(case, request=None) -> dict:
         "revised_name": revised_name,
         "versions": versions,
         "report_language": language,
+        "written_in": words,  # the specialist's free text: marked with its language (WCAG 3.1.2)
+        "written_in_name": words_name,  # set when it differs from the report's: the report says so
         "paper_size": paper_size(case),
         "brand": letterhead(case.network),
         "credentials": credentials(opinion.author),
