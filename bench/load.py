@@ -4,8 +4,10 @@ clients drive realistic reads and writes (patients: the case list, a case page, 
 record; coordinators: the queue; specialists: the records of a case they review), then the reads alone and case
 creation alone (the issue's two ratios), and the same clients hit /healthz at the same concurrency in the same
 run as the baseline (before each phase the worker finishes the records uploaded so far, so that no phase pays
-for the one before). Prints p50/p95/p99, throughput and errors per operation, then checks that every 2xx is
-accounted for in the database and the audit trail (and that the trail verifies).
+for the one before). Prints p50/p95/p99, throughput and errors per operation, the CPU ms each part of the stack
+spent per request in each phase (web server, task worker, PostgreSQL, load generator; bench/cpu.py: steadier than
+throughput on a shared machine), then checks that every 2xx is accounted for in the database and the audit trail
+(and that the trail verifies).
 
 SQLite runs the embedded default (the database cache, the database task worker); PostgreSQL runs the scale path:
 pooled connections (KONSIL_DB_POOL, default 2:8), Redis for the cache and sessions and Celery on Redis for tasks
@@ -40,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+import cpu  # noqa: E402 (bench/cpu.py)
 from tests.ops.stack import Redis, Stack, migrated_template  # noqa: E402
 from tests.ops.webserver import Client, start_web  # noqa: E402
 
@@ -149,6 +152,7 @@ class Recorder:
         self.errors: dict[str, list[int]] = {}
         self.created: list[str] = []
         self.records: list[str] = []
+        self.cpu = ""  # CPU ms per request of the stack's processes (bench/cpu.py), when the phase measured it
 
     def add(self, op: str, seconds: float, ok: bool, status: int) -> None:
         with self.lock:
@@ -212,8 +216,9 @@ def one_op(op: str, clients: dict[str, Client], person: dict, rec: Recorder, n: 
 
 
 def phase(port: int, people: list[dict], clients: int, seconds: float, mix: tuple,
-          during=None) -> tuple[Recorder, float]:
-    """`clients` clients for `seconds` (or, given `during`, for as long as that call runs)."""
+          during=None, meter: dict[str, int] | None = None) -> tuple[Recorder, float]:
+    """`clients` clients for `seconds` (or, given `during`, for as long as that call runs); with `meter` (root
+    processes by name), what CPU the stack spent per request (rec.cpu, a line to print)."""
     rec, stop = Recorder(), threading.Event()
     barrier = threading.Barrier(clients + 1)
 
@@ -233,6 +238,7 @@ def phase(port: int, people: list[dict], clients: int, seconds: float, mix: tupl
     for thread in threads:
         thread.start()
     barrier.wait()
+    before = cpu.sample(meter or {})
     began = time.perf_counter()
     try:
         during() if during else time.sleep(seconds)
@@ -240,7 +246,10 @@ def phase(port: int, people: list[dict], clients: int, seconds: float, mix: tupl
         stop.set()
     for thread in threads:
         thread.join(timeout=120)
-    return rec, time.perf_counter() - began
+    elapsed = time.perf_counter() - began
+    rec.cpu = cpu.per_request(before, cpu.sample(meter or {}), sum(len(v) for v in rec.samples.values()),
+                              elapsed) if meter else ""
+    return rec, elapsed
 
 
 def warm_up(port: int, people: list[dict], clients: int) -> Recorder:
@@ -320,11 +329,12 @@ def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: flo
     assert stack.konsil("manage", "createcachetable").returncode == 0
     people = stack.py(SEED.replace("USERS", str(max(concurrencies))).replace("STAFF", str(STAFF))
                       .replace("REVIEWS", str(REVIEWS)).replace("RECORDS", str(RECORDS)), timeout=900)
-    _proc, port = start_web(stack, workers=workers, threads=threads)
+    web, port = start_web(stack, workers=workers, threads=threads)
     log = open(stack.home / "worker.log", "ab")  # noqa: SIM115 (kept open for the child)
     worker = subprocess.Popen([sys.executable, "-m", "konsil.cli", "worker"], env=stack.env, cwd=ROOT,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stack.procs.append(worker)  # as `konsil run` starts it: database lanes, or Celery with KONSIL_TASKS_BACKEND
+    meter = {"web": web.pid, "worker": worker.pid}  # each with its descendants (bench/cpu.py)
     warm = warm_up(port, people, workers * threads)  # first requests (lazy start-up) out of the figures
     print(f"{name}: gunicorn {workers} workers x {threads} threads (gthread), {seconds:.0f} s per phase; "
           f"warm-up {sum(len(v) for v in warm.samples.values())} requests")
@@ -338,11 +348,11 @@ def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: flo
 
     for clients in concurrencies:
         settled("/healthz")
-        base, base_elapsed = phase(port, people, clients, seconds, HEALTHZ)
+        base, base_elapsed = phase(port, people, clients, seconds, HEALTHZ, meter=meter)
         health = base.samples.get("healthz", [])
         base_rate = len(health) / base_elapsed
         settled("the mix")
-        mixed, elapsed = phase(port, people, clients, seconds, MIX)
+        mixed, elapsed = phase(port, people, clients, seconds, MIX, meter=meter)
         created += mixed.created
         records += mixed.records
         total = sum(len(v) for v in mixed.samples.values())
@@ -351,16 +361,22 @@ def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: flo
               f"{total / elapsed:.1f} ops/s vs /healthz {base_rate:.1f} req/s "
               f"({total / elapsed / base_rate:.2f}x)")
         print(line("/healthz", health, base.errors.get("healthz", []), base_elapsed))
+        if base.cpu:
+            print(base.cpu)
         for op, _w in MIX:
             print(line(op, mixed.samples.get(op, []), mixed.errors.get(op, []), elapsed, base_rate))
+        if mixed.cpu:
+            print(mixed.cpu)
         for name, mix, target in (("reads only", READS, 0.6), ("creation only", CREATES, 0.4)):  # the issue's ratios
             settled(name)
-            alone, alone_elapsed = phase(port, people, clients, seconds, mix)
+            alone, alone_elapsed = phase(port, people, clients, seconds, mix, meter=meter)
             created += alone.created
             samples = [t for op, _w in mix for t in alone.samples.get(op, [])]
             failed = [s for op, _w in mix for s in alone.errors.get(op, [])]
             errors += len(failed)
             print(line(name, samples, failed, alone_elapsed, base_rate) + f" (target {target}x)")
+            if alone.cpu:
+                print(alone.cpu)
             for op, _w in mix if len(mix) > 1 else ():
                 print("  " + line(op, alone.samples.get(op, []), alone.errors.get(op, []), alone_elapsed))
     triage, loaded = triage_under_load(stack, port, people)
