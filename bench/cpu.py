@@ -29,12 +29,14 @@ def _processes():
         except OSError:  # it exited meanwhile
             continue
         name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
-        yield int(entry.name), name, int(rest[1]), (int(rest[11]) + int(rest[12])) / TICK  # ppid, utime + stime
+        # ppid; utime + stime, and cutime + cstime: the children it has reaped (a gunicorn worker that was replaced,
+        # a PostgreSQL backend that ended) stay counted
+        yield int(entry.name), name, int(rest[1]), sum(int(v) for v in rest[11:15]) / TICK
 
 
 def sample(roots: dict[str, int]) -> dict[str, float]:
     """CPU seconds so far of each named process and its descendants, of the PostgreSQL server and of this
-    process (a process that exited takes its seconds with it: the servers' processes live through a run)."""
+    process."""
     processes = list(_processes())
     parent = {pid: ppid for pid, _name, ppid, _seconds in processes}
     owner = {pid: name for name, pid in roots.items()}
