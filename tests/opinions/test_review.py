@@ -269,3 +269,18 @@ def test_reply_is_not_offered_to_whoever_may_not_write(client, login, case_at, o
     response = client.post(reverse("opinions:review", args=[case.pk]), {"action": "message", "reply-body": "Hi"})
     assert response.status_code == 404
     assert not Message.objects.filter(case=case).exists()
+
+
+def test_a_reply_to_a_case_that_ended_meanwhile_says_why(s_client, case_at, coordinator):
+    """A reply sent from a review tab opened before the coordinator cancelled the case: refused, and the reason is
+    at the top of the page (the reply box is gone), not hidden in a form that is no longer shown."""
+    from konsil.cases.services import transition
+
+    case = case_at("in_review")
+    transition(actor=coordinator, case=case, action="cancel", reason="Duplicate of another case")
+    response = s_client.post(reverse("opinions:review", args=[case.pk]), {"action": "message", "reply-body": "Hi"})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert 'class="alert alert-error"' in page and "This case has ended: its messages are closed." in page
+    assert 'name="reply-body"' not in page
+    assert not Message.objects.filter(case=case).exists()

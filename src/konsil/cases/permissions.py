@@ -40,6 +40,9 @@ def can_create_case(user, _obj=None) -> bool:
 
 @rule("case.message")
 def can_message(user, case) -> bool:
+    """Who writes in the thread, while it is open: from submission on, not after a cancellation or withdrawal."""
+    if case.status in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN):
+        return False
     return bool(rel.relations(user, case) & (rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.PANEL_MEMBER}))
 
 

@@ -420,8 +420,10 @@ def post_message(*, actor, case: Case, body: str) -> Message:
     relations = rel.relations(actor, case)
     if not relations & (rel.CLINICAL_RELATIONS - {rel.OFFERED, rel.PANEL_MEMBER}):
         raise PermissionDenied(_("You may not write on this case."))
-    if case.status in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN):
+    if case.status == Status.DRAFT:
         raise Conflict(_("Messages open once the case is submitted."))
+    if case.status in (Status.CANCELLED, Status.WITHDRAWN):
+        raise Conflict(_("This case has ended: its messages are closed."))
     body = str(body or "").strip()
     if not body:
         raise ValidationFailed(_("Write a message."), field="body")

@@ -419,8 +419,7 @@ def _render_detail(request, case, *, bound=None, message_form=None, upload_form=
         "attachments": attachments,
         "record_rows": reading.record_rows(attachments),
         "offers": case.offers.select_related("specialist__user") if rel.COORDINATOR in relations else (),
-        "can_message": authz.can("case.message", user, case)
-        and case.status not in (Status.DRAFT, Status.CANCELLED, Status.WITHDRAWN),
+        "can_message": authz.can("case.message", user, case),
         "can_upload": case.status in ATTACHABLE and bool(relations & UPLOADERS),
         "records_upload": reading.upload_context(case), "records_viewer": reading.viewer_context(case),
         "has_images": case.studies.exists(), "clinical": reading.clinical_context(case),

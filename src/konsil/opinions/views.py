@@ -269,10 +269,11 @@ def _review_message(request, case, relations):
     if form.is_valid():
         try:
             post_message(actor=request.user, case=case, body=form.cleaned_data["body"])
-        except DomainError as exc:
+        except DomainError as exc:  # the case ended meanwhile, say: above the page when the box is gone
             _not_found_passes(exc)
-            apply_error(form, exc)
-            return _render_review(request, case, relations, message_form=form, status=exc.status)
+            placed = apply_error(form, exc, fields_only=True)
+            return _render_review(request, case, relations, message_form=form, status=exc.status,
+                                  failed=None if placed else (MESSAGE, exc))
         messages.success(request, _("Your message was sent."))
         return redirect(reverse("opinions:review", args=[case.pk]) + "#review-messages")
     return _render_review(request, case, relations, message_form=form, status=400)
