@@ -78,6 +78,24 @@ def axe_violations(page) -> list[dict]:
     return result
 
 
+def page_in(browser, live_server, user, locale: str):
+    """A 360 px page signed in as `user`, whose browser asks for `locale` (the request's Accept-Language);
+    confirmation dialogs are accepted."""
+    context = context_for(browser, live_server, user)
+    context.set_extra_http_headers({"Accept-Language": f"{locale},{locale.split('-')[0]};q=0.9"})
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    return page
+
+
+def note_problems(page, problems: list[str], where: str) -> None:
+    """Add to `problems` what is wrong with the page as it stands: wider than 360 px, axe violations."""
+    page.wait_for_load_state("load")
+    if overflow(page) > 0:
+        problems.append(f"{where}: wider than 360 px")
+    problems.extend(f"{where}: axe {v['impact']} {v['id']} {v['nodes']}" for v in axe_violations(page))
+
+
 def check(page, path: str, problems: list[str]) -> None:
     response = page.goto(path)
     assert response is not None and response.status < 400, f"{path}: HTTP {response and response.status}"

@@ -13,7 +13,7 @@ import datetime as dt
 
 import pytest
 
-from .test_a11y import axe_violations, context_for, overflow
+from .test_a11y import note_problems, page_in
 from .test_journey import CHROMIUM, browser  # noqa: F401 - the browser fixture
 
 pytestmark = [
@@ -38,20 +38,6 @@ JOURNEYS = {
 }
 
 
-def _new_page(browser, live_server, user, locale: str):  # noqa: F811
-    """A 360 px page signed in as `user`, whose browser asks for `locale` (the request's Accept-Language)."""
-    context = context_for(browser, live_server, user)
-    context.set_extra_http_headers({"Accept-Language": f"{locale},{locale.split('-')[0]};q=0.9"})
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    return page
-
-
-def _clean(page, problems: list[str], where: str) -> None:
-    page.wait_for_load_state("load")
-    if overflow(page) > 0:
-        problems.append(f"{where}: wider than 360 px")
-    problems.extend(f"{where}: axe {v['impact']} {v['id']} {v['nodes']}" for v in axe_violations(page))
 
 
 def _save(page, words: dict, step: int) -> None:
@@ -71,11 +57,11 @@ def test_a_patient_writes_in_their_language_and_each_reader_reads_the_reasons_in
     problems: list[str] = []
 
     # 1. The patient's browser speaks the language: the intake is worded in it, and they write in it.
-    page = _new_page(browser, live_server, patient_user, words["locale"])
+    page = page_in(browser, live_server, patient_user, words["locale"])
     page.goto("/cases/new/")
     assert page.get_attribute("html", "lang") == language
     assert page.locator("main button[type=submit].primary", has_text=words["save"]).count() == 1
-    _clean(page, problems, "intake 1")
+    note_problems(page, problems, "intake 1")
     page.fill("main input[name=given_name]", "Lucía" if language == "es" else "花子")
     page.fill("main input[name=family_name]", "Ramos" if language == "es" else "山田")
     page.fill("main input[name=birth_date]", (dt.date.today() - dt.timedelta(days=round(52.3 * 365.25))).isoformat())
@@ -86,14 +72,14 @@ def test_a_patient_writes_in_their_language_and_each_reader_reads_the_reasons_in
     _save(page, words, 2)
     page.fill("#question-1", words["question"])
     _save(page, words, 3)
-    _clean(page, problems, "intake 3")
+    note_problems(page, problems, "intake 3")
     page.fill("textarea[name=diagnosis_text]", words["diagnosis"])
     page.fill("textarea[name=proposed_treatment]", words["treatment"])
     page.fill("textarea[name=clinical_summary]", words["story"])
     _save(page, words, 4)
     _save(page, words, 5)
     _save(page, words, 6)
-    _clean(page, problems, "intake 6")
+    note_problems(page, problems, "intake 6")
     for box in page.locator("input[name=scope]").all():
         box.check()
     page.fill("main input[name=signer_name]", "Lucía Ramos" if language == "es" else "山田花子")
@@ -114,14 +100,14 @@ def test_a_patient_writes_in_their_language_and_each_reader_reads_the_reasons_in
     assert understood, proposal.reasons_data
 
     # 3. The coordinator's browser speaks English: the proposal with its reasons in English, the words quoted.
-    desk = _new_page(browser, live_server, coordinator, "en-US")
+    desk = page_in(browser, live_server, coordinator, "en-US")
     desk.goto(f"/cases/{case.pk}/")
     assert desk.get_attribute("html", "lang") == "en"
     reasons = desk.inner_text("#triage-reasons")
     assert f"Most likely, from the patient's own words ({words['language_name']}): " in reasons, reasons
     assert f"“{understood[0]}” understood as " in reasons, reasons
     assert "Endocrinology" in reasons
-    _clean(desk, problems, "coordinator case page")
+    note_problems(desk, problems, "coordinator case page")
 
     # 4. The patient's page: what triage understood, worded for the patient's language, no probabilities.
     page.goto(f"/cases/{case.pk}/")
@@ -130,5 +116,5 @@ def test_a_patient_writes_in_their_language_and_each_reader_reads_the_reasons_in
     quoted = {"es": f"«{understood[0]}»", "ja": f"「{understood[0]}」"}[language]  # each language's own quotes
     assert quoted in lines, lines
     assert "understood as" not in lines and "%" not in lines and page.locator("#triage-reasons").count() == 0
-    _clean(page, problems, "patient case page")
+    note_problems(page, problems, "patient case page")
     assert not problems, "\n".join(problems)

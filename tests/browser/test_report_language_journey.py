@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ..factories import set_identity
-from .test_a11y import axe_violations, context_for, overflow
+from .test_a11y import note_problems, page_in
 from .test_journey import CHROMIUM, browser  # noqa: F401 - the browser fixture
 
 pytestmark = [
@@ -23,17 +23,6 @@ ASK = "¿Pueden traducirme las respuestas del especialista al español?"
 ANSWER = "Yes: an interpreter will go through the report with you on Thursday."
 
 
-def _page(browser, live_server, user, locale: str):  # noqa: F811
-    context = context_for(browser, live_server, user)
-    context.set_extra_http_headers({"Accept-Language": f"{locale},{locale.split('-')[0]};q=0.9"})
-    return context.new_page()
-
-
-def _clean(page, problems: list[str], where: str) -> None:
-    page.wait_for_load_state("load")
-    if overflow(page) > 0:
-        problems.append(f"{where}: wider than 360 px")
-    problems.extend(f"{where}: axe {v['impact']} {v['id']} {v['nodes']}" for v in axe_violations(page))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -45,22 +34,22 @@ def test_a_patient_asks_for_a_translation_of_the_specialists_words(
     case = walker.walk_to(draft_case, "delivered")
     problems: list[str] = []
 
-    patient = _page(browser, live_server, patient_user, "es-ES")
+    patient = page_in(browser, live_server, patient_user, "es-ES")
     patient.goto(f"/cases/{case.pk}/report/")
     note = patient.inner_text("#written-in")
     assert "inglés" in note and "mensaje" in note
     assert patient.get_attribute(".qa .answer", "lang") == "en"
-    _clean(patient, problems, "report")
+    note_problems(patient, problems, "report")
     patient.click(f"a[href='/cases/{case.pk}/']")
     patient.wait_for_url(f"**/cases/{case.pk}/")
     patient.fill("#messages textarea", ASK)
     patient.click("#messages button[type=submit]")
     patient.wait_for_load_state()
     assert ASK in patient.inner_text("#messages")
-    _clean(patient, problems, "case page")
+    note_problems(patient, problems, "case page")
 
     assert Notification.objects.filter(user=coordinator, case=case, kind="message").exists()
-    desk = _page(browser, live_server, coordinator, "en-US")
+    desk = page_in(browser, live_server, coordinator, "en-US")
     desk.goto("/cases/notifications/")
     desk.locator("main a", has_text=case.reference).first.click()
     desk.wait_for_url(f"**/cases/{case.pk}/**")
@@ -68,7 +57,7 @@ def test_a_patient_asks_for_a_translation_of_the_specialists_words(
     desk.fill("#messages textarea", ANSWER)
     desk.click("#messages button[type=submit]")
     desk.wait_for_load_state()
-    _clean(desk, problems, "coordinator's case page")
+    note_problems(desk, problems, "coordinator's case page")
 
     patient.goto(f"/cases/{case.pk}/")
     assert ANSWER in patient.inner_text("#messages")
