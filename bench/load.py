@@ -19,9 +19,10 @@ out); figure: Case.submitted_at to the TriageProposal, p50/p95, target p95 <= 2 
 
 Knobs: BENCH_LOAD_SECONDS (per phase, default 10), BENCH_LOAD_CLIENTS (default 8,32,64), BENCH_LOAD_ENGINES
 (default sqlite,postgresql), BENCH_LOAD_WORKERS / BENCH_LOAD_THREADS (default: KONSIL_WEB_WORKERS/THREADS, 2 and 4),
-BENCH_LOAD_PG (server URL without database, default postgres://postgres@127.0.0.1:5432); passed on to the servers,
-for same-run baselines: KONSIL_GC_FREEZE (0: without core.startup's gc.freeze), KONSIL_DB_PREPARED (0: every
-statement parsed and planned per run, as before) and KONSIL_AUDIT_SEAL (commit or inline).
+BENCH_LOAD_PG (server URL without database, default postgres://postgres@127.0.0.1:5432), BENCH_LOAD_PHASES (which
+of mixed,reads,creation follow each /healthz baseline, default all three; `reads` for quick pairs); passed on to
+the servers, for same-run baselines: KONSIL_GC_FREEZE (0: without core.startup's gc.freeze), KONSIL_DB_PREPARED
+(0: every statement parsed and planned per run, as before) and KONSIL_AUDIT_SEAL (commit or inline).
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ CREATES = (("create", 1),)
 HEALTHZ = (("healthz", 1),)
 STAFF, REVIEWS, RECORDS = 4, 2, 3  # coordinators and specialists; cases each specialist reviews; records per case
 TUS = {"Tus-Resumable": "1.0.0"}
+PHASES = {"mixed", "reads", "creation"}  # after each /healthz baseline (BENCH_LOAD_PHASES picks some)
 
 
 class Recorder:
@@ -325,7 +327,7 @@ def triage_under_load(stack: Stack, port: int, people: list[dict]) -> tuple[list
 
 
 def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: float, workers: int,
-                 threads: int) -> None:
+                 threads: int, phases: set[str] = PHASES) -> None:
     assert stack.konsil("manage", "createcachetable").returncode == 0
     people = stack.py(SEED.replace("USERS", str(max(concurrencies))).replace("STAFF", str(STAFF))
                       .replace("REVIEWS", str(REVIEWS)).replace("RECORDS", str(RECORDS)), timeout=900)
@@ -351,23 +353,27 @@ def bench_engine(name: str, stack: Stack, concurrencies: list[int], seconds: flo
         base, base_elapsed = phase(port, people, clients, seconds, HEALTHZ, meter=meter)
         health = base.samples.get("healthz", [])
         base_rate = len(health) / base_elapsed
-        settled("the mix")
-        mixed, elapsed = phase(port, people, clients, seconds, MIX, meter=meter)
-        created += mixed.created
-        records += mixed.records
-        total = sum(len(v) for v in mixed.samples.values())
-        errors += sum(len(v) for v in mixed.errors.values()) + len(base.errors.get("healthz", []))
-        print(f"  {clients} clients (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): mixed "
-              f"{total / elapsed:.1f} ops/s vs /healthz {base_rate:.1f} req/s "
-              f"({total / elapsed / base_rate:.2f}x)")
+        errors += len(base.errors.get("healthz", []))
+        print(f"  {clients} clients (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
         print(line("/healthz", health, base.errors.get("healthz", []), base_elapsed))
         if base.cpu:
             print(base.cpu)
-        for op, _w in MIX:
-            print(line(op, mixed.samples.get(op, []), mixed.errors.get(op, []), elapsed, base_rate))
-        if mixed.cpu:
-            print(mixed.cpu)
+        if "mixed" in phases:
+            settled("the mix")
+            mixed, elapsed = phase(port, people, clients, seconds, MIX, meter=meter)
+            created += mixed.created
+            records += mixed.records
+            total = sum(len(v) for v in mixed.samples.values())
+            errors += sum(len(v) for v in mixed.errors.values())
+            print(f"    mixed {total / elapsed:.1f} ops/s vs /healthz {base_rate:.1f} req/s "
+                  f"({total / elapsed / base_rate:.2f}x)")
+            for op, _w in MIX:
+                print(line(op, mixed.samples.get(op, []), mixed.errors.get(op, []), elapsed, base_rate))
+            if mixed.cpu:
+                print(mixed.cpu)
         for name, mix, target in (("reads only", READS, 0.6), ("creation only", CREATES, 0.4)):  # the issue's ratios
+            if name.split()[0] not in phases:
+                continue
             settled(name)
             alone, alone_elapsed = phase(port, people, clients, seconds, mix, meter=meter)
             created += alone.created
@@ -414,6 +420,7 @@ def main() -> None:
     engines = os.environ.get("BENCH_LOAD_ENGINES", "sqlite,postgresql").split(",")
     workers = int(os.environ.get("BENCH_LOAD_WORKERS") or os.environ.get("KONSIL_WEB_WORKERS") or 2)
     threads = int(os.environ.get("BENCH_LOAD_THREADS") or os.environ.get("KONSIL_WEB_THREADS") or 4)
+    phases = set(os.environ.get("BENCH_LOAD_PHASES", "mixed,reads,creation").split(",")) & PHASES
     rates = {"KONSIL_API_RATE": "100000000/hour"}  # the benchmark measures the server, not the throttle
     for knob in PASSED_ON:  # the stack drops the caller's KONSIL_ settings: these are passed on (baselines)
         if os.environ.get(knob):
@@ -423,7 +430,7 @@ def main() -> None:
         if "sqlite" in engines:
             bench_engine("SQLite (embedded: database cache and task worker)",
                          Stack(Path(folder) / "sqlite", template, **rates), concurrencies, seconds,
-                         workers, threads)
+                         workers, threads, phases)
         server = pg_server() if "postgresql" in engines else None
         if "postgresql" in engines and server is None:
             print("PostgreSQL: not reachable on 127.0.0.1; skipped")
@@ -440,7 +447,7 @@ def main() -> None:
                 done = stack.konsil("manage", "migrate", "-v0", timeout=1800)
                 assert done.returncode == 0, done.stderr[-2000:]
                 bench_engine(f"PostgreSQL (pool {pool}, Redis cache and sessions, Celery on Redis)", stack,
-                             concurrencies, seconds, workers, threads)
+                             concurrencies, seconds, workers, threads, phases)
             finally:
                 if redis is not None:
                     redis.stop()

@@ -127,3 +127,17 @@ def test_ago_is_the_time_element_the_pages_spelled_out(settings):
         assert "hace" in tag.render(Context({"when": when}))
     assert '-0' in tag.render(Context({"when": when})).split('"')[1]  # Chicago's offset, not UTC
     assert tag.render(Context({"when": None})) == "—"
+
+
+def test_ago_says_just_now_under_a_minute():
+    """A case submitted seconds ago is "just now" in each language, not "0 minutes ago"; a minute on, minutes."""
+    import datetime as dt
+
+    from django.utils import timezone, translation
+
+    tag = Template("{% load konsil_ui %}{% ago when %}")
+    seconds_ago = Context({"when": timezone.now() - dt.timedelta(seconds=20)})
+    for language, words in (("en", ">just now<"), ("es", ">hace un momento<"), ("ja", ">たった今<")):
+        with translation.override(language):
+            assert words in tag.render(seconds_ago), language
+    assert ">1\xa0minute ago<" in tag.render(Context({"when": timezone.now() - dt.timedelta(seconds=70)}))

@@ -84,16 +84,21 @@ def moment(value) -> str:
     return formats.date_format(_local(value), "DATETIME_FORMAT")
 
 
+JUST_NOW = dt.timedelta(minutes=1)  # what timesince would call "0 minutes"
+
+
 @register.simple_tag
 def ago(value) -> str:
-    """`<time>` for a past moment: how long ago in words, the date and time as its title, ISO for machines;
-    a dash when there is none (one tag where a list repeats the three parts on every row)."""
+    """`<time>` for a past moment: how long ago in words ("just now" under a minute, not "0 minutes ago"), the
+    date and time as its title, ISO for machines; a dash when there is none (one tag where a list repeats the
+    three parts on every row)."""
     if not value:
         return "—"
     local = _local(value)
+    recent = timezone.now() - value < JUST_NOW
     return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(),
                        formats.date_format(local, "DATETIME_FORMAT"),
-                       gettext("%(age)s ago") % {"age": timesince(value)})
+                       gettext("just now") if recent else gettext("%(age)s ago") % {"age": timesince(value)})
 
 
 @register.filter
