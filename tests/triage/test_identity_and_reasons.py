@@ -96,3 +96,28 @@ def test_reasons_follow_the_active_language():
     # the msgid is translated once the es catalog has it; never a code either way
     _no_codes([line])
     assert "41%" in line and "70%" in line
+
+
+@pytest.mark.django_db
+def test_triage_reads_the_diagnosis_in_the_patient_s_words(draft_case):
+    # intake step 3: often the only place a patient without codes names the disease
+    draft_case.diagnosis_text = "They told me I have multiple sclerosis."
+    draft_case.save(update_fields=["diagnosis_text"])
+    assert "They told me I have multiple sclerosis." in case_inputs(draft_case)["text"]
+
+
+def test_a_relative_s_disease_is_not_a_reason_of_the_patient_s():
+    text = "My mother had breast cancer at 60. I get headaches every morning."
+    proposal = ModelTriage().propose_for(text=text, icd10=[])
+    assert "breast_cancer" not in [c["concept"] for c in proposal.concepts]
+    assert not any("breast cancer" in line for line in proposal.reasons), proposal.reasons
+    said = ModelTriage().propose_for(text="I have breast cancer, like my mother had breast cancer.", icd10=[])
+    assert "breast_cancer" in [c["concept"] for c in said.concepts]  # said of the patient once: kept
+
+
+@pytest.mark.parametrize(("text", "kept"), [("母が乳がんでした。", False), ("私は乳がんです。", True),
+                                            ("Mi madre tuvo cáncer de mama.", False), ("Tengo cáncer de mama.", True)])
+def test_a_relative_s_disease_in_spanish_and_japanese(text, kept):
+    from konsil.triage import lay
+
+    assert ("breast_cancer" in [h["concept"] for h in lay.about_the_patient(text, lay.lookup(text))]) is kept

@@ -40,11 +40,30 @@ NOT_SAID = ("negated", "family", "hypothetical")  # "no enlarged lymph nodes", "
 def suggest(text: str, *, limit: int) -> list[dict]:
     """icd10.suggest without the "Other ..." residual codes (E13 Other specified diabetes mellitus, I21.A Other
     type of myocardial infarction) unless the words themselves say "other": plain words never specify them; and
-    without the codes whose words the text only denies, gives a relative or imagines ("No pleural effusion")."""
+    without the codes whose words the text only denies, gives a relative or imagines ("No pleural effusion"),
+    unless the rest of the text, without those mentions, says them of the patient."""
+    text = text or ""
+    found = _found(text, limit)
+    denied = {s["code"]: _unsaid(text, s["matched"]) for s in found}
+    kept = [s for s in found if not denied[s["code"]]]
+    unsaid = [span for spans in denied.values() for span in spans]
+    if unsaid:
+        # again without the mentions only denied, a relative's or imagined: "My mother had breast cancer" took
+        # C50 away, though "the biopsy said invasive ductal carcinoma" says it of the patient
+        chars = list(text)
+        for start, end in unsaid:
+            chars[start:end] = " " * (end - start)
+        masked = "".join(chars)
+        have = {s["code"] for s in kept}
+        kept += [s for s in _found(masked, limit) if s["code"] not in have and not _unsaid(masked, s["matched"])]
+    return _one_side(kept, text)[:limit]
+
+
+def _found(text: str, limit: int) -> list[dict]:
     found = icd10.suggest(text, limit=limit + 10)
-    if not OTHER_WORDS.search(text or ""):
+    if not OTHER_WORDS.search(text):
         found = [s for s in found if not s["title"].startswith("Other ")]
-    return _one_side([s for s in found if _said(text, s["matched"])], text)[:limit]
+    return found
 
 
 # The side a code's title names, and the words that name it in the patient's languages.
@@ -76,21 +95,21 @@ def _one_side(found: list[dict], text: str) -> list[dict]:
     return keep
 
 
-def _said(text: str, matched: str) -> bool:
-    """Whether each of the phrases a code was suggested for is asserted somewhere in `text` (NegEx/ConText
-    context of triage.knowledge), and not only as a suspicion (ICD-10-CM IV.H: the uncertain are not coded);
-    a phrase not found as written counts as said."""
+def _unsaid(text: str, matched: str) -> list[tuple[int, int]]:
+    """The mentions of the phrases a code was suggested for that the text never asserts (NegEx/ConText context of
+    triage.knowledge: each mention denied, a relative's, imagined, or only suspected, ICD-10-CM IV.H: the uncertain
+    are not coded); [] when each phrase is asserted somewhere (a phrase not found as written counts as said)."""
     from konsil.triage.knowledge import assertion, uncertain
 
-    text = text or ""
+    unsaid = []
     for phrase in (p.strip() for p in matched.split(",")):
         # Matched in the text itself, case-insensitively: lower() can change a string's length ("İ").
         spans = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE)] \
             if phrase else []
         if spans and all(assertion(text, start, end) in NOT_SAID or uncertain(text, start, end)
                          for start, end in spans):
-            return False
-    return True
+            unsaid += spans
+    return unsaid
 
 
 def proposals(case: Case, *, records: bool = True) -> dict[str, tuple[str, str]]:

@@ -246,11 +246,13 @@ def suggest(text: str, *, limit: int = 5) -> list[dict]:
     chosen = []
     for code, (title, need) in hits.items():
         parent = cm.get_parent(code) if len(code) > 3 else ""
-        if parent in hits and hits[parent][1].size >= need.size:
-            continue  # the broader code says as much
+        residual = hits[parent][0].startswith("Other ") and "unspecified" in title.lower() if parent in hits else False
+        if parent in hits and hits[parent][1].size >= need.size and not residual:
+            continue  # the broader code says as much (not a residual "Other ..." one: plain COPD is J44.9, not J44)
         said = need.required | (need.either & have)
         chosen.append((-need.size, len(code), code, title, sorted(said)))
-    chosen.sort()
+    codes = [row[2] for row in chosen]  # a category beside its own more specific code says less: N18.31, not N18
+    chosen = sorted(row for row in chosen if not any(c != row[2] and c.startswith(row[2]) for c in codes))
     if not chosen:
         return []  # the quoting below reads the lay terms again: only for texts that name codes
     low = (text or "").lower()
@@ -261,10 +263,12 @@ def suggest(text: str, *, limit: int = 5) -> list[dict]:
 
 def _quoted(low: str, content: set[str], lay_spans: list, most: int = 3) -> str:
     """The text's own words that a code was suggested for, in their order: the content words as written and
-    the plain words standing for them ("breast cancer" for "malignant neoplasm of breast"); adjacent ones
+    the plain words standing for the others ("breast cancer" for "malignant neoplasm of breast"); adjacent ones
     joined, each phrase once (and not when a longer one holds it), at most `most`; "" when none is found."""
-    spans = [m.span() for m in _WORD.finditer(low) if m.group(0) in content]
-    spans += [span for span, words in lay_spans if words & content]
+    literal = [m for m in _WORD.finditer(low) if m.group(0) in content]
+    spans = [m.span() for m in literal]
+    written = {m.group(0) for m in literal}  # plain words quoted for what the text does not say as written
+    spans += [span for span, words in lay_spans if (words & content) - written]
     phrases: list[str] = []
     end = -1
     for start, stop in sorted(spans):

@@ -87,7 +87,7 @@ def assess_text(text: str, icd10=(), age=None, sex=None, model=None) -> dict:
     top = labels[0][1] if labels else 0.0
     threshold = model.threshold_for(register)
     abstain = top < threshold
-    hits = lay.lookup(text)
+    hits = lay.about_the_patient(text, lay.lookup(text))  # the model reads every mention (lay.prepare)
     specific = [h for h in hits if h["label"] != GENERALIST]
     named_problem = [h for h in specific if h["kind"] != "site"]  # "my head", "my blood" alone name no problem
     order = [label for label, _p in labels]
@@ -129,7 +129,8 @@ def outcome_confidence(model, register: str, labels, order: list[str], reason: s
 
 
 def case_inputs(case) -> dict:
-    """What triage reads from a case: text, codes, treatment, age, sex, and the sources for the summary."""
+    """What triage reads from a case: text (questions, diagnosis in words, codes' titles, treatment, history,
+    answers, records), codes, treatment, age, sex, and the sources for the summary."""
     codes = list(case.diagnoses.values_list("code", flat=True))
     questions = list(case.questions.values_list("text", flat=True))
     sources = []
@@ -141,7 +142,9 @@ def case_inputs(case) -> dict:
         sources.append({"ref": ref, "kind": "record", "text": text})
     from konsil.core.icd10 import describe
 
-    parts = questions + [describe(c) for c in codes] + [case.proposed_treatment] + [s["text"] for s in sources]
+    # the diagnosis in the patient's words (intake step 3) beside the codes: often the only place it is named
+    parts = (questions + [case.diagnosis_text] + [describe(c) for c in codes] + [case.proposed_treatment]
+             + [s["text"] for s in sources])
     person = case_person(case)
     birth = person.birth_date
     today = timezone.localdate()

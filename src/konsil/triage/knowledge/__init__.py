@@ -173,8 +173,8 @@ def specialties(name: str, line: int, value: str, allow: Iterable[str] = ()) -> 
 
 # ---------------------------------------------------------------- assertion context (NegEx / ConText style)
 
-_BOUNDARY = re.compile(r"[.!?;](?=[\s,]|$)|\n|\b(?:but|however|although|though|except|apart from|aside from)\b",
-                       re.IGNORECASE)
+_BOUNDARY = re.compile(r"[.!?;](?=[\s,]|$)|[。！？]|\n"
+                       r"|\b(?:but|however|although|though|except|apart from|aside from)\b", re.IGNORECASE)
 _PSEUDO = re.compile(
     r"\b(?:history of (?:the )?present illness|no (?:further |significant )?(?:increase|change|improvement|relief)"
     r"|not only|not necessarily|gram[- ]negative|without (?:difficulty|complication)s?)\b", re.IGNORECASE)
@@ -182,7 +182,10 @@ _PRE = {
     "negated": r"no|not|nor|never|denie[sd]|deny(?:ing)?|without|negative for|free of|absence of|absent|ruled out"
                r"|no evidence of|no signs? of|resolved",
     "family": r"family history|familial|(?:mother|father|brother|sister|sibling|aunt|uncle|grandmother|grandfather"
-              r"|cousin)(?:'s|\s+(?:had|has|with|died|passed))",
+              r"|cousin)(?:'s|\s+(?:had|has|with|died|passed))"
+              # Spanish: "antecedentes familiares de", "mi madre tuvo", "mi abuela murió de"
+              r"|antecedentes? familiares|(?:madre|padre|mam[aá]|pap[aá]|herman[oa]s?|abuel[oa]s?|t[ií][oa]s?"
+              r"|prim[oa]s?)\s+(?:tuvo|tiene|ten[ií]a|tienen|tuvieron|ha tenido|muri[oó]|con)",
     "historical": r"history of|h/o|hx of|status post|s/p|previous(?:ly)?|remote|past medical history"
                   r"|medical history|surgical history",
     "hypothetical": r"if|should (?:he|she|they|you|the patient)|return(?:s)? (?:to|for|if)|call (?:if|for)"
@@ -192,6 +195,9 @@ _PRE = {
                     r"|prophylaxis",
 }
 _PRE_RE = {kind: re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE) for kind, words in _PRE.items()}
+# Japanese runs have no spaces and no word edges: a relative as the sentence's subject before the mention
+# ("母が乳がんでした", "父親は糖尿病", "家族歴: 乳がん")
+_PRE_JA = {"family": re.compile(r"(?:祖母|祖父|母|父|兄|姉|弟|妹|叔母|伯母|叔父|伯父|家族)(?:親)?(?:が|は|も)|家族歴")}
 # consent and counselling language puts a whole sentence in the hypothetical ("risks include ... stroke")
 _SENTENCE_HYPOTHETICAL = re.compile(
     r"\b(?:if|risks?|potential complications?|informed consent|explained|discussed|counsel+ed)\b"
@@ -244,6 +250,9 @@ def assertion(text: str, start: int, end: int) -> str | None:
     window = " ".join(head.split()[-WINDOW_WORDS:])
     for kind, pattern in _PRE_RE.items():
         if pattern.search(window):
+            return kind
+    for kind, pattern in _PRE_JA.items():  # before the mention, or opening it (a Japanese run: "母が乳がんでした")
+        if pattern.search(head) or pattern.match(text, start, end):
             return kind
     if _listed_negation(head):
         return "negated"

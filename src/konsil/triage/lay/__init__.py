@@ -5,7 +5,8 @@ specialty, body system, ICD-10-CM block, a clinical phrase and the lay terms ("|
 
 - `language(text)`: "en", "es" or "ja" (script and function words; no download).
 - `register(text)`: "lay" (a patient's own words), "one_liner" (a short clinical description) or "notes".
-- `lookup(text)`: the lexicon concepts a text mentions, with the words that matched.
+- `lookup(text)`: the lexicon concepts a text mentions, with the words that matched; `about_the_patient` keeps
+  those the text says of the patient (what triage reasons on and shows: not a relative's, not only denied).
 - `prepare(text)`: what the model vectorizes: the text, Japanese character bigrams (Japanese has no spaces, so
   the bigrams are its tokens) and the clinical phrase of each concept found, so that "azúcar alta",
   "血糖値が高い" and "high blood sugar" share features with the clinical notes' "diabetes mellitus".
@@ -157,6 +158,26 @@ def lookup(text: str) -> list[dict]:
         out.append({"concept": c.concept, "label": c.label, "specialty": c.specialty, "body_system": c.body_system,
                     "icd10": c.icd10, "clinical": c.clinical, "kind": c.kind, "term": term})
     return out
+
+
+NOT_THE_PATIENTS = frozenset({"negated", "family", "hypothetical"})  # knowledge.assertion's kinds
+
+
+def about_the_patient(text: str, hits: list[dict]) -> list[dict]:
+    """The `lookup` hits the text says of the patient somewhere: not those only denied ("no chest pain"), only a
+    relative's ("my mother had breast cancer") or only imagined ("if I get chest pain"); NegEx/ConText context
+    of triage.knowledge. A suspected one stays (triage acts on a suspected stroke); a term not found as written
+    (folded accents) counts as said."""
+    from konsil.triage.knowledge import assertion
+
+    text = text or ""
+    kept = []
+    for hit in hits:
+        term = re.escape(hit["term"]) if _CJK.search(hit["term"]) else rf"(?<!\w){re.escape(hit['term'])}(?!\w)"
+        spans = [m.span() for m in re.finditer(term, text, re.IGNORECASE)]
+        if not spans or any(assertion(text, start, end) not in NOT_THE_PATIENTS for start, end in spans):
+            kept.append(hit)
+    return kept
 
 
 def cjk_bigrams(text: str) -> list[str]:
