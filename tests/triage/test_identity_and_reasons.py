@@ -121,3 +121,23 @@ def test_a_relative_s_disease_in_spanish_and_japanese(text, kept):
     from konsil.triage import lay
 
     assert ("breast_cancer" in [h["concept"] for h in lay.about_the_patient(text, lay.lookup(text))]) is kept
+
+
+@pytest.mark.django_db
+def test_a_caregiver_s_my_mother_is_the_patient(draft_case, network):
+    from konsil.accounts.roles import Role
+    from konsil.cases.coding import by_proxy, proposals
+    from tests.factories import make_user
+
+    draft_case.clinical_summary = "My mother has breast cancer in her left breast."
+    draft_case.save(update_fields=["clinical_summary"])
+    # the patient wrote it: her mother's disease, not hers
+    assert not by_proxy(draft_case) and case_inputs(draft_case)["proxy"] is False
+    assert "C50" not in proposals(draft_case, records=False)
+    assert "breast_cancer" not in [c["concept"] for c in ModelTriage().propose(draft_case).concepts]
+    # her daughter wrote it for her: "my mother" is the patient
+    draft_case.requester = make_user(Role.CAREGIVER, network)
+    draft_case.save(update_fields=["requester"])
+    assert by_proxy(draft_case) and case_inputs(draft_case)["proxy"] is True
+    assert "C50" in proposals(draft_case, records=False)
+    assert "breast_cancer" in [c["concept"] for c in ModelTriage().propose(draft_case).concepts]

@@ -273,6 +273,20 @@ def test_a_referring_clinician_signs_for_treatment_not_as_the_patient(client, lo
     assert "In the referring clinician's words:" in page and "In the patient's words:" not in page
 
 
+@pytest.mark.parametrize(("channel", "words"), [("clinician", "from the referral's words"),
+                                               ("patient", "from the patient's words")])
+def test_suggested_codes_say_whose_words_they_were_read_in(client, patient_user, draft_case, channel, words):
+    from konsil.cases.models import CodeSuggestion
+
+    Case.objects.filter(pk=draft_case.pk).update(channel=channel)
+    CodeSuggestion.objects.create(case=draft_case, code="I10", source="text", matched="hypertension")
+    client.force_login(patient_user)
+    page = client.get(url("cases:detail", pk=draft_case.pk)).content.decode()
+    assert f"{words}: “hypertension”" in page
+    other = "from the patient's words" if channel == "clinician" else "from the referral's words"
+    assert other not in page
+
+
 def test_wizard_is_closed_to_others_and_after_submission(client, patient_user, other_patient, draft_case,
                                                          walker):
     client.force_login(other_patient)

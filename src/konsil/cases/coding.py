@@ -37,14 +37,25 @@ OTHER_WORDS = re.compile(r"\b(?:other|otr[oa]s?)\b|その他|ほかの", re.IGNO
 NOT_SAID = ("negated", "family", "hypothetical")  # "no enlarged lymph nodes", "mother had ...", "risk of ..."
 
 
-def suggest(text: str, *, limit: int) -> list[dict]:
+def by_proxy(case: Case) -> bool:
+    """Whether someone other than the patient or a clinician wrote the case's words (a caregiver): their "my mother
+    has breast cancer" may be the patient's own disease, so a relative's words do not take a code away."""
+    from .choices import Channel
+
+    patient_user = getattr(case.patient, "user_id", None) if case.patient_id else None
+    return case.channel != Channel.CLINICIAN and case.requester_id != patient_user
+
+
+def suggest(text: str, *, limit: int, relatives: bool = True) -> list[dict]:
     """icd10.suggest without the "Other ..." residual codes (E13 Other specified diabetes mellitus, I21.A Other
     type of myocardial infarction) unless the words themselves say "other": plain words never specify them; and
     without the codes whose words the text only denies, gives a relative or imagines ("No pleural effusion"),
-    unless the rest of the text, without those mentions, says them of the patient."""
+    unless the rest of the text, without those mentions, says them of the patient. `relatives` false: a relative's
+    words count as said (`by_proxy`)."""
     text = text or ""
+    unsaid_kinds = NOT_SAID if relatives else tuple(k for k in NOT_SAID if k != "family")
     found = _found(text, limit)
-    denied = {s["code"]: _unsaid(text, s["matched"]) for s in found}
+    denied = {s["code"]: _unsaid(text, s["matched"], unsaid_kinds) for s in found}
     kept = [s for s in found if not denied[s["code"]]]
     unsaid = [span for spans in denied.values() for span in spans]
     if unsaid:
@@ -55,7 +66,8 @@ def suggest(text: str, *, limit: int) -> list[dict]:
             chars[start:end] = " " * (end - start)
         masked = "".join(chars)
         have = {s["code"] for s in kept}
-        kept += [s for s in _found(masked, limit) if s["code"] not in have and not _unsaid(masked, s["matched"])]
+        kept += [s for s in _found(masked, limit)
+                 if s["code"] not in have and not _unsaid(masked, s["matched"], unsaid_kinds)]
     return _one_side(kept, text)[:limit]
 
 
@@ -95,7 +107,7 @@ def _one_side(found: list[dict], text: str) -> list[dict]:
     return keep
 
 
-def _unsaid(text: str, matched: str) -> list[tuple[int, int]]:
+def _unsaid(text: str, matched: str, kinds: tuple = NOT_SAID) -> list[tuple[int, int]]:
     """The mentions of the phrases a code was suggested for that the text never asserts (NegEx/ConText context of
     triage.knowledge: each mention denied, a relative's, imagined, or only suspected, ICD-10-CM IV.H: the uncertain
     are not coded); [] when each phrase is asserted somewhere (a phrase not found as written counts as said)."""
@@ -106,7 +118,7 @@ def _unsaid(text: str, matched: str) -> list[tuple[int, int]]:
         # Matched in the text itself, case-insensitively: lower() can change a string's length ("İ").
         spans = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE)] \
             if phrase else []
-        if spans and all(assertion(text, start, end) in NOT_SAID or uncertain(text, start, end)
+        if spans and all(assertion(text, start, end) in kinds or uncertain(text, start, end)
                          for start, end in spans):
             unsaid += spans
     return unsaid
@@ -114,7 +126,8 @@ def _unsaid(text: str, matched: str) -> list[tuple[int, int]]:
 
 def proposals(case: Case, *, records: bool = True) -> dict[str, tuple[str, str]]:
     """code -> (source, matched words): from the patient's words first, then from the records' text."""
-    found = {s["code"]: ("text", s["matched"]) for s in suggest(_patient_words(case), limit=MAX_FROM_TEXT)}
+    found = {s["code"]: ("text", s["matched"])
+             for s in suggest(_patient_words(case), limit=MAX_FROM_TEXT, relatives=not by_proxy(case))}
     if records:
         from konsil.records.selectors import record_texts
 

@@ -68,12 +68,12 @@ def generalist_first(ranked: list[dict]) -> list[dict]:
     return [first] + [r for r in ranked if r["code"] != GENERALIST]
 
 
-def assess_text(text: str, icd10=(), age=None, sex=None, model=None) -> dict:
+def assess_text(text: str, icd10=(), age=None, sex=None, model=None, *, relatives: bool = True) -> dict:
     """What a clarifying question needs, without a case: {"register", "language", "labels" [(class, p)] (the
     model's), "order" [classes] (the engine's, after the rules below), "ranked"/"candidates" [{"code", "name",
     "probability"}] (all / top 3), "confidence" (in order[0], see outcome_confidence), "top", "threshold",
     "abstain", "abstain_reason", "specialty", "concepts", "body_systems"}. `model`: the committed one unless
-    given (benchmarks).
+    given (benchmarks). `relatives` false: a relative's mention counts as the patient's (lay.about_the_patient).
 
     Rules over the model: vague words beside a named organ or diagnosis of the model's top three put that one
     first (unsure); vague words alone (the model's first class is internal medicine, or a lay text abstains
@@ -87,7 +87,7 @@ def assess_text(text: str, icd10=(), age=None, sex=None, model=None) -> dict:
     top = labels[0][1] if labels else 0.0
     threshold = model.threshold_for(register)
     abstain = top < threshold
-    hits = lay.about_the_patient(text, lay.lookup(text))  # the model reads every mention (lay.prepare)
+    hits = lay.about_the_patient(text, lay.lookup(text), relatives=relatives)  # the model reads every mention
     specific = [h for h in hits if h["label"] != GENERALIST]
     named_problem = [h for h in specific if h["kind"] != "site"]  # "my head", "my blood" alone name no problem
     order = [label for label, _p in labels]
@@ -149,8 +149,10 @@ def case_inputs(case) -> dict:
     birth = person.birth_date
     today = timezone.localdate()
     age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day)) if birth else None
+    from konsil.cases.coding import by_proxy
+
     return {"text": "\n".join(p for p in parts if p), "icd10": codes, "treatment": case.proposed_treatment,
-            "cpt": case.proposed_cpt, "age": age, "sex": person.sex, "sources": sources}
+            "cpt": case.proposed_cpt, "age": age, "sex": person.sex, "sources": sources, "proxy": by_proxy(case)}
 
 
 def record_texts(case) -> list[tuple[str, str]]:
@@ -202,8 +204,9 @@ class ModelTriage:
         return self.propose_for(**data, case_urgency=case.urgency)
 
     def propose_for(self, *, text: str, icd10: list[str], treatment: str = "", cpt: str = "", age=None, sex=None,
-                    sources=(), case_urgency: str = "routine") -> Proposal:
-        found = assess_text(text, icd10, age, sex)
+                    sources=(), case_urgency: str = "routine", proxy: bool = False) -> Proposal:
+        """`proxy`: a caregiver wrote the case (cases.coding.by_proxy)."""
+        found = assess_text(text, icd10, age, sex, relatives=not proxy)
         labels, abstain, top, ranked = found["labels"], found["abstain"], found["top"], found["ranked"]
         threshold = found["threshold"]
         reasons = [why.model_line(labels, found["register"], found["language"])]

@@ -163,19 +163,21 @@ def lookup(text: str) -> list[dict]:
 NOT_THE_PATIENTS = frozenset({"negated", "family", "hypothetical"})  # knowledge.assertion's kinds
 
 
-def about_the_patient(text: str, hits: list[dict]) -> list[dict]:
+def about_the_patient(text: str, hits: list[dict], *, relatives: bool = True) -> list[dict]:
     """The `lookup` hits the text says of the patient somewhere: not those only denied ("no chest pain"), only a
     relative's ("my mother had breast cancer") or only imagined ("if I get chest pain"); NegEx/ConText context
     of triage.knowledge. A suspected one stays (triage acts on a suspected stroke); a term not found as written
-    (folded accents) counts as said."""
+    (folded accents) counts as said. `relatives` false (a caregiver wrote it: "my mother" may be the patient): a
+    relative's mention counts as said."""
     from konsil.triage.knowledge import assertion
 
     text = text or ""
+    unsaid = NOT_THE_PATIENTS if relatives else NOT_THE_PATIENTS - {"family"}
     kept = []
     for hit in hits:
         term = re.escape(hit["term"]) if _CJK.search(hit["term"]) else rf"(?<!\w){re.escape(hit['term'])}(?!\w)"
         spans = [m.span() for m in re.finditer(term, text, re.IGNORECASE)]
-        if not spans or any(assertion(text, start, end) not in NOT_THE_PATIENTS for start, end in spans):
+        if not spans or any(assertion(text, start, end) not in unsaid for start, end in spans):
             kept.append(hit)
     return kept
 
