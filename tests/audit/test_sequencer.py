@@ -229,15 +229,22 @@ def test_nobody_waits_for_a_busy_head_and_its_holder_chains_what_was_left(monkey
 
     def others():
         held.wait(10)
-        emit(actor="reader", action="case.read")  # autocommit, as a read is audited
+        with CaptureQueriesContext(connections["default"]) as read:
+            emit(actor="reader", action="case.read")  # autocommit, as a read is audited
+        reads.extend(q["sql"] for q in read.captured_queries)
         emit_in_transaction(1, prefix="case.update")
         done.set()
 
+    reads = []
     threads = [threading.Thread(target=run, args=(lambda: emit(actor="holder", action="case.held"),)),
                threading.Thread(target=run, args=(others,))]
     for thread in threads:
         thread.start()
     assert done.wait(10), "a sequencer waited for the locked head"
+    # the busy read: the head and whether it exists in one statement, its staged event, one more try at the head
+    # (no separate "does the head exist", no "is anything pending" after staging: it knows)
+    data = [sql for sql in reads if sql.split()[0] in ("SELECT", "INSERT")]
+    assert len(data) == 3 and sum("SKIP LOCKED" in sql for sql in data) == 2, reads
     assert PendingEvent.objects.count() == 2 and not AuditEvent.objects.exists()
     release.set()
     for thread in threads:

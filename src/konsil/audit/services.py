@@ -140,7 +140,7 @@ def _append(actor, specs: list[dict]) -> list[AuditEvent]:
         with transaction.atomic():
             head = _lock_head(wait=False)
             _chain(events, head) if head is not None else _stage(events)
-        _seal_waiting()
+        _seal_waiting(staged=head is None)
         return events
     _stage(events)
     transaction.on_commit(_seal_waiting)
@@ -156,8 +156,8 @@ def _lock_head(*, wait: bool = True) -> ChainHead | None:
     """The chain head, locked for this transaction; None when another sequencer holds it and `wait` is false
     (PostgreSQL: SKIP LOCKED; SQLite serializes every write transaction, so there it is always taken)."""
     if not wait and connection.features.has_select_for_update_skip_locked:
-        head = statements.head(lock="skip")
-        if head is not None or statements.head_exists():
+        head, exists = statements.try_head()
+        if exists:
             return head
     return statements.head(lock="wait") or ChainHead.objects.select_for_update().get_or_create(id=statements.HEAD_ID)[0]
 
@@ -184,11 +184,12 @@ def _chain(events: list[AuditEvent], head: ChainHead) -> None:
     statements.move_head(head)
 
 
-def _seal_waiting() -> None:
+def _seal_waiting(*, staged: bool = False) -> None:
     """After a commit or a release of the head: chain what waits, unless another sequencer holds the head (it
-    looks again after its own release, so nothing is left behind)."""
+    looks again after its own release, so nothing is left behind). `staged`: this caller just staged events, so
+    something waits without asking."""
     try:
-        if statements.anything_pending():
+        if staged or statements.anything_pending():
             seal(wait=False)
     except Exception as exc:  # the business work is committed; the clock and verify chain what is left
         logger.error("audit events left pending for the next seal: %s", type(exc).__name__)

@@ -45,6 +45,29 @@ def head(*, lock: str = "") -> ChainHead | None:
 
 
 @cache
+def _try_head_sql(vendor: str) -> str:
+    """The head locked with SKIP LOCKED, and whether it exists, in one round trip (PostgreSQL)."""
+    meta = ChainHead._meta
+    seq, hash_ = _q(meta.get_field("seq").column), _q(meta.get_field("hash").column)
+    table, pk = _q(meta.db_table), _q(meta.pk.column)
+    return (f"SELECT h.{seq}, h.{hash_}, x.e FROM (SELECT EXISTS (SELECT 1 FROM {table} WHERE {pk} = %s) AS e) AS x "  # noqa: S608
+            f"LEFT JOIN (SELECT {seq}, {hash_} FROM {table} WHERE {pk} = %s FOR UPDATE SKIP LOCKED) AS h ON TRUE")
+
+
+def try_head() -> tuple[ChainHead | None, bool]:
+    """(the chain head locked for this transaction, or None when another transaction holds it or it is missing;
+    whether it exists): what `head(lock="skip")` and `head_exists()` say, in one statement where the database
+    skips locked rows (PostgreSQL), else in those two."""
+    if not connection.features.has_select_for_update_skip_locked:
+        found = head(lock="skip")
+        return found, found is not None or head_exists()
+    with connection.cursor() as cursor:
+        cursor.execute(_try_head_sql(connection.vendor), [HEAD_ID, HEAD_ID])
+        seq, hash_, exists = cursor.fetchone()
+    return (None if seq is None else ChainHead(id=HEAD_ID, seq=seq, hash=hash_)), bool(exists)
+
+
+@cache
 def _move_sql(vendor: str) -> str:
     meta = ChainHead._meta
     seq, hash_ = _q(meta.get_field("seq").column), _q(meta.get_field("hash").column)
