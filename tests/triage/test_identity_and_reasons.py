@@ -141,3 +141,11 @@ def test_a_caregiver_s_my_mother_is_the_patient(draft_case, network):
     assert by_proxy(draft_case) and case_inputs(draft_case)["proxy"] is True
     assert "C50" in proposals(draft_case, records=False)
     assert "breast_cancer" in [c["concept"] for c in ModelTriage().propose(draft_case).concepts]
+
+
+def test_mentions_are_whole_words_or_inside_a_japanese_run():
+    from konsil.triage.lay import mentions
+
+    assert mentions("No chest pain; chest painful", "chest pain") == [(3, 13)]  # not inside "painful"
+    assert mentions("母が乳がんでした", "乳がん") == [(2, 5)]  # a Japanese run has no word edges
+    assert mentions("", "cancer") == [] and mentions(None, "cancer") == [] and mentions("cancer", "") == []

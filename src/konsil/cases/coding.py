@@ -112,12 +112,11 @@ def _unsaid(text: str, matched: str, kinds: tuple = NOT_SAID) -> list[tuple[int,
     triage.knowledge: each mention denied, a relative's, imagined, or only suspected, ICD-10-CM IV.H: the uncertain
     are not coded); [] when each phrase is asserted somewhere (a phrase not found as written counts as said)."""
     from konsil.triage.knowledge import assertion, uncertain
+    from konsil.triage.lay import mentions
 
     unsaid = []
     for phrase in (p.strip() for p in matched.split(",")):
-        # Matched in the text itself, case-insensitively: lower() can change a string's length ("İ").
-        spans = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE)] \
-            if phrase else []
+        spans = mentions(text, phrase)
         if spans and all(assertion(text, start, end) in kinds or uncertain(text, start, end)
                          for start, end in spans):
             unsaid += spans

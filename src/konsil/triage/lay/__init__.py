@@ -175,11 +175,19 @@ def about_the_patient(text: str, hits: list[dict], *, relatives: bool = True) ->
     unsaid = NOT_THE_PATIENTS if relatives else NOT_THE_PATIENTS - {"family"}
     kept = []
     for hit in hits:
-        term = re.escape(hit["term"]) if _CJK.search(hit["term"]) else rf"(?<!\w){re.escape(hit['term'])}(?!\w)"
-        spans = [m.span() for m in re.finditer(term, text, re.IGNORECASE)]
+        spans = mentions(text, hit["term"])
         if not spans or any(assertion(text, start, end) not in unsaid for start, end in spans):
             kept.append(hit)
     return kept
+
+
+def mentions(text: str, phrase: str) -> list[tuple[int, int]]:
+    """Where `phrase` is written in `text`, case-insensitively: as whole words, or anywhere in a Japanese run (it
+    has no word edges). Matched in the text itself: lower() can change a string's length ("İ")."""
+    if not phrase:
+        return []
+    pattern = re.escape(phrase) if _CJK.search(phrase) else rf"(?<!\w){re.escape(phrase)}(?!\w)"
+    return [m.span() for m in re.finditer(pattern, text or "", re.IGNORECASE)]
 
 
 def cjk_bigrams(text: str) -> list[str]:
